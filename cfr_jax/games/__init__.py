@@ -1,0 +1,46 @@
+"""Game compilers: rules -> `Game` of flat arrays."""
+from __future__ import annotations
+
+import re
+
+from cfr_jax.games.openspiel import import_openspiel
+from cfr_jax.games.poker import LeducRules, kuhn, leduc
+from cfr_jax.games.tree import Game
+
+_LEDUC_PARAMS = {'ranks': int, 'suits': int, 'ante': int, 'max_raises': int,
+                 'stack': int, 'raise_sizes': lambda s: tuple(int(x) for x in s.split(':'))}
+
+
+def load_game(spec: str) -> Game:
+  """Compiles a game from its name.
+
+  "kuhn", "leduc", "leduc(ranks=5,suits=3,max_raises=3,raise_sizes=2:4)",
+  or "openspiel:<name>" (any two-player zero-sum OpenSpiel game, e.g.
+  "openspiel:liars_dice", "openspiel:goofspiel(num_cards=4,imp_info=True)").
+  """
+  if not isinstance(spec, str) or not spec.strip():
+    raise ValueError(f'game must be a non-empty string, got {spec!r}')
+  spec = spec.strip()
+  if spec.startswith('openspiel:'):
+    return import_openspiel(spec[len('openspiel:'):])
+  if spec in ('kuhn', 'kuhn_poker'):
+    return kuhn()
+  m = re.fullmatch(r'leduc(?:_poker)?(?:\((.*)\))?', spec)
+  if m:
+    kwargs = {}
+    for item in filter(None, (m.group(1) or '').split(',')):
+      key, _, value = item.partition('=')
+      key = key.strip()
+      if key not in _LEDUC_PARAMS:
+        raise ValueError(f'unknown leduc parameter {key!r}; known: '
+                         f'{", ".join(_LEDUC_PARAMS)}')
+      try:
+        kwargs[key] = _LEDUC_PARAMS[key](value.strip())
+      except ValueError:
+        raise ValueError(f'bad value for leduc parameter {key}: {value!r}') from None
+    return leduc(LeducRules(**kwargs))
+  raise ValueError(f'unknown game {spec!r}; try "kuhn", "leduc", '
+                   '"leduc(ranks=5,suits=3)" or "openspiel:<name>"')
+
+
+__all__ = ['Game', 'LeducRules', 'load_game', 'kuhn', 'leduc', 'import_openspiel']

@@ -1,0 +1,63 @@
+"""Tabular policies keyed by infoset strings, with export to .npz and OpenSpiel."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class TabularPolicy:
+  """Action probabilities per infoset, on the host.
+
+  probs: [I, A] rows summing to 1 over legal actions; legal: [I, A] bool.
+  Keys are the game's infoset keys (OpenSpiel's `information_state_string`
+  for Kuhn, Leduc and imported OpenSpiel games).
+  """
+
+  def __init__(self, info, probs: np.ndarray, legal: np.ndarray):
+    self.info = info
+    self.probs = np.asarray(probs)
+    self.legal = np.asarray(legal, bool)
+
+  @property
+  def keys(self) -> list[str]:
+    return self.info.infoset_keys
+
+  def action_probabilities(self, key: str) -> dict[int, float]:
+    """{action: probability} over the legal actions of infoset `key`."""
+    try:
+      i = self.info.infoset_index[key]
+    except KeyError:
+      raise KeyError(f'no infoset {key!r} in {self.info.name}') from None
+    return {self.info.action_labels[a]: float(self.probs[i, a])
+            for a in np.flatnonzero(self.legal[i])}
+
+  def save_npz(self, path) -> None:
+    """Writes keys, probabilities, legal mask and action labels to `path`."""
+    np.savez_compressed(path, keys=np.asarray(self.keys), probs=self.probs,
+                        legal=self.legal, actions=np.asarray(self.info.action_labels),
+                        game=np.asarray(self.info.name))
+
+  @staticmethod
+  def load_npz(path) -> dict[str, dict[int, float]]:
+    """Reads a saved policy back as {infoset key: {action: probability}}."""
+    with np.load(path, allow_pickle=False) as data:
+      keys, probs, legal, actions = (data['keys'], data['probs'], data['legal'],
+                                     data['actions'])
+    return {str(k): {int(actions[a]): float(probs[i, a]) for a in np.flatnonzero(legal[i])}
+            for i, k in enumerate(keys)}
+
+  def to_openspiel(self, game=None):
+    """A `pyspiel`-compatible `open_spiel.python.policy.TabularPolicy`."""
+    import pyspiel  # pylint: disable=g-import-not-at-top
+    from open_spiel.python import policy as os_policy  # pylint: disable=g-import-not-at-top
+    if game is None:
+      if self.info.openspiel_name is None:
+        raise ValueError(f'{self.info.name} has no OpenSpiel counterpart')
+      game = pyspiel.load_game(self.info.openspiel_name)
+    out = os_policy.TabularPolicy(game)
+    for key, row in out.state_lookup.items():
+      i = self.info.infoset_index.get(key)
+      if i is None:
+        raise KeyError(f'OpenSpiel infoset {key!r} is not in {self.info.name}')
+      for a in np.flatnonzero(self.legal[i]):
+        out.action_probability_array[row, self.info.action_labels[a]] = self.probs[i, a]
+    return out

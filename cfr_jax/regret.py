@@ -1,0 +1,131 @@
+"""The regret-update kernels of the CFR family, written for one infoset.
+
+Each algorithm is a pair of pure functions over one infoset's `[A]` vectors,
+vmapped over infosets by the solver:
+
+  policy(regrets, last_regrets, t, hp, legal) -> strategy to play at iteration t
+  update(regrets, strategy_sum, last_regrets, inst_regret, reached_strategy, t, hp)
+      -> (regrets, strategy_sum, last_regrets) after iteration t
+
+`t` is the 1-based iteration (a float); `hp` a dict of traced hyperparameters,
+so changing them does not recompile. `reached_strategy` is the owner's reach
+times the current strategy. The average strategy is kept in the discounted
+form `S_t = S_{t-1} * ((t-1)/t)^gamma + reached_strategy`, which weighs
+iteration k by k^gamma (gamma = 0 is CFR's plain sum, 1 linear averaging)
+while keeping `S` of order t, so float32 does not saturate on long runs.
+
+References:
+  CFR:      Zinkevich et al., "Regret minimization in games with incomplete information", 2007.
+  CFR+:     Tammelin, "Solving large imperfect information games using CFR+", 2014.
+  LCFR, DCFR: Brown & Sandholm, "Solving imperfect-information games via discounted regret minimization", AAAI 2019.
+  PCFR+:    Farina, Kroer & Sandholm, "Faster game solving via predictive Blackwell approachability", AAAI 2021.
+  PDCFR+:   Xu et al., "Minimizing weighted counterfactual regret with optimistic online mirror descent", IJCAI 2024.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax.numpy as jnp
+
+
+def regret_matching(regrets, legal):
+  """[A] -> [A]: positive regrets normalised; uniform over legal actions if none."""
+  positive = jnp.where(legal, jnp.maximum(regrets, 0), 0)
+  total = positive.sum()
+  uniform = legal / legal.sum().astype(regrets.dtype)
+  return jnp.where(total > 0, positive / jnp.where(total > 0, total, 1), uniform)
+
+
+def _average(strategy_sum, reached_strategy, t, gamma):
+  return strategy_sum * ((t - 1) / t) ** gamma + reached_strategy
+
+
+def _discount(regrets, t, alpha, beta):
+  """DCFR's discount of accumulated regrets after iteration t."""
+  pos = t ** alpha / (t ** alpha + 1)
+  neg = t ** beta / (t ** beta + 1)
+  return regrets * jnp.where(regrets > 0, pos, neg)
+
+
+# --- CFR: plain regret sums, uniform average.
+def _cfr_policy(regrets, last, t, hp, legal):
+  del last, t, hp
+  return regret_matching(regrets, legal)
+
+
+def _cfr_update(regrets, ssum, last, inst, reached, t, hp):
+  return regrets + inst, _average(ssum, reached, t, hp['gamma']), last
+
+
+# --- CFR+: regrets floored at 0, linear averaging (gamma = 1).
+def _cfr_plus_update(regrets, ssum, last, inst, reached, t, hp):
+  return (jnp.maximum(regrets + inst, 0), _average(ssum, reached, t, hp['gamma']),
+          last)
+
+
+# --- DCFR(alpha, beta, gamma); linear CFR is DCFR(1, 1, 1).
+def _dcfr_update(regrets, ssum, last, inst, reached, t, hp):
+  regrets = _discount(regrets + inst, t, hp['alpha'], hp['beta'])
+  return regrets, _average(ssum, reached, t, hp['gamma']), last
+
+
+# --- PCFR+: CFR+ whose strategy also counts the last regret as a prediction.
+def _pcfr_plus_policy(regrets, last, t, hp, legal):
+  del t, hp
+  return regret_matching(regrets + last, legal)
+
+
+def _pcfr_plus_update(regrets, ssum, last, inst, reached, t, hp):
+  del last
+  return (jnp.maximum(regrets + inst, 0), _average(ssum, reached, t, hp['gamma']),
+          inst)
+
+
+# --- PDCFR+: PCFR+ with DCFR's discount of positive regrets (alpha).
+def _pdcfr_plus_policy(regrets, last, t, hp, legal):
+  # Strategy of iteration t: regrets after t-1, discounted as of t-1, plus prediction.
+  prev = t - 1
+  weight = prev ** hp['alpha'] / (prev ** hp['alpha'] + 1)
+  return regret_matching(regrets * weight + last, legal)
+
+
+def _pdcfr_plus_update(regrets, ssum, last, inst, reached, t, hp):
+  del last
+  prev = t - 1
+  weight = prev ** hp['alpha'] / (prev ** hp['alpha'] + 1)
+  return (jnp.maximum(regrets * weight + inst, 0),
+          _average(ssum, reached, t, hp['gamma']), inst)
+
+
+class Algorithm(NamedTuple):
+  policy: Callable
+  update: Callable
+  defaults: dict  # hyperparameters and their default values
+  fixed: tuple = ()  # hyperparameters the algorithm's definition fixes
+
+
+ALGORITHMS = {
+    'cfr': Algorithm(_cfr_policy, _cfr_update, {'gamma': 0.0}),
+    'cfr+': Algorithm(_cfr_policy, _cfr_plus_update, {'gamma': 1.0}),
+    'linear_cfr': Algorithm(_cfr_policy, _dcfr_update,
+                            {'alpha': 1.0, 'beta': 1.0, 'gamma': 1.0},
+                            fixed=('alpha', 'beta', 'gamma')),
+    'dcfr': Algorithm(_cfr_policy, _dcfr_update,
+                      {'alpha': 1.5, 'beta': 0.0, 'gamma': 2.0}),
+    'pcfr+': Algorithm(_pcfr_plus_policy, _pcfr_plus_update, {'gamma': 2.0}),
+    'pdcfr+': Algorithm(_pdcfr_plus_policy, _pdcfr_plus_update,
+                        {'alpha': 2.3, 'gamma': 5.0}),
+}
+ALIASES = {'cfrplus': 'cfr+', 'cfr_plus': 'cfr+', 'lcfr': 'linear_cfr',
+           'pcfr_plus': 'pcfr+', 'pcfrplus': 'pcfr+', 'pdcfr_plus': 'pdcfr+',
+           'pdcfrplus': 'pdcfr+'}
+
+
+def get_algorithm(name: str) -> tuple[str, Algorithm]:
+  """Canonical name and definition; ValueError naming the choices if unknown."""
+  key = str(name).strip().lower().replace('-', '_')
+  key = ALIASES.get(key, key)
+  if key not in ALGORITHMS:
+    raise ValueError(f'unknown algorithm {name!r}; choose one of '
+                     f'{", ".join(ALGORITHMS)}')
+  return key, ALGORITHMS[key]
