@@ -1,0 +1,679 @@
+"""A resilient checkpoint store over Orbax: lenient verification, ordered fallback.
+
+Runs last hours or days on preemptible machines, so losing progress is the failure
+to avoid above all. `CheckpointStore.restore` therefore gathers every step directory
+from the primary directory and from extra locations (a CI cache, local scratch, a
+downloaded artifacts folder), verifies each leniently and tries them best first:
+
+* *unusable* (empty, temporary, truncated or random array files, wrong shapes or
+  dtypes, unreadable) is rejected with its reason and the next candidate is tried;
+* *minor* issues (checksum mismatch, missing optional metadata) are warnings: the
+  candidate stays in the running;
+* a *foreign* fingerprint (another game, bucket table, algorithm, ...) is refused
+  and never loaded.
+
+Only when every candidate fails does it start fresh, and it says so loudly.
+
+On-disk layout (one Orbax `CheckpointManager` step directory per saved iteration):
+
+  <directory>/<iteration>/state/   the state pytree (Orbax StandardSave: OCDBT + zstd)
+  <directory>/<iteration>/meta/    JSON metadata: fingerprint, checksums, versions, ...
+  <directory>/<iteration>/_CHECKPOINT_METADATA   Orbax's; its custom_metadata repeats
+                                   the fingerprint so it survives a lost `meta/`
+  <directory>/rejected/            broken, temporary or foreign step directories that
+                                   blocked a save, moved aside (never deleted)
+
+Discovery scans step directories itself and restores each one directly, so nothing
+depends on Orbax's bookkeeping (a corrupt `metrics` file, a stale "latest" step).
+The store assumes a single writer per primary directory.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import time
+from typing import Any, Iterable, Optional, Sequence
+
+from absl import logging
+from etils import epath
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+# Bump when the layout or the meaning of the metadata changes; it is part of every
+# fingerprint, so checkpoints of another format version are refused as foreign.
+FORMAT_VERSION = 1
+
+_STATE_ITEM = "state"
+_META_ITEM = "meta"
+_REJECTED_DIR = "rejected"
+_ORBAX_STEP_METADATA = "_CHECKPOINT_METADATA"
+_TMP_MARK = ".orbax-checkpoint-tmp"
+_CUSTOM_KEY = "cfr_jax"
+_STEP_RE = re.compile(r"^\d+$")
+
+_STATUSES = ("restored", "warned", "rejected", "foreign", "skipped_not_tried")
+
+
+class CheckpointError(Exception):
+  """Base class of the errors raised by this module."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+  """A checkpoint could not be written (read-only or full disk, ...).
+
+  The message is one line; existing checkpoints were not touched.
+  """
+
+
+def _json_default(obj: Any) -> Any:
+  """Makes numpy values, dtypes and pytrees of arrays JSON-serialisable."""
+  if isinstance(obj, np.generic):
+    return obj.item()
+  if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
+    return np.dtype(obj).name
+  if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+    if isinstance(obj, np.ndarray) and obj.ndim == 0:
+      return obj.item()
+    return {"shape": list(obj.shape), "dtype": np.dtype(obj.dtype).name}
+  leaves = jax.tree_util.tree_flatten_with_path(obj)[0]
+  if leaves and not (len(leaves) == 1 and leaves[0][1] is obj):
+    # A pytree (e.g. an abstract SolverState): describe it leaf by leaf.
+    return {_leaf_name(path): _json_default(leaf) for path, leaf in leaves}
+  raise TypeError(f"fingerprint component of type {type(obj).__name__} is not "
+                  "JSON-serialisable; pass a content hash or a plain description")
+
+
+def make_fingerprint(**components: Any) -> str:
+  """Returns a stable sha256 hex digest of what gives a checkpoint its meaning.
+
+  Pass everything that changes the meaning of the saved arrays: game definition,
+  card abstraction (bucket counts and the bucket tables' content hash), algorithm
+  and the hyperparameters that change the state (e.g. DCFR's alpha/beta/gamma),
+  and shapes/dtypes (a pytree of arrays or `jax.ShapeDtypeStruct`s is described
+  leaf by leaf). `FORMAT_VERSION` is included automatically.
+
+  Example: `make_fingerprint(game="leduc", buckets=None, algorithm="dcfr",
+  alpha=1.5, beta=0.0, gamma=2.0, state=abstract_state)`.
+  """
+  payload = {"format_version": FORMAT_VERSION, **components}
+  text = json.dumps(payload, sort_keys=True, separators=(",", ":"),
+                    ensure_ascii=True, allow_nan=False, default=_json_default)
+  return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclasses.dataclass
+class CandidateRecord:
+  """What happened to one step directory during `restore`.
+
+  status: "restored" (loaded cleanly), "warned" (loaded despite minor issues),
+    "rejected" (unusable), "foreign" (other fingerprint, never loaded) or
+    "skipped_not_tried" (a better candidate loaded first).
+  reasons: why it was rejected/refused, and any warnings.
+  """
+  path: str
+  location: str
+  iteration: Optional[int]
+  status: str = "skipped_not_tried"
+  reasons: list = dataclasses.field(default_factory=list)
+  exploitability: Optional[float] = None
+  # Internal bookkeeping for ordering; not part of the report's contract.
+  warnings: list = dataclasses.field(default_factory=list, repr=False)
+  fingerprint_known: bool = dataclasses.field(default=False, repr=False)
+  metadata: Optional[dict] = dataclasses.field(default=None, repr=False)
+  location_index: int = dataclasses.field(default=0, repr=False)
+  # False when the rejection depends on the caller's abstract state (shapes,
+  # dtypes): such a directory may be fine for another caller, so it is never
+  # moved aside.
+  broken: bool = dataclasses.field(default=False, repr=False)
+
+
+@dataclasses.dataclass
+class RestoreReport:
+  """Which checkpoint `restore` used and every candidate it considered, best first."""
+  restored_from: Optional[str]
+  iteration: Optional[int]
+  metadata: Optional[dict]
+  candidates: list
+  started_fresh: bool
+
+  @property
+  def rejected(self) -> list:
+    """[(path, reason)] for every rejected or foreign candidate."""
+    return [(c.path, "; ".join(c.reasons)) for c in self.candidates
+            if c.status in ("rejected", "foreign")]
+
+  @property
+  def warnings(self) -> list:
+    """[(path, warning)] for every minor issue seen, loaded or not."""
+    return [(c.path, w) for c in self.candidates for w in c.warnings]
+
+
+def _leaf_name(path: Sequence[Any]) -> str:
+  """'regrets' for SolverState.regrets and for Orbax's {'regrets': ...} alike."""
+  parts = []
+  for key in path:
+    for attr in ("name", "key", "idx"):
+      if hasattr(key, attr):
+        parts.append(str(getattr(key, attr)))
+        break
+    else:
+      parts.append(str(key))
+  return ".".join(parts)
+
+
+def _named_leaves(tree: Any) -> dict:
+  return {_leaf_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _sha256(array: Any) -> str:
+  host = np.ascontiguousarray(np.asarray(jax.device_get(array)))
+  return "sha256:" + hashlib.sha256(host.reshape(-1).view(np.uint8)).hexdigest()
+
+
+def _library_versions() -> dict:
+  versions = {"python": sys.version.split()[0]}
+  for dist in ("jax", "jaxlib", "orbax-checkpoint", "numpy", "flax", "cfr_jax"):
+    try:
+      versions[dist] = importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+      versions[dist] = None
+  return versions
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+  text = (str(exc).strip().splitlines() or [""])[0]
+  text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+  return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _root_cause(exc: BaseException) -> str:
+  """The innermost error, on one line: Orbax wraps tensorstore's precise reason
+  ("OUT_OF_RANGE: ... byte range ...", "ZSTD_decompressStream() failed") in a
+  generic message followed by a multi-line spec dump."""
+  seen = []
+  while exc is not None and exc not in seen and len(seen) < 10:
+    seen.append(exc)
+    exc = exc.__cause__ or exc.__context__
+  text = _one_line(seen[-1], limit=10_000)
+  text = re.sub(r' in OCDBT database at local file "[^"]*"', "", text)
+  return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _write_failure(step: int, directory: str, exc: BaseException) -> "CheckpointWriteError":
+  """One line that leads with the OS reason (Orbax buries it in tensorstore text)."""
+  code = getattr(exc, "errno", None)
+  if not code:
+    found = re.search(r"os_error_code='?(\d+)", str(exc))
+    code = int(found.group(1)) if found else None
+  reason = os.strerror(code) if code else None
+  detail = _root_cause(exc)
+  message = f"cannot write checkpoint {step} to {directory}: " + (
+      f"{reason} ({detail})" if reason and not isinstance(exc, OSError) else
+      reason or detail)
+  error = CheckpointWriteError(message)
+  error.errno = code
+  return error
+
+
+def _abstract(tree: Any) -> Any:
+  """Concrete arrays or ShapeDtypeStructs -> ShapeDtypeStructs with a sharding."""
+  default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+  def to_abstract(x):
+    sharding = getattr(x, "sharding", None) or default
+    return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
+  return jax.tree.map(to_abstract, tree)
+
+
+def _read_json(path: str) -> Optional[dict]:
+  with open(path, "rb") as f:
+    value = json.loads(f.read())
+  return value if isinstance(value, dict) else None
+
+
+def _is_tmp(name: str) -> bool:
+  return _TMP_MARK in name
+
+
+class CheckpointStore:
+  """Saves and restores a pytree of arrays (e.g. `SolverState`) resiliently.
+
+  Usage:
+    with CheckpointStore(workdir + "/checkpoints", extra_locations=[cache_dir],
+                         fingerprint=make_fingerprint(...)) as store:
+      state, report = store.restore(abstract_state)
+      state = solver.init() if state is None else state
+      ...
+      store.save(state, iteration, {"elapsed_seconds": t, "exploitability": e})
+
+  Args:
+    directory: the primary directory (relative paths are resolved); saves go here.
+    extra_locations: directories searched on restore, in order of preference after
+      the primary. They are only read: never modified, never deleted from.
+    fingerprint: `make_fingerprint(...)` of this run; other fingerprints are refused.
+    mirror_to: optional directory every verified save is also copied to. It is
+      searched on restore too; retention there removes only this fingerprint's
+      step directories.
+    max_to_keep: how many newest checkpoints to keep (None keeps all; at least 1).
+    keep_best: additionally keep this many with the lowest recorded exploitability.
+  """
+
+  def __init__(self, directory: str, extra_locations: Iterable[str] = (), *,
+               fingerprint: str, mirror_to: Optional[str] = None,
+               max_to_keep: Optional[int] = 3, keep_best: int = 1):
+    if not isinstance(fingerprint, str) or not fingerprint:
+      raise ValueError("fingerprint must be a non-empty string (see make_fingerprint)")
+    if max_to_keep is not None and max_to_keep < 1:
+      raise ValueError("max_to_keep must be at least 1 (the newest is never evicted)")
+    self.directory = os.path.abspath(os.fspath(directory))
+    self.mirror_to = os.path.abspath(os.fspath(mirror_to)) if mirror_to else None
+    if self.mirror_to == self.directory:
+      raise ValueError("mirror_to must differ from the primary directory")
+    extras = [os.path.abspath(os.fspath(p)) for p in extra_locations]
+    if self.mirror_to:
+      extras.append(self.mirror_to)
+    self.extra_locations = tuple(
+        p for i, p in enumerate(extras) if p != self.directory and p not in extras[:i])
+    self.fingerprint = fingerprint
+    self.max_to_keep = max_to_keep
+    self.keep_best = keep_best
+    # Primary step directories that restore found unusable or foreign; the next
+    # save moves them aside so that they neither block Orbax nor get retried.
+    self._to_quarantine = set()
+
+  # ----------------------------------------------------------------- restore
+
+  def restore(self, abstract_state: Any) -> tuple:
+    """Restores the best usable checkpoint.
+
+    Args:
+      abstract_state: a pytree of `jax.ShapeDtypeStruct`s or arrays giving the
+        expected structure, shapes and dtypes (and shardings).
+
+    Returns:
+      (state, report): the restored pytree, or None when every candidate failed
+      (then `report.started_fresh` is True), and a `RestoreReport`.
+    """
+    target = _abstract(abstract_state)
+    records = []
+    for index, location in enumerate((self.directory,) + self.extra_locations):
+      records.extend(self._discover(location, index, target))
+
+    viable = sorted((r for r in records if r.status == "skipped_not_tried"),
+                    key=self._quality_key)
+    logging.info("checkpoint restore: %d candidate(s) in %d location(s), %d viable",
+                 len(records), 1 + len(self.extra_locations), len(viable))
+    state, chosen = None, None
+    for i, record in enumerate(viable, 1):
+      logging.info("attempting %d/%d: %s (iteration %d)", i, len(viable),
+                   record.path, record.iteration)
+      state = self._load(record, target)
+      if state is not None:
+        chosen = record
+        break
+
+    for record in records:
+      if record.broken and record.location == self.directory:
+        self._to_quarantine.add(record.path)
+    tried_or_viable = {id(r) for r in viable}
+    ordered = viable + [r for r in records if id(r) not in tried_or_viable]
+    if chosen is None:
+      logging.warning(
+          "no usable checkpoint among %d candidate(s) (%d rejected): starting fresh",
+          len(records), len([r for r in records if r.status != "skipped_not_tried"]))
+      return None, RestoreReport(None, None, None, ordered, True)
+    logging.info("restored iteration %d from %s%s", chosen.iteration, chosen.path,
+                 " with warnings: " + "; ".join(chosen.warnings) if chosen.warnings else "")
+    return state, RestoreReport(chosen.path, chosen.iteration, chosen.metadata,
+                                ordered, False)
+
+  @staticmethod
+  def _quality_key(r: CandidateRecord) -> tuple:
+    # Candidates whose fingerprint cannot be checked at all (both metadata copies
+    # lost) are tried only after every verified one: a foreign state must never be
+    # loaded silently, but it beats starting fresh.
+    exploitability = r.exploitability if r.exploitability is not None else math.inf
+    return (not r.fingerprint_known, -r.iteration, exploitability,
+            bool(r.warnings), r.location_index)
+
+  def _discover(self, location: str, index: int, target: Any) -> list:
+    """Lists and pre-verifies (without reading arrays) the steps in `location`."""
+    try:
+      names = sorted(os.listdir(location))
+    except FileNotFoundError:
+      logging.info("checkpoint location %s does not exist", location)
+      return []
+    except OSError as e:
+      logging.warning("cannot list checkpoint location %s: %s", location, e)
+      return []
+    records = []
+    for name in names:
+      path = os.path.join(location, name)
+      if _is_tmp(name):
+        step = re.match(r"^(\d+)", name)
+        record = CandidateRecord(path, location, int(step.group(1)) if step else None,
+                                 location_index=index)
+        self._reject(record, "temporary directory of an unfinished Orbax save")
+      elif _STEP_RE.match(name):
+        record = self._inspect(path, location, index, target)
+      else:
+        continue
+      records.append(record)
+    return records
+
+  def _reject(self, record: CandidateRecord, reason: str, status="rejected",
+              broken=True):
+    record.status = status
+    record.broken = broken
+    record.reasons.append(reason)
+    logging.warning("%s checkpoint %s: %s",
+                    "refusing foreign" if status == "foreign" else "rejected",
+                    record.path, reason)
+
+  def _warn(self, record: CandidateRecord, warning: str):
+    record.warnings.append(warning)
+    record.reasons.append(warning)
+    logging.warning("checkpoint %s: %s", record.path, warning)
+
+  def _inspect(self, path: str, location: str, index: int,
+               target: Any) -> CandidateRecord:
+    """Checks everything but the array bytes; sets status/reasons/warnings."""
+    record = CandidateRecord(path, location, int(os.path.basename(path)),
+                             location_index=index)
+    if not os.path.isdir(path):
+      self._reject(record, "not a directory")
+      return record
+    if not os.listdir(path):
+      self._reject(record, "empty directory")
+      return record
+    state_dir = os.path.join(path, _STATE_ITEM)
+    if not os.path.isdir(state_dir):
+      self._reject(record, f"no '{_STATE_ITEM}' item")
+      return record
+
+    # Fingerprint: ours in meta/, with a copy in Orbax's step metadata.
+    meta = None
+    try:
+      meta = ocp.JsonCheckpointHandler().restore(epath.Path(path) / _META_ITEM)
+      if not isinstance(meta, dict):
+        raise ValueError("metadata is not a JSON object")
+    except Exception as e:  # pylint: disable=broad-except
+      meta = None
+      self._warn(record, f"metadata missing or unreadable ({_one_line(e)})")
+    custom = {}
+    try:
+      step_meta = _read_json(os.path.join(path, _ORBAX_STEP_METADATA)) or {}
+      custom = (step_meta.get("custom_metadata") or {}).get(_CUSTOM_KEY) or {}
+    except Exception as e:  # pylint: disable=broad-except
+      self._warn(record, f"Orbax step metadata missing or unreadable ({_one_line(e)})")
+    fingerprints = {f for f in ((meta or {}).get("fingerprint"), custom.get("fingerprint"))
+                    if f is not None}
+    if fingerprints - {self.fingerprint}:
+      self._reject(record, f"fingerprint {sorted(fingerprints)[0][:12]}... does not "
+                   f"match this run's {self.fingerprint[:12]}...", status="foreign")
+      return record
+    record.fingerprint_known = bool(fingerprints)
+    if not fingerprints:
+      self._warn(record, "fingerprint unknown (no metadata): tried after verified "
+                 "candidates")
+    record.metadata = meta
+    if meta is not None:
+      if meta.get("iteration") not in (None, record.iteration):
+        self._warn(record, f"metadata says iteration {meta.get('iteration')}, "
+                   f"directory says {record.iteration}")
+      exploitability = meta.get("exploitability")
+      if isinstance(exploitability, (int, float)) and math.isfinite(exploitability):
+        record.exploitability = float(exploitability)
+      if not meta.get("arrays"):
+        self._warn(record, "no per-array checksums recorded")
+
+    # Structure, shapes and dtypes as Orbax recorded them (Orbax casts dtypes
+    # silently on restore, so this is the only dtype check we get).
+    try:
+      stored = ocp.StandardCheckpointHandler().metadata(epath.Path(state_dir))
+      stored = _named_leaves(getattr(stored, "tree", stored))
+    except Exception as e:  # pylint: disable=broad-except
+      self._reject(record, f"array metadata unreadable ({_one_line(e)})")
+      return record
+    expected = _named_leaves(target)
+    if set(stored) != set(expected):
+      self._reject(record, f"structure differs: stored leaves {sorted(stored)}, "
+                   f"expected {sorted(expected)}", broken=False)
+      return record
+    for name, want in expected.items():
+      got = stored[name]
+      got_shape, got_dtype = tuple(getattr(got, "shape", ())), getattr(got, "dtype", None)
+      if got_shape != tuple(want.shape):
+        self._reject(record, f"wrong shape for {name}: stored {got_shape}, "
+                     f"expected {tuple(want.shape)}", broken=False)
+        return record
+      if got_dtype is not None and np.dtype(got_dtype) != np.dtype(want.dtype):
+        self._reject(record, f"wrong dtype for {name}: stored {np.dtype(got_dtype)}, "
+                     f"expected {np.dtype(want.dtype)}", broken=False)
+        return record
+    return record
+
+  def _load(self, record: CandidateRecord, target: Any) -> Optional[Any]:
+    """Reads the arrays; returns None (and rejects) if unusable."""
+    state_dir = epath.Path(record.path) / _STATE_ITEM
+    try:
+      with ocp.StandardCheckpointer() as checkpointer:
+        state = checkpointer.restore(state_dir, target)
+      jax.block_until_ready(state)
+    except Exception as e:  # pylint: disable=broad-except
+      empty = [os.path.relpath(os.path.join(d, f), record.path)
+               for d, _, files in os.walk(state_dir) for f in files
+               if os.path.getsize(os.path.join(d, f)) == 0]
+      hint = f" (zero-byte files: {', '.join(empty)})" if empty else ""
+      self._reject(record, f"unreadable: {_root_cause(e)}{hint}")
+      return None
+    recorded = (record.metadata or {}).get("arrays") or {}
+    bad = [name for name, leaf in _named_leaves(state).items()
+           if name in recorded and recorded[name].get("checksum") != _sha256(leaf)]
+    if bad:
+      self._warn(record, f"checksum mismatch in {', '.join(sorted(bad))}: "
+                 "loaded anyway (minor issue)")
+    record.status = "warned" if record.warnings else "restored"
+    return state
+
+  # -------------------------------------------------------------------- save
+
+  def save(self, state: Any, iteration: int, metadata: Optional[dict] = None) -> str:
+    """Saves `state` as step `iteration`; returns the step directory.
+
+    Blocks until the checkpoint is committed and verified. `metadata` is a JSON
+    object recorded alongside (e.g. elapsed_seconds, exploitability); the store
+    adds the fingerprint, iteration, per-array checksums, library versions, wall
+    time and format version.
+
+    Raises:
+      CheckpointWriteError: the primary directory cannot be written (read-only,
+        full, not a directory); existing checkpoints are left untouched.
+    """
+    step = int(iteration)
+    if step < 0:
+      raise ValueError(f"iteration must be non-negative, got {iteration}")
+    self._check_writable(step)
+    self._clear_the_way(step, state)
+
+    leaves = _named_leaves(state)
+    # Round-trip through JSON now, so bad metadata is a TypeError, not a failed write.
+    meta = json.loads(json.dumps(dict(metadata or {}), default=_json_default))
+    meta.update(
+        fingerprint=self.fingerprint,
+        iteration=step,
+        format_version=FORMAT_VERSION,
+        wall_time=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        library_versions=_library_versions(),
+        arrays={name: {"shape": list(np.shape(leaf)), "dtype": np.dtype(leaf.dtype).name,
+                       "checksum": _sha256(leaf)} for name, leaf in leaves.items()})
+    custom = {_CUSTOM_KEY: {"fingerprint": self.fingerprint, "iteration": step,
+                            "format_version": FORMAT_VERSION}}
+    step_dir = os.path.join(self.directory, str(step))
+    before = set(os.listdir(self.directory))
+    try:
+      with ocp.CheckpointManager(self.directory, options=self._manager_options()) as m:
+        # force=True: Orbax would otherwise skip a step at or below the one it
+        # believes is latest (e.g. a higher valid step after a fallback).
+        m.save(step, args=ocp.args.Composite(**{
+            _STATE_ITEM: ocp.args.StandardSave(state),
+            _META_ITEM: ocp.args.JsonSave(meta)}), custom_metadata=custom, force=True)
+        m.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      self._remove_partial(step, before)
+      raise _write_failure(step, self.directory, e) from e
+    self._verify_saved(step_dir, state)
+    logging.info("saved checkpoint %s", step_dir)
+    self._apply_retention(self.directory, step)
+    if self.mirror_to:
+      self._mirror(step_dir, step)
+    return step_dir
+
+  @staticmethod
+  def _manager_options() -> ocp.CheckpointManagerOptions:
+    return ocp.CheckpointManagerOptions(
+        max_to_keep=None,  # retention is ours: newest K plus best, never the newest
+        create=True,
+        enable_async_checkpointing=False,
+        # Skip reading every step's metadata/metrics on construction: a corrupt
+        # metrics file would otherwise make the constructor raise.
+        lightweight_initialize=True,
+        prevent_write_metrics=True,
+        cleanup_tmp_directories=False)
+
+  def _check_writable(self, step: int):
+    """Fails fast, with one line, before Orbax starts writing anything."""
+    probe = os.path.join(self.directory, f".write_probe.{os.getpid()}")
+    try:
+      os.makedirs(self.directory, exist_ok=True)
+      fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+      try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+      finally:
+        os.close(fd)
+    except OSError as e:
+      raise _write_failure(step, self.directory, e) from e
+    finally:
+      try:
+        os.remove(probe)
+      except OSError:
+        pass
+
+  @staticmethod
+  def _quarantine(path: str, why: str):
+    """Moves a step directory aside, into `rejected/` next to it (never deletes)."""
+    rejected = os.path.join(os.path.dirname(path), _REJECTED_DIR)
+    os.makedirs(rejected, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    dest = os.path.join(rejected, f"{os.path.basename(path)}.{stamp}")
+    n = 0
+    while os.path.exists(dest):
+      n += 1
+      dest = os.path.join(rejected, f"{os.path.basename(path)}.{stamp}.{n}")
+    os.rename(path, dest)
+    logging.warning("moved %s aside to %s (%s)", path, dest, why)
+
+  def _clear_the_way(self, step: int, state: Any):
+    """Moves aside what would block or confuse a save of `step` in the primary."""
+    target = _abstract(state)
+    for path in sorted(self._to_quarantine):
+      if os.path.lexists(path):
+        self._quarantine(path, "rejected during restore")
+    self._to_quarantine.clear()
+    for name in os.listdir(self.directory):
+      path = os.path.join(self.directory, name)
+      if _is_tmp(name):
+        self._quarantine(path, "temporary directory of an unfinished save")
+      elif _STEP_RE.match(name) and int(name) >= step:
+        record = self._inspect(path, self.directory, 0, target)
+        if record.broken:
+          self._quarantine(path, "; ".join(record.reasons))
+        elif int(name) == step:
+          self._quarantine(path, "superseded by a new save of the same step")
+
+  def _remove_partial(self, step: int, before: set):
+    """Removes only what this failed save created (its temporary directories)."""
+    try:
+      for name in set(os.listdir(self.directory)) - before:
+        if name == str(step) or (_is_tmp(name) and name.startswith(f"{step}.")):
+          shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+    except OSError:
+      pass
+
+  def _verify_saved(self, step_dir: str, state: Any):
+    record = self._inspect(step_dir, self.directory, 0, _abstract(state))
+    problems = list(record.reasons)
+    for d, _, files in os.walk(os.path.join(step_dir, _STATE_ITEM)):
+      problems += [f"zero-byte file {f}" for f in files
+                   if os.path.getsize(os.path.join(d, f)) == 0]
+    if record.status != "skipped_not_tried" or problems:
+      if os.path.isdir(step_dir):
+        self._quarantine(step_dir, "failed verification after save")
+      raise CheckpointWriteError(
+          f"checkpoint {step_dir} failed verification after save: {'; '.join(problems)}")
+
+  def _own_steps(self, location: str) -> dict:
+    """{step: exploitability or None} for this fingerprint's steps in `location`."""
+    own = {}
+    for name in os.listdir(location):
+      if not _STEP_RE.match(name):
+        continue
+      try:
+        meta = _read_json(os.path.join(location, name, _META_ITEM, "metadata")) or {}
+      except (OSError, ValueError):
+        continue
+      if meta.get("fingerprint") == self.fingerprint:
+        e = meta.get("exploitability")
+        own[int(name)] = float(e) if isinstance(e, (int, float)) and math.isfinite(e) else None
+    return own
+
+  def _apply_retention(self, location: str, just_saved: int):
+    """Keeps the newest `max_to_keep`, the `keep_best` lowest-exploitability steps
+    and the step just saved (even if higher steps exist); removes only steps with
+    this store's fingerprint."""
+    if self.max_to_keep is None:
+      return
+    own = self._own_steps(location)
+    keep = set(sorted(own)[-self.max_to_keep:]) | {just_saved}
+    scored = sorted((e, -s) for s, e in own.items() if e is not None)
+    keep |= {-s for _, s in scored[:self.keep_best]}
+    for s in sorted(set(own) - keep):
+      shutil.rmtree(os.path.join(location, str(s)), ignore_errors=True)
+      logging.info("retention: removed checkpoint %d from %s", s, location)
+
+  def _mirror(self, step_dir: str, step: int):
+    """Copies a verified step to `mirror_to` atomically; failures only log."""
+    name = os.path.basename(step_dir)
+    final = os.path.join(self.mirror_to, name)
+    tmp = os.path.join(self.mirror_to, f"{name}{_TMP_MARK}-mirror-{os.getpid()}")
+    try:
+      os.makedirs(self.mirror_to, exist_ok=True)
+      shutil.rmtree(tmp, ignore_errors=True)
+      shutil.copytree(step_dir, tmp)
+      if os.path.lexists(final):
+        self._quarantine(final, "superseded by a new save of the same step")
+      os.rename(tmp, final)
+      self._apply_retention(self.mirror_to, step)
+    except OSError as e:
+      shutil.rmtree(tmp, ignore_errors=True)
+      logging.error("mirroring %s to %s failed: %s", step_dir, self.mirror_to, e)
+
+  # --------------------------------------------------------------- lifecycle
+
+  def close(self):
+    """Nothing is held between calls (saves are synchronous); kept for symmetry."""
+
+  def __enter__(self) -> "CheckpointStore":
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()

@@ -1,0 +1,162 @@
+"""The CFR family: convergence against reference numbers, chunking invariance, no recompiles."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import cfr_jax
+
+ALGORITHMS = ['cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+', 'pdcfr+']
+
+# Upper bounds a little above the float64 reference values (design.md) for
+# alternating updates on Leduc; linear CFR and PDCFR+ are bounded a little
+# above what this implementation measured (3.45e-2, 4.85e-3; 2.04e-2, 8.3e-4).
+LEDUC_BOUNDS = {
+    'cfr': (1.0e-1, 1.5e-2), 'cfr+': (1.45e-2, 3e-4), 'dcfr': (8.5e-3, 2.5e-4),
+    'pcfr+': (2.2e-2, 8e-4), 'linear_cfr': (3.8e-2, 5.5e-3), 'pdcfr+': (2.3e-2, 1e-3)}
+
+
+@pytest.fixture(scope='module')
+def leduc():
+  return cfr_jax.load_game('leduc')
+
+
+@pytest.fixture(scope='module')
+def kuhn():
+  return cfr_jax.load_game('kuhn')
+
+
+@pytest.mark.parametrize('algorithm', ALGORITHMS)
+def test_leduc_exploitability_bounds(leduc, algorithm):
+  solver = cfr_jax.make_solver(leduc, algorithm, dtype='float64')
+  state = solver.run(solver.init(), 100)
+  at_100 = cfr_jax.exploitability(leduc, solver.average_policy(state))
+  state = solver.run(state, 900)
+  at_1000 = cfr_jax.exploitability(leduc, solver.average_policy(state))
+  assert int(state.iteration) == 1000
+  assert at_100 <= LEDUC_BOUNDS[algorithm][0]
+  assert at_1000 <= LEDUC_BOUNDS[algorithm][1]
+  assert at_1000 < at_100
+
+
+def test_kuhn_game_value(kuhn):
+  solver = cfr_jax.make_solver(kuhn, 'cfr+', dtype='float64')
+  policy = solver.average_policy(solver.run(solver.init(), 1000))
+  assert cfr_jax.game_value(kuhn, policy) == pytest.approx(-1 / 18, abs=1e-3)
+
+
+@pytest.mark.parametrize('algorithm,bound', [('pcfr+', 1e-6), ('pdcfr+', 1e-11)])
+def test_kuhn_predictive_algorithms_converge_fast(kuhn, algorithm, bound):
+  solver = cfr_jax.make_solver(kuhn, algorithm, dtype='float64')
+  state = solver.run(solver.init(), 1000)
+  assert cfr_jax.exploitability(kuhn, solver.average_policy(state)) <= bound
+
+
+def test_float32_default_converges(leduc):
+  solver = cfr_jax.make_solver(leduc)  # dcfr, float32
+  state = solver.run(solver.init(), 1000)
+  assert state.regrets.dtype == jnp.float32
+  assert cfr_jax.exploitability(leduc, solver.average_policy(state)) <= 3e-4
+
+
+@pytest.mark.parametrize('algorithm', ['cfr', 'cfr+', 'dcfr'])
+def test_simultaneous_updates_converge(leduc, algorithm):
+  solver = cfr_jax.make_solver(leduc, algorithm, alternating=False, dtype='float64')
+  early = solver.average_policy(state := solver.run(solver.init(), 50))
+  late = solver.average_policy(solver.run(state, 450))
+  e_early, e_late = (cfr_jax.exploitability(leduc, p) for p in (early, late))
+  assert e_late < 0.5 * e_early and e_late < 0.08
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+@pytest.mark.parametrize('algorithm', ALGORITHMS)
+@pytest.mark.parametrize('alternating', [True, False])
+def test_chunking_is_bitwise_invariant(kuhn, algorithm, dtype, alternating):
+  solver = cfr_jax.make_solver(kuhn, algorithm, dtype=dtype, alternating=alternating)
+  whole = solver.run(solver.init(), 37)
+  parts = solver.run(solver.run(solver.run(solver.init(), 10), 0), 27)
+  for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(parts)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_chunking_is_bitwise_invariant_on_leduc(leduc):
+  solver = cfr_jax.make_solver(leduc, 'dcfr')
+  whole = solver.run(solver.init(), 60)
+  parts = solver.run(solver.run(solver.init(), 25), 35)
+  for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(parts)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_run_does_not_recompile(leduc):
+  solver = cfr_jax.make_solver(leduc, 'pcfr+')
+  state = solver.run(solver.init(), 5)
+  compiled = solver._run._cache_size()  # pylint: disable=protected-access
+  state = solver.run(state, 5)
+  state = solver.run(state, 17)  # the iteration count is traced, too
+  assert solver._run._cache_size() == compiled == 1  # pylint: disable=protected-access
+  assert int(state.iteration) == 27
+
+
+def test_hyperparameters_are_traced(leduc):
+  a = cfr_jax.make_solver(leduc, 'dcfr', alpha=1.5)
+  b = cfr_jax.make_solver(leduc, 'dcfr', alpha=2.0)
+  sa, sb = a.run(a.init(), 20), b.run(b.init(), 20)
+  assert not np.array_equal(np.asarray(sa.regrets), np.asarray(sb.regrets))
+
+
+def test_dcfr_with_linear_weights_is_linear_cfr(kuhn):
+  lin = cfr_jax.make_solver(kuhn, 'linear_cfr', dtype='float64')
+  dcfr = cfr_jax.make_solver(kuhn, 'dcfr', alpha=1, beta=1, gamma=1, dtype='float64')
+  a, b = lin.run(lin.init(), 50), dcfr.run(dcfr.init(), 50)
+  np.testing.assert_array_equal(np.asarray(a.strategy_sum), np.asarray(b.strategy_sum))
+
+
+def test_cfr_plus_regrets_stay_nonnegative(leduc):
+  solver = cfr_jax.make_solver(leduc, 'cfr+')
+  state = solver.run(solver.init(), 30)
+  assert float(state.regrets.min()) >= 0
+  cfr = cfr_jax.make_solver(leduc, 'cfr')
+  assert float(cfr.run(cfr.init(), 30).regrets.min()) < 0
+
+
+def test_policies_are_distributions_over_legal_actions(leduc):
+  solver = cfr_jax.make_solver(leduc, 'dcfr')
+  state = solver.run(solver.init(), 10)
+  for policy in (solver.average_policy(state), solver.current_policy(state)):
+    legal = np.asarray(leduc.legal)
+    np.testing.assert_allclose(policy.probs.sum(-1), 1, rtol=1e-5)
+    assert np.all(policy.probs[~legal] == 0)
+  key = '[Observer: 0][Private: 0][Round 1][Player: 0][Pot: 2][Money: 99 99][Round1: ][Round2: ]'
+  probs = solver.average_policy(state).action_probabilities(key)
+  assert sorted(probs) == [1, 2] and sum(probs.values()) == pytest.approx(1, abs=1e-6)
+  with pytest.raises(KeyError, match='no infoset'):
+    solver.average_policy(state).action_probabilities('nonsense')
+
+
+def test_policy_npz_round_trip(leduc, tmp_path):
+  solver = cfr_jax.make_solver(leduc, 'cfr+')
+  policy = solver.average_policy(solver.run(solver.init(), 20))
+  policy.save_npz(tmp_path / 'policy.npz')
+  loaded = cfr_jax.TabularPolicy.load_npz(tmp_path / 'policy.npz')
+  assert len(loaded) == leduc.num_infosets
+  for key in leduc.info.infoset_keys[::50]:
+    assert loaded[key] == pytest.approx(policy.action_probabilities(key))
+
+
+@pytest.mark.parametrize('kwargs,error,message', [
+    (dict(algorithm='cfr++'), ValueError, 'unknown algorithm'),
+    (dict(algorithm='cfr+', alpha=1.0), ValueError, 'unknown'),
+    (dict(algorithm='linear_cfr', alpha=2.0), ValueError, 'fixes'),
+    (dict(algorithm='dcfr', alpha='fast'), ValueError, 'must be a number'),
+    (dict(algorithm='dcfr', dtype='int8'), ValueError, 'float32 or float64')])
+def test_make_solver_rejects_bad_input(kuhn, kwargs, error, message):
+  with pytest.raises(error, match=message):
+    cfr_jax.make_solver(kuhn, **kwargs)
+
+
+def test_run_rejects_negative_counts(kuhn):
+  solver = cfr_jax.make_solver(kuhn)
+  with pytest.raises(ValueError, match='>= 0'):
+    solver.run(solver.init(), -1)
+  with pytest.raises(TypeError, match='load_game'):
+    cfr_jax.make_solver('kuhn')
