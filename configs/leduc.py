@@ -1,0 +1,46 @@
+"""Leduc hold'em with DCFR: the default config.
+
+    python -m launch.train --config=configs/leduc.py --workdir=runs/leduc \
+        --config.algorithm=dcfr --config.max_iterations=100000
+"""
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.game = 'leduc'  # cfr_jax.load_game spec
+  config.algorithm = 'dcfr'  # cfr, cfr+, linear_cfr, dcfr, pcfr+, pdcfr+
+  # Algorithm hyperparameters; None keeps the algorithm's default.
+  config.alpha = config_dict.placeholder(float)
+  config.beta = config_dict.placeholder(float)
+  config.gamma = config_dict.placeholder(float)
+  config.alternating = True
+  config.dtype = 'float32'  # or float64
+
+  # Budgets. The run is complete at max_iterations or when time_budget_minutes
+  # of training (summed over restarts) are spent, whichever comes first.
+  config.max_iterations = 100_000
+  config.time_budget_minutes = 600.0
+  # A chunk ends after chunk_iterations or chunk_minutes; then the state is
+  # saved, progress and metrics are written, and the state is rebuilt from
+  # the checkpoint.
+  config.chunk_iterations = 20_000
+  config.chunk_minutes = 10.0
+  config.eval_every = 10_000  # exploitability every N iterations (and at the end)
+  config.progress_seconds = 10.0  # longest time between progress updates
+
+  # Checkpoints: <workdir>/checkpoints, plus read-only extra locations searched
+  # on restore (comma-separated), and an optional mirror of every save.
+  config.extra_locations = ''
+  config.mirror_to = ''
+  config.keep_checkpoints = 3
+
+  # Many instances: N processes, each in <workdir>/instance_<k>. CFR is
+  # deterministic, so instances differ by a sweep: sweep_field takes the
+  # comma-separated sweep_values in turn (e.g. algorithm: cfr+,dcfr,pcfr+).
+  config.num_instances = 1
+  config.seed = 0  # recorded per instance (seed + k); CFR itself draws no randomness
+  config.sweep_field = ''
+  config.sweep_values = ''
+  return config

@@ -1,0 +1,15 @@
+"""OpenSpiel's liar's dice (294,883 histories) with PCFR+; needs the open-spiel extra.
+
+    python -m launch.train --config=configs/liars_dice.py --workdir=runs/liars_dice
+"""
+from configs import leduc
+
+
+def get_config():
+  config = leduc.get_config()
+  config.game = 'openspiel:liars_dice'
+  config.algorithm = 'pcfr+'
+  config.max_iterations = 20_000
+  config.chunk_iterations = 2_000
+  config.eval_every = 1_000
+  return config
