@@ -59,8 +59,6 @@ _TMP_MARK = ".orbax-checkpoint-tmp"
 _CUSTOM_KEY = "cfr_jax"
 _STEP_RE = re.compile(r"^\d+$")
 
-_STATUSES = ("restored", "warned", "rejected", "foreign", "skipped_not_tried")
-
 
 class CheckpointError(Exception):
   """Base class of the errors raised by this module."""

@@ -1,0 +1,591 @@
+"""Tests of cfr_jax.checkpoint on real Orbax files, one scenario per test.
+
+Corruption is done to the files Orbax 0.12.8 actually writes: a step directory holds
+`state/` (OCDBT: array chunks, zstd-compressed, packed into data files under
+`state/ocdbt.process_0/d/`), `meta/metadata` (our JSON) and `_CHECKPOINT_METADATA`.
+"""
+import glob
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import cfr_jax
+from cfr_jax import checkpoint
+from cfr_jax.checkpoint import CheckpointStore, CheckpointWriteError, make_fingerprint
+from cfr_jax.solver import SolverState
+
+# Orbax leaves un-awaited reads behind when tensorstore fails on a corrupt file;
+# they surface as unraisable-exception warnings at garbage collection.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+I, A = 936, 3  # Leduc-sized
+
+
+def make_state(seed, dtype=np.float32, shape=(I, A)):
+  rng = np.random.default_rng(seed)
+  arrays = [jnp.asarray(rng.standard_normal(shape).astype(dtype)) for _ in range(3)]
+  int_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+  return SolverState(*arrays, iteration=jnp.asarray(seed, int_dtype))
+
+
+def abstract(state):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+
+
+ABSTRACT = abstract(make_state(0))
+FP = make_fingerprint(game="leduc_poker", buckets=None, algorithm="dcfr",
+                      alpha=1.5, beta=0.0, gamma=2.0, state=ABSTRACT)
+FOREIGN_FPS = {
+    "other_game": make_fingerprint(game="kuhn_poker", buckets=None, algorithm="dcfr",
+                                   alpha=1.5, beta=0.0, gamma=2.0, state=ABSTRACT),
+    "other_buckets": make_fingerprint(game="leduc_poker", buckets="sha256:0123abcd",
+                                      algorithm="dcfr", alpha=1.5, beta=0.0,
+                                      gamma=2.0, state=ABSTRACT),
+}
+
+
+def populate(directory, steps, fingerprint=FP):
+  """Saves make_state(step) at each step, with a decreasing exploitability."""
+  store = CheckpointStore(directory, fingerprint=fingerprint, max_to_keep=None)
+  for step in steps:
+    store.save(make_state(step), step, {"elapsed_seconds": step / 10,
+                                        "exploitability": 1.0 / step})
+  return str(directory)
+
+
+def restore(directory, **kwargs):
+  store = CheckpointStore(directory, fingerprint=FP, **kwargs)
+  return (store,) + store.restore(ABSTRACT)
+
+
+def assert_bitwise_equal(a, b):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    x, y = np.asarray(x), np.asarray(y)
+    assert x.dtype == y.dtype and x.shape == y.shape
+    assert x.tobytes() == y.tobytes()
+
+
+def largest_array_file(step_dir):
+  files = [f for f in glob.glob(os.path.join(step_dir, "state", "**"), recursive=True)
+           if os.path.isfile(f)]
+  return max(files, key=os.path.getsize)
+
+
+def tree_digest(directory):
+  """{relative path: sha256} of every file (and empty dir) under `directory`."""
+  out = {}
+  for d, dirs, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(d, name)
+      with open(path, "rb") as f:
+        out[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+    if not dirs and not files:
+      out[os.path.relpath(d, directory) + "/"] = "dir"
+  return out
+
+
+def record_for(report, step):
+  (record,) = [c for c in report.candidates if c.iteration == step]
+  return record
+
+
+@pytest.fixture
+def clean_dir(tmp_path):
+  return populate(tmp_path / "ckpt", (100, 200, 300))
+
+
+# 1
+def test_clean_directory_restores_newest_exactly(clean_dir, caplog):
+  caplog.set_level(logging.INFO)
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 300 and not report.started_fresh
+  assert report.restored_from == os.path.join(clean_dir, "300")
+  assert_bitwise_equal(state, make_state(300))
+  assert record_for(report, 300).status == "restored"
+  assert [c.status for c in report.candidates[1:]] == ["skipped_not_tried"] * 2
+  assert report.metadata["exploitability"] == pytest.approx(1 / 300)
+  assert report.metadata["elapsed_seconds"] == 30
+  assert report.metadata["library_versions"]["orbax-checkpoint"] == "0.12.8"
+  assert f"attempting 1/3: {clean_dir}/300 (iteration 300)" in caplog.text
+
+
+# 2
+@pytest.mark.parametrize("fraction", [0.0, 0.5])
+def test_truncated_array_file_falls_back(clean_dir, fraction, caplog):
+  caplog.set_level(logging.INFO)
+  path = largest_array_file(os.path.join(clean_dir, "300"))
+  with open(path, "r+b") as f:
+    f.truncate(int(os.path.getsize(path) * fraction))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 200
+  assert_bitwise_equal(state, make_state(200))
+  rejected = record_for(report, 300)
+  assert rejected.status == "rejected"
+  assert rejected.reasons[0].startswith("unreadable: ValueError: OUT_OF_RANGE")
+  if fraction == 0.0:
+    assert "zero-byte files" in rejected.reasons[0]
+  assert [p for p, _ in report.rejected] == [os.path.join(clean_dir, "300")]
+  assert f"attempting 2/3: {clean_dir}/200 (iteration 200)" in caplog.text
+
+
+# 3
+def test_random_bytes_falls_back(clean_dir):
+  path = largest_array_file(os.path.join(clean_dir, "300"))
+  size = os.path.getsize(path)
+  with open(path, "wb") as f:
+    f.write(np.random.default_rng(1).bytes(size))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 200
+  assert_bitwise_equal(state, make_state(200))
+  assert record_for(report, 300).status == "rejected"
+  assert "unreadable" in record_for(report, 300).reasons[0]
+
+
+# 4
+def flip_undetected_byte(step_dir):
+  """Flips one byte of the largest array file that Orbax itself reads without error.
+
+  Orbax 0.12.8 stores chunks zstd-compressed inside OCDBT data files, and
+  tensorstore's zstd frames carry no content checksum. Random floats compress into
+  Huffman-coded literals, so most flipped bytes decode to a wrong value without any
+  error, while some break the stream (that case is "unusable", scenarios 2/3). The
+  file layout varies between saves (async writes, hashed file names), so scan from
+  the middle for a position whose flip plain Orbax loads as different data.
+  """
+  path = largest_array_file(step_dir)
+  original = open(path, "rb").read()
+  saved = make_state(int(os.path.basename(step_dir)))
+  size = len(original)
+  for pos in sorted(range(size // 8, size - size // 8, 97), key=lambda p: abs(p - size // 2)):
+    data = bytearray(original)
+    data[pos] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    try:
+      with ocp.StandardCheckpointer() as ckptr:
+        loaded = ckptr.restore(os.path.join(step_dir, "state"), ABSTRACT)
+    except Exception:  # pylint: disable=broad-except
+      continue
+    if any(np.asarray(x).tobytes() != np.asarray(y).tobytes()
+           for x, y in zip(jax.tree.leaves(loaded), jax.tree.leaves(saved))):
+      return pos
+  raise AssertionError("no single-byte flip loads as wrong data")
+
+
+def test_flipped_byte_restores_with_checksum_warning(clean_dir, caplog):
+  # The flipped byte is one Orbax does not detect (see flip_undetected_byte): what
+  # is asserted is that our per-array sha256 catches it, and that, by the issue's
+  # rules, this minor problem still restores step 300 (corrupted value and all)
+  # with a warning naming the damaged array.
+  flip_undetected_byte(os.path.join(clean_dir, "300"))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 300
+  record = record_for(report, 300)
+  assert record.status == "warned"
+  (warning,) = [r for r in record.reasons if "checksum mismatch" in r]
+  assert "checksum mismatch" in caplog.text
+  differing = [name for name in ("regrets", "strategy_sum", "last_regrets")
+               if np.asarray(getattr(state, name)).tobytes()
+               != np.asarray(getattr(make_state(300), name)).tobytes()]
+  assert differing and all(name in warning for name in differing)
+
+
+# 5
+def test_empty_and_temporary_dirs_are_ignored_and_saves_continue(clean_dir):
+  os.mkdir(os.path.join(clean_dir, "400"))
+  # What an interrupted Orbax save leaves: a partial step under a tmp name.
+  tmp = os.path.join(clean_dir, "500.orbax-checkpoint-tmp-1764000000")
+  shutil.copytree(os.path.join(clean_dir, "300", "state"), os.path.join(tmp, "state"))
+  store, state, report = restore(clean_dir)
+  assert report.iteration == 300
+  assert_bitwise_equal(state, make_state(300))
+  assert record_for(report, 400).reasons == ["empty directory"]
+  assert "temporary" in record_for(report, 500).reasons[0]
+
+  store.save(make_state(310), 310)
+  # Both blockers were moved aside, not deleted.
+  assert not os.path.exists(os.path.join(clean_dir, "400"))
+  assert not os.path.exists(tmp)
+  assert len(os.listdir(os.path.join(clean_dir, "rejected"))) == 2
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 310
+  assert_bitwise_equal(state, make_state(310))
+
+
+# 6
+def test_deleted_metadata_warns_and_restores_300(clean_dir):
+  # Our meta/ item is gone, but the fingerprint survives in the copy kept in
+  # Orbax's _CHECKPOINT_METADATA, so 300 is verified as ours; it wins over 200
+  # (iteration ranks first) and loads with warnings (no checksums to compare).
+  shutil.rmtree(os.path.join(clean_dir, "300", "meta"))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 300
+  assert_bitwise_equal(state, make_state(300))
+  record = record_for(report, 300)
+  assert record.status == "warned"
+  assert any("metadata missing" in r for r in record.reasons)
+
+
+def test_all_metadata_deleted_prefers_verified_200(clean_dir):
+  # With both copies gone the fingerprint cannot be checked: 300 might be another
+  # run's state with the same shapes, so verified candidates go first. It is still
+  # a last resort before starting fresh (structure, shapes and dtypes must match).
+  shutil.rmtree(os.path.join(clean_dir, "300", "meta"))
+  os.remove(os.path.join(clean_dir, "300", "_CHECKPOINT_METADATA"))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 200
+  assert_bitwise_equal(state, make_state(200))
+  assert record_for(report, 300).status == "skipped_not_tried"
+  assert any("fingerprint unknown" in r for r in record_for(report, 300).reasons)
+  for step in (100, 200):
+    shutil.rmtree(os.path.join(clean_dir, str(step)))
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 300 and record_for(report, 300).status == "warned"
+
+
+# 7
+def test_extra_location_is_used_and_left_untouched(tmp_path):
+  extra = populate(tmp_path / "cache", (50, 150))
+  before = tree_digest(extra)
+  store, state, report = restore(tmp_path / "primary", extra_locations=[extra])
+  assert report.iteration == 150
+  assert report.restored_from == os.path.join(extra, "150")
+  assert_bitwise_equal(state, make_state(150))
+  store.save(make_state(160), 160)
+  assert os.path.isdir(tmp_path / "primary" / "160")
+  assert tree_digest(extra) == before
+
+
+# 8
+@pytest.mark.parametrize("where", ["primary", "extra"])
+@pytest.mark.parametrize("kind", sorted(FOREIGN_FPS))
+def test_foreign_fingerprint_is_refused_and_saves_continue(
+    tmp_path, clean_dir, monkeypatch, where, kind):
+  extra = tmp_path / "extra"
+  foreign_dir = clean_dir if where == "primary" else str(extra)
+  populate(foreign_dir, (400,), fingerprint=FOREIGN_FPS[kind])
+  extra_before = tree_digest(extra)
+  loaded = []
+  real_load = CheckpointStore._load
+  monkeypatch.setattr(CheckpointStore, "_load", lambda self, r, t: (
+      loaded.append(r.path), real_load(self, r, t))[1])
+
+  store, state, report = restore(clean_dir, extra_locations=[extra])
+  assert report.iteration == 300
+  assert_bitwise_equal(state, make_state(300))
+  foreign = record_for(report, 400)
+  assert foreign.status == "foreign" and "fingerprint" in foreign.reasons[0]
+  assert foreign.path not in loaded
+
+  store.save(make_state(310), 310)
+  store2, state, report = restore(clean_dir, extra_locations=[extra])
+  assert report.iteration == 310
+  assert_bitwise_equal(state, make_state(310))
+  assert foreign.path not in loaded
+  assert tree_digest(extra) == extra_before
+  if where == "primary":  # moved aside, not deleted
+    assert os.listdir(os.path.join(clean_dir, "rejected"))[0].startswith("400.")
+
+
+# 9
+def test_every_candidate_unusable_starts_fresh(tmp_path, caplog):
+  extra = populate(tmp_path / "extra", (100,))
+  primary = populate(tmp_path / "primary", (200, 300))
+  open(largest_array_file(os.path.join(extra, "100")), "r+b").truncate(0)
+  open(largest_array_file(os.path.join(primary, "200")), "r+b").truncate(10)
+  path = largest_array_file(os.path.join(primary, "300"))
+  open(path, "wb").write(os.urandom(os.path.getsize(path)))
+  populate(primary, (600,), fingerprint=FOREIGN_FPS["other_game"])
+  os.mkdir(os.path.join(primary, "400"))
+  os.mkdir(os.path.join(primary, "500.orbax-checkpoint-tmp-1"))
+  with open(os.path.join(primary, "700"), "w") as f:
+    f.write("not a directory")
+
+  _, state, report = restore(primary, extra_locations=[extra])
+  assert state is None and report.started_fresh and report.restored_from is None
+  assert sorted(c.iteration for c in report.candidates) == [100, 200, 300, 400, 500,
+                                                            600, 700]
+  assert len(report.rejected) == 7 and all(reason for _, reason in report.rejected)
+  for path, reason in report.rejected:
+    assert path in caplog.text and reason.split(" (")[0][:40] in caplog.text
+  fresh = [r for r in caplog.records if "starting fresh" in r.getMessage()]
+  assert fresh and fresh[0].levelno == logging.WARNING
+
+
+# 10
+def test_corrupt_orbax_metrics_file(clean_dir):
+  # Where Orbax keeps per-step metrics when best_fn is used.
+  os.makedirs(os.path.join(clean_dir, "300", "metrics"))
+  with open(os.path.join(clean_dir, "300", "metrics", "metrics"), "w") as f:
+    f.write("{not json")
+  # The hazard being guarded against: a plain CheckpointManager cannot even open it.
+  with pytest.raises(ValueError):
+    ocp.CheckpointManager(clean_dir)
+  store, state, report = restore(clean_dir)
+  assert report.iteration == 300 and record_for(report, 300).status == "restored"
+  store.save(make_state(310), 310)
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 310
+
+
+# 11
+def _mount_tmpfs(path, options):
+  os.makedirs(path, exist_ok=True)
+  done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                        capture_output=True, check=False)
+  if done.returncode != 0:
+    pytest.skip(f"cannot mount tmpfs here: {done.stderr.decode().strip()}")
+
+
+def _umount(path):
+  subprocess.run(["umount", str(path)], check=False)
+
+
+def test_read_only_filesystem_clear_error_nothing_changed(tmp_path):
+  # Tests run as root, so chmod cannot make a directory read-only; a tmpfs
+  # remounted read-only is a real EROFS.
+  mnt = tmp_path / "mnt"
+  _mount_tmpfs(mnt, "size=16m")
+  try:
+    directory = populate(mnt / "ckpt", (100,))
+    subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+    before = tree_digest(directory)
+    store = CheckpointStore(directory, fingerprint=FP)
+    start = time.monotonic()
+    with pytest.raises(CheckpointWriteError, match="Read-only file system") as e:
+      store.save(make_state(200), 200)
+    assert time.monotonic() - start < 10
+    assert "\n" not in str(e.value)
+    assert tree_digest(directory) == before
+    _, report = store.restore(ABSTRACT)
+    assert report.iteration == 100
+  finally:
+    _umount(mnt)
+
+
+def test_full_disk_clear_error_nothing_changed(tmp_path):
+  mnt = tmp_path / "mnt"
+  _mount_tmpfs(mnt, "size=1m")
+  try:
+    directory = populate(mnt / "ckpt", (100,))
+    before = tree_digest(directory)
+    # Fill the disk to within a few pages: the write probe passes, Orbax's writes
+    # then fail part-way with a real ENOSPC.
+    with open(mnt / "filler", "wb") as f:
+      free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+      f.write(b"\0" * (free - 5 * 4096))
+    store = CheckpointStore(directory, fingerprint=FP)
+    with pytest.raises(CheckpointWriteError, match="No space left") as e:
+      store.save(make_state(200), 200)
+    assert "\n" not in str(e.value)
+    assert tree_digest(directory) == before  # the partial save was cleaned up
+    _, report = store.restore(ABSTRACT)
+    assert report.iteration == 100
+  finally:
+    _umount(mnt)
+
+
+def test_unwritable_directory_exits_non_zero_promptly(tmp_path):
+  # Runs everywhere (no mount needed): the primary "directory" sits under a
+  # regular file, so nothing can be created there. A real process shows the
+  # uncaught CheckpointWriteError as a one-line message and a non-zero exit.
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  script = textwrap.dedent(f"""
+      import jax.numpy as jnp
+      from cfr_jax.checkpoint import CheckpointStore
+      store = CheckpointStore({str(blocker / 'ckpt')!r}, fingerprint="f")
+      store.save({{"x": jnp.zeros(3)}}, 1)
+  """)
+  done = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                        text=True, timeout=120, cwd=REPO, check=False)
+  assert done.returncode != 0
+  last = done.stderr.strip().splitlines()[-1]
+  assert last.startswith("cfr_jax.checkpoint.CheckpointWriteError: cannot write "
+                         "checkpoint 1 to"), last
+  assert blocker.read_text() == "x"
+
+
+# 12
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_synthetic_bitwise(tmp_path, dtype):
+  with jax.enable_x64(dtype == "float64"):
+    state = make_state(7, dtype=np.dtype(dtype))
+    flat = np.asarray(state.regrets).reshape(-1).copy()
+    flat[:6] = [-0.0, np.finfo(dtype).tiny / 4, np.finfo(dtype).max, np.inf, np.nan,
+                np.finfo(dtype).eps]  # signed zero, subnormal, extremes, NaN
+    state = state.replace(regrets=jnp.asarray(flat.reshape(I, A)))
+    fp = make_fingerprint(test="synthetic", state=abstract(state))
+    store = CheckpointStore(tmp_path, fingerprint=fp)
+    store.save(state, 7)
+    restored, report = store.restore(abstract(state))
+    assert record_for(report, 7).status == "restored"
+    assert restored.regrets.dtype == np.dtype(dtype)
+    assert restored.iteration.dtype == (jnp.int64 if dtype == "float64" else jnp.int32)
+    assert_bitwise_equal(restored, state)
+
+
+ALGORITHMS = ("cfr", "cfr+", "linear_cfr", "dcfr", "pcfr+", "pdcfr+")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_round_trip_every_algorithm_bitwise(tmp_path, algorithm, dtype):
+  if not hasattr(cfr_jax, "make_solver"):
+    pytest.skip("cfr_jax.make_solver is not available yet")
+  with jax.enable_x64(dtype == "float64"):
+    game = cfr_jax.load_game("kuhn")
+    solver = cfr_jax.make_solver(game, algorithm=algorithm, dtype=jnp.dtype(dtype))
+    state = solver.run(solver.init(), 5)
+    fp = make_fingerprint(game="kuhn", algorithm=algorithm, state=abstract(state))
+    store = CheckpointStore(tmp_path, fingerprint=fp)
+    store.save(state, 5)
+    restored, report = store.restore(abstract(state))
+    assert record_for(report, 5).status == "restored"
+    assert_bitwise_equal(restored, state)
+    # Continuing from the restored state is bit-for-bit the uninterrupted run.
+    assert_bitwise_equal(solver.run(restored, 3), solver.run(state, 3))
+
+
+# 13
+def _fixture_module():
+  spec = importlib.util.spec_from_file_location(
+      "make_fixture", os.path.join(REPO, "tests", "fixtures", "make_fixture.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_committed_fixture_restores(tmp_path):
+  fixture = _fixture_module()
+  expected = fixture.fixture_state()
+  before = tree_digest(fixture.FIXTURE_DIR)
+  store = CheckpointStore(tmp_path, extra_locations=[fixture.FIXTURE_DIR],
+                          fingerprint=fixture.fixture_fingerprint())
+  state, report = store.restore(abstract(expected))
+  assert report.iteration == fixture.FIXTURE_ITERATION
+  assert record_for(report, fixture.FIXTURE_ITERATION).status == "restored"
+  assert report.metadata["library_versions"]["orbax-checkpoint"] == "0.12.8"
+  assert_bitwise_equal(state, expected)
+  assert tree_digest(fixture.FIXTURE_DIR) == before
+
+
+# Beyond the numbered scenarios.
+def test_order_iteration_then_exploitability_then_verified(tmp_path, clean_dir):
+  extra = tmp_path / "extra"
+  CheckpointStore(extra, fingerprint=FP).save(make_state(301), 300,
+                                              {"exploitability": 1e-6})
+  _, state, report = restore(clean_dir, extra_locations=[extra])
+  assert report.restored_from == str(extra / "300")  # same step, lower exploitability
+  assert_bitwise_equal(state, make_state(301))
+  os.remove(extra / "300" / "_CHECKPOINT_METADATA")  # now only "warned" quality
+  _, state, report = restore(clean_dir, extra_locations=[extra])
+  assert report.restored_from == str(extra / "300")  # exploitability still ranks first
+  shutil.rmtree(extra / "300")
+  CheckpointStore(extra, fingerprint=FP).save(make_state(302), 300,
+                                              {"exploitability": 1 / 300})
+  os.remove(extra / "300" / "_CHECKPOINT_METADATA")
+  _, state, report = restore(clean_dir, extra_locations=[extra])
+  assert report.restored_from == os.path.join(clean_dir, "300")  # verified first
+
+
+def test_relative_paths(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  store = CheckpointStore("runs/a/ckpt", extra_locations=["cache"], fingerprint=FP)
+  assert store.directory == str(tmp_path / "runs" / "a" / "ckpt")
+  path = store.save(make_state(10), 10)
+  assert path == str(tmp_path / "runs" / "a" / "ckpt" / "10")
+  with CheckpointStore("runs/a/ckpt", fingerprint=FP) as store2:
+    state, report = store2.restore(ABSTRACT)
+  assert report.iteration == 10
+  assert_bitwise_equal(state, make_state(10))
+
+
+def test_wrong_shapes_and_dtypes_are_unusable(clean_dir):
+  # Rejected, but not moved aside by a later save: the mismatch may be the
+  # caller's mistake rather than damage.
+  small = abstract(make_state(0, shape=(12, 2)))
+  store = CheckpointStore(clean_dir, fingerprint=FP)
+  state, report = store.restore(small)
+  assert state is None and report.started_fresh
+  assert all("wrong shape" in reason for _, reason in report.rejected)
+  as_int = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, jnp.int32), ABSTRACT)
+  state, report = store.restore(as_int)
+  assert state is None
+  assert all("wrong dtype" in reason for _, reason in report.rejected)
+  store.save(make_state(5), 5)
+  assert sorted(os.listdir(clean_dir)) == ["100", "200", "300", "5"]
+
+
+def test_retention_keeps_newest_and_best(tmp_path):
+  store = CheckpointStore(tmp_path, fingerprint=FP, max_to_keep=2, keep_best=1)
+  exploitability = {100: 0.5, 200: 0.01, 300: 0.3, 400: 0.2, 500: 0.9}
+  for step, e in exploitability.items():
+    store.save(make_state(step), step, {"exploitability": e})
+  assert sorted(os.listdir(tmp_path)) == ["200", "400", "500"]
+  # Best first would be wrong: the newest wins; exploitability only breaks ties.
+  _, report = store.restore(ABSTRACT)
+  assert report.iteration == 500
+
+
+def test_save_below_a_valid_newer_step_is_kept(tmp_path):
+  store = CheckpointStore(tmp_path, fingerprint=FP, max_to_keep=1)
+  store.save(make_state(400), 400)
+  # A run that did not restore saves step 10; Orbax alone would skip it.
+  path = store.save(make_state(10), 10)
+  assert sorted(os.listdir(tmp_path)) == ["10", "400"] and os.path.isdir(path)
+
+
+def test_non_json_metadata_is_a_type_error(tmp_path):
+  store = CheckpointStore(tmp_path, fingerprint=FP)
+  store.save(make_state(1), 1, {"exploitability": np.float32(0.5)})  # numpy is fine
+  with pytest.raises(TypeError):
+    store.save(make_state(2), 2, {"bad": object()})
+  assert sorted(os.listdir(tmp_path)) == ["1"]
+
+
+def test_mirror_receives_every_save(tmp_path):
+  store = CheckpointStore(tmp_path / "primary", fingerprint=FP,
+                          mirror_to=tmp_path / "mirror", max_to_keep=2)
+  for step in (1, 2, 3):
+    store.save(make_state(step), step)
+  assert sorted(os.listdir(tmp_path / "mirror")) == ["2", "3"]
+  shutil.rmtree(tmp_path / "primary")
+  _, state, report = restore(tmp_path / "primary", mirror_to=tmp_path / "mirror")
+  assert report.restored_from == str(tmp_path / "mirror" / "3")
+  assert_bitwise_equal(state, make_state(3))
+
+
+def test_fallback_then_save_moves_broken_newer_step_aside(clean_dir):
+  open(largest_array_file(os.path.join(clean_dir, "300")), "r+b").truncate(0)
+  store, state, report = restore(clean_dir)
+  assert report.iteration == 200
+  store.save(make_state(210), 210)
+  assert sorted(os.listdir(clean_dir)) == ["100", "200", "210", "rejected"]
+  _, state, report = restore(clean_dir)
+  assert report.iteration == 210 and not report.rejected
+
+
+def test_make_fingerprint_is_stable_and_sensitive():
+  a = make_fingerprint(game="leduc", alpha=1.5, state=ABSTRACT)
+  assert a == make_fingerprint(state=ABSTRACT, alpha=1.5, game="leduc")
+  assert len(a) == 64
+  assert a != make_fingerprint(game="leduc", alpha=1.0, state=ABSTRACT)
+  f64 = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, np.float64), ABSTRACT)
+  assert a != make_fingerprint(game="leduc", alpha=1.5, state=f64)
+  assert checkpoint.FORMAT_VERSION >= 1
+  with pytest.raises(TypeError):
+    make_fingerprint(game=object())
