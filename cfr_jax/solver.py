@@ -27,11 +27,14 @@ class SolverState:
 
   regrets:      [I, A] cumulative (possibly discounted / clipped) regrets.
   strategy_sum: [I, A] weighted sum of reach-weighted current strategies.
+  strategy_sum_low: [I, A] its low-order part (compensated summation keeps
+                the float32 average exact to rounding over millions of iterations).
   last_regrets: [I, A] previous instantaneous regrets (predictive algorithms; zeros otherwise).
   iteration:    [] int32, number of completed iterations.
   """
   regrets: jax.Array
   strategy_sum: jax.Array
+  strategy_sum_low: jax.Array
   last_regrets: jax.Array
   iteration: jax.Array
 
@@ -75,8 +78,8 @@ class Solver:
   def init(self) -> SolverState:
     """The state before the first iteration (uniform current strategy)."""
     zeros = lambda: jnp.zeros((self.game.num_infosets, self.game.num_actions), self.dtype)
-    return SolverState(regrets=zeros(), strategy_sum=zeros(), last_regrets=zeros(),
-                       iteration=jnp.zeros((), jnp.int32))
+    return SolverState(regrets=zeros(), strategy_sum=zeros(), strategy_sum_low=zeros(),
+                       last_regrets=zeros(), iteration=jnp.zeros((), jnp.int32))
 
   def abstract_state(self) -> SolverState:
     """Shapes and dtypes of a state, for restoring checkpoints."""
@@ -97,7 +100,7 @@ class Solver:
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    return self._policy(average_strategy(self.game, state.strategy_sum))
+    return self._policy(average_strategy(self.game, state.strategy_sum + state.strategy_sum_low))
 
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
@@ -123,7 +126,8 @@ def _current_strategy(algo, game, state, hp):
 
 def _make_run(algo: regret_lib.Algorithm, alternating: bool):
   """The jitted body: n iterations of `algo`, alternating or simultaneous."""
-  update = jax.vmap(algo.update, in_axes=(0, 0, 0, 0, 0, None, None))
+  update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
+  accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
 
   def half_step(game, state, hp, t, players):
     # One tree pass under the current profile; updates the infosets of `players`.
@@ -134,12 +138,14 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool):
     cfv = counterfactual_values(game, reach, values)
     inst = jnp.where(game.legal, cfv - (sigma * cfv).sum(-1, keepdims=True), 0)
     own = reach[game.infoset_player, game.infoset_node]
-    new = update(state.regrets, state.strategy_sum, state.last_regrets, inst,
-                 own[:, None] * sigma, t, hp)
+    new = (*update(state.regrets, state.last_regrets, inst, t, hp),
+           *accumulate(state.strategy_sum, state.strategy_sum_low, own[:, None] * sigma,
+                       t, hp['gamma']))
+    old = (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
     mask = jnp.isin(game.infoset_player, jnp.asarray(players))[:, None]
-    new = [jnp.where(mask, a, b) for a, b in
-           zip(new, (state.regrets, state.strategy_sum, state.last_regrets))]
-    return state.replace(regrets=new[0], strategy_sum=new[1], last_regrets=new[2])
+    new = [jnp.where(mask, a, b) for a, b in zip(new, old)]
+    return state.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
+                         strategy_sum_low=new[3])
 
   def iteration(_, carry):
     game, state, hp = carry

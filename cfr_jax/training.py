@@ -263,8 +263,7 @@ def _prepare_workdir(workdir: str) -> str:
 
 
 def _finite(state) -> bool:
-  return all(bool(np.isfinite(np.asarray(x)).all()) for x in
-             (state.regrets, state.strategy_sum, state.last_regrets))
+  return all(bool(np.isfinite(np.asarray(x)).all()) for x in jax.tree.leaves(state))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:

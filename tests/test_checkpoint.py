@@ -37,7 +37,7 @@ I, A = 936, 3  # Leduc-sized
 
 def make_state(seed, dtype=np.float32, shape=(I, A)):
   rng = np.random.default_rng(seed)
-  arrays = [jnp.asarray(rng.standard_normal(shape).astype(dtype)) for _ in range(3)]
+  arrays = [jnp.asarray(rng.standard_normal(shape).astype(dtype)) for _ in range(4)]
   int_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
   return SolverState(*arrays, iteration=jnp.asarray(seed, int_dtype))
 
@@ -197,7 +197,7 @@ def test_flipped_byte_restores_with_checksum_warning(clean_dir, caplog):
   assert record.status == "warned"
   (warning,) = [r for r in record.reasons if "checksum mismatch" in r]
   assert "checksum mismatch" in caplog.text
-  differing = [name for name in ("regrets", "strategy_sum", "last_regrets")
+  differing = [name for name in ("regrets", "strategy_sum", "strategy_sum_low", "last_regrets")
                if np.asarray(getattr(state, name)).tobytes()
                != np.asarray(getattr(make_state(300), name)).tobytes()]
   assert differing and all(name in warning for name in differing)

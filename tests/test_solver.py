@@ -160,3 +160,36 @@ def test_run_rejects_negative_counts(kuhn):
     solver.run(solver.init(), -1)
   with pytest.raises(TypeError, match='load_game'):
     cfr_jax.make_solver('kuhn')
+
+
+def test_float32_average_does_not_drift_on_long_runs(leduc):
+  """Before compensated averaging, float32 PCFR+ was at 9.5e-5 after 30,000
+  iterations (float64: 6.3e-7); low-probability actions dropped out of the sum."""
+  solver = cfr_jax.make_solver(leduc, 'pcfr+')
+  state = solver.run(solver.init(), 30_000)
+  assert cfr_jax.exploitability(leduc, solver.average_policy(state)) <= 3e-6
+
+
+@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.0, 5.0])
+def test_accumulate_matches_float64_weighted_sum(gamma):
+  """float32 `accumulate` over 200,000 steps equals sum_t t^gamma x_t in float64
+  to 1e-6 (measured <= 3e-8); plain `S * ((t-1)/t)^gamma + x` in float32 is
+  off by 2e-5 to 2e-4 here."""
+  steps = 200_000
+  x = np.random.default_rng(0).random((steps, 4)) ** 4  # spans several decades
+  x[:, 0] *= 1e-4  # a rarely played action
+  x[steps // 2:, 1] *= 1e-5  # an action abandoned half way
+
+  def body(i, carry):
+    s, low = carry
+    t = (i + 1).astype(jnp.float32)
+    return cfr_jax.regret.accumulate(s, low, jnp.asarray(x, jnp.float32)[i], t,
+                                     jnp.float32(gamma))
+
+  zeros = jnp.zeros(4, jnp.float32)
+  s, low = jax.jit(lambda: jax.lax.fori_loop(0, steps, body, (zeros, zeros)))()
+  ours = np.asarray(s, np.float64) + np.asarray(low, np.float64)
+  weights = np.arange(1, steps + 1, dtype=np.float64) ** gamma
+  exact = (weights[:, None] * x.astype(np.float32).astype(np.float64)).sum(0)
+  # Same normalisation: compare the shares of the four entries.
+  np.testing.assert_allclose(ours / ours.sum(), exact / exact.sum(), rtol=1e-6)
