@@ -56,11 +56,14 @@ def accumulate(strategy_sum, low, reached_strategy, t, gamma):
   return total, error
 
 
+def _power_weight(t, p):
+  """t^p / (t^p + 1), written so that large t^p cannot overflow to inf/inf."""
+  return 1 / (1 + t ** -p)
+
+
 def _discount(regrets, t, alpha, beta):
   """DCFR's discount of accumulated regrets after iteration t."""
-  pos = t ** alpha / (t ** alpha + 1)
-  neg = t ** beta / (t ** beta + 1)
-  return regrets * jnp.where(regrets > 0, pos, neg)
+  return regrets * jnp.where(regrets > 0, _power_weight(t, alpha), _power_weight(t, beta))
 
 
 # --- CFR: plain regret sums, uniform average.
@@ -99,16 +102,12 @@ def _pcfr_plus_update(regrets, last, inst, t, hp):
 # --- PDCFR+: PCFR+ with DCFR's discount of positive regrets (alpha).
 def _pdcfr_plus_policy(regrets, last, t, hp, legal):
   # Strategy of iteration t: regrets after t-1, discounted as of t-1, plus prediction.
-  prev = t - 1
-  weight = prev ** hp['alpha'] / (prev ** hp['alpha'] + 1)
-  return regret_matching(regrets * weight + last, legal)
+  return regret_matching(regrets * _power_weight(t - 1, hp['alpha']) + last, legal)
 
 
 def _pdcfr_plus_update(regrets, last, inst, t, hp):
   del last
-  prev = t - 1
-  weight = prev ** hp['alpha'] / (prev ** hp['alpha'] + 1)
-  return jnp.maximum(regrets * weight + inst, 0), inst
+  return jnp.maximum(regrets * _power_weight(t - 1, hp['alpha']) + inst, 0), inst
 
 
 class Algorithm(NamedTuple):

@@ -131,20 +131,28 @@ class MetricsWriter:
 
 
 class StopSignals:
-  """First SIGINT/SIGTERM asks the loop to save and stop; a second exits at once."""
+  """First SIGINT/SIGTERM asks the loop to save and stop; a second exits at once.
+
+  SIGUSR1 asks for the same graceful stop but never escalates: job scripts and
+  the multi-instance parent forward stops with it, so a process signalled
+  both directly (a cluster preempting every process of a job) and by its
+  parent still saves.
+  """
 
   def __init__(self):
     self.received = None
     self._previous = {}
 
   def __enter__(self):
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
       self._previous[sig] = signal.signal(sig, self._handle)
     return self
 
   def _handle(self, signum, frame):
     del frame
-    if self.received is not None:
+    if self.received is not None and signum == signal.SIGUSR1:
+      return
+    if self.received is not None and self.received != 'SIGUSR1':
       sys.stderr.write(f'second signal ({signal.Signals(signum).name}): exiting now, '
                        'the last complete checkpoint is kept\n')
       os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
@@ -286,15 +294,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   with store, StopSignals() as signals:
     state, report = store.restore(solver.abstract_state())
     meta = report.metadata or {}
+    # Compile the solver step and the evaluator before the clock starts: the
+    # time budget counts training (steps, evaluations, saves), not start-up.
+    state = solver.run(solver.init() if state is None else state, 0)
+    cfr_jax.exploitability(solver.game, cfr_jax.uniform_policy(solver.game))
     r = _Run(config=config, workdir=workdir, started=time.monotonic(),
              elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
-             restored_from=(None if state is None else
+             restored_from=(None if report.restored_from is None else
                             {'path': report.restored_from, 'iteration': report.iteration}),
              rejected=[{'path': p, 'reason': why} for p, why in report.rejected])
     for path, why in report.rejected:
       print(f'skipped checkpoint {path}: {why}', flush=True)
-    if state is None:
-      state = solver.init()
+    if report.restored_from is None:
       print(f'STARTING FRESH: no usable checkpoint in {store.directory} '
             f'or the extra locations', flush=True)
     else:
@@ -330,20 +341,23 @@ def _train(solver, store, state, r: _Run, signals, metrics, display, progress_pa
     write_json_atomic(progress_path, p)
     display.update(p, force)
 
+  def diverged(what):
+    last = r.last_checkpoint['path'] if r.last_checkpoint else 'none yet'
+    return TrainingFailure(
+        f'the solver diverged: {what} at iteration {r.iteration} ({solver.algorithm} '
+        f'{solver.hyperparameters}, {config.dtype}); not saved; last good checkpoint: {last}')
+
   def evaluate():
     value = cfr_jax.exploitability(game, solver.average_policy(state))
     if not math.isfinite(value):
-      raise TrainingFailure(
-          f'exploitability is {value} at iteration {r.iteration}: the solver diverged '
-          f'(hyperparameters {solver.hyperparameters}, dtype {config.dtype}); the last '
-          f'good checkpoint is {r.last_checkpoint["path"] if r.last_checkpoint else "none"}')
+      raise diverged(f'exploitability is {value}')
     r.exploitability, r.exploitability_iteration = value, r.iteration
     metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
                   solve_seconds=r.solve_seconds)
 
   def save():
     if not _finite(state):
-      raise TrainingFailure(f'non-finite regrets at iteration {r.iteration}; not saved')
+      raise diverged('non-finite regrets or strategy sums')
     path = store.save(state, r.iteration, {
         'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
         'exploitability_iteration': r.exploitability_iteration})
@@ -372,8 +386,9 @@ def _train(solver, store, state, r: _Run, signals, metrics, display, progress_pa
       r.iteration += n
       r.solve_seconds += took
       r.solve_iterations += n
-      # Steps of about 1-2 s: progress every few seconds, never per handful of iterations.
-      target = min(2.0, config.progress_seconds / 4)
+      # Steps of at most about a second: progress and signals are handled
+      # promptly, yet never per handful of iterations (>= 100 per step).
+      target = min(1.0, config.progress_seconds / 4)
       step = int(min(max(100, n / max(took, 1e-6) * target), 10 ** 7))
       if r.iteration % config.eval_every == 0 or r.iteration == config.max_iterations:
         evaluate()
@@ -435,8 +450,8 @@ def _instance_configs(config) -> list:
 def run_instances(config, workdir: str) -> int:
   """Runs each instance as its own process in `<workdir>/instance_<k>`.
 
-  One SIGINT/SIGTERM to this process is passed on once to every instance,
-  which saves and exits; a failure in one instance does not stop the others.
+  A SIGINT/SIGTERM to this process is passed on to every instance (as
+  SIGUSR1), which saves and exits; a failure in one does not stop the others.
   """
   configs = _instance_configs(config)
   children = []
@@ -453,10 +468,10 @@ def run_instances(config, workdir: str) -> int:
     print(f'instance {k}: pid {proc.pid}, {d}', flush=True)
 
   def forward(signum, frame):
-    del frame
+    del signum, frame
     for _, proc, _ in children:
       if proc.poll() is None:
-        proc.send_signal(signum)
+        proc.send_signal(signal.SIGUSR1)  # a graceful stop that never escalates
 
   codes = {}
   with contextlib.ExitStack() as stack:

@@ -8,7 +8,8 @@ r"""Trains a CFR-family solver in chunks under time and iteration budgets, resum
 Running the same command again resumes from the best usable checkpoint.
 Exit codes: 0 complete (iteration or time budget reached); 1 bad flags or
 config; 2 failure (diverged, checkpoint I/O); 75 interrupted by SIGINT/SIGTERM
-after saving (resumable: run the same command again).
+(or SIGUSR1, which never escalates) after saving: run the same command again
+to resume. A second SIGINT/SIGTERM exits at once, keeping the last checkpoint.
 """
 import os
 import sys

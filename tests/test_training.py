@@ -1,0 +1,269 @@
+"""The launcher as users run it: real processes, real signals, real checkpoint files."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import cfr_jax
+from cfr_jax import checkpoint
+from cfr_jax import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu'}
+
+
+def start(workdir, *overrides, config='configs/kuhn.py'):
+  return subprocess.Popen(
+      [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
+       *overrides], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True)
+
+
+def finish(proc, timeout=240):
+  out, err = proc.communicate(timeout=timeout)
+  return proc.returncode, out, err
+
+
+def train(workdir, *overrides, **kwargs):
+  return finish(start(workdir, *overrides, **kwargs))
+
+
+def progress(workdir):
+  with open(os.path.join(workdir, 'progress.json')) as f:
+    return json.load(f)
+
+
+def wait_for(predicate, timeout=120, every=0.05):
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    try:
+      if predicate():
+        return True
+    except (OSError, ValueError, KeyError):
+      pass  # not written yet
+    time.sleep(every)
+  raise AssertionError('timed out waiting')
+
+
+def steps(workdir):
+  d = os.path.join(workdir, 'checkpoints')
+  return sorted(int(n) for n in os.listdir(d) if n.isdigit())
+
+
+def final_state(workdir, config):
+  """The newest checkpoint of a run, restored through the store."""
+  solver = training.build_solver(config)
+  store = checkpoint.CheckpointStore(
+      os.path.join(workdir, 'checkpoints'),
+      fingerprint=checkpoint.make_fingerprint(**solver.describe()))
+  state, _ = store.restore(solver.abstract_state())
+  store.close()
+  return state
+
+
+def kuhn_config(**fields):
+  from configs import kuhn  # pylint: disable=g-import-not-at-top
+  config = kuhn.get_config()
+  config.update(fields)
+  return config
+
+
+def test_iteration_budget_is_exact_and_chunks_are_saved(tmp_path):
+  code, out, _ = train(tmp_path, '--config.max_iterations=2500',
+                       '--config.chunk_iterations=1000', '--config.eval_every=500')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert (p['status'], p['iteration'], p['chunk']) == ('completed', 2500, 3)
+  assert p['exploitability_iteration'] == 2500 and p['exploitability'] < 1e-3
+  assert steps(tmp_path) == [1000, 2000, 2500]
+  with open(tmp_path / 'metrics.jsonl') as f:
+    records = [json.loads(line) for line in f]
+  assert [m['iteration'] for m in records if 'chunk' in m] == [1000, 2000, 2500]
+  assert [m['iteration'] for m in records if 'exploitability' in m] == [500 * k for k in range(1, 6)]
+  assert 'completed (iteration budget)' in out
+  # Running it again is a no-op that still reports completion.
+  code, out, _ = train(tmp_path, '--config.max_iterations=2500')
+  assert code == training.EXIT_COMPLETE and progress(tmp_path)['restored_from']['iteration'] == 2500
+
+
+def test_time_budget_counts_across_processes(tmp_path):
+  flags = ['--config.max_iterations=1000000000', '--config.time_budget_minutes=0.25',
+           '--config.chunk_minutes=0.02', '--config.eval_every=100000']
+  first = start(tmp_path, *flags, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['last_checkpoint'] is not None)
+  first.send_signal(signal.SIGTERM)
+  code, _, _ = finish(first)
+  assert code == training.EXIT_INTERRUPTED
+  spent = progress(tmp_path)['elapsed_seconds']
+  assert 0 < spent < 15
+  code, out, _ = train(tmp_path, *flags, config='configs/leduc.py')
+  assert code == training.EXIT_COMPLETE and 'time budget' in out
+  p = progress(tmp_path)
+  assert p['restored_from'] is not None
+  # The second process only had the budget's remainder, and stopped once it was spent.
+  assert 15 <= p['elapsed_seconds'] < 15 + 3
+  assert p['last_checkpoint']['iteration'] == p['iteration'] > 0
+
+
+def test_sigterm_mid_chunk_saves_and_resumes(tmp_path):
+  flags = ['--config.max_iterations=100000000', '--config.chunk_iterations=100000000']
+  proc = start(tmp_path, *flags, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] >= 1000)
+  proc.send_signal(signal.SIGTERM)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED
+  assert 'SIGTERM' in err
+  p = progress(tmp_path)
+  reached = p['iteration']
+  assert p['status'] == 'interrupted' and p['last_checkpoint']['iteration'] == reached
+  assert steps(tmp_path) == [reached]
+  code, _, _ = train(tmp_path, f'--config.max_iterations={reached + 500}', config='configs/leduc.py')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from']['iteration'] == reached and p['iteration'] == reached + 500
+
+
+def test_sigkill_at_random_moments_resumes_bit_for_bit(tmp_path):
+  flags = ['--config.max_iterations=30000', '--config.chunk_iterations=1500',
+           '--config.eval_every=1500']
+  reference = tmp_path / 'reference'
+  assert train(reference, *flags)[0] == training.EXIT_COMPLETE
+  run = tmp_path / 'killed'
+  rng = random.Random(0)
+  kills = 0
+  # Once during a save (an Orbax temporary directory is present), then at random.
+  proc = start(run, *flags)
+  ckpt = run / 'checkpoints'
+  wait_for(lambda: any('tmp' in n for n in os.listdir(ckpt)), every=0.002)
+  proc.kill(); proc.wait(); kills += 1
+  for _ in range(3):
+    proc = start(run, *flags)
+    time.sleep(rng.uniform(3.0, 6.0))
+    if proc.poll() is None:
+      proc.kill(); proc.wait(); kills += 1
+  code = None
+  for _ in range(3):  # rerun until it completes
+    code, _, _ = train(run, *flags)
+    if code == training.EXIT_COMPLETE:
+      break
+  assert code == training.EXIT_COMPLETE and kills >= 2
+  assert progress(run)['iteration'] == 30000
+  config = kuhn_config()
+  expected, got = final_state(reference, config), final_state(run, config)
+  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_corrupt_newest_checkpoint_falls_back_and_is_named(tmp_path):
+  assert train(tmp_path, '--config.max_iterations=3000',
+               '--config.chunk_iterations=1000')[0] == training.EXIT_COMPLETE
+  newest = tmp_path / 'checkpoints' / '3000'
+  files = [os.path.join(d, f) for d, _, fs in os.walk(newest / 'state') for f in fs]
+  biggest = max(files, key=os.path.getsize)
+  with open(biggest, 'r+b') as f:
+    f.truncate(0)
+  code, out, _ = train(tmp_path, '--config.max_iterations=4000', '--config.chunk_iterations=1000')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from']['iteration'] == 2000
+  assert [r['path'] for r in p['rejected']] == [str(newest)]
+  assert p['iteration'] == 4000 and 'skipped checkpoint' in out
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--config.max_iterations=0', 'max_iterations must be a positive'),
+    ('--config.max_iterations=-5', 'max_iterations must be a positive'),
+    ('--config.max_iterations=many', 'invalid literal'),
+    ('--config.time_budget_minutes=nan', 'time_budget_minutes must be a positive'),
+    ('--config.chunk_minutes=-1', 'chunk_minutes must be a positive'),
+    ('--config.chunk_iterations=0', 'chunk_iterations must be a positive'),
+    ('--config.algorithm=cfr++', 'unknown algorithm'),
+    ('--config.game=chess', 'unknown game'),
+    ('--config.no_such_field=1', 'unknown config field'),
+    ('--workdir=/proc/version/run', 'cannot write to workdir'),
+    ('stray', 'unexpected arguments')])
+def test_bad_input_is_one_line_and_exit_1(tmp_path, flag, message):
+  args = [flag] if flag.startswith('--workdir') else [f'--workdir={tmp_path}', flag]
+  proc = subprocess.run([sys.executable, '-m', 'launch.train', '--config=configs/kuhn.py', *args],
+                        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == training.EXIT_USAGE
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1 and message in lines[0] and 'Traceback' not in proc.stderr
+
+
+def test_progress_file_is_always_valid_json(tmp_path):
+  proc = start(tmp_path, '--config.max_iterations=20000', '--config.chunk_iterations=2000',
+               '--config.eval_every=1000', '--config.progress_seconds=0.5')
+  path = tmp_path / 'progress.json'
+  reads = 0
+  while proc.poll() is None:
+    if path.exists():
+      with open(path) as f:
+        json.load(f)  # raises on a torn write
+      reads += 1
+  assert proc.wait() == training.EXIT_COMPLETE
+  assert reads > 20
+
+
+def test_divergence_stops_with_a_clear_error_and_a_good_checkpoint(tmp_path):
+  # Pots of 1e37 chips overflow float32 regrets after ~220 CFR iterations.
+  huge = '0' * 37
+  code, _, err = train(tmp_path, f'--config.game=leduc(ante=1{huge},stack=1{huge}0)',
+                       '--config.algorithm=cfr', '--config.chunk_iterations=50',
+                       '--config.eval_every=50', '--config.max_iterations=1000')
+  assert code == training.EXIT_FAILURE
+  assert 'diverged' in err and 'Traceback' not in err
+  p = progress(tmp_path)
+  assert p['status'] == 'failed' and 'diverged' in p['error']
+  good = p['last_checkpoint']['iteration']
+  assert 0 < good < p['iteration'] and steps(tmp_path)[-1] == good
+
+
+def test_two_instances_one_killed_other_completes(tmp_path):
+  proc = start(tmp_path, '--config.num_instances=2', '--config.max_iterations=40000',
+               '--config.chunk_iterations=4000', config='configs/leduc.py')
+  first = tmp_path / 'instance_0'
+  wait_for(lambda: progress(first)['iteration'] > 0)
+  os.kill(progress(first)['pid'], signal.SIGKILL)
+  code, out, _ = finish(proc)
+  assert code == training.EXIT_FAILURE
+  assert 'instance 0: killed by SIGKILL' in out and 'instance 1: completed' in out
+  assert progress(tmp_path / 'instance_1')['iteration'] == 40000
+  status = subprocess.run([sys.executable, '-m', 'launch.status', str(tmp_path)], cwd=REPO,
+                          env=ENV, capture_output=True, text=True, timeout=60)
+  rows = status.stdout.strip().splitlines()[1:]
+  assert len(rows) == 2
+  assert 'instance_0' in rows[0] and 'dead' in rows[0]
+  assert 'instance_1' in rows[1] and 'completed' in rows[1]
+
+
+def test_sigterm_to_parent_stops_and_saves_every_instance(tmp_path):
+  proc = start(tmp_path, '--config.sweep_field=algorithm', '--config.sweep_values=cfr+,dcfr',
+               '--config.max_iterations=100000000', config='configs/leduc.py')
+  dirs = [tmp_path / f'instance_{k}' for k in range(2)]
+  wait_for(lambda: all(progress(d)['iteration'] > 0 for d in dirs))
+  proc.send_signal(signal.SIGTERM)
+  code, out, _ = finish(proc)
+  assert code == training.EXIT_INTERRUPTED
+  for d, algorithm in zip(dirs, ('cfr+', 'dcfr')):
+    p = progress(d)
+    assert p['status'] == 'interrupted' and p['algorithm'] == algorithm
+    assert p['last_checkpoint']['iteration'] == p['iteration']
+  assert out.count('interrupted (resumable)') == 2
+
+
+def test_python_api_runs_in_process(tmp_path):
+  """Notebooks call the same function as the launcher."""
+  config = kuhn_config(max_iterations=300, chunk_iterations=100, eval_every=100)
+  assert training.run(config, str(tmp_path)) == training.EXIT_COMPLETE
+  assert progress(tmp_path)['iteration'] == 300
+  state = final_state(tmp_path, config)
+  solver = training.build_solver(config)
+  assert cfr_jax.exploitability(solver.game, solver.average_policy(state)) < 0.01
