@@ -267,3 +267,21 @@ def test_python_api_runs_in_process(tmp_path):
   state = final_state(tmp_path, config)
   solver = training.build_solver(config)
   assert cfr_jax.exploitability(solver.game, solver.average_policy(state)) < 0.01
+
+
+def test_status_and_plot_read_finished_runs(tmp_path):
+  for name, algorithm in (('a', 'cfr+'), ('b', 'pcfr+')):
+    config = kuhn_config(algorithm=algorithm, max_iterations=400, chunk_iterations=200,
+                         eval_every=100)
+    assert training.run(config, str(tmp_path / name)) == training.EXIT_COMPLETE
+  status = subprocess.run([sys.executable, '-m', 'launch.status', str(tmp_path)], cwd=REPO,
+                          env=ENV, capture_output=True, text=True, timeout=60)
+  rows = status.stdout.strip().splitlines()
+  assert len(rows) == 3 and all('completed' in r and '400/400' in r for r in rows[1:])
+  pytest.importorskip('matplotlib')
+  out = tmp_path / 'cmp.png'
+  plot = subprocess.run([sys.executable, '-m', 'launch.plot', str(tmp_path), f'--out={out}'],
+                        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+  assert plot.returncode == 0 and '2 run(s)' in plot.stdout
+  with open(out, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
