@@ -28,7 +28,9 @@ import jax.numpy as jnp
 def regret_matching(regrets, legal):
   """[A] -> [A]: positive regrets normalised; uniform over legal actions if none."""
   positive = jnp.where(legal, jnp.maximum(regrets, 0), 0)
-  total = positive.sum()
+  # Summed in a fixed order: XLA's reduction order changes under vmap, and
+  # vmapped instances must match separate runs bit for bit.
+  total = sum(positive[..., a] for a in range(positive.shape[-1]))
   uniform = legal / legal.sum().astype(regrets.dtype)
   return jnp.where(total > 0, positive / jnp.where(total > 0, total, 1), uniform)
 

@@ -3,6 +3,14 @@
 `Solver.run(state, n)` runs n iterations as one `lax.fori_loop` inside one
 `jax.jit`, with the state donated: no host round trip, and since `n` and the
 hyperparameters are traced, no recompilation between calls.
+
+With a `jax.sharding.Mesh`, the state's infoset axis is split over every
+device of the mesh (`NamedSharding`, `P(mesh.axis_names, None)`) and XLA
+inserts the collectives: the policy is all-gathered before the (replicated)
+history passes, and each device updates its own infosets. The Game's arrays
+are replicated; sharding the history axis is a later step. The infoset axis
+is padded to a multiple of the device count when it does not divide (see
+`Solver.num_rows`); padded rows are inert (never reached, zero regret).
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from flax import struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
@@ -65,25 +74,69 @@ class Solver:
   hyperparameters: dict
   alternating: bool
   dtype: Any
+  mesh: jax.sharding.Mesh | None = None
+  storage: Any = None  # dtype of the stored state; None: `dtype`
 
   def __post_init__(self):
     _, algo = regret_lib.get_algorithm(self.algorithm)
-    run = jax.jit(_make_run(algo, self.alternating), donate_argnums=(1,))
-    object.__setattr__(self, '_game', self.game.astype(self.dtype))
+    game = self.game.astype(self.dtype)
+    shardings = None
+    if self.mesh is not None:
+      game = pad_infosets(game, self.num_rows)
+      game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
+      shardings = self.state_shardings()
+    run = jax.jit(_make_run(algo, self.alternating, shardings), donate_argnums=(1,))
+    object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_run', run)
-    object.__setattr__(self, '_hp', {k: jnp.asarray(v, self.dtype)
-                                     for k, v in self.hyperparameters.items()})
+    object.__setattr__(self, '_init', jax.jit(self._zeros, out_shardings=shardings))
+    object.__setattr__(self, '_run_many', {})
+    hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
+    if self.mesh is not None:
+      hp = jax.device_put(hp, jax.sharding.NamedSharding(self.mesh, P()))
+    object.__setattr__(self, '_hp', hp)
 
-  def init(self) -> SolverState:
-    """The state before the first iteration (uniform current strategy)."""
-    zeros = lambda: jnp.zeros((self.game.num_infosets, self.game.num_actions), self.dtype)
+  @property
+  def num_rows(self) -> int:
+    """Rows of the state's infoset axis: the game's infoset count, rounded up
+    to a multiple of the mesh's device count (JAX shards only even splits)."""
+    n = 1 if self.mesh is None else self.mesh.size
+    return -(-self.game.num_infosets // n) * n
+
+  def state_shardings(self) -> SolverState | None:
+    """The `NamedSharding` of each state leaf (None without a mesh)."""
+    if self.mesh is None:
+      return None
+    rows = jax.sharding.NamedSharding(self.mesh, P(self.mesh.axis_names, None))
+    scalar = jax.sharding.NamedSharding(self.mesh, P())
+    return SolverState(regrets=rows, strategy_sum=rows, strategy_sum_low=rows,
+                       last_regrets=rows, iteration=scalar)
+
+  def _zeros(self) -> SolverState:
+    zeros = lambda: jnp.zeros((self.num_rows, self.game.num_actions),
+                              self.storage or self.dtype)
     return SolverState(regrets=zeros(), strategy_sum=zeros(), strategy_sum_low=zeros(),
                        last_regrets=zeros(), iteration=jnp.zeros((), jnp.int32))
 
-  def abstract_state(self) -> SolverState:
-    """Shapes and dtypes of a state, for restoring checkpoints."""
-    return jax.eval_shape(self.init)
+  def init(self) -> SolverState:
+    """The state before the first iteration (uniform current strategy)."""
+    return self._init()
+
+  def abstract_state(self, num_rows: int | None = None) -> SolverState:
+    """Shapes, dtypes (and shardings, with a mesh) of a state, for restoring
+    checkpoints: Orbax restores each leaf with the sharding given here.
+
+    num_rows: another infoset padding (a checkpoint written with another
+      device count), read unsharded, for `place`.
+    """
+    shapes = jax.eval_shape(self._zeros)
+    if num_rows is not None:
+      return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+          (num_rows,) + x.shape[1:] if x.ndim else (), x.dtype), shapes)
+    if self.mesh is None:
+      return shapes
+    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                        shapes, self.state_shardings())
 
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
@@ -94,23 +147,118 @@ class Solver:
       raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
     return self._run(self._game, state, jnp.asarray(n, jnp.int32), self._hp)
 
+  def run_many(self, states: SolverState, num_iterations, hyperparameters=None) -> SolverState:
+    """Runs N instances as one vmapped program (states are donated).
+
+    states: a SolverState whose leaves have a leading [N] instance axis
+      (`stack_states`). num_iterations: an int, or [N] ints (instances at
+      different iterations each get their own count). hyperparameters: a dict
+      of [N] values (a sweep), by default this solver's for every instance.
+    Each instance computes what `run` computes, but not bit for bit: XLA
+    contracts a*b+c into fused multiply-adds depending on fusion and
+    vectorisation, which vmap changes, and CFR amplifies such 1-ulp
+    differences over hundreds of iterations (tests/test_scale.py measures it).
+    """
+    if self.mesh is not None:
+      raise ValueError('run_many does not combine with a mesh yet')
+    count = jax.tree.leaves(states)[0].shape[0]
+    n = np.broadcast_to(np.asarray(num_iterations, np.int64), (count,))
+    if (n < 0).any():
+      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
+    if int((np.asarray(states.iteration) + n).max()) > MAX_ITERATION:
+      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    hp = {k: jnp.broadcast_to(jnp.asarray(v, self.dtype), (count,))
+          for k, v in {**self._hp, **(hyperparameters or {})}.items()}
+    if set(hp) != set(self._hp):
+      raise ValueError(f'{self.algorithm} takes hyperparameters {sorted(self._hp)}; '
+                       f'got {sorted(hp)}')
+    same = bool((n == n[0]).all())
+    if same not in self._run_many:
+      # A shared count keeps the loop's predicate unbatched; per-instance
+      # counts make vmap select between old and new states every iteration.
+      body = _make_run(self._algo, self.alternating)
+      axes = (None, 0, None if same else 0, 0)
+      self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,))
+    n = jnp.asarray(n[0] if same else n, jnp.int32)
+    return self._run_many[same](self._game, states, n, hp)
+
+  def place(self, state: SolverState) -> SolverState:
+    """`state` in this solver's layout: its infoset axis cut or zero-padded to
+    `num_rows` and put on the mesh. A checkpoint written with another device
+    count (hence another padding) continues bit for bit after `place`."""
+    rows, real = self.num_rows, self.game.num_infosets
+
+    def fit(x):
+      if np.ndim(x) == 0:
+        return x
+      if x.shape[0] < real:
+        raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
+      x = x[:real]
+      return jnp.concatenate([x, jnp.zeros((rows - real,) + x.shape[1:], x.dtype)])
+    state = jax.tree.map(fit, state)
+    shardings = self.state_shardings()
+    if shardings is None:
+      return jax.device_put(state, jax.devices()[0])
+    return jax.device_put(state, shardings)
+
   def current_policy(self, state: SolverState) -> TabularPolicy:
     """The strategy the next iteration plays."""
     return self._policy(_current_strategy(self._algo, self._game, state, self._hp))
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    return self._policy(average_strategy(self.game, state.strategy_sum + state.strategy_sum_low))
+    total = (state.strategy_sum.astype(self.dtype) +
+             state.strategy_sum_low.astype(self.dtype))
+    return self._policy(average_strategy(self._game, total))
 
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
     return {'game': self.game.info.spec, 'algorithm': self.algorithm,
             'hyperparameters': self.hyperparameters,
             'alternating': self.alternating, 'dtype': jnp.dtype(self.dtype).name,
-            'shape': [self.game.num_infosets, self.game.num_actions]}
+            'shape': [self.game.num_infosets, self.game.num_actions],
+            # Only when set, so float32 fingerprints are what they always were.
+            **({'storage': jnp.dtype(self.storage).name} if self.storage else {})}
 
   def _policy(self, probs):
-    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+    probs = np.asarray(probs)[:self.game.num_infosets]  # drop the padded rows
+    return TabularPolicy(self.game.info, probs, np.asarray(self.game.legal))
+
+
+def pad_infosets(game: Game, rows: int) -> Game:
+  """The game with its infoset axis padded to `rows` inert infosets.
+
+  A padded infoset has one legal action (so its strategy is finite), no
+  histories (so no reach, regret or value) and no edge pointing at it: the
+  edges that read no policy entry are moved to the new padding slot rows * A.
+  """
+  extra = rows - game.num_infosets
+  if extra == 0:
+    return game
+  if extra < 0:
+    raise ValueError(f'cannot pad {game.num_infosets} infosets to {rows}')
+  n, a = game.num_nodes, game.num_actions
+  fill = lambda x, value, axis=0: jnp.concatenate(
+      [x, jnp.full(x.shape[:axis] + (extra,) + x.shape[axis + 1:], value, x.dtype)], axis)
+  legal = jnp.concatenate([game.legal, jnp.zeros((extra, a), bool).at[:, 0].set(True)])
+  return game.replace(
+      legal=legal, infoset_player=fill(game.infoset_player, 0),
+      infoset_node=fill(game.infoset_node, 0),
+      slot_children=fill(game.slot_children, n, axis=1),
+      infoset_members=fill(game.infoset_members, n, axis=1),
+      edge_slot=jnp.where(game.edge_slot == game.num_infosets * a, rows * a,
+                          game.edge_slot).astype(game.edge_slot.dtype))
+
+
+def stack_states(states) -> SolverState:
+  """N states -> one state with a leading [N] axis (for `Solver.run_many`)."""
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+def unstack_states(states: SolverState) -> list:
+  """The inverse of `stack_states`."""
+  count = jax.tree.leaves(states)[0].shape[0]
+  return [jax.tree.map(lambda x, k=k: x[k], states) for k in range(count)]
 
 
 def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:
@@ -119,28 +267,88 @@ def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:
 
 
 def _current_strategy(algo, game, state, hp):
-  t = state.iteration.astype(state.regrets.dtype) + 1
+  dtype = hp['gamma'].dtype  # the compute dtype (the state may be stored in 16 bits)
+  t = state.iteration.astype(dtype) + 1
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(
-      state.regrets, state.last_regrets, t, hp, game.legal)
+      state.regrets.astype(dtype), state.last_regrets.astype(dtype), t, hp, game.legal)
 
 
-def _make_run(algo: regret_lib.Algorithm, alternating: bool):
-  """The jitted body: n iterations of `algo`, alternating or simultaneous."""
+def _hash32(x: jax.Array) -> jax.Array:
+  """A uint32 -> uint32 mixing function (the murmur3 finaliser)."""
+  x = x ^ (x >> 16)
+  x = x * jnp.uint32(0x85EBCA6B)
+  x = x ^ (x >> 13)
+  x = x * jnp.uint32(0xC2B2AE35)
+  return x ^ (x >> 16)
+
+
+def _round_stochastic(x: jax.Array, salt: jax.Array, storage) -> jax.Array:
+  """float32 [I, A] -> bfloat16, rounded up with probability equal to the
+  discarded fraction, so the rounding is unbiased and small regret increments
+  are not lost on average (round to nearest drops every increment under half
+  an ulp: CFR then stalls).
+
+  The random bits hash (row, column, salt): they do not depend on the array's
+  shape, padding, sharding or batching, so a run is reproducible whatever its
+  layout, and chunking stays bit for bit invariant (the salt is the iteration).
+  """
+  if x.dtype == storage:
+    return x
+  rows, cols = x.shape
+  index = (jnp.arange(rows, dtype=jnp.uint32)[:, None] * jnp.uint32(cols)
+           + jnp.arange(cols, dtype=jnp.uint32)[None, :])
+  noise = _hash32(index ^ _hash32(salt.astype(jnp.uint32))) >> 16
+  bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
+  rounded = (bits + noise) & jnp.uint32(0xFFFF0000)
+  # Infinities and NaNs keep their bits (adding noise could change their kind).
+  rounded = jnp.where(jnp.isfinite(x), rounded, bits & jnp.uint32(0xFFFF0000))
+  out = jax.lax.bitcast_convert_type(rounded, jnp.float32).astype(storage)
+  return out
+
+
+def _store_sum(total: jax.Array, error: jax.Array, storage) -> tuple:
+  """A TwoSum pair (total + error, in the compute dtype) as a pair of
+  `storage` values: high part rounded to nearest, low part what it missed.
+  In bfloat16 the pair keeps about 16 significant bits of the sum."""
+  if total.dtype == storage:
+    return total, error
+  high = total.astype(storage)
+  return high, ((total - high.astype(total.dtype)) + error).astype(storage)
+
+
+def _row_sum(x: jax.Array) -> jax.Array:
+  """[I, A] -> [I], summed in a fixed order: XLA's reduction order changes
+  under vmap, and instances must match separate runs bit for bit."""
+  return sum(x[:, a] for a in range(x.shape[1]))
+
+
+def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None):
+  """The jitted body: n iterations of `algo`, alternating or simultaneous.
+
+  `shardings`, a SolverState of shardings, pins the loop carry to them: without
+  it XLA may choose to replicate the loop and slice only at the end."""
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
 
-  def half_step(game, state, hp, t, players):
+  def half_step(game, state, hp, t, players, salt):
     # One tree pass under the current profile; updates the infosets of `players`.
     sigma = _current_strategy(algo, game, state, hp)
     ep = edge_probs(game, sigma)
     reach = player_reach(game, ep)
     values = backward_values(game, ep, game.utility)
     cfv = counterfactual_values(game, reach, values)
-    inst = jnp.where(game.legal, cfv - (sigma * cfv).sum(-1, keepdims=True), 0)
+    inst = jnp.where(game.legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
     own = reach[game.infoset_player, game.infoset_node]
-    new = (*update(state.regrets, state.last_regrets, inst, t, hp),
-           *accumulate(state.strategy_sum, state.strategy_sum_low, own[:, None] * sigma,
-                       t, hp['gamma']))
+    dtype, storage = sigma.dtype, state.regrets.dtype
+    regrets, last = update(state.regrets.astype(dtype), state.last_regrets.astype(dtype),
+                           inst, t, hp)
+    total, error = accumulate(state.strategy_sum.astype(dtype),
+                              state.strategy_sum_low.astype(dtype), own[:, None] * sigma,
+                              t, hp['gamma'])
+    # 16-bit storage: regrets rounded stochastically, sums as (high, low) pairs.
+    new = (_round_stochastic(regrets, 2 * salt, storage),
+           _round_stochastic(last, 2 * salt + 1, storage),
+           *_store_sum(total, error, storage))
     old = (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
     mask = jnp.isin(game.infoset_player, jnp.asarray(players))[:, None]
     new = [jnp.where(mask, a, b) for a, b in zip(new, old)]
@@ -149,28 +357,42 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool):
 
   def iteration(_, carry):
     game, state, hp = carry
-    t = state.iteration.astype(state.regrets.dtype) + 1
+    if shardings is not None:
+      state = jax.lax.with_sharding_constraint(state, shardings)
+    t = state.iteration.astype(hp['gamma'].dtype) + 1
+    salt = 2 * state.iteration  # distinct random bits for every half step
     if alternating:
-      state = half_step(game, state, hp, t, (0,))
-      state = half_step(game, state, hp, t, (1,))
+      state = half_step(game, state, hp, t, (0,), salt)
+      state = half_step(game, state, hp, t, (1,), salt + 1)
     else:
-      state = half_step(game, state, hp, t, (0, 1))
+      state = half_step(game, state, hp, t, (0, 1), salt)
     return game, state.replace(iteration=state.iteration + 1), hp
 
   def run(game, state, n, hp):
-    return jax.lax.fori_loop(0, n, iteration, (game, state, hp))[1]
+    state = jax.lax.fori_loop(0, n, iteration, (game, state, hp))[1]
+    if shardings is not None:
+      state = jax.lax.with_sharding_constraint(state, shardings)
+    return state
 
   return run
 
 
 def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True,
-                dtype: Any = 'float32', **hyperparameters) -> Solver:
+                dtype: Any = 'float32', mesh: jax.sharding.Mesh | None = None,
+                storage: Any = None, **hyperparameters) -> Solver:
   """A solver for `game`.
 
   algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+' or 'pdcfr+'.
   hyperparameters: DCFR's alpha, beta, gamma (defaults 1.5, 0, 2); PDCFR+'s
     alpha, gamma (2.3, 5); gamma, the averaging exponent, for every algorithm.
   dtype: 'float32' (default) or 'float64' (needs jax_enable_x64).
+  mesh: shard the state's infoset axis over every device of this mesh (see
+    `make_mesh`); None (default) keeps everything on the default device.
+  storage: None (default: `dtype`) or 'bfloat16', compact storage that halves
+    the state's memory (float32): regrets are rounded to bfloat16 after every
+    update (stochastically: unbiased), and the average strategy's sum is kept
+    as a bfloat16 high/low pair (about 16 significant bits). Arithmetic stays
+    in `dtype`. It converges more slowly: see bench/scale.py.
   """
   if not isinstance(game, Game):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
@@ -194,5 +416,23 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   if dtype == jnp.float64 and not jax.config.jax_enable_x64:
     raise ValueError('float64 needs jax_enable_x64: call '
                      'jax.config.update("jax_enable_x64", True) at start-up')
+  if storage is not None:
+    storage = jnp.dtype(storage)
+    if storage == dtype:
+      storage = None
+    elif storage != jnp.bfloat16 or dtype != jnp.float32:
+      raise ValueError(f'storage must be bfloat16 (with dtype float32), got {storage}')
+  if mesh is not None and not isinstance(mesh, jax.sharding.Mesh):
+    raise TypeError(f'mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}')
   return Solver(game=game, algorithm=name, hyperparameters=hp,
-                alternating=bool(alternating), dtype=dtype)
+                alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage)
+
+
+def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding.Mesh:
+  """A 1-D mesh over the first `num_devices` of `jax.devices()` (0: all of them;
+  with `jax.distributed`, the devices of every host)."""
+  devices = jax.devices()
+  n = len(devices) if num_devices in (0, None) else int(num_devices)
+  if not 1 <= n <= len(devices):
+    raise ValueError(f'asked for {num_devices} devices; {len(devices)} available')
+  return jax.sharding.Mesh(np.asarray(devices[:n]), (axis_name,))

@@ -26,6 +26,7 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
+from cfr_jax import solver as solver_lib
 
 EXIT_COMPLETE = 0  # the iteration or time budget was reached
 EXIT_USAGE = 1  # bad configuration or flags; nothing was run
@@ -63,6 +64,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
     cfr_jax.regret.get_algorithm(config.algorithm)
   except ValueError as e:
     raise ConfigError(str(e)) from None
+  if config.get('storage', '') not in ('', 'float32', 'bfloat16'):
+    raise ConfigError(f"config.storage must be '' (the dtype) or bfloat16, "
+                      f"got {config.get('storage')!r}")
+  if config.get('storage') == 'bfloat16' and config.dtype != 'float32':
+    raise ConfigError('config.storage=bfloat16 needs config.dtype=float32')
+  devices = config.get('devices', 1)
+  if isinstance(devices, bool) or not isinstance(devices, int) or devices < 0:
+    raise ConfigError(f'config.devices must be a whole number >= 0 (0: all), got {devices!r}')
+  mode = config.get('instances_mode', 'process')
+  if mode not in ('process', 'vmap'):
+    raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
+  if mode == 'vmap' and devices != 1:
+    raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   if config.sweep_field:
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
@@ -80,10 +94,39 @@ def build_solver(config) -> cfr_jax.Solver:
     jax.config.update('jax_enable_x64', True)
   try:
     game = cfr_jax.load_game(config.game)
+    devices = config.get('devices', 1)
+    mesh = None if devices == 1 else solver_lib.make_mesh(devices)
     return cfr_jax.make_solver(game, config.algorithm, alternating=config.alternating,
-                               dtype=config.dtype, **_hyperparameters(config))
+                               dtype=config.dtype, mesh=mesh,
+                               storage=config.get('storage') or None,
+                               **_hyperparameters(config))
   except (ValueError, TypeError, ImportError) as e:
     raise ConfigError(str(e).splitlines()[0]) from None
+
+
+def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:
+  """`store.restore` in `solver`'s layout; (state or None, RestoreReport).
+
+  A checkpoint written with another device count has another infoset padding
+  (`Solver.num_rows`), so the store rejects its shape. When such a checkpoint
+  is newer than what restored (or nothing did), it is read in its own shape on
+  one device and re-laid out with `Solver.place`: runs move freely between
+  device counts, at the price of one unsharded read.
+  """
+  state, report = store.restore(solver.abstract_state())
+  have = -1 if state is None else report.iteration
+  other = {}
+  for c in report.candidates:
+    shape = (((c.metadata or {}).get('arrays') or {}).get('regrets') or {}).get('shape')
+    if (c.status == 'rejected' and shape and len(shape) == 2 and c.iteration is not None
+        and c.iteration > have and shape[0] != solver.num_rows
+        and shape[0] >= solver.game.num_infosets and shape[1] == solver.game.num_actions):
+      other[shape[0]] = max(other.get(shape[0], -1), c.iteration)
+  for rows in sorted(other, key=other.get, reverse=True):
+    found, found_report = store.restore(solver.abstract_state(num_rows=rows))
+    if found is not None and found_report.iteration > have:
+      return solver.place(found), found_report
+  return state, report
 
 
 def _split(text: str) -> list[str]:
@@ -172,6 +215,7 @@ class _Display:
     self.tty = sys.stderr.isatty()
     self.every = every_seconds
     self._last = -math.inf
+    self._text = None
 
   def update(self, p: dict, force: bool = False) -> None:
     now = time.monotonic()
@@ -183,6 +227,9 @@ class _Display:
     text = (f'it {it}/{total} {p["iterations_per_second"] or 0:,.0f} it/s '
             f'expl {"-" if expl is None else f"{expl:.3e}"} '
             f'ETA {_duration(p["eta_seconds"])}')
+    if text == self._text:
+      return
+    self._text = text
     if self.tty:
       done = int(30 * it / max(total, 1))
       sys.stderr.write(f'\r[{"#" * done}{"." * (30 - done)}] {text}\x1b[K')
@@ -282,143 +329,296 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   validate(config)
   workdir = _prepare_workdir(workdir)
   if config.num_instances > 1 or config.sweep_field:
+    if config.get('instances_mode', 'process') == 'vmap':
+      return run_vmapped(config, workdir)
     return run_instances(config, workdir)
-  solver = build_solver(config)
-  fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
-  store = checkpoint_lib.CheckpointStore(
-      os.path.join(workdir, 'checkpoints'), extra_locations=_split(config.extra_locations),
-      fingerprint=fingerprint, mirror_to=config.mirror_to or None,
-      max_to_keep=int(config.keep_checkpoints))
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json(indent=1))
-  with store, StopSignals() as signals:
-    state, report = store.restore(solver.abstract_state())
-    meta = report.metadata or {}
+  return _run_batch([config], [workdir], vmapped=False)
+
+
+def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
+  """Runs the instances of `config` as one vmapped program on one device.
+
+  Each instance keeps what the process mode gives it: `<workdir>/instance_<k>/`
+  with its config, checkpoints, progress.json and metrics. Instances may differ
+  only by seed and the traced hyperparameters (alpha, beta, gamma): anything
+  else changes the compiled program (ConfigError). The result of each instance
+  equals its separate run: regrets bit for bit, average-strategy sums to
+  float rounding (see `Solver.run_many`).
+  """
+  validate(config)
+  workdir = _prepare_workdir(workdir)
+  configs = _instance_configs(config)
+  for field in ('game', 'algorithm', 'alternating', 'dtype', 'devices'):
+    if config.sweep_field == field:
+      raise ConfigError(f'config.instances_mode=vmap cannot sweep config.{field} (it '
+                        "changes the compiled program); sweep alpha, beta, gamma or seed, "
+                        "or use instances_mode=process")
+  workdirs = []
+  for k, c in enumerate(configs):
+    d = os.path.join(workdir, f'instance_{k}')
+    os.makedirs(d, exist_ok=True)
+    workdirs.append(d)
+  return _run_batch(configs, workdirs, vmapped=True)
+
+
+@dataclasses.dataclass
+class _Instance:
+  """One instance of a run: its solver, store, bookkeeping and outputs."""
+  solver: Any
+  store: Any
+  r: _Run
+  metrics: Any = None
+  progress_path: str = ''
+  chunk_start_iteration: int = 0
+  in_chunk: bool = False
+
+
+class _States:
+  """The solver states of a run's instances: one state, or one stacked state
+  advanced by `Solver.run_many` (a leading [N] instance axis)."""
+
+  def __init__(self, solver, states, vmapped: bool):
+    self._solver, self.vmapped = solver, vmapped
+    self._hp = None
+    if vmapped:
+      self._state = solver_lib.stack_states(states)
+    else:
+      (self._state,) = states
+
+  def set_hyperparameters(self, solvers):
+    names = solvers[0].hyperparameters
+    self._hp = {k: np.asarray([s.hyperparameters[k] for s in solvers]) for k in names}
+
+  def get(self, k: int):
+    if not self.vmapped:
+      return self._state
+    return jax.tree.map(lambda x: x[k], self._state)
+
+  def replace(self, k: int, state) -> None:
+    if not self.vmapped:
+      self._state = state
+    else:
+      self._state = jax.tree.map(lambda x, y: x.at[k].set(y), self._state, state)
+
+  def drop(self) -> None:
+    self._state = None
+
+  def step(self, counts: list) -> None:
+    if not self.vmapped:
+      self._state = self._solver.run(self._state, counts[0])
+    else:
+      self._state = self._solver.run_many(self._state, counts, self._hp)
+    jax.block_until_ready(self._state)
+
+
+def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
+  """Restores, trains and saves every instance (one, or many vmapped)."""
+  solvers = [build_solver(c) for c in configs]
+  with contextlib.ExitStack() as stack:
+    signals = stack.enter_context(StopSignals())
+    instances, states = [], []
+    for config, workdir, solver in zip(configs, workdirs, solvers):
+      fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+      store = stack.enter_context(checkpoint_lib.CheckpointStore(
+          os.path.join(workdir, 'checkpoints'),
+          extra_locations=_split(config.extra_locations), fingerprint=fingerprint,
+          mirror_to=config.mirror_to or None, max_to_keep=int(config.keep_checkpoints)))
+      with open(os.path.join(workdir, 'config.json'), 'w') as f:
+        f.write(config.to_json(indent=1))
+      state, report = restore_state(store, solver)
+      meta = report.metadata or {}
+      r = _Run(config=config, workdir=workdir, started=0.0,
+               elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
+               restored_from=(None if report.restored_from is None else
+                              {'path': report.restored_from, 'iteration': report.iteration}),
+               rejected=[{'path': p, 'reason': why} for p, why in report.rejected])
+      tag = f'instance {len(instances)}: ' if vmapped else ''
+      for path, why in report.rejected:
+        print(f'{tag}skipped checkpoint {path}: {why}', flush=True)
+      if report.restored_from is None:
+        print(f'{tag}STARTING FRESH: no usable checkpoint in {store.directory} '
+              f'or the extra locations', flush=True)
+      else:
+        r.exploitability = meta.get('exploitability')
+        r.exploitability_iteration = meta.get('exploitability_iteration')
+        print(f'{tag}resumed from {report.restored_from} (iteration {report.iteration})',
+              flush=True)
+      states.append(solver.init() if state is None else state)
+      r.iteration = int(states[-1].iteration)
+      instances.append(_Instance(solver=solver, store=store, r=r,
+                                 progress_path=os.path.join(workdir, 'progress.json')))
+    batch = _States(solvers[0], states, vmapped)
+    del states
+    if vmapped:
+      batch.set_hyperparameters(solvers)
     # Compile the solver step and the evaluator before the clock starts: the
     # time budget counts training (steps, evaluations, saves), not start-up.
-    state = solver.run(solver.init() if state is None else state, 0)
-    cfr_jax.exploitability(solver.game, cfr_jax.uniform_policy(solver.game))
-    r = _Run(config=config, workdir=workdir, started=time.monotonic(),
-             elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
-             restored_from=(None if report.restored_from is None else
-                            {'path': report.restored_from, 'iteration': report.iteration}),
-             rejected=[{'path': p, 'reason': why} for p, why in report.rejected])
-    for path, why in report.rejected:
-      print(f'skipped checkpoint {path}: {why}', flush=True)
-    if report.restored_from is None:
-      print(f'STARTING FRESH: no usable checkpoint in {store.directory} '
-            f'or the extra locations', flush=True)
-    else:
-      r.exploitability = meta.get('exploitability')
-      r.exploitability_iteration = meta.get('exploitability_iteration')
-      print(f'resumed from {report.restored_from} (iteration {report.iteration})', flush=True)
-    r.iteration = int(state.iteration)
-    metrics = MetricsWriter(workdir)
-    display = _Display(config.progress_seconds)
-    progress_path = os.path.join(workdir, 'progress.json')
-    try:
-      code = _train(solver, store, state, r, signals, metrics, display, progress_path)
-    except (TrainingFailure, checkpoint_lib.CheckpointError, OSError) as e:
-      r.status, r.error = 'failed', f'{type(e).__name__}: {e}'
-      write_json_atomic(progress_path, r.progress())
-      print(f'error: {e}', file=sys.stderr)
-      code = EXIT_FAILURE
-    finally:
-      display.close()
-      metrics.close()
-  return code
+    batch.step([0] * len(instances))
+    cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+    started = time.monotonic()
+    for inst in instances:
+      inst.r.started = started
+      inst.metrics = stack.enter_context(contextlib.closing(MetricsWriter(inst.r.workdir)))
+    display = _Display(configs[0].progress_seconds)
+    stack.callback(display.close)
+    _train(instances, batch, signals, display)
+  codes = [_exit_code(inst.r) for inst in instances]
+  if all(c == EXIT_COMPLETE for c in codes):
+    return EXIT_COMPLETE
+  if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
+    return EXIT_INTERRUPTED
+  return EXIT_FAILURE
 
 
-def _train(solver, store, state, r: _Run, signals, metrics, display, progress_path) -> int:
-  config = r.config
-  game = solver.game
-  budget = config.time_budget_minutes * 60
+def _exit_code(r: _Run) -> int:
+  return {'completed': EXIT_COMPLETE, 'interrupted': EXIT_INTERRUPTED}.get(
+      r.status, EXIT_FAILURE)
+
+
+def _train(instances: list, batch: _States, signals, display) -> None:
+  """The chunk loop over every instance; sets each instance's final status.
+
+  Instances step together (one call for all when vmapped), each with its own
+  iteration count, so each keeps its own budgets, chunks and evaluations.
+  """
   step = 100
-  abstract = solver.abstract_state()
 
-  def report_progress(force=False):
-    p = r.progress()
-    write_json_atomic(progress_path, p)
-    display.update(p, force)
+  def report_progress(inst, force=False):
+    p = inst.r.progress()
+    write_json_atomic(inst.progress_path, p)
+    if inst is instances[0]:
+      display.update(p, force)
 
-  def diverged(what):
+  def diverged(inst, what):
+    r, solver = inst.r, inst.solver
     last = r.last_checkpoint['path'] if r.last_checkpoint else 'none yet'
     return TrainingFailure(
         f'the solver diverged: {what} at iteration {r.iteration} ({solver.algorithm} '
-        f'{solver.hyperparameters}, {config.dtype}); not saved; last good checkpoint: {last}')
+        f'{solver.hyperparameters}, {r.config.dtype}); not saved; last good checkpoint: '
+        f'{last}')
 
-  def evaluate():
-    value = cfr_jax.exploitability(game, solver.average_policy(state))
+  def evaluate(k, inst):
+    r = inst.r
+    value = cfr_jax.exploitability(inst.solver.game,
+                                   inst.solver.average_policy(batch.get(k)))
     if not math.isfinite(value):
-      raise diverged(f'exploitability is {value}')
+      raise diverged(inst, f'exploitability is {value}')
     r.exploitability, r.exploitability_iteration = value, r.iteration
-    metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
-                  solve_seconds=r.solve_seconds)
+    inst.metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
+                       solve_seconds=r.solve_seconds)
 
-  def save():
+  def end_chunk(k, inst):
+    """Final evaluation if done, save, metrics, progress, rebuild from the save."""
+    r = inst.r
+    inst.in_chunk = False
+    if r.exploitability_iteration != r.iteration and done(inst):
+      evaluate(k, inst)  # the final value, however the run ends
+    state = batch.get(k)
     if not _finite(state):
-      raise diverged('non-finite regrets or strategy sums')
-    path = store.save(state, r.iteration, {
+      raise diverged(inst, 'non-finite regrets or strategy sums')
+    path = inst.store.save(state, r.iteration, {
         'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
         'exploitability_iteration': r.exploitability_iteration})
     r.last_checkpoint = {'iteration': r.iteration, 'path': path}
-
-  def done() -> bool:
-    return r.iteration >= config.max_iterations or r.elapsed() >= budget
-
-  report_progress(force=True)
-  while not done() and signals.received is None:
-    r.chunk += 1
-    r.chunk_started = time.monotonic()
-    chunk_start_iteration = r.iteration
-    while not done() and signals.received is None:
-      chunk_left = chunk_start_iteration + config.chunk_iterations - r.iteration
-      if chunk_left <= 0 or time.monotonic() - r.chunk_started >= config.chunk_minutes * 60:
-        break
-      next_eval = (r.iteration // config.eval_every + 1) * config.eval_every
-      n = min(step, chunk_left, config.max_iterations - r.iteration, next_eval - r.iteration)
-      if r.rate():  # do not overshoot the time budget by more than a moment
-        n = max(1, min(n, int(r.rate() * (budget - r.elapsed())) + 1))
-      start = time.monotonic()
-      state = solver.run(state, n)
-      state.regrets.block_until_ready()
-      took = time.monotonic() - start
-      r.iteration += n
-      r.solve_seconds += took
-      r.solve_iterations += n
-      # Steps of at most about a second: progress and signals are handled
-      # promptly, yet never per handful of iterations (>= 100 per step).
-      target = min(1.0, config.progress_seconds / 4)
-      step = int(min(max(100, n / max(took, 1e-6) * target), 10 ** 7))
-      if r.iteration % config.eval_every == 0 or r.iteration == config.max_iterations:
-        evaluate()
-      report_progress()
-    if r.exploitability_iteration != r.iteration and done():
-      evaluate()  # the final value, however the run ends
-    save()
-    metrics.write(r.iteration, iterations_per_second=r.rate(), elapsed_seconds=r.elapsed(),
-                  chunk=r.chunk)
-    report_progress(force=True)
+    inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
+                       elapsed_seconds=r.elapsed(), chunk=r.chunk)
+    report_progress(inst, force=True)
     # Rebuild from the checkpoint: frees the chunk's buffers and proves the save loads.
     del state
-    state, rebuilt = store.restore(abstract)
+    if not batch.vmapped:
+      batch.drop()
+    state, rebuilt = inst.store.restore(inst.solver.abstract_state())
     if state is None or int(state.iteration) != r.iteration:
       raise checkpoint_lib.CheckpointError(
           f'the checkpoint just saved at iteration {r.iteration} does not restore '
           f'(got {rebuilt.restored_from})')
-  if signals.received is not None and not done():
-    r.status = 'interrupted'
-    report_progress(force=True)
-    print(f'interrupted by {signals.received} at iteration {r.iteration}; saved to '
-          f'{r.last_checkpoint["path"] if r.last_checkpoint else "-"}; run the same '
-          'command again to resume', file=sys.stderr)
-    return EXIT_INTERRUPTED
-  r.status = 'completed'
-  report_progress(force=True)
-  why = 'iteration budget' if r.iteration >= config.max_iterations else 'time budget'
-  print(f'completed ({why}): iteration {r.iteration}, exploitability '
-        f'{r.exploitability:.4e}, checkpoints in {store.directory}', flush=True)
-  return EXIT_COMPLETE
+    batch.replace(k, state)
+
+  def done(inst) -> bool:
+    r = inst.r
+    return (r.iteration >= r.config.max_iterations or
+            r.elapsed() >= r.config.time_budget_minutes * 60)
+
+  def fail(inst, e):
+    r = inst.r
+    r.status, r.error = 'failed', f'{type(e).__name__}: {e}'
+    write_json_atomic(inst.progress_path, r.progress())
+    prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
+    print(f'{prefix}error: {e}', file=sys.stderr)
+
+  def guarded(k, inst, fn):
+    try:
+      fn(k, inst)
+    except (TrainingFailure, checkpoint_lib.CheckpointError, OSError) as e:
+      fail(inst, e)
+
+  def live():
+    return [(k, i) for k, i in enumerate(instances) if i.r.status == 'running']
+
+  for inst in instances:
+    report_progress(inst, force=True)
+  while signals.received is None:
+    for k, inst in live():
+      r, config = inst.r, inst.r.config
+      if inst.in_chunk and (
+          done(inst) or r.iteration - inst.chunk_start_iteration >= config.chunk_iterations
+          or time.monotonic() - r.chunk_started >= config.chunk_minutes * 60):
+        guarded(k, inst, end_chunk)
+      if r.status == 'running' and not inst.in_chunk and not done(inst):
+        r.chunk += 1
+        r.chunk_started = time.monotonic()
+        inst.chunk_start_iteration = r.iteration
+        inst.in_chunk = True
+    active = [(k, i) for k, i in live() if i.in_chunk and not done(i)]
+    if not active:
+      break
+    counts = [0] * len(instances)
+    for k, inst in active:
+      r, config = inst.r, inst.r.config
+      chunk_left = inst.chunk_start_iteration + config.chunk_iterations - r.iteration
+      next_eval = (r.iteration // config.eval_every + 1) * config.eval_every
+      n = min(step, chunk_left, config.max_iterations - r.iteration, next_eval - r.iteration)
+      if r.rate():  # do not overshoot the time budget by more than a moment
+        budget = config.time_budget_minutes * 60
+        n = max(1, min(n, int(r.rate() * (budget - r.elapsed())) + 1))
+      counts[k] = n
+    start = time.monotonic()
+    batch.step(counts)
+    took = time.monotonic() - start
+    for k, inst in active:
+      r, config = inst.r, inst.r.config
+      r.iteration += counts[k]
+      r.solve_seconds += took
+      r.solve_iterations += counts[k]
+      if r.iteration % config.eval_every == 0 or r.iteration == config.max_iterations:
+        guarded(k, inst, evaluate)
+      if r.status == 'running':
+        report_progress(inst)
+    # Steps of at most about a second: progress and signals are handled
+    # promptly, yet never per handful of iterations (>= 100 per step).
+    n = max(counts)
+    target = min(1.0, instances[0].r.config.progress_seconds / 4)
+    step = int(min(max(100, n / max(took, 1e-6) * target), 10 ** 7))
+  for k, inst in live():
+    if inst.in_chunk:
+      guarded(k, inst, end_chunk)
+  for inst in instances:
+    r = inst.r
+    prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
+    if r.status != 'running':
+      continue
+    if signals.received is not None and not done(inst):
+      r.status = 'interrupted'
+      report_progress(inst, force=True)
+      print(f'{prefix}interrupted by {signals.received} at iteration {r.iteration}; saved to '
+            f'{r.last_checkpoint["path"] if r.last_checkpoint else "-"}; run the same '
+            'command again to resume', file=sys.stderr)
+      continue
+    r.status = 'completed'
+    report_progress(inst, force=True)
+    why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
+    print(f'{prefix}completed ({why}): iteration {r.iteration}, exploitability '
+          f'{r.exploitability:.4e}, checkpoints in {inst.store.directory}', flush=True)
 
 
 # ----------------------------------------------------------------------------

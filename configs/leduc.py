@@ -17,6 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.gamma = config_dict.placeholder(float)
   config.alternating = True
   config.dtype = 'float32'  # or float64
+  # Compact storage: 'bfloat16' halves the state's memory (float32 arithmetic,
+  # stochastically rounded regrets); it converges more slowly (bench/scale.py).
+  config.storage = ''
 
   # Budgets. The run is complete at max_iterations or when time_budget_minutes
   # of training (summed over restarts) are spent, whichever comes first.
@@ -43,4 +46,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0  # recorded per instance (seed + k); CFR itself draws no randomness
   config.sweep_field = ''
   config.sweep_values = ''
+  # 'process': one process per instance; 'vmap': all instances as one vmapped
+  # program on one device (they may differ only by seed, alpha, beta, gamma).
+  config.instances_mode = 'process'
+
+  # Devices the state's infoset axis is sharded over (a 1-D jax.sharding.Mesh):
+  # 1 keeps everything on the default device; 0 uses every device (of every
+  # host, under jax.distributed). Checkpoints restore on any device count.
+  config.devices = 1
   return config
