@@ -21,6 +21,7 @@ from flax import struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
@@ -221,6 +222,8 @@ class Solver:
             **({'storage': jnp.dtype(self.storage).name} if self.storage else {})}
 
   def _policy(self, probs):
+    if not probs.is_fully_addressable:  # sharded over several jax.distributed processes
+      probs = multihost_utils.process_allgather(probs, tiled=True)
     probs = np.asarray(probs)[:self.game.num_infosets]  # drop the padded rows
     return TabularPolicy(self.game.info, probs, np.asarray(self.game.legal))
 
