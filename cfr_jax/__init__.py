@@ -10,9 +10,9 @@ from cfr_jax.exploitability import exploitability, game_value, nash_conv, unifor
 from cfr_jax.games import Game, load_game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.regret import ALGORITHMS
-from cfr_jax.solver import Solver, SolverState, make_solver
+from cfr_jax.solver import Solver, SolverState, make_mesh, make_solver
 
 __version__ = '0.1.0'
 __all__ = ['ALGORITHMS', 'Game', 'Solver', 'SolverState', 'TabularPolicy',
-           'exploitability', 'game_value', 'load_game', 'make_solver', 'nash_conv',
+           'exploitability', 'game_value', 'load_game', 'make_mesh', 'make_solver', 'nash_conv',
            'uniform_policy']

@@ -26,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
+from cfr_jax.holdem import river as river_lib
 from cfr_jax.policy import TabularPolicy
 
 MAX_ITERATION = np.iinfo(np.int32).max
@@ -65,6 +66,17 @@ def counterfactual_values(game: Game, reach: jax.Array, values: jax.Array) -> ja
   v = pad(values)
   return signed * sum(opp[k][:, None] * v[game.slot_children[k]]
                       for k in range(opp.shape[0]))
+
+
+def counterfactual_pass(game, sigma: jax.Array, players=(0, 1)) -> tuple:
+  """(cfv [I, A], own reach [I]) of each infoset's owner under sigma [I, A],
+  for either layout; `players` whose values are needed (others may be skipped)."""
+  if isinstance(game, river_lib.RiverGame):
+    return river_lib.cfr_pass(game, sigma, players[0] if len(players) == 1 else None)
+  ep = edge_probs(game, sigma)
+  reach = player_reach(game, ep)
+  cfv = counterfactual_values(game, reach, backward_values(game, ep, game.utility))
+  return cfv, reach[game.infoset_player, game.infoset_node]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -336,12 +348,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None):
   def half_step(game, state, hp, t, players, salt):
     # One tree pass under the current profile; updates the infosets of `players`.
     sigma = _current_strategy(algo, game, state, hp)
-    ep = edge_probs(game, sigma)
-    reach = player_reach(game, ep)
-    values = backward_values(game, ep, game.utility)
-    cfv = counterfactual_values(game, reach, values)
+    cfv, own = counterfactual_pass(game, sigma, players)
     inst = jnp.where(game.legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
-    own = reach[game.infoset_player, game.infoset_node]
     dtype, storage = sigma.dtype, state.regrets.dtype
     regrets, last = update(state.regrets.astype(dtype), state.last_regrets.astype(dtype),
                            inst, t, hp)
@@ -397,8 +405,10 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     as a bfloat16 high/low pair (about 16 significant bits). Arithmetic stays
     in `dtype`. It converges more slowly: see bench/scale.py.
   """
-  if not isinstance(game, Game):
+  if not isinstance(game, (Game, river_lib.RiverGame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
+  if mesh is not None and isinstance(game, river_lib.RiverGame):
+    raise ValueError('sharding over a mesh is not supported for river subgames yet')
   name, algo = regret_lib.get_algorithm(algorithm)
   unknown = set(hyperparameters) - set(algo.defaults)
   if unknown:

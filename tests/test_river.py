@@ -99,3 +99,42 @@ def test_bad_specs_are_clear_errors(kwargs, message):
   spec.update(kwargs)
   with pytest.raises(ValueError, match=message):
     river.compile_river(river.RiverSpec(**spec))
+
+
+def _frequency(policy, game, history, range_text, slot, prior):
+  """Range-weighted probability of `slot` at `history` over the hands of range_text."""
+  weights = holdem.parse_range(range_text)
+  num = den = 0.0
+  for h in np.flatnonzero(weights):
+    key = f'{history}|{holdem.hand_text(h)}'
+    if key in game.info.infoset_index:
+      num += prior * weights[h] * policy.action_probabilities(key)[slot]
+      den += prior * weights[h]
+  return num / den
+
+
+def test_polarised_river_matches_the_closed_form_equilibrium():
+  """Nuts-or-air against a bluff-catcher, pot-size all-in: the bettor bets every
+  nut hand and bluffs half as often (bluffs are 1/3 of bets), the bluff-catcher
+  calls half the time, and the bettor's value is 2.5 of the 10-chip pot."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = river.compile_river(POLARISED)
+  solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+  policy = solver.average_policy(solver.run(solver.init(), 2000))
+  assert cfr_jax.exploitability(game, policy) < 0.005 * POLARISED.pot
+  assert cfr_jax.game_value(game, policy) == pytest.approx(2.5, abs=0.02)
+  all_in = game.num_actions - 1
+  assert _frequency(policy, game, '-', 'KK', all_in, 1.0) > 0.98
+  assert _frequency(policy, game, '-', '54', all_in, 1.0) == pytest.approx(0.5, abs=0.02)
+  assert _frequency(policy, game, 'a', 'QQ', river.CALL, 1.0) == pytest.approx(0.5, abs=0.02)
+
+
+def test_mixed_river_solves_below_half_a_percent_of_the_pot():
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = river.compile_river(MIXED)
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.run(solver.init(), 300)
+  assert cfr_jax.exploitability(game, solver.average_policy(state)) < 0.005 * MIXED.pot
+  whole = solver.run(solver.init(), 30)
+  parts = solver.run(solver.run(solver.init(), 11), 19)
+  np.testing.assert_array_equal(np.asarray(whole.regrets), np.asarray(parts.regrets))
