@@ -292,3 +292,20 @@ def test_status_and_plot_read_finished_runs(tmp_path):
   assert plot.returncode == 0 and '2 run(s)' in plot.stdout
   with open(out, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_second_signal_exits_at_once_keeping_the_last_checkpoint(tmp_path):
+  flags = ['--config.max_iterations=100000000', '--config.chunk_iterations=20000']
+  proc = start(tmp_path, *flags, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['last_checkpoint'] is not None)
+  kept = steps(tmp_path)
+  # Two different signals: the kernel would merge two pending SIGINTs into one.
+  proc.send_signal(signal.SIGINT)
+  proc.send_signal(signal.SIGTERM)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED and 'second signal' in err
+  # Nothing was saved on the way out; what was complete before is still there.
+  assert steps(tmp_path) == kept
+  code, _, _ = train(tmp_path, f'--config.max_iterations={kept[-1] + 100}',
+                     config='configs/leduc.py')
+  assert code == training.EXIT_COMPLETE
