@@ -93,7 +93,7 @@ def build_solver(config) -> cfr_jax.Solver:
   if config.dtype == 'float64':
     jax.config.update('jax_enable_x64', True)
   try:
-    game = cfr_jax.load_game(config.game)
+    game = _load_game(config)
     devices = config.get('devices', 1)
     mesh = None if devices == 1 else solver_lib.make_mesh(devices)
     return cfr_jax.make_solver(game, config.algorithm, alternating=config.alternating,
@@ -102,6 +102,22 @@ def build_solver(config) -> cfr_jax.Solver:
                                **_hyperparameters(config))
   except (ValueError, TypeError, ImportError) as e:
     raise ConfigError(str(e).splitlines()[0]) from None
+
+
+def _load_game(config):
+  """`config.game` by name, or the river subgame that `config.river` describes."""
+  if config.game != 'river':
+    return cfr_jax.load_game(config.game)
+  spec = config.get('river')
+  if spec is None:
+    raise ConfigError("config.game='river' needs a config.river block (see "
+                      "configs/holdem_river.py)")
+  from cfr_jax.holdem import river  # pylint: disable=g-import-not-at-top
+  sizes = lambda text: tuple(float(x) for x in _split(text))
+  return river.compile_river(river.RiverSpec(
+      board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
+      ranges=(spec.range0, spec.range1), bet_sizes=sizes(spec.bet_sizes),
+      raise_sizes=sizes(spec.raise_sizes), max_raises=int(spec.max_raises)))
 
 
 def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:

@@ -138,3 +138,31 @@ def test_mixed_river_solves_below_half_a_percent_of_the_pot():
   whole = solver.run(solver.init(), 30)
   parts = solver.run(solver.run(solver.init(), 11), 19)
   np.testing.assert_array_equal(np.asarray(whole.regrets), np.asarray(parts.regrets))
+
+
+def test_river_config_trains_resumably_and_refuses_another_board(tmp_path):
+  """The launcher runs river subgames like any game; a checkpoint of another
+  board (another fingerprint) is never restored."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+  def train(*flags):
+    return subprocess.run(
+        [sys.executable, '-m', 'launch.train', '--config=configs/holdem_river.py',
+         f'--workdir={tmp_path}', '--config.max_iterations=300',
+         '--config.chunk_iterations=150', *flags],
+        cwd=repo, capture_output=True, text=True, timeout=300)
+
+  def progress():
+    with open(tmp_path / 'progress.json') as f:
+      return json.load(f)
+
+  assert train().returncode == 0
+  p = progress()
+  assert p['iteration'] == 300 and p['exploitability'] < 0.005 * 10
+  other = train('--config.river.board=Ks 9s 8h 3d 4c')
+  assert other.returncode == 0 and 'STARTING FRESH' in other.stdout
+  assert progress()['restored_from'] is None and progress()['rejected']
