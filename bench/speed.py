@@ -23,6 +23,7 @@ from a fresh state for every measurement (no recompilation: `n` is traced).
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import json
 import math
@@ -99,6 +100,17 @@ def split_specs(text: str | None) -> list[str]:
   return [s.strip() for s in specs + [current] if s.strip()]
 
 
+def _time_run(solver, n):
+  """Seconds for n iterations from a fresh state (compiled already)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  state = solver.init()
+  jax.block_until_ready(state)
+  start = time.perf_counter()
+  state = solver.run(state, n)
+  jax.block_until_ready(state)
+  return time.perf_counter() - start
+
+
 def measure(run: Callable[[int], float], min_time: float, repeats: int) -> dict:
   """Median iterations/s of `run(n)`, which does n iterations and returns seconds.
 
@@ -133,15 +145,7 @@ def bench_ours(spec: str, algorithm: str, dtype: str, min_time: float,
   solver = cfr_jax.make_solver(game, algorithm=algorithm, dtype=dtype)
   compile_s = _timed(lambda: jax.block_until_ready(solver.run(solver.init(), 1)))
 
-  def run(n):
-    state = solver.init()
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    state = solver.run(state, n)
-    jax.block_until_ready(state)
-    return time.perf_counter() - start
-
-  result = measure(run, min_time, repeats)
+  result = measure(functools.partial(_time_run, solver), min_time, repeats)
   result.update(solver=f'cfr_jax {algorithm}', game=spec, dtype=dtype, build_s=build,
                 compile_s=compile_s, histories=game.num_nodes,
                 infosets=game.num_infosets)
@@ -252,15 +256,7 @@ def bench_size(spec: str, algorithm: str, dtype: str, min_time: float,
   gc.collect()
   reset = _reset_peak_rss()
 
-  def run(n):
-    state = solver.init()
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    state = solver.run(state, n)
-    jax.block_until_ready(state)
-    return time.perf_counter() - start
-
-  result = measure(run, min_time, repeats)
+  result = measure(functools.partial(_time_run, solver), min_time, repeats)
   solve_peak_kib = _vm_kib('VmHWM')
   try:
     stats = device.memory_stats()
