@@ -357,9 +357,9 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   Each instance keeps what the process mode gives it: `<workdir>/instance_<k>/`
   with its config, checkpoints, progress.json and metrics. Instances may differ
   only by seed and the traced hyperparameters (alpha, beta, gamma): anything
-  else changes the compiled program (ConfigError). The result of each instance
-  equals its separate run: regrets bit for bit, average-strategy sums to
-  float rounding (see `Solver.run_many`).
+  else changes the compiled program (ConfigError). Each instance computes what
+  its separate run computes, to float rounding, not bit for bit (see
+  `Solver.run_many`).
   """
   validate(config)
   workdir = _prepare_workdir(workdir)
