@@ -6,13 +6,14 @@
     state = solver.run(solver.init(), 1000)
     cfr_jax.exploitability(game, solver.average_policy(state))
 """
-from cfr_jax.exploitability import exploitability, game_value, nash_conv, uniform_policy
+from cfr_jax.exploitability import (abstract_exploitability, exploitability, game_value,
+                                    nash_conv, uniform_policy)
 from cfr_jax.games import Game, load_game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.regret import ALGORITHMS
 from cfr_jax.solver import Solver, SolverState, make_mesh, make_solver
 
 __version__ = '0.1.0'
-__all__ = ['ALGORITHMS', 'Game', 'Solver', 'SolverState', 'TabularPolicy',
+__all__ = ['ALGORITHMS', 'Game', 'abstract_exploitability', 'Solver', 'SolverState', 'TabularPolicy',
            'exploitability', 'game_value', 'load_game', 'make_mesh', 'make_solver', 'nash_conv',
            'uniform_policy']

@@ -26,6 +26,11 @@ On-disk layout (one Orbax `CheckpointManager` step directory per saved iteration
 Discovery scans step directories itself and restores each one directly, so nothing
 depends on Orbax's bookkeeping (a corrupt `metrics` file, a stale "latest" step).
 The store assumes a single writer per primary directory.
+
+Under `jax.distributed` (several processes, one shared directory) `save` and
+`restore` are collective: every process calls them, and Orbax has each write or
+read its own shards. Process 0 alone moves, removes and copies directories, with
+barriers around it, and its choice of candidate is the one every process tries.
 """
 
 import dataclasses
@@ -37,6 +42,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 from typing import Any, Iterable, Optional, Sequence
@@ -44,6 +50,7 @@ from typing import Any, Iterable, Optional, Sequence
 from absl import logging
 from etils import epath
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -171,9 +178,54 @@ def _named_leaves(tree: Any) -> dict:
   return {_leaf_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
-def _sha256(array: Any) -> str:
+def _sha256(array: Any) -> Optional[str]:
+  """The bytes' digest; None for an array spread over processes (no host holds
+  it whole, and gathering it to hash it would cost a full copy per save)."""
+  if not getattr(array, "is_fully_addressable", True):
+    return None
   host = np.ascontiguousarray(np.asarray(jax.device_get(array)))
   return "sha256:" + hashlib.sha256(host.reshape(-1).view(np.uint8)).hexdigest()
+
+
+# ----------------------------------------------------------------------------
+# Several processes (jax.distributed). With one process these are no-ops.
+
+
+def _multiprocess() -> bool:
+  return jax.process_count() > 1
+
+
+def _primary() -> bool:
+  """Whether this process is the one that changes the file system (process 0)."""
+  return jax.process_index() == 0
+
+
+def _barrier(name: str):
+  if _multiprocess():
+    multihost_utils.sync_global_devices(f"cfr_jax.checkpoint.{name}")
+
+
+def _everywhere(flag: bool) -> bool:
+  """True when `flag` holds on every process."""
+  if not _multiprocess():
+    return bool(flag)
+  return bool(np.all(multihost_utils.process_allgather(np.int32(bool(flag)))))
+
+
+def _from_primary(values: np.ndarray) -> np.ndarray:
+  """Process 0's int32 `values` (same shape everywhere), on every process."""
+  if not _multiprocess():
+    return values
+  return np.asarray(multihost_utils.broadcast_one_to_all(values))
+
+
+def reached_preemption(step: int) -> bool:
+  """Orbax's preemption check: True on every process at the same `step` after
+  any process of a `jax.distributed` job received a preemption notice
+  (SIGTERM, caught by JAX's preemption service). Call it with a counter that
+  grows by one per call, at the same points on every process; always False
+  with one process."""
+  return _multiprocess() and bool(ocp.multihost.reached_preemption(int(step)))
 
 
 def _library_versions() -> dict:
@@ -309,11 +361,24 @@ class CheckpointStore:
                     key=self._quality_key)
     logging.info("checkpoint restore: %d candidate(s) in %d location(s), %d viable",
                  len(records), 1 + len(self.extra_locations), len(viable))
+    multiprocess = _multiprocess()
+    if multiprocess:
+      viable = self._agree_on_candidates(records, viable)
     state, chosen = None, None
     for i, record in enumerate(viable, 1):
       logging.info("attempting %d/%d: %s (iteration %d)", i, len(viable),
                    record.path, record.iteration)
+      # Loading is collective: every process tries the same candidate, or none.
+      if multiprocess and not _everywhere(record.status == "skipped_not_tried"):
+        if record.status == "skipped_not_tried":
+          self._reject(record, "unusable on another process", broken=False)
+        continue
       state = self._load(record, target)
+      if multiprocess and not _everywhere(state is not None):
+        if state is not None:
+          state = None
+          self._reject(record, "failed to load on another process", broken=False)
+        continue
       if state is not None:
         chosen = record
         break
@@ -332,6 +397,32 @@ class CheckpointStore:
                  " with warnings: " + "; ".join(chosen.warnings) if chosen.warnings else "")
     return state, RestoreReport(chosen.path, chosen.iteration, chosen.metadata,
                                 ordered, False)
+
+  def _agree_on_candidates(self, records: list, viable: list) -> list:
+    """Process 0's ordered candidates, as this process's records.
+
+    Every process sees the same shared directories, but a save or removal in
+    flight can make them disagree; they must try the same candidates in the
+    same order, since each load is collective.
+    """
+    ours = np.asarray([(r.location_index, r.iteration) for r in viable],
+                      np.int32).reshape(-1, 2)
+    count = int(_from_primary(np.int32(len(ours))))
+    agreed = _from_primary(ours if _primary() else np.zeros((count, 2), np.int32)) if (
+        count) else ours[:0]
+    locations = (self.directory,) + self.extra_locations
+    by_key = {(r.location_index, r.iteration): r for r in records
+              if _STEP_RE.match(os.path.basename(r.path))}
+    out = []
+    for index, iteration in agreed.tolist():
+      record = by_key.get((index, iteration))
+      if record is None:
+        record = CandidateRecord(os.path.join(locations[index], str(iteration)),
+                                 locations[index], iteration, location_index=index)
+        self._reject(record, "not visible from this process", broken=False)
+        records.append(record)
+      out.append(record)
+    return out
 
   @staticmethod
   def _quality_key(r: CandidateRecord) -> tuple:
@@ -414,6 +505,7 @@ class CheckpointStore:
       self._warn(record, f"Orbax step metadata missing or unreadable ({_one_line(e)})")
     fingerprints = {f for f in ((meta or {}).get("fingerprint"), custom.get("fingerprint"))
                     if f is not None}
+    record.metadata = meta  # a foreign record keeps it too: callers may say what differs
     if fingerprints - {self.fingerprint}:
       self._reject(record, f"fingerprint {sorted(fingerprints)[0][:12]}... does not "
                    f"match this run's {self.fingerprint[:12]}...", status="foreign")
@@ -474,8 +566,13 @@ class CheckpointStore:
       self._reject(record, f"unreadable: {_root_cause(e)}{hint}")
       return None
     recorded = (record.metadata or {}).get("arrays") or {}
-    bad = [name for name, leaf in _named_leaves(state).items()
-           if name in recorded and recorded[name].get("checksum") != _sha256(leaf)]
+    bad = []
+    for name, leaf in _named_leaves(state).items():
+      # None on either side: an array spread over processes (see _sha256).
+      want = recorded[name].get("checksum", "") if name in recorded else None
+      got = None if want is None else _sha256(leaf)
+      if got is not None and want != got:
+        bad.append(name)
     if bad:
       self._warn(record, f"checksum mismatch in {', '.join(sorted(bad))}: "
                  "loaded anyway (minor issue)")
@@ -499,8 +596,11 @@ class CheckpointStore:
     step = int(iteration)
     if step < 0:
       raise ValueError(f"iteration must be non-negative, got {iteration}")
-    self._check_writable(step)
-    self._clear_the_way(step, state)
+    self._check_writable(step)  # every process: each writes its own shards
+    if _primary():
+      self._clear_the_way(step, state)
+    self._to_quarantine.clear()
+    _barrier(f"cleared.{step}")
 
     leaves = _named_leaves(state)
     # Round-trip through JSON now, so bad metadata is a TypeError, not a failed write.
@@ -526,13 +626,24 @@ class CheckpointStore:
             _META_ITEM: ocp.args.JsonSave(meta)}), custom_metadata=custom, force=True)
         m.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
-      self._remove_partial(step, before)
+      if _primary():
+        self._remove_partial(step, before)
       raise _write_failure(step, self.directory, e) from e
-    self._verify_saved(step_dir, state)
+    failure = None
+    if _primary():
+      try:
+        self._verify_saved(step_dir, state)
+      except CheckpointWriteError as e:
+        failure = e
+    if not _from_primary(np.int32(failure is None)):
+      raise failure or CheckpointWriteError(
+          f"checkpoint {step_dir} failed verification after save (on process 0)")
     logging.info("saved checkpoint %s", step_dir)
-    self._apply_retention(self.directory, step)
-    if self.mirror_to:
-      self._mirror(step_dir, step)
+    if _primary():
+      self._apply_retention(self.directory, step)
+      if self.mirror_to:
+        self._mirror(step_dir, step)
+    _barrier(f"saved.{step}")
     return step_dir
 
   @staticmethod
@@ -549,7 +660,9 @@ class CheckpointStore:
 
   def _check_writable(self, step: int):
     """Fails fast, with one line, before Orbax starts writing anything."""
-    probe = os.path.join(self.directory, f".write_probe.{os.getpid()}")
+    # Host name too: processes of a multi-host job share the directory, not pids.
+    probe = os.path.join(self.directory,
+                         f".write_probe.{socket.gethostname()}.{os.getpid()}")
     try:
       os.makedirs(self.directory, exist_ok=True)
       fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -26,7 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
-from cfr_jax.holdem import river as river_lib
+from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 
 MAX_ITERATION = np.iinfo(np.int32).max
@@ -71,8 +71,8 @@ def counterfactual_values(game: Game, reach: jax.Array, values: jax.Array) -> ja
 def counterfactual_pass(game, sigma: jax.Array, players=(0, 1)) -> tuple:
   """(cfv [I, A], own reach [I]) of each infoset's owner under sigma [I, A],
   for either layout; `players` whose values are needed (others may be skipped)."""
-  if isinstance(game, river_lib.RiverGame):
-    return river_lib.cfr_pass(game, sigma, players[0] if len(players) == 1 else None)
+  if isinstance(game, subgame_lib.Subgame):
+    return subgame_lib.cfr_pass(game, sigma, players[0] if len(players) == 1 else None)
   ep = edge_probs(game, sigma)
   reach = player_reach(game, ep)
   cfv = counterfactual_values(game, reach, backward_values(game, ep, game.utility))
@@ -212,6 +212,11 @@ class Solver:
     shardings = self.state_shardings()
     if shardings is None:
       return jax.device_put(state, jax.devices()[0])
+    if not all(s.is_fully_addressable for s in jax.tree.leaves(shardings)):
+      # Several jax.distributed processes: device_put cannot reach the others'
+      # devices; each process holds the whole state and keeps its own shards.
+      return jax.tree.map(lambda x, s: jax.make_array_from_callback(
+          np.shape(x), s, lambda index, x=np.asarray(x): x[index]), state, shardings)
     return jax.device_put(state, shardings)
 
   def current_policy(self, state: SolverState) -> TabularPolicy:
@@ -405,10 +410,10 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     as a bfloat16 high/low pair (about 16 significant bits). Arithmetic stays
     in `dtype`. It converges more slowly: see bench/scale.py.
   """
-  if not isinstance(game, (Game, river_lib.RiverGame)):
+  if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
-  if mesh is not None and isinstance(game, river_lib.RiverGame):
-    raise ValueError('sharding over a mesh is not supported for river subgames yet')
+  if mesh is not None and isinstance(game, subgame_lib.Subgame):
+    raise ValueError('sharding over a mesh is not supported for hold\'em subgames yet')
   name, algo = regret_lib.get_algorithm(algorithm)
   unknown = set(hyperparameters) - set(algo.defaults)
   if unknown:

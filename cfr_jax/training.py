@@ -14,6 +14,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
@@ -77,11 +79,79 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
+  _validate_distributed(config)
   if config.sweep_field:
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
     if not config.sweep_values:
       raise ConfigError('config.sweep_field needs config.sweep_values (comma-separated)')
+
+
+def _validate_distributed(config) -> None:
+  dist = config.get('distributed')
+  if dist is None:
+    return
+  if not isinstance(dist.get('enabled'), bool):
+    raise ConfigError(f'config.distributed.enabled must be true or false, '
+                      f'got {dist.get("enabled")!r}')
+  if not dist.enabled:
+    return
+  if config.num_instances > 1 or config.sweep_field:
+    raise ConfigError('config.distributed runs one instance over every process: set '
+                      'config.num_instances=1 and no config.sweep_field')
+  num, pid = dist.get('num_processes', 0), dist.get('process_id', -1)
+  if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+    raise ConfigError(f'config.distributed.num_processes must be a whole number >= 0 '
+                      f'(0: from the environment), got {num!r}')
+  if isinstance(pid, bool) or not isinstance(pid, int) or pid < -1 or (num and pid >= num):
+    raise ConfigError(f'config.distributed.process_id must be -1 (from the environment) or '
+                      f'0 ... num_processes - 1, got {pid!r}')
+  address = str(dist.get('coordinator_address') or '')
+  host, _, port = address.rpartition(':')
+  if address and not (host and port.isdigit() and 0 < int(port) < 65536):
+    raise ConfigError(f"config.distributed.coordinator_address must be 'host:port', "
+                      f'got {address!r}')
+  if not all(x.isdigit() for x in _split(dist.get('local_device_ids'))):
+    raise ConfigError('config.distributed.local_device_ids must be comma-separated '
+                      f'device numbers, got {dist.get("local_device_ids")!r}')
+
+
+def _distributed(config) -> bool:
+  dist = config.get('distributed')
+  return bool(dist is not None and dist.get('enabled'))
+
+
+def initialize_distributed(config) -> None:
+  """Joins the `jax.distributed` job that `config.distributed` describes.
+
+  Call it before any other JAX call; later calls (a notebook running twice)
+  do nothing. Empty fields fall back to JAX_COORDINATOR_ADDRESS,
+  JAX_NUM_PROCESSES and JAX_PROCESS_ID, then to JAX's cluster detection
+  (SLURM, Open MPI, TPU), which fills in whatever is still unset.
+  """
+  if not _distributed(config) or jax.distributed.is_initialized():
+    return
+  dist = config.distributed
+
+  def from_env(name):
+    text = os.environ.get(name, '').strip()
+    if text and not text.isdigit():
+      raise ConfigError(f'{name} must be a whole number, got {text!r}')
+    return int(text) if text else None
+
+  address = dist.coordinator_address or os.environ.get('JAX_COORDINATOR_ADDRESS') or None
+  num = dist.num_processes or from_env('JAX_NUM_PROCESSES')
+  pid = dist.process_id if dist.process_id >= 0 else from_env('JAX_PROCESS_ID')
+  ids = [int(x) for x in _split(dist.local_device_ids)] or None
+  try:
+    jax.distributed.initialize(address, num, pid, local_device_ids=ids)
+  except RuntimeError as e:  # JAX is already running single-process here
+    raise ConfigError(f'config.distributed: {str(e).splitlines()[0]} (start a fresh '
+                      'process)') from None
+  except ValueError as e:  # nothing given and no cluster detected
+    raise ConfigError(f'config.distributed: {str(e).splitlines()[0]} (set '
+                      'coordinator_address, num_processes and process_id, or run under '
+                      'SLURM, Open MPI or on TPU)') from None
 
 
 def _hyperparameters(config) -> dict:
@@ -105,19 +175,50 @@ def build_solver(config) -> cfr_jax.Solver:
 
 
 def _load_game(config):
-  """`config.game` by name, or the river subgame that `config.river` describes."""
-  if config.game != 'river':
+  """`config.game` by name, or the hold'em subgame that `config.holdem` describes."""
+  if config.game != 'holdem':
     return cfr_jax.load_game(config.game)
-  spec = config.get('river')
+  spec = config.get('holdem')
   if spec is None:
-    raise ConfigError("config.game='river' needs a config.river block (see "
+    raise ConfigError("config.game='holdem' needs a config.holdem block (see "
                       "configs/holdem_river.py)")
-  from cfr_jax.holdem import river  # pylint: disable=g-import-not-at-top
-  sizes = lambda text: tuple(float(x) for x in _split(text))
-  return river.compile_river(river.RiverSpec(
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+
+  def sizes(text):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
+    streets = [tuple(float(x) for x in _split(part)) for part in str(text).split(';')]
+    return streets[0] if len(streets) == 1 else tuple(streets)
+
+  buckets = spec.get('buckets')
+  if buckets is not None and buckets.get('method'):
+    buckets = {k: v for k, v in buckets.items()}
+  else:
+    buckets = None
+  return subgame.compile_subgame(subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes(spec.bet_sizes),
-      raise_sizes=sizes(spec.raise_sizes), max_raises=int(spec.max_raises)))
+      raise_sizes=sizes(spec.raise_sizes), max_raises=int(spec.max_raises),
+      buckets=buckets))
+
+
+def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
+  """What differs between a foreign checkpoint and this run, when it says."""
+  saved = (candidate.metadata or {}).get('describe')
+  if candidate.status != 'foreign' or not isinstance(saved, dict):
+    return []
+  now = json.loads(json.dumps(solver.describe(), default=str))
+  saved_game, game = saved.get('game') or {}, now.get('game') or {}
+  out = []
+  if saved_game.get('buckets') != game.get('buckets'):
+    h = lambda b: (b or {}).get('hash', 'none')[:12] if isinstance(b, dict) else 'none'
+    out.append(f'it was trained on another card abstraction (bucket table '
+               f'{h(saved_game.get("buckets"))} here {h(game.get("buckets"))}): '
+               'its regrets mean nothing under this one')
+  out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
+          for k in sorted((set(saved_game) | set(game)) - {'buckets'})
+          if saved_game.get(k) != game.get(k)]
+  out += [f'{k} was {saved.get(k)!r}, here {now.get(k)!r}'
+          for k in sorted((set(saved) | set(now)) - {'game'}) if saved.get(k) != now.get(k)]
+  return out
 
 
 def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:
@@ -143,6 +244,32 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
     if found is not None and found_report.iteration > have:
       return solver.place(found), found_report
   return state, report
+
+
+def load_run(workdir: str) -> tuple:
+  """(solver, state) of a trained run, from its config.json and best checkpoint.
+
+  For notebooks and tools (`launch.query`): the same game, solver and
+  fingerprint as the run itself, so a foreign checkpoint is never loaded.
+  Raises ConfigError when the workdir holds no run or no usable checkpoint.
+  """
+  workdir = os.path.abspath(workdir)
+  try:
+    with open(os.path.join(workdir, 'config.json')) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+  except (OSError, ValueError) as e:
+    raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
+                      'is it the --workdir of a launch.train run?') from None
+  solver = build_solver(config)
+  fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+  with checkpoint_lib.CheckpointStore(
+      os.path.join(workdir, 'checkpoints'), extra_locations=_split(config.extra_locations),
+      fingerprint=fingerprint) as store:
+    state, report = restore_state(store, solver)
+  if state is None:
+    raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + '; '.join(
+        f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet')
+  return solver, state
 
 
 def _split(text: str) -> list[str]:
@@ -196,14 +323,18 @@ class StopSignals:
   the multi-instance parent forward stops with it, so a process signalled
   both directly (a cluster preempting every process of a job) and by its
   parent still saves.
+
+  sigterm=False leaves SIGTERM alone: under jax.distributed it is JAX's
+  preemption notice (see `_Processes`).
   """
 
-  def __init__(self):
+  def __init__(self, sigterm: bool = True):
     self.received = None
     self._previous = {}
+    self._signals = (signal.SIGINT, signal.SIGUSR1) + ((signal.SIGTERM,) if sigterm else ())
 
   def __enter__(self):
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+    for sig in self._signals:
       self._previous[sig] = signal.signal(sig, self._handle)
     return self
 
@@ -289,9 +420,10 @@ class _Run:
   exploitability_iteration: int | None = None
   last_checkpoint: dict | None = None
   error: str | None = None
+  clock: Any = time.monotonic  # `_Processes.now` under jax.distributed
 
   def elapsed(self) -> float:
-    return self.elapsed_before + time.monotonic() - self.started
+    return self.elapsed_before + self.clock() - self.started
 
   def rate(self) -> float | None:
     return self.solve_iterations / self.solve_seconds if self.solve_seconds > 0 else None
@@ -308,7 +440,7 @@ class _Run:
         'status': self.status, 'iteration': self.iteration,
         'max_iterations': self.config.max_iterations, 'chunk': self.chunk,
         'iterations_per_second': rate,
-        'elapsed_seconds_chunk': time.monotonic() - self.chunk_started,
+        'elapsed_seconds_chunk': self.clock() - self.chunk_started,
         'elapsed_seconds': self.elapsed(), 'time_budget_seconds': budget,
         'time_budget_left_seconds': time_left, 'eta_seconds': eta,
         'exploitability': self.exploitability,
@@ -324,7 +456,7 @@ def _prepare_workdir(workdir: str) -> str:
   workdir = os.path.abspath(os.path.expanduser(workdir))
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, f'.write_probe.{os.getpid()}')
+    probe = os.path.join(workdir, f'.write_probe.{socket.gethostname()}.{os.getpid()}')
     with open(probe, 'w') as f:
       f.write('ok')
     os.remove(probe)
@@ -334,20 +466,29 @@ def _prepare_workdir(workdir: str) -> str:
 
 
 def _finite(state) -> bool:
-  return all(bool(np.isfinite(np.asarray(x)).all()) for x in jax.tree.leaves(state))
+  # An array spread over processes is reduced on its devices (no host holds it).
+  return all(bool(np.isfinite(np.asarray(x)).all()) if x.is_fully_addressable else
+             bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   """Trains under `config` in `workdir`; returns an `EXIT_*` code.
 
   Raises ConfigError for user mistakes (the launcher prints it in one line).
+  With `config.distributed.enabled`, every process of the job calls it alike
+  and they train one state together (see `initialize_distributed`).
   """
   validate(config)
+  initialize_distributed(config)  # before anything else touches JAX
   workdir = _prepare_workdir(workdir)
   if config.num_instances > 1 or config.sweep_field:
     if config.get('instances_mode', 'process') == 'vmap':
       return run_vmapped(config, workdir)
     return run_instances(config, workdir)
+  if _distributed(config) and config.devices == 1:
+    # One device of one process would leave the others idle: 1 means all here.
+    config = ml_collections.ConfigDict(json.loads(config.to_json()))
+    config.devices = 0
   return _run_batch([config], [workdir], vmapped=False)
 
 
@@ -427,11 +568,67 @@ class _States:
     jax.block_until_ready(self._state)
 
 
+class _Processes:
+  """What the processes of a `jax.distributed` run agree on, once per loop turn.
+
+  Every process must take the same decisions (end a chunk, stop, how many
+  iterations the next step runs), or they would enter different collectives
+  and wait for each other forever. Decisions depend on the clock and on
+  signals, so each turn one small all-gather makes process 0's clock and step
+  size everyone's, and a stop anyone's: a signal to one process (SIGINT,
+  SIGUSR1) or a preemption notice (SIGTERM, left to JAX's preemption service
+  and read through Orbax's check) stops all at the same iteration. With one
+  process nothing is exchanged and the clock is the local one.
+  """
+
+  def __init__(self):
+    self.count = jax.process_count()
+    self.primary = jax.process_index() == 0
+    self._now = time.monotonic()
+    self._turn = 0
+
+  def now(self) -> float:
+    return time.monotonic() if self.count == 1 else self._now
+
+  def turn(self, signals: StopSignals, r: _Run, step: int) -> tuple[bool, int]:
+    """(stop, step) for this turn; sets `r.solve_seconds` and `signals.received`."""
+    if self.count == 1:
+      return signals.received is not None, step
+    seconds = lambda t: (int(t), int(t % 1 * 1e6))  # int32 whatever jax_enable_x64 says
+    mine = np.asarray([*seconds(time.monotonic()), *seconds(r.solve_seconds), step,
+                       signals.received is not None], np.int32)
+    everyone = multihost_utils.process_allgather(mine)  # [processes, 6]
+    first = everyone[0].tolist()
+    self._now, r.solve_seconds = first[0] + first[1] / 1e6, first[2] + first[3] / 1e6
+    preempted = checkpoint_lib.reached_preemption(self._turn)
+    self._turn += 1
+    # Decided from what was gathered alone: a signal landing after the
+    # all-gather is everyone's at the next turn, not this process's now.
+    stop = preempted or bool(everyone[:, 5].any())
+    if stop and signals.received is None:
+      signals.received = ('a preemption notice (SIGTERM)' if preempted else
+                          f'a signal to process {int(np.argmax(everyone[:, 5]))}')
+    return stop, first[4]
+
+
+class _NoMetrics:
+  """The metrics of processes other than 0 (process 0 writes the run's)."""
+
+  def write(self, iteration: int, **scalars) -> None:
+    del iteration, scalars
+
+  def close(self) -> None:
+    pass
+
+
 def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
   """Restores, trains and saves every instance (one, or many vmapped)."""
   solvers = [build_solver(c) for c in configs]
+  processes = _Processes()
   with contextlib.ExitStack() as stack:
-    signals = stack.enter_context(StopSignals())
+    # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
+    signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
+        jax.config.jax_enable_preemption_service)))
     instances, states = [], []
     for config, workdir, solver in zip(configs, workdirs, solvers):
       fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
@@ -439,18 +636,21 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
           os.path.join(workdir, 'checkpoints'),
           extra_locations=_split(config.extra_locations), fingerprint=fingerprint,
           mirror_to=config.mirror_to or None, max_to_keep=int(config.keep_checkpoints)))
-      with open(os.path.join(workdir, 'config.json'), 'w') as f:
-        f.write(config.to_json(indent=1))
+      if processes.primary:
+        with open(os.path.join(workdir, 'config.json'), 'w') as f:
+          f.write(config.to_json(indent=1))
       state, report = restore_state(store, solver)
       meta = report.metadata or {}
-      r = _Run(config=config, workdir=workdir, started=0.0,
+      r = _Run(config=config, workdir=workdir, started=0.0, clock=processes.now,
                elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
                restored_from=(None if report.restored_from is None else
                               {'path': report.restored_from, 'iteration': report.iteration}),
-               rejected=[{'path': p, 'reason': why} for p, why in report.rejected])
+               rejected=[{'path': c.path, 'reason': '; '.join(
+                   c.reasons + _foreign_reasons(c, solver))} for c in report.candidates
+                         if c.status in ('rejected', 'foreign')])
       tag = f'instance {len(instances)}: ' if vmapped else ''
-      for path, why in report.rejected:
-        print(f'{tag}skipped checkpoint {path}: {why}', flush=True)
+      for rejected in r.rejected:
+        print(f"{tag}skipped checkpoint {rejected['path']}: {rejected['reason']}", flush=True)
       if report.restored_from is None:
         print(f'{tag}STARTING FRESH: no usable checkpoint in {store.directory} '
               f'or the extra locations', flush=True)
@@ -471,13 +671,15 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
     # time budget counts training (steps, evaluations, saves), not start-up.
     batch.step([0] * len(instances))
     cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
-    started = time.monotonic()
+    processes.turn(signals, instances[0].r, 0)  # the same start on every process
+    started = processes.now()
     for inst in instances:
       inst.r.started = started
-      inst.metrics = stack.enter_context(contextlib.closing(MetricsWriter(inst.r.workdir)))
+      inst.metrics = stack.enter_context(contextlib.closing(
+          MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
     display = _Display(configs[0].progress_seconds)
     stack.callback(display.close)
-    _train(instances, batch, signals, display)
+    _train(instances, batch, signals, display, processes)
   codes = [_exit_code(inst.r) for inst in instances]
   if all(c == EXIT_COMPLETE for c in codes):
     return EXIT_COMPLETE
@@ -491,7 +693,7 @@ def _exit_code(r: _Run) -> int:
       r.status, EXIT_FAILURE)
 
 
-def _train(instances: list, batch: _States, signals, display) -> None:
+def _train(instances: list, batch: _States, signals, display, processes) -> None:
   """The chunk loop over every instance; sets each instance's final status.
 
   Instances step together (one call for all when vmapped), each with its own
@@ -500,6 +702,8 @@ def _train(instances: list, batch: _States, signals, display) -> None:
   step = 100
 
   def report_progress(inst, force=False):
+    if not processes.primary:
+      return
     p = inst.r.progress()
     write_json_atomic(inst.progress_path, p)
     if inst is instances[0]:
@@ -520,8 +724,12 @@ def _train(instances: list, batch: _States, signals, display) -> None:
     if not math.isfinite(value):
       raise diverged(inst, f'exploitability is {value}')
     r.exploitability, r.exploitability_iteration = value, r.iteration
+    extra = {}
+    if getattr(inst.solver.game, 'bucket', None) is not None:  # a bucketed hold'em subgame
+      extra['abstract_exploitability'] = cfr_jax.abstract_exploitability(
+          inst.solver.game, inst.solver.average_policy(batch.get(k)))
     inst.metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
-                       solve_seconds=r.solve_seconds)
+                       solve_seconds=r.solve_seconds, **extra)
 
   def end_chunk(k, inst):
     """Final evaluation if done, save, metrics, progress, rebuild from the save."""
@@ -534,7 +742,8 @@ def _train(instances: list, batch: _States, signals, display) -> None:
       raise diverged(inst, 'non-finite regrets or strategy sums')
     path = inst.store.save(state, r.iteration, {
         'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
-        'exploitability_iteration': r.exploitability_iteration})
+        'exploitability_iteration': r.exploitability_iteration,
+        'describe': inst.solver.describe()})  # says why a foreign restore is refused
     r.last_checkpoint = {'iteration': r.iteration, 'path': path}
     inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
                        elapsed_seconds=r.elapsed(), chunk=r.chunk)
@@ -558,7 +767,8 @@ def _train(instances: list, batch: _States, signals, display) -> None:
   def fail(inst, e):
     r = inst.r
     r.status, r.error = 'failed', f'{type(e).__name__}: {e}'
-    write_json_atomic(inst.progress_path, r.progress())
+    if processes.primary:
+      write_json_atomic(inst.progress_path, r.progress())
     prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
     print(f'{prefix}error: {e}', file=sys.stderr)
 
@@ -573,16 +783,19 @@ def _train(instances: list, batch: _States, signals, display) -> None:
 
   for inst in instances:
     report_progress(inst, force=True)
-  while signals.received is None:
+  while True:
+    stop, step = processes.turn(signals, instances[0].r, step)
+    if stop:
+      break
     for k, inst in live():
       r, config = inst.r, inst.r.config
       if inst.in_chunk and (
           done(inst) or r.iteration - inst.chunk_start_iteration >= config.chunk_iterations
-          or time.monotonic() - r.chunk_started >= config.chunk_minutes * 60):
+          or r.clock() - r.chunk_started >= config.chunk_minutes * 60):
         guarded(k, inst, end_chunk)
       if r.status == 'running' and not inst.in_chunk and not done(inst):
         r.chunk += 1
-        r.chunk_started = time.monotonic()
+        r.chunk_started = r.clock()
         inst.chunk_start_iteration = r.iteration
         inst.in_chunk = True
     active = [(k, i) for k, i in live() if i.in_chunk and not done(i)]

@@ -1,9 +1,10 @@
-"""A hold'em river subgame (public tree x 1,081 hands) with DCFR.
+"""A hold'em river subgame (public tree x hands) with DCFR.
 
     python -m launch.train --config=configs/holdem_river.py --workdir=runs/holdem_river \
-        --config.river.board="Ks 9s 8h 3d 2c" --config.river.range1="TT+,AJ+"
+        --config.holdem.board="Ks 9s 8h 3d 2c" --config.holdem.range1="TT+,AJ+"
+    python -m launch.query runs/holdem_river --node=b10
 
-Exploitability is reported in chips; the pot is config.river.pot.
+Exploitability is reported in chips; the pot is config.holdem.pot.
 """
 import ml_collections
 
@@ -12,16 +13,23 @@ from configs import leduc
 
 def get_config():
   config = leduc.get_config()
-  config.game = 'river'
-  config.river = ml_collections.ConfigDict(dict(
-      board='Ks 9s 8h 3d 2c',
+  config.game = 'holdem'
+  config.holdem = ml_collections.ConfigDict(dict(
+      board='Ks 9s 8h 3d 2c',  # 3, 4 or 5 cards: a flop, turn or river subgame
       pot=10.0,  # chips in the pot; each player put in half
       stack=50.0,  # effective stack behind
       range0='22+,A2s+,K9s+,Q9s+,J9s+,T8s+,97s+,A9o+,KTo+,QTo+,JTo',  # acts first
       range1='22+,A2s+,KTs+,QTs+,JTs,ATo+,KJo+',
-      bet_sizes='0.5,1',  # fractions of the pot; all-in is always available
+      # Fractions of the pot; all-in is always available. One list for every
+      # street, or one per street separated by ';' ("0.33,0.75;0.5,1;1").
+      bet_sizes='0.5,1',
       raise_sizes='1',  # fractions of the pot after calling
-      max_raises=1))
+      max_raises=1,  # per street
+      # Card abstraction (cfr_jax.abstraction): method '' (none: every hand is
+      # its own infoset), 'iso' (lossless suit isomorphism), 'ehs' or 'hist'
+      # (k-means on expected hand strength or its histogram, fixed seed).
+      buckets=ml_collections.ConfigDict(dict(
+          method='', num_buckets=0, histogram_bins=8, seed=0, kmeans_iterations=50))))
   config.max_iterations = 2_000
   config.chunk_iterations = 500
   config.eval_every = 100

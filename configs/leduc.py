@@ -54,4 +54,16 @@ def get_config() -> ml_collections.ConfigDict:
   # 1 keeps everything on the default device; 0 uses every device (of every
   # host, under jax.distributed). Checkpoints restore on any device count.
   config.devices = 1
+
+  # Many hosts: one run across the processes of a jax.distributed job, its
+  # state sharded over every device of every process (devices=1 then means
+  # all of them). Empty fields come from JAX_COORDINATOR_ADDRESS,
+  # JAX_NUM_PROCESSES, JAX_PROCESS_ID, or JAX's cluster detection (SLURM,
+  # Open MPI, TPU). See launch/two_node_example.sh.
+  config.distributed = ml_collections.ConfigDict(dict(
+      enabled=False,
+      coordinator_address='',  # host:port of process 0
+      num_processes=0,  # 0: from the environment
+      process_id=-1,  # -1: from the environment
+      local_device_ids=''))  # comma-separated; '': every local device
   return config

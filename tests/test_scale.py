@@ -316,7 +316,7 @@ def test_two_process_distributed_solve_and_orbax_round_trip(tmp_path):
   """Two jax.distributed processes of 4 CPU devices each: the state sharded
   over all 8 equals a one-device run, and Orbax writes and reads it back with
   each process holding its own shards. (The launcher's multi-host path, with
-  the checkpoint store, progress files and preemption, is not built yet.)"""
+  the checkpoint store, progress files and preemption: tests/test_distributed.py.)"""
   import socket  # pylint: disable=g-import-not-at-top
   with socket.socket() as s:
     s.bind(('localhost', 0))

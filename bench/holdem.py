@@ -1,0 +1,136 @@
+r"""Hold'em subgames: time and memory to reach 0.5%, 0.3% and 0.1% of the pot.
+
+    python bench/holdem.py                            # river and turn, ~3 min on 2 CPU cores
+    python bench/holdem.py --configs=river,turn,flop  # the flop needs a big machine
+    python bench/holdem.py --out=bench/RESULTS.md
+
+For each config (configs/holdem_<name>.py, as the launcher would build it):
+DCFR in float32 runs in chunks of --eval_every iterations; after each chunk
+the exact exploitability (in chips; against the unabstracted game when the
+config buckets hands) is measured outside the clock. "time" is the solving
+time alone (compilation excluded, reported apart); memory is the solver
+state, the compiled game's arrays, the process's peak RSS and, on an
+accelerator, the device's peak bytes in use.
+
+No peer runs in this script: no installable package solves range-versus-range
+hold'em subgames (OpenSpiel has no such solver). The reference is Desktop
+Postflop's published flop result: 0.5% of the pot in 13.9 s on 16 threads in
+1.22 GB (see ../shared/design.md), quoted, not re-run.
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import jax
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [REPO, os.path.join(REPO, 'bench')]
+
+import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+from cfr_jax import training  # pylint: disable=g-import-not-at-top,wrong-import-position
+import speed  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _config(name: str):
+  module = __import__(f'configs.holdem_{name}', fromlist=['get_config'])
+  return module.get_config()
+
+
+def _bytes(tree) -> int:
+  return sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree)
+             if hasattr(x, 'dtype'))
+
+
+def _device_peak():
+  stats = jax.devices()[0].memory_stats() or {}
+  return stats.get('peak_bytes_in_use')
+
+
+def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int):
+  config = _config(name)
+  pot = float(config.holdem.pot)
+  start = time.perf_counter()
+  game = training._load_game(config)  # pylint: disable=protected-access
+  build_s = time.perf_counter() - start
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.init()
+  start = time.perf_counter()
+  state = jax.block_until_ready(solver.run(state, 1))
+  compile_s = time.perf_counter() - start  # includes one iteration
+  solve_s, reached, trace = 0.0, {}, []
+  print(f'{name}: {game.name}, {game.num_decisions:,} decision nodes x {game.num_hands} hands '
+        f'({game.num_buckets} buckets), built in {build_s:.1f} s, compiled in {compile_s:.1f} s',
+        flush=True)
+  while len(reached) < len(targets):
+    n = eval_every - int(state.iteration) % eval_every
+    start = time.perf_counter()
+    state = jax.block_until_ready(solver.run(state, n))
+    solve_s += time.perf_counter() - start
+    it = int(state.iteration)
+    pct = 100 * cfr_jax.exploitability(game, solver.average_policy(state)) / pot
+    trace.append((it, solve_s, pct))
+    print(f'  iteration {it:6,}: {pct:.3f}% of the pot after {solve_s:.1f} s', flush=True)
+    for t in targets:
+      if pct <= t and t not in reached:
+        reached[t] = (it, solve_s)
+    if solve_s > max_seconds or it >= max_iterations:
+      break
+  return {
+      'name': name, 'game': game.name, 'decisions': game.num_decisions,
+      'hands': game.num_hands, 'buckets': game.num_buckets, 'infosets': game.num_infosets,
+      'build_s': build_s, 'compile_s': compile_s, 'reached': reached, 'trace': trace,
+      'it_per_s': trace[-1][0] / trace[-1][1] if trace else None,
+      'state_mb': _bytes(state) / 2**20, 'game_mb': _bytes(game) / 2**20,
+      'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10,
+      'device_peak_mb': (_device_peak() or 0) / 2**20 or None}
+
+
+def table(results, targets) -> str:
+  head = ('| config | decision nodes x hands (buckets) | infosets | build s | compile s | it/s | '
+          + ' | '.join(f'{t}% pot: iterations, s' for t in targets)
+          + ' | state MB | game MB | peak RSS MB | device peak MB |')
+  lines = [head, '|' + '---|' * (head.count('|') - 1)]
+  for r in results:
+    cells = [f"{r['reached'][t][0]:,}, {r['reached'][t][1]:.1f}" if t in r['reached']
+             else f"not reached ({r['trace'][-1][2]:.3f}% at {r['trace'][-1][0]:,})"
+             for t in targets]
+    lines.append(
+        f"| {r['name']}: {r['game']} | {r['decisions']:,} x {r['hands']} ({r['buckets']}) | "
+        f"{r['infosets']:,} | {r['build_s']:.1f} | {r['compile_s']:.1f} | {r['it_per_s']:.1f} | "
+        + ' | '.join(cells) + f" | {r['state_mb']:.0f} | {r['game_mb']:.0f} | "
+        f"{r['rss_mb']:.0f} | {r['device_peak_mb'] and round(r['device_peak_mb'])} |")
+  return '\n'.join(lines)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--configs', default='river,turn')
+  parser.add_argument('--targets', default='0.5,0.3,0.1', help='percent of the pot')
+  parser.add_argument('--eval_every', type=int, default=10)
+  parser.add_argument('--max_seconds', type=float, default=600.0,
+                      help='solving time per config before giving up on the targets')
+  parser.add_argument('--max_iterations', type=int, default=5000)
+  parser.add_argument('--out', default=None, help='write a section into this Markdown file')
+  parser.add_argument('--label', default=None)
+  args = parser.parse_args()
+  targets = [float(t) for t in args.targets.split(',')]
+  results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations)
+             for name in args.configs.split(',')]
+  info = speed.machine()
+  body = (f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']:.0f} GiB; "
+          f"JAX {info['jax']} on {info['device']}; {info['date']}; load at start "
+          f"{info['load'] and round(info['load'][0], 1)}.\n"
+          f"Command: `python bench/holdem.py --configs={args.configs} "
+          f"--eval_every={args.eval_every}`. DCFR, float32, alternating updates.\n\n"
+          + table(results, targets) + '\n')
+  print(body)
+  if args.out:
+    label = args.label or f"holdem, {info['backend']}, {args.configs}"
+    speed.write_section(args.out, label, body)
+
+
+if __name__ == '__main__':
+  main()

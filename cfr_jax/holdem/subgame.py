@@ -1,0 +1,736 @@
+"""Hold'em subgames (flop, turn or river) in the public-tree x hands layout.
+
+The public tree holds the betting and the dealing of the turn and river
+cards; a player's private information is one of H hands (those the board
+does not block and either range holds). Reaches and values are range
+vectors `[nodes, H]`, computed level by level (one batched gather per tree
+depth, so the traced program grows with the depth, not the node count).
+
+Terminal values use exact card removal in O(H) per terminal, as the best CPU
+solvers do: a fold sums the opponent's reach minus the hands that share a
+card with ours (inclusion-exclusion over our two cards); a showdown sweeps
+the hands sorted by strength with one cumulative sum for the whole range and
+one per card, so "weaker than h and disjoint from h" is a difference of
+prefix sums. Dealing a card averages its children with probability
+1 / (52 - board - 4), the same for every pair of disjoint hands.
+
+Infoset `d * B + b` is bucket b at decision node d. Without an abstraction,
+a bucket is a hand (B = H); with one (`cfr_jax.abstraction`), every hand of
+a node's board maps to a bucket, the policy of a hand is its bucket's, and a
+bucket's counterfactual values are the sums over its hands.
+"""
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+from typing import Any
+
+from flax import struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cfr_jax.games.tree import GameInfo
+from cfr_jax.holdem import cards as cards_lib
+
+FOLD, CALL = 0, 1  # then one slot per bet/raise size, and all-in last
+STREETS = {3: 'flop', 4: 'turn', 5: 'river'}
+_DECISION, _CHANCE, _FOLD, _SHOWDOWN = range(4)  # node kinds, in level order
+
+
+@dataclasses.dataclass(frozen=True)
+class SubgameSpec:
+  """A hold'em subgame from the flop, turn or river. Player 0 acts first on every street.
+
+  board: 3, 4 or 5 cards, e.g. "Td 9d 6h".
+  pot: chips in the pot (each player put in half); stack: effective stack behind.
+  ranges: range text per player, e.g. ("KK,54:0.2", "QQ").
+  bet_sizes: bets as fractions of the pot; raise_sizes: raises as fractions
+    of the pot after calling. Either one tuple for every street or one tuple
+    per street from the board's street on. An all-in is always available; at
+    most `max_raises` raises per street.
+  buckets: None (every hand is its own infoset) or the keyword arguments of
+    `cfr_jax.abstraction.BucketSettings`, e.g. {'method': 'ehs', 'num_buckets': 50}.
+  """
+  board: str
+  pot: float
+  stack: float
+  ranges: tuple
+  bet_sizes: tuple = (0.5, 1.0)
+  raise_sizes: tuple = (1.0,)
+  max_raises: int = 1
+  buckets: Any = None
+
+  def sizes(self, which: str, street: int) -> tuple:
+    """Bet ('bet') or raise ('raise') sizes on street `street` (0: the board's)."""
+    sizes = tuple(self.bet_sizes if which == 'bet' else self.raise_sizes)
+    if sizes and all(isinstance(s, (tuple, list)) for s in sizes):
+      return tuple(sizes[min(street, len(sizes) - 1)])
+    return sizes
+
+
+@dataclasses.dataclass
+class _Node:
+  kind: int
+  parent: int
+  slot: int  # action slot in a decision parent, or the card a chance parent dealt
+  depth: int
+  player: int = -1
+  history: str = ''
+  contrib: tuple = (0.0, 0.0)
+  runout: tuple = ()  # cards dealt after the subgame's board
+
+
+def _public_tree(spec: SubgameSpec, board: list[int]) -> list[_Node]:
+  """Every public node, parents before children (creation order)."""
+  half, cap = spec.pot / 2, spec.pot / 2 + spec.stack
+  streets = 6 - len(board)  # streets still to play, this one included
+  widest = max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))
+  all_in_slot = 2 + widest
+  nodes = []
+
+  def add(node):
+    nodes.append(node)
+    return len(nodes) - 1
+
+  def close(parent, slot, contrib, runout, history, depth, street):
+    """The street closed with equal contributions: showdown, or deal on."""
+    if street == streets - 1:
+      add(_Node(_SHOWDOWN, parent, slot, depth, history=history, contrib=contrib,
+                runout=runout))
+      return
+    me = add(_Node(_CHANCE, parent, slot, depth, history=history, contrib=contrib,
+                   runout=runout))
+    all_in = contrib[0] >= cap
+    for card in range(cards_lib.NUM_CARDS):
+      if card in board or card in runout:
+        continue
+      h = f'{history}/{cards_lib.card_text(card)}/'
+      if all_in:  # nobody can bet any more: deal on to the showdown
+        close(me, card, contrib, runout + (card,), h, depth + 1, street + 1)
+      else:
+        decide(0, contrib, 0, h, me, card, depth + 1, street + 1, runout + (card,))
+
+  def decide(player, contrib, raises, history, parent, slot, depth, street, runout):
+    me = add(_Node(_DECISION, parent, slot, depth, player, history or '-', contrib, runout))
+    mine, theirs = contrib[player], contrib[1 - player]
+    put = lambda amount: (amount, theirs) if player == 0 else (theirs, amount)
+    if theirs > mine:  # facing a bet
+      add(_Node(_FOLD, me, FOLD, depth + 1, player, history + 'f', contrib, runout))  # player folds
+      close(me, CALL, put(theirs), runout, history + 'c', depth + 1, street)
+      sizes = spec.sizes('raise', street) if raises < spec.max_raises else ()
+      base = 2 * theirs  # the pot after calling
+    else:
+      if player == 1:  # checking behind closes the street
+        close(me, CALL, contrib, runout, history + 'k', depth + 1, street)
+      else:
+        decide(1, contrib, raises, history + 'k', me, CALL, depth + 1, street, runout)
+      sizes, base = spec.sizes('bet', street), contrib[0] + contrib[1]
+    if theirs < cap and (theirs == mine or raises < spec.max_raises):
+      targets = {}
+      for k, f in enumerate(sizes):
+        amount = theirs + f * base
+        if amount < cap:
+          targets.setdefault(amount, 2 + k)
+      targets[cap] = all_in_slot
+      for amount, s in sorted(targets.items()):
+        label = 'a' if s == all_in_slot else f'b{amount - theirs:g}'
+        decide(1 - player, put(amount), raises + (theirs > mine), history + label, me, s,
+               depth + 1, street, runout)
+
+  decide(0, (half, half), 0, '', -1, 0, 0, 0, ())
+  return nodes
+
+
+@struct.dataclass
+class Subgame:
+  """A compiled subgame: N public nodes (D decisions, C chance, T terminals),
+  H hands, A action slots, B buckets per node, F showdown boards, L levels.
+
+    dec_player: [D] who acts; node_legal: [D, A].
+    dec_child, chance_child: [D, A], [C, K] children's indices within the next
+      level (its size where absent); chance_card: [C, K] the card (52: none).
+    chance_count: [C] how many cards a chance node deals to a pair of disjoint hands.
+    edge_parent, edge_dec, edge_slot, edge_mover, edge_card: [N] for every node
+      its parent's index within the previous level, the parent's decision index
+      and the slot taken (0 under chance), the mover (-1: chance) and the card dealt (52: none).
+    fold_sign: [T] +1 where player 1 folded, -1 where player 0 did, 0 at showdown.
+    stake: [T] what the loser of that terminal put in.
+    term_runout: [T] the terminal's runout (the cards dealt in the subgame).
+    runout_alive: [R, H] 1 for hands that runout does not block.
+    term_board: [T] the showdown board (0 for folds).
+    fold_terms, show_terms: [Tf], [Ts] which terminals are folds and showdowns.
+    alive_card: [53, H] 1 for hands without the card (row 52: every hand).
+    holds: [H, 52] one-hot of each hand's cards; hand_cards: [H, 2].
+    sd_seq: [F, 3H] per showdown board, the hands by strength, then for each
+      card the hands holding it by strength (the sweep's layout).
+    sd_idx: [F, 11, H] positions in the prefix sum of that layout (see _SIGNS).
+    prior: [2, H] range weights; norm: [] the weight of all disjoint deals.
+    bucket: [D, H] each hand's bucket at each node (-1: blocked) or None.
+    legal, infoset_player: [D * B, A], [D * B], the infoset view the solver uses.
+  Static: `levels[l] = (start, decisions, chance nodes, terminals)` (global
+  node index of the level's first node and the counts), and the running
+  decision / chance / terminal offsets of each level in `offsets[l]`.
+  """
+  dec_player: jax.Array
+  node_legal: jax.Array
+  dec_child: jax.Array
+  chance_child: jax.Array
+  chance_card: jax.Array
+  chance_count: jax.Array
+  edge_parent: jax.Array
+  edge_dec: jax.Array
+  edge_slot: jax.Array
+  edge_mover: jax.Array
+  edge_card: jax.Array
+  fold_sign: jax.Array
+  stake: jax.Array
+  term_runout: jax.Array
+  runout_alive: jax.Array
+  term_board: jax.Array
+  fold_terms: jax.Array
+  show_terms: jax.Array
+  alive_card: jax.Array
+  holds: jax.Array
+  hand_cards: jax.Array
+  sd_seq: jax.Array
+  sd_idx: jax.Array
+  prior: jax.Array
+  norm: jax.Array
+  bucket: jax.Array | None
+  legal: jax.Array
+  infoset_player: jax.Array
+  levels: tuple = struct.field(pytree_node=False)
+  offsets: tuple = struct.field(pytree_node=False)
+  num_buckets: int = struct.field(pytree_node=False)
+  info: GameInfo = struct.field(pytree_node=False)
+
+  @property
+  def num_decisions(self) -> int:
+    return self.dec_player.shape[0]
+
+  @property
+  def num_hands(self) -> int:
+    return self.prior.shape[1]
+
+  @property
+  def num_infosets(self) -> int:
+    return self.legal.shape[0]
+
+  @property
+  def num_actions(self) -> int:
+    return self.legal.shape[1]
+
+  @property
+  def name(self) -> str:
+    return self.info.name
+
+  def astype(self, dtype) -> 'Subgame':
+    cast = lambda x: x.astype(dtype)
+    return self.replace(**{k: cast(getattr(self, k)) for k in (
+        'chance_count', 'fold_sign', 'stake', 'runout_alive', 'alive_card', 'holds', 'prior',
+        'norm')})
+
+
+# value(h) = sum_j SIGNS[j] * prefix[idx[j, h]] over one prefix sum of the
+# opponent's reach laid out as: all hands by strength, then for each card the
+# hands holding it by strength. Terms: + weaker, - all, + up to h's tie group's
+# end; then per card of h: - weaker holding it, + its list's start, + its
+# list's end, - up to the tie group's end there (those hands are not dealt).
+_SIGNS = (1, -1, 1, -1, 1, 1, -1, -1, 1, 1, -1)
+
+
+def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray) -> tuple:
+  """(seq [3H], idx [11, H]) for one board; strength: [H] (-1 blocked)."""
+  num_h = len(strength)
+  order = np.argsort(strength, kind='stable')
+  ranked = strength[order]
+  idx = [np.searchsorted(ranked, strength, 'left'), np.full(num_h, num_h),
+         np.searchsorted(ranked, strength, 'right')]
+  seq, start = [order], num_h
+  per_card = {}
+  for c in range(cards_lib.NUM_CARDS):
+    members = order[(hand_cards[order] == c).any(1)]  # by strength
+    s = strength[members]
+    per_card[c] = (start, start + len(members), s)
+    seq.append(members)
+    start += len(members)
+  for k in (0, 1):
+    lo, begin, end, hi = (np.zeros(num_h, np.int64) for _ in range(4))
+    for h, c in enumerate(hand_cards[:, k]):
+      b, e, s = per_card[int(c)]
+      lo[h] = b + np.searchsorted(s, strength[h], 'left')
+      hi[h] = b + np.searchsorted(s, strength[h], 'right')
+      begin[h], end[h] = b, e
+    idx += [lo, begin, end, hi]
+  return np.concatenate(seq), np.stack(idx)
+
+
+def compile_subgame(spec: SubgameSpec) -> Subgame:
+  """Compiles a subgame; hand strengths come from phevaluator (compile time only)."""
+  board = cards_lib.parse_cards(spec.board)
+  if len(board) not in STREETS:
+    raise ValueError(f'a subgame board has 3, 4 or 5 cards, got {spec.board!r}')
+  if not spec.pot > 0 or spec.stack < 0 or len(spec.ranges) != 2:
+    raise ValueError('a subgame needs pot > 0, stack >= 0 and two ranges')
+  if int(spec.max_raises) < 0:
+    raise ValueError(f'max_raises must be >= 0, got {spec.max_raises}')
+  for which in ('bet', 'raise'):
+    if any(not f > 0 for s in range(3) for f in spec.sizes(which, s)):
+      raise ValueError(f'{which} sizes must be positive fractions of the pot')
+  weights = np.stack([cards_lib.parse_range(r) for r in spec.ranges])
+  blocked = cards_lib.blocked_by(board)
+  if (weights[:, ~blocked].sum(1) == 0).any():
+    raise ValueError('a range is empty once the board cards are removed')
+  live = np.flatnonzero(~blocked & (weights > 0).any(0))
+  prior = weights[:, live]
+  hand_cards = cards_lib.HANDS[live]
+  num_h = len(live)
+  holds = np.zeros((num_h, cards_lib.NUM_CARDS))
+  holds[np.arange(num_h)[:, None], hand_cards] = 1
+  compat = ~cards_lib.hands_conflict()[np.ix_(live, live)]
+  norm = prior[0] @ compat @ prior[1]
+  if norm <= 0:
+    raise ValueError('the two ranges block each other completely')
+
+  nodes = _public_tree(spec, board)
+  # Level order: by depth, then decisions, chance nodes, folds, showdowns.
+  order = sorted(range(len(nodes)), key=lambda n: (nodes[n].depth, nodes[n].kind, n))
+  index = {n: i for i, n in enumerate(order)}
+  nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
+           for n in order]
+  depth = np.array([n.depth for n in nodes])
+  kind = np.array([n.kind for n in nodes])
+  starts = np.searchsorted(depth, np.arange(depth.max() + 2))
+  local = np.arange(len(nodes)) - starts[depth]
+  kind_id = np.zeros(len(nodes), np.int64)  # index among the nodes of its kind
+  for k in (_DECISION, _CHANCE):
+    kind_id[kind == k] = np.arange((kind == k).sum())
+  terminal = kind >= _FOLD
+  kind_id[terminal] = np.arange(terminal.sum())
+  levels, offsets = [], []
+  for l in range(len(starts) - 1):
+    lv = kind[starts[l]:starts[l + 1]]
+    levels.append((int(starts[l]), int((lv == _DECISION).sum()), int((lv == _CHANCE).sum()),
+                   int((lv >= _FOLD).sum())))
+    offsets.append(tuple(int(((kind[:starts[l]] == k) if k < 2 else
+                              (kind[:starts[l]] >= _FOLD)).sum()) for k in range(3)))
+
+  decisions = [i for i, n in enumerate(nodes) if n.kind == _DECISION]
+  chances = [i for i, n in enumerate(nodes) if n.kind == _CHANCE]
+  terminals = [i for i, n in enumerate(nodes) if n.kind >= _FOLD]
+  streets = 6 - len(board)
+  num_a = 3 + max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))
+  num_k = cards_lib.NUM_CARDS - len(board)
+  dec_child = np.full((len(decisions), num_a), -1, np.int64)
+  chance_child = np.full((max(len(chances), 1), num_k), -1, np.int64)
+  chance_card = np.full((max(len(chances), 1), num_k), cards_lib.NUM_CARDS, np.int32)
+  fill = np.zeros(max(len(chances), 1), np.int64)
+  edge = np.zeros((5, len(nodes)), np.int64)  # parent local, dec, slot, mover, card
+  edge[4] = cards_lib.NUM_CARDS
+  for i, n in enumerate(nodes[1:], 1):
+    p = nodes[n.parent]
+    edge[0, i] = local[n.parent]
+    if p.kind == _DECISION:
+      dec_child[kind_id[n.parent], n.slot] = local[i]
+      edge[1:4, i] = kind_id[n.parent], n.slot, p.player
+    else:
+      c = kind_id[n.parent]
+      chance_child[c, fill[c]], chance_card[c, fill[c]] = local[i], n.slot
+      fill[c] += 1
+      edge[3, i], edge[4, i] = -1, n.slot
+  # Absent children point one past the next level's last node (a zero row).
+  sizes = np.diff(starts)
+  for table, ids in ((dec_child, decisions), (chance_child, chances)):
+    for row, i in enumerate(ids):
+      table[row][table[row] < 0] = sizes[nodes[i].depth + 1]
+
+  def alive(cards):
+    return 1.0 - holds[:, list(cards)].sum(1).clip(0, 1) if cards else np.ones(num_h)
+
+  alive_card = np.concatenate([1.0 - holds.T, np.ones((1, num_h))])
+  runouts = {}  # each terminal's dealt cards -> index
+  for i in terminals:
+    runouts.setdefault(nodes[i].runout, len(runouts))
+  boards = {}  # showdown board (sorted cards) -> index
+  term_board, tables = [], []
+  for i in terminals:
+    n = nodes[i]
+    if n.kind == _SHOWDOWN:
+      key = tuple(sorted(board + list(n.runout)))
+      if key not in boards:
+        boards[key] = len(boards)
+        strength = cards_lib.hand_strength(list(key))[live]
+        strength[alive(n.runout) == 0] = -1
+        tables.append(_showdown_tables(strength, hand_cards))
+      term_board.append(boards[key])
+    else:
+      term_board.append(0)
+  if not tables:  # only folds (a subgame where nobody can call): one inert table
+    tables.append(_showdown_tables(np.zeros(num_h, np.int64), hand_cards))
+  stake = [n.contrib[0] if n.kind == _FOLD and n.player == 0 else n.contrib[1]
+           for n in (nodes[i] for i in terminals)]
+  # A fold node records the folder as `player` (see _public_tree).
+  fold_sign = [0 if nodes[i].kind == _SHOWDOWN else (1 if nodes[i].player == 1 else -1)
+               for i in terminals]
+
+  dec_player = np.array([nodes[i].player for i in decisions], np.int32)
+  node_legal = dec_child < sizes[[nodes[i].depth + 1 for i in decisions]][:, None]
+  hands = [cards_lib.hand_text(h) for h in live]
+  bucket, num_b, bucket_spec = None, num_h, None
+  names = hands
+  if spec.buckets:
+    bucket, num_b, bucket_spec = _bucket_nodes(spec.buckets, board, live,
+                                               [nodes[i].runout for i in decisions])
+    names = [f'b{b}' for b in range(num_b)]
+  labels = ['fold', 'check/call'] + [f'size{k}' for k in range(num_a - 3)] + ['all-in']
+  spec_dict = {'game': 'holdem', **dataclasses.asdict(spec)}
+  if bucket_spec is not None:
+    spec_dict['buckets'] = bucket_spec  # the table's content hash and settings
+  info = GameInfo(name=f'{STREETS[len(board)]}({spec.board})', spec=spec_dict,
+                  infoset_keys=[], action_labels=range(num_a), openspiel_name=None)
+  lines = [nodes[i].history for i in decisions]
+  info.infoset_keys, info.infoset_index = _Keys(lines, names), _Index(lines, names)
+  info.action_names = labels
+  info.hands = hands
+  info.terminal_histories = [nodes[i].history for i in terminals]
+  info.decision_histories = [nodes[i].history for i in decisions]
+  raw = lambda n: '' if n.history == '-' else n.history
+  info.action_tokens = [{} for _ in decisions]  # per decision: slot -> 'k', 'b5', 'a', ...
+  for n in nodes[1:]:
+    parent = nodes[n.parent]
+    if parent.kind == _DECISION:
+      info.action_tokens[kind_id[n.parent]][n.slot] = n.history[len(raw(parent)):]
+  f32 = lambda x: jnp.asarray(np.asarray(x), jnp.float32)
+  i32 = lambda x: jnp.asarray(np.asarray(x), jnp.int32)
+  return Subgame(
+      dec_player=i32(dec_player), node_legal=jnp.asarray(node_legal),
+      dec_child=i32(dec_child), chance_child=i32(chance_child), chance_card=i32(chance_card),
+      chance_count=f32([num_k - len(nodes[i].runout) - 4 for i in chances] or [1]),
+      edge_parent=i32(edge[0]), edge_dec=i32(edge[1]), edge_slot=i32(edge[2]),
+      edge_mover=i32(edge[3]), edge_card=i32(edge[4]),
+      fold_sign=f32(fold_sign), stake=f32(stake),
+      term_runout=i32([runouts[nodes[i].runout] for i in terminals]),
+      runout_alive=f32([alive(r) for r in runouts]), term_board=i32(term_board),
+      fold_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _FOLD]),
+      show_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _SHOWDOWN]),
+      alive_card=f32(alive_card), holds=f32(holds), hand_cards=i32(hand_cards),
+      sd_seq=i32([t[0] for t in tables]), sd_idx=i32([t[1] for t in tables]),
+      prior=f32(prior), norm=f32(norm),
+      bucket=None if bucket is None else i32(bucket),
+      legal=jnp.asarray(np.repeat(node_legal, num_b, axis=0)),
+      infoset_player=i32(np.repeat(dec_player, num_b)),
+      levels=tuple(levels), offsets=tuple(offsets), num_buckets=num_b, info=info)
+
+
+class _Keys(collections.abc.Sequence):
+  """Infoset keys 'line|hand' (or 'line|b<bucket>') made on demand: a flop
+  subgame has ~1e8 of them, too many to hold as Python strings."""
+
+  def __init__(self, lines: list, names: list):
+    self.lines, self.names = lines, names
+
+  def __len__(self):
+    return len(self.lines) * len(self.names)
+
+  def __getitem__(self, i):
+    if isinstance(i, slice):
+      return [self[j] for j in range(*i.indices(len(self)))]
+    if not -len(self) <= i < len(self):
+      raise IndexError(i)
+    d, b = divmod(i % len(self), len(self.names))
+    return f'{self.lines[d]}|{self.names[b]}'
+
+
+class _Index(collections.abc.Mapping):
+  """Key -> infoset row, the inverse of _Keys, without a dict of every key."""
+
+  def __init__(self, lines: list, names: list):
+    self.keys_ = _Keys(lines, names)
+    self.line = {l: i for i, l in enumerate(lines)}
+    self.name = {n: i for i, n in enumerate(names)}
+
+  def __getitem__(self, key):
+    line, _, name = str(key).rpartition('|')
+    try:
+      return self.line[line] * len(self.name) + self.name[name]
+    except KeyError:
+      raise KeyError(key) from None
+
+  def __iter__(self):
+    return iter(self.keys_)
+
+  def __len__(self):
+    return len(self.keys_)
+
+
+def _bucket_nodes(settings: dict, board: list[int], live: np.ndarray, runouts: list):
+  """([D, H] bucket of each hand at each decision node, B, the table's fingerprint)."""
+  from cfr_jax import abstraction  # pylint: disable=g-import-not-at-top
+  try:
+    settings = abstraction.BucketSettings(**dict(settings))
+  except TypeError as e:
+    raise ValueError(f'bad bucket settings {settings!r}: {e}') from None
+  distinct = sorted(set(runouts), key=lambda r: (len(r), r))
+  table = abstraction.build_table([tuple(board) + r for r in distinct], settings)
+  # Renumber each board's buckets densely over the hands in play (order kept),
+  # so that B counts the buckets the ranges use, not those of all 1,326 hands.
+  dense = np.full((len(distinct), len(live)), -1, np.int32)
+  for i, ids in enumerate(table.buckets[:, live]):
+    used = ids >= 0
+    dense[i, used] = np.unique(ids[used], return_inverse=True)[1]
+  row = {r: i for i, r in enumerate(distinct)}
+  return dense[[row[r] for r in runouts]], int(dense.max()) + 1, table.fingerprint()
+
+
+# ----------------------------------------------------------------------------
+# Passes, vectorised over hands and batched per tree level.
+
+
+def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
+  """[D, H, A] each hand's policy from sigma [D * B, A] (its bucket's)."""
+  probs = sigma.reshape(game.num_decisions, game.num_buckets, game.num_actions)
+  if game.bucket is None:
+    return probs
+  return jnp.take_along_axis(probs, jnp.maximum(game.bucket, 0)[:, :, None], axis=1)
+
+
+def to_buckets(game: Subgame, x: jax.Array) -> jax.Array:
+  """[D, B, ...] sums over each bucket's hands of x [D, H, ...]."""
+  if game.bucket is None:
+    return x
+  num_d, num_b = game.num_decisions, game.num_buckets
+  segment = jnp.where(game.bucket >= 0, game.bucket + num_b * jnp.arange(num_d)[:, None],
+                      num_d * num_b)  # blocked hands go to a dropped segment
+  out = jax.ops.segment_sum(x.reshape(num_d * game.num_hands, *x.shape[2:]),
+                            segment.reshape(-1), num_segments=num_d * num_b + 1)
+  return out[:-1].reshape(num_d, num_b, *x.shape[2:])
+
+
+def reaches(game: Subgame, policy: jax.Array) -> list:
+  """Per level, [2, nodes, H]: each player's prior times their own action
+  probabilities, with the hands that dealt cards block removed. policy: [D, H, A]."""
+  rows = [game.prior[:, None, :].astype(policy.dtype)]
+  for start, nd, nc, nt in game.levels[1:]:
+    edges = slice(start, start + nd + nc + nt)
+    taken = policy[game.edge_dec[edges], :, game.edge_slot[edges]]  # [n, H]
+    mover = game.edge_mover[edges][:, None]
+    factor = jnp.stack([jnp.where(mover == p, taken, 1) for p in (0, 1)])
+    rows.append(rows[-1][:, game.edge_parent[edges]] * factor
+                * game.alive_card[game.edge_card[edges]])
+  return rows
+
+
+def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
+  """Inclusive cumulative sum over the last axis as two small triangular
+  matmuls (within blocks, then over block totals): several times faster than
+  `jnp.cumsum`'s scan on CPU, and matmuls are what accelerators do best."""
+  n = x.shape[-1]
+  k = -(-n // block)
+  x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * block - n)])
+  inner = x.reshape(*x.shape[:-1], k, block) @ jnp.triu(jnp.ones((block, block), x.dtype))
+  offsets = inner[..., -1] @ jnp.triu(jnp.ones((k, k), x.dtype), 1)
+  return (inner + offsets[..., None]).reshape(*x.shape[:-1], k * block)[..., :n]
+
+
+def _sweep(game: Subgame, opp: jax.Array, board: jax.Array) -> jax.Array:
+  """[S, H] opponent weight that each hand beats minus the weight it loses
+  to, over disjoint hands only, in O(H) per showdown: opp [S, H] the
+  opponent's reaches, board [S] the showdown boards."""
+  prefix = _prefix_sum(jnp.take_along_axis(opp, game.sd_seq[board], 1))
+  prefix = jnp.pad(prefix, ((0, 0), (1, 0)))
+
+  def one(prefix, board):
+    idx = game.sd_idx[board]
+    return sum(sign * prefix[idx[j]] for j, sign in enumerate(_SIGNS))
+
+  return jax.vmap(one)(prefix, board)
+
+
+def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
+  """[T, H] `player`'s value at each terminal holding each hand, against the
+  opponent's reach opp [T, H] there; divided by the total deal weight."""
+  sign = 1.0 if player == 0 else -1.0
+  folds = opp[game.fold_terms]
+  per_card = folds @ game.holds  # [Tf, 52]
+  disjoint = (folds.sum(1, keepdims=True) - per_card[:, game.hand_cards[:, 0]]
+              - per_card[:, game.hand_cards[:, 1]] + folds)
+  folds = disjoint * (sign * game.fold_sign[game.fold_terms])[:, None]
+  shows = _sweep(game, opp[game.show_terms], game.term_board[game.show_terms])
+  value = jnp.zeros_like(opp).at[game.fold_terms].set(folds).at[game.show_terms].set(shows)
+  return value * game.runout_alive[game.term_runout] * (game.stake / game.norm)[:, None]
+
+
+def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
+              respond: str | None = None) -> tuple:
+  """(root values [H], the children's values [D, A, H] at every decision node).
+
+  leaf: [T, H] `player`'s terminal values. At `player`'s nodes the values are
+  weighted by `policy`, or, with `respond`, the best action is taken for each
+  hand ('hand') or for each bucket ('bucket'); elsewhere children are summed
+  (the other player's probabilities are in the leaf values already).
+  """
+  below, cfv = None, []
+  for l in range(len(game.levels) - 1, -1, -1):
+    _, nd, nc, nt = game.levels[l]
+    d0, c0, t0 = game.offsets[l]
+    parts = []
+    if nd or nc:
+      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
+    if nd:
+      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
+      mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
+      if respond is None:
+        value = jnp.einsum('dah,dha->dh', child, policy[d0:d0 + nd])
+      else:
+        value = _best(game, child, d0, respond)
+      parts.append(jnp.where(mine, value, child.sum(1)))
+      cfv.append(child)
+    if nc:
+      child = (padded[game.chance_child[c0:c0 + nc]]
+               * game.alive_card[game.chance_card[c0:c0 + nc]])
+      parts.append(child.sum(1) / game.chance_count[c0:c0 + nc, None])
+    if nt:
+      parts.append(leaf[t0:t0 + nt])
+    below = jnp.concatenate(parts)
+  return below[0], jnp.concatenate(cfv[::-1])
+
+
+def _best(game: Subgame, child: jax.Array, d0: int, respond: str) -> jax.Array:
+  """[nd, H] the best legal child value per hand, or per bucket's summed values."""
+  nd = child.shape[0]
+  legal = game.node_legal[d0:d0 + nd]
+  if respond == 'hand' or game.bucket is None:
+    return jnp.where(legal[:, :, None], child, -jnp.inf).max(1)
+  bucket = game.bucket[d0:d0 + nd]
+  sub = game.replace(bucket=bucket, dec_player=game.dec_player[d0:d0 + nd])
+  weight = game.prior[game.dec_player[d0:d0 + nd]][:, :, None]  # as in cfr_pass
+  summed = to_buckets(sub, child.transpose(0, 2, 1) * weight)  # [nd, B, A]
+  choice = jnp.argmax(jnp.where(legal[:, None, :], summed, -jnp.inf), axis=-1)
+  pick = jnp.take_along_axis(choice, jnp.maximum(bucket, 0), axis=1)  # [nd, H]
+  return jnp.take_along_axis(child, pick[:, None, :], axis=1)[:, 0]
+
+
+def _split_levels(game: Subgame, rows: list) -> tuple:
+  """([2, D, H] reaches at decisions, [2, T, H] at terminals) from per-level rows."""
+  dec = [r[:, :nd] for r, (_, nd, _, _) in zip(rows, game.levels)]
+  term = [r[:, nd + nc:] for r, (_, nd, nc, _) in zip(rows, game.levels)]
+  return jnp.concatenate(dec, axis=1), jnp.concatenate(term, axis=1)
+
+
+def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tuple:
+  """Counterfactual values [I, A] and own reaches [I] of every infoset's owner.
+
+  sigma: [I, A] with I = D * B. `player` restricts the work to one player's
+  values (alternating updates); the other's rows are then meaningless.
+  """
+  policy = hand_policy(game, sigma)
+  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
+  cfv = None
+  for p in ((0, 1) if player is None else (player,)):
+    _, values = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+    cfv = values if cfv is None else jnp.where(
+        (game.dec_player == p)[:, None, None], values, cfv)
+  own = jnp.where(game.dec_player[:, None] == 0, dec_reach[0], dec_reach[1])  # [D, H]
+  cfv = cfv.transpose(0, 2, 1)
+  if game.bucket is not None:  # a bucket's histories are dealt in proportion to the range
+    cfv = cfv * game.prior[game.dec_player][:, :, None]
+  cfv = to_buckets(game, cfv)
+  return cfv.reshape(-1, game.num_actions), to_buckets(game, own).reshape(-1)
+
+
+def best_response_value(game: Subgame, sigma: jax.Array, player: int,
+                        abstract: bool = False) -> jax.Array:
+  """[] `player`'s expected value best responding to the other's part of sigma.
+
+  abstract=False: the responder plays each hand freely (the unabstracted
+  game). abstract=True: one action per bucket, chosen bottom up; exact when
+  the abstraction has perfect recall (a river subgame, or lossless buckets).
+  """
+  policy = hand_policy(game, sigma)
+  _, term_reach = _split_levels(game, reaches(game, policy))
+  leaf = terminal_values(game, term_reach[1 - player], player)
+  root, _ = _backward(game, leaf, policy, player, 'bucket' if abstract else 'hand')
+  return root @ game.prior[player]
+
+
+def game_value(game: Subgame, sigma: jax.Array) -> jax.Array:
+  """[] player 0's expected value when both follow sigma [I, A]."""
+  policy = hand_policy(game, sigma)
+  _, term_reach = _split_levels(game, reaches(game, policy))
+  root, _ = _backward(game, terminal_values(game, term_reach[1], 0), policy, 0)
+  return root @ game.prior[0]
+
+
+# ----------------------------------------------------------------------------
+# Reading the answer.
+
+
+@dataclasses.dataclass
+class NodeReport:
+  """The average strategy and values at one decision node.
+
+  history: the betting line ('-' at the root); player: who acts.
+  actions: [A'] the legal actions' tokens ('f', 'k', 'c', 'b5', 'a').
+  hands: [K] the hands that reach the node (the player's range, with card removal).
+  reach: [K] each hand's probability of being here (its range weight times
+    the player's own probabilities of the line).
+  probs: [K, A'] each hand's strategy; ev: [K] each hand's expected value in
+    chips (net, from the subgame's start), given the node is reached.
+  frequencies: [A'] the range's action frequencies; node_ev: the player's
+    expected value given the node is reached.
+  """
+  history: str
+  player: int
+  actions: list
+  hands: list
+  reach: np.ndarray
+  probs: np.ndarray
+  ev: np.ndarray
+  frequencies: np.ndarray
+  node_ev: float
+
+
+def node_report(game: Subgame, sigma, history: str) -> NodeReport:
+  """What `sigma` [I, A] (e.g. `solver.average_policy(state).probs`) does at
+  the decision node of betting line `history`, e.g. 'kb5c/7h/'."""
+  line = history.strip() or '-'
+  histories = game.info.decision_histories
+  if line not in histories:
+    raise ValueError(_unknown_line(game, line))
+  d = histories.index(line)
+  sigma = jnp.asarray(sigma)
+  game = game.astype(sigma.dtype)
+  policy = hand_policy(game, sigma)
+  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
+  p = int(game.dec_player[d])
+  _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+  value = np.asarray(jnp.einsum('ah,ha->h', cfv[d], policy[d]))
+  own, opp = np.asarray(dec_reach[p, d]), np.asarray(dec_reach[1 - p, d])
+  # Opponent weight dealt against each hand (disjoint from it) at this node.
+  per_card = opp @ np.asarray(game.holds)
+  cards = np.asarray(game.hand_cards)
+  mass = opp.sum() - per_card[cards[:, 0]] - per_card[cards[:, 1]] + opp
+  norm = float(game.norm)
+  here = np.flatnonzero(own > 0)
+  slots = sorted(game.info.action_tokens[d])
+  probs = np.asarray(policy[d])[here][:, slots]
+  ev = np.divide(value[here] * norm, mass[here], out=np.zeros(len(here)),
+                 where=mass[here] > 0)
+  weight = own[here] / max(own[here].sum(), 1e-300)
+  total = float(own @ mass)
+  return NodeReport(
+      history=line, player=p, actions=[game.info.action_tokens[d][s] for s in slots],
+      hands=[game.info.hands[h] for h in here], reach=own[here], probs=probs, ev=ev,
+      frequencies=weight @ probs,
+      node_ev=float(own @ value) * norm / total if total > 0 else float('nan'))
+
+
+def _unknown_line(game: Subgame, line: str) -> str:
+  """The error for a line that names no decision node: where it goes wrong."""
+  histories = game.info.decision_histories
+  known = max((h for h in histories if h != '-' and line.startswith(h)), key=len, default='-')
+  d = histories.index(known)
+  tokens = ', '.join(game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d]))
+  return (f'no decision node at betting line {line!r}; after {known!r} the actions are '
+          f'{tokens} (a dealt card follows a street-closing call as /Xx/, e.g. "kk/7h/")')

@@ -1,0 +1,35 @@
+"""A hold'em flop subgame in a 3-bet pot: flop, turn and river betting.
+
+    python -m launch.train --config=configs/holdem_flop.py --workdir=runs/holdem_flop
+
+The ranges, board, pot and stack of Desktop Postflop's published benchmark
+(13.9 s to 0.5% of the pot on 16 threads, 1.22 GB). Bets of 60% of the pot
+or all-in on every street, raises to 2.5x, at most two raises per street.
+
+The public tree has about 375,000 decision nodes and 650,000 terminals over
+285 hands: the solver state alone is about 6.8 GB in float32 (4 arrays of
+nodes x hands x 4 action slots), and one iteration takes seconds on a small
+CPU, so this config is for a GPU or a large machine (bench/RESULTS.md has
+the measurements). Buckets (`--config.holdem.buckets.method=ehs
+--config.holdem.buckets.num_buckets=50`) shrink the state ~6x, not the
+per-hand tree passes, and their abstraction error stays in the real
+exploitability.
+"""
+from configs import holdem_river
+
+
+def get_config():
+  config = holdem_river.get_config()
+  config.holdem.board = 'Td 9d 6h'
+  config.holdem.pot = 200.0
+  config.holdem.stack = 900.0
+  config.holdem.range0 = '66+,A8s+,A5s-A4s,AJo+,K9s+,KQo,QTs+,JTs,96s+,85s+,75s+,65s,54s'
+  config.holdem.range1 = ('QQ-22,AQs-A2s,ATo+,K5s+,KJo+,Q8s+,J8s+,T7s+,96s+,86s+,75s+,'
+                          '64s+,53s+')
+  config.holdem.bet_sizes = '0.6'
+  config.holdem.raise_sizes = '0.41'  # raise to 2.5x a 60% bet: 0.9 / 2.2 of the pot after calling
+  config.holdem.max_raises = 2
+  config.max_iterations = 1_000
+  config.chunk_iterations = 20
+  config.eval_every = 20
+  return config

@@ -1,0 +1,327 @@
+"""Hold'em subgames (public tree x hands): values against brute-force enumeration."""
+import dataclasses
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip('phevaluator')
+
+import cfr_jax  # pylint: disable=g-import-not-at-top
+from cfr_jax import holdem  # pylint: disable=g-import-not-at-top
+from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+
+BOARD = 'Ks 9s 8h 3d 2c'
+# Player 0: nuts (a set of kings) or air (5-high); player 1: bluff-catchers (queens).
+POLARISED = subgame.SubgameSpec(board=BOARD, pot=10, stack=10, ranges=('KK,54:0.1875', 'QQ'),
+                                bet_sizes=(1.0,), raise_sizes=(), max_raises=0)
+MIXED = subgame.SubgameSpec(board=BOARD, pot=10, stack=25,
+                            ranges=('KQ,98s,A8s,33:0.5', 'AK,QQ,T9s'),
+                            bet_sizes=(0.5, 1.0), raise_sizes=(1.0,), max_raises=1)
+# A turn: one bet size, so the brute force below stays quick; an all-in is
+# called on the turn in some lines (a river dealt with no betting).
+TURN = subgame.SubgameSpec(board='Ks 9s 8h 3d', pot=10, stack=15,
+                           ranges=('KQ,98s,A8s:0.5,33', 'AK,QQ,T9s,44'),
+                           bet_sizes=((1.0,), (0.75,)), raise_sizes=(), max_raises=0)
+
+
+def random_policy(game, seed):
+  rng = np.random.default_rng(seed)
+  legal = np.asarray(game.legal)
+  p = rng.random(legal.shape) * legal
+  return p / p.sum(1, keepdims=True)
+
+
+def brute_force_value(game, spec, sigma):
+  """Player 0's expected value: every deal of two disjoint hands and every
+  runout, walking the public tree as built (before level ordering)."""
+  board = holdem.parse_cards(spec.board)
+  priors = [holdem.parse_range(r) for r in spec.ranges]
+  nodes = subgame._public_tree(spec, board)  # pylint: disable=protected-access
+  children = [[] for _ in nodes]
+  for i, n in enumerate(nodes[1:], 1):
+    children[n.parent].append(i)
+  index = game.info.infoset_index
+  strength = {}
+  total = weight = 0.0
+  live = np.flatnonzero(~holdem.blocked_by(board))
+  for h0, h1 in itertools.product(live, live):
+    w = priors[0][h0] * priors[1][h1]
+    if w == 0 or set(holdem.HANDS[h0]) & set(holdem.HANDS[h1]):
+      continue
+    hands = (h0, h1)
+    dead = set(holdem.HANDS[h0]) | set(holdem.HANDS[h1])
+
+    def walk(i):
+      n = nodes[i]
+      if n.kind == 2:  # fold: the folder loses what it put in
+        return -n.contrib[0] if n.player == 0 else n.contrib[1]
+      if n.kind == 3:
+        key = tuple(sorted(board + list(n.runout)))
+        if key not in strength:
+          strength[key] = holdem.hand_strength(list(key))
+        return np.sign(strength[key][h0] - strength[key][h1]) * n.contrib[1]
+      if n.kind == 1:
+        live_children = [c for c in children[i] if nodes[c].slot not in dead]
+        return sum(walk(c) for c in live_children) / len(live_children)
+      probs = sigma[index[f'{n.history}|{holdem.hand_text(hands[n.player])}']]
+      return sum(probs[nodes[c].slot] * walk(c) for c in children[i])
+
+    total += w * walk(0)
+    weight += w
+  return total / weight
+
+
+@pytest.mark.parametrize('spec', [POLARISED, MIXED, TURN], ids=['polarised', 'mixed', 'turn'])
+def test_game_value_matches_enumeration(spec):
+  game = subgame.compile_subgame(spec)
+  for seed in (0, 1):
+    sigma = random_policy(game, seed)
+    assert cfr_jax.game_value(game, sigma) == pytest.approx(
+        brute_force_value(game, spec, sigma), abs=1e-9)
+
+
+@pytest.mark.parametrize('spec', [MIXED, TURN], ids=['river', 'turn'])
+def test_terminal_values_are_zero_sum(spec):
+  """Player 1's pass sees exactly the negative of player 0's game value."""
+  game = subgame.compile_subgame(spec).astype(jnp.float64)
+  sigma = jnp.asarray(random_policy(game, 3))
+  policy = subgame.hand_policy(game, sigma)
+  _, term = subgame._split_levels(game, subgame.reaches(game, policy))  # pylint: disable=protected-access
+  values = [subgame._backward(game, subgame.terminal_values(game, term[1 - p], p), policy, p)[0]  # pylint: disable=protected-access
+            @ game.prior[p] for p in (0, 1)]
+  assert float(values[0]) == pytest.approx(-float(values[1]), abs=1e-12)
+  assert abs(float(values[0])) > 1e-3  # not trivially zero
+
+
+def test_sweep_and_fold_sums_match_dense_card_removal():
+  """The O(H) showdown sweep and fold sums equal the dense O(H^2) sums over
+  disjoint hands, for random opponent reaches, ties included."""
+  spec = subgame.SubgameSpec(board=BOARD, pot=10, stack=10,
+                             ranges=('22+,A2+,K2+,Q2+,J2+,T2+,92+', 'QQ'))
+  game = subgame.compile_subgame(spec).astype(jnp.float64)
+  idx = np.array([holdem.hand_index(*holdem.parse_cards(h)) for h in game.info.hands])
+  strength = holdem.hand_strength(holdem.parse_cards(BOARD))[idx]
+  compat = ~holdem.hands_conflict()[np.ix_(idx, idx)]
+  versus = np.sign(strength[:, None] - strength[None, :]) * compat
+  assert (strength[:, None] == strength[None, :])[compat].sum() > len(idx)  # ties exist
+  rng = np.random.default_rng(0)
+  opp = rng.random((3, game.num_hands)) * (rng.random((3, game.num_hands)) > 0.2)
+  sweep = subgame._sweep(game, jnp.asarray(opp), jnp.zeros(len(opp), jnp.int32))  # pylint: disable=protected-access
+  np.testing.assert_allclose(sweep, opp @ versus.T, atol=1e-9)
+  # A fold terminal with unit stake: player 1 folded, player 0 wins the disjoint weight.
+  one_fold = game.replace(fold_terms=jnp.zeros(1, jnp.int32), show_terms=jnp.zeros(0, jnp.int32),
+                          stake=jnp.ones(1), norm=jnp.ones(()), fold_sign=jnp.ones(1),
+                          term_runout=jnp.zeros(1, jnp.int32))
+  fold = np.asarray(subgame.terminal_values(one_fold, jnp.asarray(opp[:1]), 0))[0]
+  np.testing.assert_allclose(fold, opp[0] @ compat.T, atol=1e-9)
+
+
+def test_best_responses_bound_the_value():
+  game = subgame.compile_subgame(MIXED)
+  sigma = random_policy(game, 2)
+  value = float(subgame.game_value(game, sigma))
+  br0 = float(subgame.best_response_value(game, sigma, 0))
+  br1 = float(subgame.best_response_value(game, sigma, 1))
+  # Each best response does at least as well as the policy itself, and a random
+  # policy is exploitable.
+  assert br0 >= value - 1e-9 and br1 >= -value - 1e-9 and br0 + br1 > 0.1
+
+
+def test_betting_tree_follows_the_spec():
+  game = subgame.compile_subgame(MIXED)
+  # Bets of 5 and 10 chips; a pot-size raise would pass the 25-chip stack, so
+  # facing a bet only the all-in raises.
+  assert set(game.info.terminal_histories) == {
+      'kk', 'b5f', 'b5c', 'b10f', 'b10c', 'af', 'ac', 'b5af', 'b5ac', 'b10af', 'b10ac',
+      'kb5f', 'kb5c', 'kb10f', 'kb10c', 'kaf', 'kac', 'kb5af', 'kb5ac', 'kb10af', 'kb10ac'}
+  # Hands either range holds that the board does not block: KQ 12, 98s 2, A8s 3,
+  # 33 3; AK 12, QQ 6, T9s 3 (the ranges share none).
+  assert game.num_hands == 41
+  assert not any(h.count('b') + h.count('a') > 2 for h in game.info.terminal_histories)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(board='Ks 9s'), '3, 4 or 5 cards'), (dict(pot=0), 'pot > 0'),
+    (dict(ranges=('KK', '22:0')), 'empty')])
+def test_bad_specs_are_clear_errors(kwargs, message):
+  spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
+  spec.update(kwargs)
+  with pytest.raises(ValueError, match=message):
+    subgame.compile_subgame(subgame.SubgameSpec(**spec))
+
+
+def _frequency(policy, game, history, range_text, slot, prior):
+  """Range-weighted probability of `slot` at `history` over the hands of range_text."""
+  weights = holdem.parse_range(range_text)
+  num = den = 0.0
+  for h in np.flatnonzero(weights):
+    key = f'{history}|{holdem.hand_text(h)}'
+    if key in game.info.infoset_index:
+      num += prior * weights[h] * policy.action_probabilities(key)[slot]
+      den += prior * weights[h]
+  return num / den
+
+
+def test_polarised_river_matches_the_closed_form_equilibrium():
+  """Nuts-or-air against a bluff-catcher, pot-size all-in: the bettor bets every
+  nut hand and bluffs half as often (bluffs are 1/3 of bets), the bluff-catcher
+  calls half the time, and the bettor's value is 2.5 of the 10-chip pot."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(POLARISED)
+  solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+  policy = solver.average_policy(solver.run(solver.init(), 2000))
+  assert cfr_jax.exploitability(game, policy) < 0.005 * POLARISED.pot
+  assert cfr_jax.game_value(game, policy) == pytest.approx(2.5, abs=0.02)
+  all_in = game.num_actions - 1
+  assert _frequency(policy, game, '-', 'KK', all_in, 1.0) > 0.98
+  assert _frequency(policy, game, '-', '54', all_in, 1.0) == pytest.approx(0.5, abs=0.02)
+  assert _frequency(policy, game, 'a', 'QQ', subgame.CALL, 1.0) == pytest.approx(0.5, abs=0.02)
+  # The same read through node_report, with values: the nuts win 5 or 15 chips
+  # (fold or call, half each), air and the bluff-catcher are indifferent at -5.
+  root = subgame.node_report(game, policy.probs, '-')
+  assert root.player == 0 and len(root.hands) == 3 + 16 and root.actions == ['k', 'a']
+  nuts = np.array([h.startswith('K') for h in root.hands])
+  np.testing.assert_allclose(root.ev[nuts], 10, atol=0.1)
+  np.testing.assert_allclose(root.ev[~nuts], -5, atol=0.1)
+  assert root.node_ev == pytest.approx(cfr_jax.game_value(game, policy), abs=1e-9)
+  assert root.frequencies[1] == pytest.approx(0.75, abs=0.02)  # all nuts, half the air
+  facing = subgame.node_report(game, policy.probs, 'a')
+  assert facing.player == 1 and facing.actions == ['f', 'c'] and len(facing.hands) == 6
+  np.testing.assert_allclose(facing.ev, -5, atol=0.1)
+  with pytest.raises(ValueError, match="after 'a' the actions are f, c"):
+    subgame.node_report(game, policy.probs, 'ab5')
+
+
+def test_mixed_river_solves_below_half_a_percent_of_the_pot():
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(MIXED)
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.run(solver.init(), 300)
+  assert cfr_jax.exploitability(game, solver.average_policy(state)) < 0.005 * MIXED.pot
+  whole = solver.run(solver.init(), 30)
+  parts = solver.run(solver.run(solver.init(), 11), 19)
+  np.testing.assert_array_equal(np.asarray(whole.regrets), np.asarray(parts.regrets))
+
+
+def test_river_config_trains_resumably_and_refuses_another_board(tmp_path):
+  """The launcher runs river subgames like any game; a checkpoint of another
+  board (another fingerprint) is never restored."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+  def train(*flags):
+    return subprocess.run(
+        [sys.executable, '-m', 'launch.train', '--config=configs/holdem_river.py',
+         f'--workdir={tmp_path}', '--config.max_iterations=300',
+         '--config.chunk_iterations=150', *flags],
+        cwd=repo, capture_output=True, text=True, timeout=300)
+
+  def progress():
+    with open(tmp_path / 'progress.json') as f:
+      return json.load(f)
+
+  assert train().returncode == 0
+  p = progress()
+  assert p['iteration'] == 300 and p['exploitability'] < 0.005 * 10
+  other = train('--config.holdem.board=Ks 9s 8h 3d 4c')
+  assert other.returncode == 0 and 'STARTING FRESH' in other.stdout
+  assert "game.board was 'Ks 9s 8h 3d 2c', here 'Ks 9s 8h 3d 4c'" in other.stdout
+  assert progress()['restored_from'] is None and progress()['rejected']
+  # The same board under a card abstraction: the unbucketed regrets are refused.
+  bucketed = train('--config.holdem.board=Ks 9s 8h 3d 4c', '--config.holdem.buckets.method=ehs',
+                   '--config.holdem.buckets.num_buckets=8')
+  assert bucketed.returncode == 0 and 'STARTING FRESH' in bucketed.stdout
+  assert 'another card abstraction (bucket table none here ' in bucketed.stdout
+  with open(tmp_path / 'metrics.jsonl') as f:
+    last = [json.loads(line) for line in f if 'abstract_exploitability' in line][-1]
+  assert last['abstract_exploitability'] <= last['exploitability'] + 1e-6
+
+  def query(*flags):
+    return subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), *flags],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+
+  out = query('--node=b5')
+  assert out.returncode == 0, out.stderr
+  assert "node 'b5': player 1 to act" in out.stdout and 'range' in out.stdout
+  assert len(out.stdout.splitlines()) > 20  # a line per hand
+  bad = query('--node=b7')
+  assert bad.returncode == 1 and 'the actions are k, b5, b10, a' in bad.stderr
+
+
+# Five hearts: clubs, diamonds and spades are interchangeable, so suit
+# isomorphism merges hands (a lossless abstraction).
+MONOTONE = subgame.SubgameSpec(board='Kh 9h 8h 3h 2h', pot=10, stack=20,
+                               ranges=('AA,KQ,T9,76,33', 'QQ,JT,A5,98'),
+                               bet_sizes=(0.5, 1.0), raise_sizes=(1.0,), max_raises=1)
+
+
+def _solve(spec, iterations=300, **buckets):
+  game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets or None))
+  solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+  return game, solver.average_policy(solver.run(solver.init(), iterations))
+
+
+def test_lossless_buckets_solve_like_hands():
+  game, policy = _solve(MONOTONE)
+  iso_game, iso_policy = _solve(MONOTONE, method='iso')
+  assert iso_game.num_buckets < game.num_hands  # hands really were merged
+  assert iso_game.num_infosets == iso_game.num_decisions * iso_game.num_buckets
+  exact, iso = (cfr_jax.exploitability(g, p) for g, p in ((game, policy), (iso_game, iso_policy)))
+  assert max(exact, iso) < 0.005 * MONOTONE.pot
+  # No information is lost: the bucketed best response is the per-hand one,
+  # and both solves reach the same value.
+  assert cfr_jax.abstract_exploitability(iso_game, iso_policy) == pytest.approx(iso, abs=1e-9)
+  assert cfr_jax.game_value(iso_game, iso_policy) == pytest.approx(
+      cfr_jax.game_value(game, policy), abs=0.005 * MONOTONE.pot)
+
+
+def test_lossy_buckets_report_abstract_and_real_exploitability():
+  game, policy = _solve(MIXED, method='ehs', num_buckets=16)
+  # Buckets cover all 1,326 hands; these ranges' 41 hands fall into fewer.
+  assert 2 < game.num_buckets < game.num_hands
+  assert game.num_infosets == game.num_decisions * game.num_buckets
+  abstract = cfr_jax.abstract_exploitability(game, policy)
+  real = cfr_jax.exploitability(game, policy)
+  assert abstract < 0.005 * MIXED.pot  # the abstract game is solved...
+  assert real > abstract + 0.01  # ...and the real game exploits what it merged
+
+
+def test_a_checkpoint_of_another_bucket_table_is_refused(tmp_path, monkeypatch):
+  """Same settings, different table content: the fingerprint (table hash)
+  differs and the store never restores the regrets."""
+  from cfr_jax import abstraction  # pylint: disable=g-import-not-at-top
+  from cfr_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  spec = dataclasses.replace(MIXED, buckets={'method': 'ehs', 'num_buckets': 4})
+
+  def store_for(game):
+    solver = cfr_jax.make_solver(game, 'dcfr')
+    fingerprint = checkpoint.make_fingerprint(**solver.describe())
+    return solver, checkpoint.CheckpointStore(str(tmp_path / 'ckpt'), fingerprint=fingerprint)
+
+  solver, store = store_for(subgame.compile_subgame(spec))
+  with store:
+    store.save(solver.run(solver.init(), 5), 5)
+  build = abstraction.build_table
+
+  def swapped(boards, settings):  # another table under the same settings
+    table = build(boards, settings)
+    b = table.buckets.copy()
+    b[b == 0], b[b == 1] = -7, 0
+    b[b == -7] = 1
+    return abstraction.BucketTable(boards=table.boards, buckets=b, settings=settings)
+
+  monkeypatch.setattr(abstraction, 'build_table', swapped)
+  other = subgame.compile_subgame(spec)
+  monkeypatch.undo()
+  assert other.info.spec['buckets']['hash'] != subgame.compile_subgame(spec).info.spec[
+      'buckets']['hash']
+  solver, store = store_for(other)
+  with store:
+    state, report = store.restore(solver.abstract_state())
+  assert state is None and report.started_fresh
+  assert [c.status for c in report.candidates] == ['foreign']
