@@ -18,6 +18,7 @@ Postflop's published flop result: 0.5% of the pot in 13.9 s on 16 threads in
 1.22 GB (see ../shared/design.md), quoted, not re-run.
 """
 import argparse
+import math
 import os
 import resource
 import sys
@@ -49,18 +50,25 @@ def _device_peak():
   return stats.get('peak_bytes_in_use')
 
 
-def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int):
+def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int,
+          storage=None):
   config = _config(name)
   pot = float(config.holdem.pot)
   start = time.perf_counter()
   game = training._load_game(config)  # pylint: disable=protected-access
   build_s = time.perf_counter() - start
-  solver = cfr_jax.make_solver(game, 'dcfr')
+  solver = cfr_jax.make_solver(game, 'dcfr', storage=storage)
   state = solver.init()
   start = time.perf_counter()
   state = jax.block_until_ready(solver.run(state, 1))
   compile_s = time.perf_counter() - start  # includes one iteration
   solve_s, reached, trace = 0.0, {}, []
+  if eval_every <= 0:  # speed and memory only: exploitability needs another big pass
+    start = time.perf_counter()
+    state = jax.block_until_ready(solver.run(state, max_iterations))
+    solve_s = time.perf_counter() - start
+    trace.append((int(state.iteration), solve_s, float('nan')))
+    targets = []
   print(f'{name}: {game.name}, {game.num_decisions:,} decision nodes x {game.num_hands} hands '
         f'({game.num_buckets} buckets), built in {build_s:.1f} s, compiled in {compile_s:.1f} s',
         flush=True)
@@ -82,7 +90,7 @@ def bench(name: str, targets, eval_every: int, max_seconds: float, max_iteration
       'name': name, 'game': game.name, 'decisions': game.num_decisions,
       'hands': game.num_hands, 'buckets': game.num_buckets, 'infosets': game.num_infosets,
       'build_s': build_s, 'compile_s': compile_s, 'reached': reached, 'trace': trace,
-      'it_per_s': trace[-1][0] / trace[-1][1] if trace else None,
+      'it_per_s': (trace[-1][0] - 1) / trace[-1][1],  # the first iteration ran with compiling
       'state_mb': _bytes(state) / 2**20, 'game_mb': _bytes(game) / 2**20,
       'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10,
       'device_peak_mb': (_device_peak() or 0) / 2**20 or None}
@@ -94,13 +102,15 @@ def table(results, targets) -> str:
           + ' | state MB | game MB | peak RSS MB | device peak MB |')
   lines = [head, '|' + '---|' * (head.count('|') - 1)]
   for r in results:
+    last = r['trace'][-1]
     cells = [f"{r['reached'][t][0]:,}, {r['reached'][t][1]:.1f}" if t in r['reached']
-             else f"not reached ({r['trace'][-1][2]:.3f}% at {r['trace'][-1][0]:,})"
-             for t in targets]
+             else 'not evaluated' if math.isnan(last[2])
+             else f"not reached ({last[2]:.3f}% at {last[0]:,})" for t in targets]
     lines.append(
-        f"| {r['name']}: {r['game']} | {r['decisions']:,} x {r['hands']} ({r['buckets']}) | "
-        f"{r['infosets']:,} | {r['build_s']:.1f} | {r['compile_s']:.1f} | {r['it_per_s']:.1f} | "
-        + ' | '.join(cells) + f" | {r['state_mb']:.0f} | {r['game_mb']:.0f} | "
+        f"| {r['name']}: {r['game']} | {r['decisions']:,} x {r['hands']} "
+        f"({r['buckets'] if r['buckets'] != r['hands'] else 'none'}) | "
+        f"{r['infosets']:,} | {r['build_s']:.1f} | {r['compile_s']:.1f} | {r['it_per_s']:.3g} | "
+        + ' | '.join(cells) + f" | {r['state_mb']:.1f} | {r['game_mb']:.1f} | "
         f"{r['rss_mb']:.0f} | {r['device_peak_mb'] and round(r['device_peak_mb'])} |")
   return '\n'.join(lines)
 
@@ -109,22 +119,27 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--configs', default='river,turn')
   parser.add_argument('--targets', default='0.5,0.3,0.1', help='percent of the pot')
-  parser.add_argument('--eval_every', type=int, default=10)
+  parser.add_argument('--eval_every', type=int, default=10,
+                      help='0: no exploitability, time --max_iterations (after one warm-up)')
   parser.add_argument('--max_seconds', type=float, default=600.0,
                       help='solving time per config before giving up on the targets')
   parser.add_argument('--max_iterations', type=int, default=5000)
+  parser.add_argument('--storage', default=None, help="bfloat16: compact state")
   parser.add_argument('--out', default=None, help='write a section into this Markdown file')
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
   targets = [float(t) for t in args.targets.split(',')]
-  results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations)
+  results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations,
+                   args.storage)
              for name in args.configs.split(',')]
   info = speed.machine()
   body = (f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']:.0f} GiB; "
           f"JAX {info['jax']} on {info['device']}; {info['date']}; load at start "
           f"{info['load'] and round(info['load'][0], 1)}.\n"
           f"Command: `python bench/holdem.py --configs={args.configs} "
-          f"--eval_every={args.eval_every}`. DCFR, float32, alternating updates.\n\n"
+          f"--eval_every={args.eval_every} --max_iterations={args.max_iterations}"
+          f"{' --storage=' + args.storage if args.storage else ''}`. DCFR, float32 arithmetic, "
+          "alternating updates.\n\n"
           + table(results, targets) + '\n')
   print(body)
   if args.out:

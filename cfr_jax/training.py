@@ -184,8 +184,12 @@ def _load_game(config):
                       "configs/holdem_river.py)")
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
-  def sizes(text):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
-    streets = [tuple(float(x) for x in _split(part)) for part in str(text).split(';')]
+  def sizes(field):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
+    try:
+      streets = [tuple(float(x) for x in _split(part)) for part in str(spec[field]).split(';')]
+    except ValueError:
+      raise ConfigError(f'config.holdem.{field} must be fractions of the pot separated by '
+                        f'commas (";" between streets), got {spec[field]!r}') from None
     return streets[0] if len(streets) == 1 else tuple(streets)
 
   buckets = spec.get('buckets')
@@ -195,8 +199,8 @@ def _load_game(config):
     buckets = None
   return subgame.compile_subgame(subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
-      ranges=(spec.range0, spec.range1), bet_sizes=sizes(spec.bet_sizes),
-      raise_sizes=sizes(spec.raise_sizes), max_raises=int(spec.max_raises),
+      ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
+      raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
       buckets=buckets))
 
 

@@ -488,8 +488,10 @@ def _bucket_nodes(settings: dict, board: list[int], live: np.ndarray, runouts: l
 
 
 def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
-  """[D, H, A] each hand's policy from sigma [D * B, A] (its bucket's)."""
-  probs = sigma.reshape(game.num_decisions, game.num_buckets, game.num_actions)
+  """[D, H, A] each hand's policy from sigma [D * B, A] (its bucket's); rows
+  past D * B (padding for an even split over a mesh) are ignored."""
+  num_d, num_b = game.num_decisions, game.num_buckets
+  probs = sigma[:num_d * num_b].reshape(num_d, num_b, game.num_actions)
   if game.bucket is None:
     return probs
   return jnp.take_along_axis(probs, jnp.maximum(game.bucket, 0)[:, :, None], axis=1)
@@ -533,18 +535,27 @@ def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
   return (inner + offsets[..., None]).reshape(*x.shape[:-1], k * block)[..., :n]
 
 
+# Showdowns per batch of the sweep: bounds its temporaries (about 12 x this
+# many elements) on flop subgames with ~1e6 showdowns.
+_SWEEP_ELEMENTS = 1 << 22
+
+
 def _sweep(game: Subgame, opp: jax.Array, board: jax.Array) -> jax.Array:
   """[S, H] opponent weight that each hand beats minus the weight it loses
   to, over disjoint hands only, in O(H) per showdown: opp [S, H] the
   opponent's reaches, board [S] the showdown boards."""
-  prefix = _prefix_sum(jnp.take_along_axis(opp, game.sd_seq[board], 1))
-  prefix = jnp.pad(prefix, ((0, 0), (1, 0)))
+  zero = jnp.zeros((1,), opp.dtype)
 
-  def one(prefix, board):
-    idx = game.sd_idx[board]
+  def one(args):
+    row, b = args
+    prefix = jnp.concatenate([zero, _prefix_sum(row[game.sd_seq[b]])])
+    idx = game.sd_idx[b]
     return sum(sign * prefix[idx[j]] for j, sign in enumerate(_SIGNS))
 
-  return jax.vmap(one)(prefix, board)
+  if opp.shape[0] == 0:
+    return opp
+  batch = max(1, _SWEEP_ELEMENTS // game.sd_seq.shape[1])
+  return jax.lax.map(one, (opp, board), batch_size=min(batch, opp.shape[0]))
 
 
 def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
@@ -635,8 +646,10 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
   cfv = cfv.transpose(0, 2, 1)
   if game.bucket is not None:  # a bucket's histories are dealt in proportion to the range
     cfv = cfv * game.prior[game.dec_player][:, :, None]
-  cfv = to_buckets(game, cfv)
-  return cfv.reshape(-1, game.num_actions), to_buckets(game, own).reshape(-1)
+  cfv = to_buckets(game, cfv).reshape(-1, game.num_actions)
+  pad = game.num_infosets - cfv.shape[0]  # rows that pad the state over a mesh
+  return (jnp.pad(cfv, ((0, pad), (0, 0))),
+          jnp.pad(to_buckets(game, own).reshape(-1), (0, pad)))
 
 
 def best_response_value(game: Subgame, sigma: jax.Array, player: int,
