@@ -3,8 +3,8 @@
     python -m launch.train --config=configs/holdem_turn.py --workdir=runs/holdem_turn
     python -m launch.query runs/holdem_turn --node="kb10c/7h/"
 
-About 1,700 decision nodes x 275 hands; 0.1% of the pot in a few hundred
-iterations (bench/holdem.py).
+1,740 decision nodes x 275 hands; 0.1% of the pot after about 160
+iterations, some 10 s on 2 CPU cores (bench/holdem.py, bench/RESULTS.md).
 """
 from configs import holdem_river
 

@@ -249,6 +249,8 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path):
   assert out.returncode == 0, out.stderr
   assert "node 'b5': player 1 to act" in out.stdout and 'range' in out.stdout
   assert len(out.stdout.splitlines()) > 20  # a line per hand
+  summary = query('--node=b5', '--summary')
+  assert summary.returncode == 0 and len(summary.stdout.splitlines()) == 4  # title, node, head, range
   bad = query('--node=b7')
   assert bad.returncode == 1 and 'the actions are k, b5, b10, a' in bad.stderr
 
