@@ -15,6 +15,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from cfr_jax import training
 from cfr_jax.holdem import subgame
@@ -37,6 +38,7 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
 
 
 def main(argv):
+  logging.set_verbosity(logging.WARNING)
   if len(argv) != 2:
     print('usage: python -m launch.query <workdir> --node="<betting line>" [--summary]',
           file=sys.stderr)
