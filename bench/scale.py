@@ -2,6 +2,7 @@ r"""Scale-out benchmarks: device count, vmapped instances, compact storage.
 
     python bench/scale.py                      # all sections, ~5 min on 2 CPU cores
     python bench/scale.py --sections=devices --game='leduc(ranks=6)' --devices=1,2,4,8
+    python bench/scale.py --sections=devices --game=config:holdem_turn --iterations=20
     python bench/scale.py --out=bench/scale_results.md
 
 Sections (each prints a Markdown table):
@@ -49,7 +50,12 @@ def _devices_child(game_spec, devices, iterations, repeats):
   import jax  # pylint: disable=g-import-not-at-top
   import cfr_jax  # pylint: disable=g-import-not-at-top
   from cfr_jax.solver import make_mesh  # pylint: disable=g-import-not-at-top
-  game = cfr_jax.load_game(game_spec)
+  if game_spec.startswith('config:'):  # e.g. config:holdem_turn, a hold'em subgame config
+    from cfr_jax import training  # pylint: disable=g-import-not-at-top
+    module = __import__(f'configs.{game_spec[7:]}', fromlist=['get_config'])
+    game = training._load_game(module.get_config())  # pylint: disable=protected-access
+  else:
+    game = cfr_jax.load_game(game_spec)
   rows = []
   for n in devices:
     solver = cfr_jax.make_solver(game, 'dcfr', mesh=None if n == 0 else make_mesh(n))
@@ -159,7 +165,8 @@ SECTIONS = {'devices': devices_section, 'instances': instances_section,
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--sections', default='devices,instances,memory,storage')
-  parser.add_argument('--game', default='leduc')
+  parser.add_argument('--game', default='leduc',
+                      help="a load_game spec, or config:<configs module> (hold'em subgames)")
   parser.add_argument('--devices', default='1,2,4,8')
   parser.add_argument('--instances', default='1,2,4,8,16')
   parser.add_argument('--algorithms', default='cfr,cfr+,dcfr,pcfr+')
