@@ -193,10 +193,7 @@ def _load_game(config):
     return streets[0] if len(streets) == 1 else tuple(streets)
 
   buckets = spec.get('buckets')
-  if buckets is not None and buckets.get('method'):
-    buckets = {k: v for k, v in buckets.items()}
-  else:
-    buckets = None
+  buckets = dict(buckets) if buckets is not None and buckets.get('method') else None
   return subgame.compile_subgame(subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),

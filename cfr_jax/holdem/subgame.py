@@ -497,14 +497,16 @@ def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
   return jnp.take_along_axis(probs, jnp.maximum(game.bucket, 0)[:, :, None], axis=1)
 
 
-def to_buckets(game: Subgame, x: jax.Array) -> jax.Array:
-  """[D, B, ...] sums over each bucket's hands of x [D, H, ...]."""
-  if game.bucket is None:
+def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> jax.Array:
+  """[D, B, ...] sums over each bucket's hands of x [D, H, ...]; `bucket`
+  [D, H] (default: the game's) for a slice of the decision nodes."""
+  bucket = game.bucket if bucket is None else bucket
+  if bucket is None:
     return x
-  num_d, num_b = game.num_decisions, game.num_buckets
-  segment = jnp.where(game.bucket >= 0, game.bucket + num_b * jnp.arange(num_d)[:, None],
+  (num_d, num_h), num_b = bucket.shape, game.num_buckets
+  segment = jnp.where(bucket >= 0, bucket + num_b * jnp.arange(num_d)[:, None],
                       num_d * num_b)  # blocked hands go to a dropped segment
-  out = jax.ops.segment_sum(x.reshape(num_d * game.num_hands, *x.shape[2:]),
+  out = jax.ops.segment_sum(x.reshape(num_d * num_h, *x.shape[2:]),
                             segment.reshape(-1), num_segments=num_d * num_b + 1)
   return out[:-1].reshape(num_d, num_b, *x.shape[2:])
 
@@ -558,15 +560,20 @@ def _sweep(game: Subgame, opp: jax.Array, board: jax.Array) -> jax.Array:
   return jax.lax.map(one, (opp, board), batch_size=min(batch, opp.shape[0]))
 
 
+def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
+  """[n, H] the opponent weight of opp [n, H] dealt against each hand: all of
+  it less the hands sharing a card with ours (inclusion-exclusion)."""
+  per_card = opp @ game.holds  # [n, 52]
+  return (opp.sum(1, keepdims=True) - per_card[:, game.hand_cards[:, 0]]
+          - per_card[:, game.hand_cards[:, 1]] + opp)
+
+
 def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
   """[T, H] `player`'s value at each terminal holding each hand, against the
   opponent's reach opp [T, H] there; divided by the total deal weight."""
   sign = 1.0 if player == 0 else -1.0
-  folds = opp[game.fold_terms]
-  per_card = folds @ game.holds  # [Tf, 52]
-  disjoint = (folds.sum(1, keepdims=True) - per_card[:, game.hand_cards[:, 0]]
-              - per_card[:, game.hand_cards[:, 1]] + folds)
-  folds = disjoint * (sign * game.fold_sign[game.fold_terms])[:, None]
+  folds = _disjoint(game, opp[game.fold_terms])
+  folds = folds * (sign * game.fold_sign[game.fold_terms])[:, None]
   shows = _sweep(game, opp[game.show_terms], game.term_board[game.show_terms])
   value = jnp.zeros_like(opp).at[game.fold_terms].set(folds).at[game.show_terms].set(shows)
   return value * game.runout_alive[game.term_runout] * (game.stake / game.norm)[:, None]
@@ -614,9 +621,8 @@ def _best(game: Subgame, child: jax.Array, d0: int, respond: str) -> jax.Array:
   if respond == 'hand' or game.bucket is None:
     return jnp.where(legal[:, :, None], child, -jnp.inf).max(1)
   bucket = game.bucket[d0:d0 + nd]
-  sub = game.replace(bucket=bucket, dec_player=game.dec_player[d0:d0 + nd])
   weight = game.prior[game.dec_player[d0:d0 + nd]][:, :, None]  # as in cfr_pass
-  summed = to_buckets(sub, child.transpose(0, 2, 1) * weight)  # [nd, B, A]
+  summed = to_buckets(game, child.transpose(0, 2, 1) * weight, bucket)  # [nd, B, A]
   choice = jnp.argmax(jnp.where(legal[:, None, :], summed, -jnp.inf), axis=-1)
   pick = jnp.take_along_axis(choice, jnp.maximum(bucket, 0), axis=1)  # [nd, H]
   return jnp.take_along_axis(child, pick[:, None, :], axis=1)[:, 0]
@@ -719,11 +725,8 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   p = int(game.dec_player[d])
   _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
   value = np.asarray(jnp.einsum('ah,ha->h', cfv[d], policy[d]))
-  own, opp = np.asarray(dec_reach[p, d]), np.asarray(dec_reach[1 - p, d])
-  # Opponent weight dealt against each hand (disjoint from it) at this node.
-  per_card = opp @ np.asarray(game.holds)
-  cards = np.asarray(game.hand_cards)
-  mass = opp.sum() - per_card[cards[:, 0]] - per_card[cards[:, 1]] + opp
+  own = np.asarray(dec_reach[p, d])
+  mass = np.asarray(_disjoint(game, dec_reach[1 - p, d:d + 1]))[0]  # dealt against each hand
   norm = float(game.norm)
   here = np.flatnonzero(own > 0)
   slots = sorted(game.info.action_tokens[d])
