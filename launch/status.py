@@ -8,7 +8,7 @@ import sys
 
 from absl import app
 
-from cfr_jax.training import _duration  # pylint: disable=protected-access
+from cfr_jax.training.outputs import _duration  # pylint: disable=protected-access
 
 
 def find_progress_files(roots):

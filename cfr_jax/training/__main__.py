@@ -1,0 +1,6 @@
+"""Entry of one instance process started by `instances.run_instances`."""
+import sys
+
+from cfr_jax.training.instances import _instance_main
+
+sys.exit(_instance_main(sys.argv[1]))

@@ -1,0 +1,209 @@
+"""Run configuration: validation, exit codes, and the game and solver a config describes."""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import ml_collections
+
+import cfr_jax
+from cfr_jax import solver as solver_lib
+
+
+EXIT_COMPLETE = 0  # the iteration or time budget was reached
+EXIT_USAGE = 1  # bad configuration or flags; nothing was run
+EXIT_FAILURE = 2  # a real failure (non-finite values, checkpoint I/O, a failed instance)
+EXIT_INTERRUPTED = 75  # SIGINT/SIGTERM: saved, run the same command again to resume
+
+_POSITIVE = ('max_iterations', 'time_budget_minutes', 'chunk_iterations', 'chunk_minutes',
+             'eval_every', 'progress_seconds', 'num_instances', 'keep_checkpoints')
+
+
+class ConfigError(ValueError):
+  """A user mistake in the configuration: reported in one line, exit code 1."""
+
+
+class TrainingFailure(RuntimeError):
+  """The run cannot go on (non-finite values, ...): exit code 2."""
+
+
+# ----------------------------------------------------------------------------
+# Configuration.
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first bad field."""
+  for name in _POSITIVE:
+    value = config.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+      raise ConfigError(f'config.{name} must be a positive number, got {value!r}')
+    if name not in ('time_budget_minutes', 'chunk_minutes', 'progress_seconds') and (
+        int(value) != value):
+      raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
+  if config.dtype not in ('float32', 'float64'):
+    raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
+  try:
+    cfr_jax.regret.get_algorithm(config.algorithm)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  if config.get('storage', '') not in ('', 'float32', 'bfloat16'):
+    raise ConfigError(f"config.storage must be '' (the dtype) or bfloat16, "
+                      f"got {config.get('storage')!r}")
+  if config.get('storage') == 'bfloat16' and config.dtype != 'float32':
+    raise ConfigError('config.storage=bfloat16 needs config.dtype=float32')
+  devices = config.get('devices', 1)
+  if isinstance(devices, bool) or not isinstance(devices, int) or devices < 0:
+    raise ConfigError(f'config.devices must be a whole number >= 0 (0: all), got {devices!r}')
+  mode = config.get('instances_mode', 'process')
+  if mode not in ('process', 'vmap'):
+    raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
+  if mode == 'vmap' and devices != 1:
+    raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
+  _validate_distributed(config)
+  if config.sweep_field:
+    if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
+    if not config.sweep_values:
+      raise ConfigError('config.sweep_field needs config.sweep_values (comma-separated)')
+
+
+def _validate_distributed(config) -> None:
+  dist = config.get('distributed')
+  if dist is None:
+    return
+  if not isinstance(dist.get('enabled'), bool):
+    raise ConfigError(f'config.distributed.enabled must be true or false, '
+                      f'got {dist.get("enabled")!r}')
+  if not dist.enabled:
+    return
+  if config.num_instances > 1 or config.sweep_field:
+    raise ConfigError('config.distributed runs one instance over every process: set '
+                      'config.num_instances=1 and no config.sweep_field')
+  num, pid = dist.get('num_processes', 0), dist.get('process_id', -1)
+  if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+    raise ConfigError(f'config.distributed.num_processes must be a whole number >= 0 '
+                      f'(0: from the environment), got {num!r}')
+  if isinstance(pid, bool) or not isinstance(pid, int) or pid < -1 or (num and pid >= num):
+    raise ConfigError(f'config.distributed.process_id must be -1 (from the environment) or '
+                      f'0 ... num_processes - 1, got {pid!r}')
+  address = str(dist.get('coordinator_address') or '')
+  host, _, port = address.rpartition(':')
+  if address and not (host and port.isdigit() and 0 < int(port) < 65536):
+    raise ConfigError(f"config.distributed.coordinator_address must be 'host:port', "
+                      f'got {address!r}')
+  if not all(x.isdigit() for x in _split(dist.get('local_device_ids'))):
+    raise ConfigError('config.distributed.local_device_ids must be comma-separated '
+                      f'device numbers, got {dist.get("local_device_ids")!r}')
+
+
+def _distributed(config) -> bool:
+  dist = config.get('distributed')
+  return bool(dist is not None and dist.get('enabled'))
+
+
+def initialize_distributed(config) -> None:
+  """Joins the `jax.distributed` job that `config.distributed` describes.
+
+  Call it before any other JAX call; later calls (a notebook running twice)
+  do nothing. Empty fields fall back to JAX_COORDINATOR_ADDRESS,
+  JAX_NUM_PROCESSES and JAX_PROCESS_ID, then to JAX's cluster detection
+  (SLURM, Open MPI, TPU), which fills in whatever is still unset.
+  """
+  if not _distributed(config) or jax.distributed.is_initialized():
+    return
+  dist = config.distributed
+
+  def from_env(name):
+    text = os.environ.get(name, '').strip()
+    if text and not text.isdigit():
+      raise ConfigError(f'{name} must be a whole number, got {text!r}')
+    return int(text) if text else None
+
+  address = dist.coordinator_address or os.environ.get('JAX_COORDINATOR_ADDRESS') or None
+  num = dist.num_processes or from_env('JAX_NUM_PROCESSES')
+  pid = dist.process_id if dist.process_id >= 0 else from_env('JAX_PROCESS_ID')
+  ids = [int(x) for x in _split(dist.local_device_ids)] or None
+  try:
+    jax.distributed.initialize(address, num, pid, local_device_ids=ids)
+  except RuntimeError as e:  # JAX is already running single-process here
+    raise ConfigError(f'config.distributed: {str(e).splitlines()[0]} (start a fresh '
+                      'process)') from None
+  except ValueError as e:  # nothing given and no cluster detected
+    raise ConfigError(f'config.distributed: {str(e).splitlines()[0]} (set '
+                      'coordinator_address, num_processes and process_id, or run under '
+                      'SLURM, Open MPI or on TPU)') from None
+
+
+def _hyperparameters(config) -> dict:
+  return {k: config[k] for k in ('alpha', 'beta', 'gamma') if config.get(k) is not None}
+
+
+def build_solver(config) -> cfr_jax.Solver:
+  """The game and solver a config describes (ConfigError for user mistakes)."""
+  if config.dtype == 'float64':
+    jax.config.update('jax_enable_x64', True)
+  try:
+    game = _load_game(config)
+    devices = config.get('devices', 1)
+    mesh = None if devices == 1 else solver_lib.make_mesh(devices)
+    return cfr_jax.make_solver(game, config.algorithm, alternating=config.alternating,
+                               dtype=config.dtype, mesh=mesh,
+                               storage=config.get('storage') or None,
+                               **_hyperparameters(config))
+  except (ValueError, TypeError, ImportError) as e:
+    raise ConfigError(str(e).splitlines()[0]) from None
+
+
+def _load_game(config):
+  """`config.game` by name, or the hold'em subgame that `config.holdem` describes."""
+  if config.game != 'holdem':
+    return cfr_jax.load_game(config.game)
+  spec = config.get('holdem')
+  if spec is None:
+    raise ConfigError("config.game='holdem' needs a config.holdem block (see "
+                      "configs/holdem_river.py)")
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+
+  def sizes(field):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
+    try:
+      streets = [tuple(float(x) for x in _split(part)) for part in str(spec[field]).split(';')]
+    except ValueError:
+      raise ConfigError(f'config.holdem.{field} must be fractions of the pot separated by '
+                        f'commas (";" between streets), got {spec[field]!r}') from None
+    return streets[0] if len(streets) == 1 else tuple(streets)
+
+  buckets = spec.get('buckets')
+  buckets = dict(buckets) if buckets is not None and buckets.get('method') else None
+  return subgame.compile_subgame(subgame.SubgameSpec(
+      board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
+      ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
+      raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
+      buckets=buckets))
+
+
+def _split(text: str) -> list[str]:
+  return [p.strip() for p in str(text or '').split(',') if p.strip()]
+
+
+def _instance_configs(config) -> list:
+  values = _split(config.sweep_values) if config.sweep_field else []
+  count = len(values) if values else int(config.num_instances)
+  out = []
+  for k in range(count):
+    c = ml_collections.ConfigDict(json.loads(config.to_json()))
+    c.num_instances, c.seed, c.sweep_field, c.sweep_values = 1, int(config.seed) + k, '', ''
+    if values:
+      field = config.sweep_field
+      current = config[field]
+      try:
+        cast = (type(current) if current is not None and not isinstance(current, bool)
+                else float)
+        c[field] = (values[k].lower() in ('1', 'true', 'yes')
+                    if isinstance(current, bool) else cast(values[k]))
+      except (TypeError, ValueError):
+        raise ConfigError(f'sweep value {values[k]!r} does not fit config.{field}') from None
+    validate(c)
+    out.append(c)
+  return out
+

@@ -1,0 +1,485 @@
+"""The run loop: restore -> chunks under budgets -> save -> progress, resumable.
+
+`run(config, workdir)` is what `launch/train.py` and notebooks call; it returns
+an exit code (see `EXIT_*`). Every chunk ends in a verified checkpoint, so a
+run killed at any moment continues from its last complete chunk, and since
+`Solver.run` is chunking-invariant, the final state is bit for bit the one an
+uninterrupted run reaches (on CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import socket
+import sys
+import time
+from typing import Any
+
+import jax
+from jax.experimental import multihost_utils
+import ml_collections
+import numpy as np
+
+import cfr_jax
+from cfr_jax import checkpoint as checkpoint_lib
+from cfr_jax import solver as solver_lib
+from cfr_jax.training.config import (
+    EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
+    _instance_configs, _split, build_solver, initialize_distributed, validate)
+from cfr_jax.training.outputs import MetricsWriter, _Display, write_json_atomic
+from cfr_jax.training.resume import _foreign_reasons, restore_state
+from cfr_jax.training.instances import run_instances
+from cfr_jax.training.signals import StopSignals
+
+
+@dataclasses.dataclass
+class _Run:
+  """Mutable bookkeeping of one training process (the solver state is not here)."""
+  config: Any
+  workdir: str
+  started: float
+  elapsed_before: float
+  restored_from: dict | None
+  rejected: list
+  status: str = 'running'
+  chunk: int = 0
+  chunk_started: float = 0.0
+  iteration: int = 0
+  solve_seconds: float = 0.0  # time inside jitted steps, this process
+  solve_iterations: int = 0
+  exploitability: float | None = None
+  exploitability_iteration: int | None = None
+  last_checkpoint: dict | None = None
+  error: str | None = None
+  clock: Any = time.monotonic  # `_Processes.now` under jax.distributed
+
+  def elapsed(self) -> float:
+    return self.elapsed_before + self.clock() - self.started
+
+  def rate(self) -> float | None:
+    return self.solve_iterations / self.solve_seconds if self.solve_seconds > 0 else None
+
+  def progress(self) -> dict:
+    budget = self.config.time_budget_minutes * 60
+    rate = self.rate()
+    left = self.config.max_iterations - self.iteration
+    eta = left / rate if rate else None
+    time_left = max(0.0, budget - self.elapsed())
+    if eta is not None:
+      eta = min(eta, time_left)
+    return {
+        'status': self.status, 'iteration': self.iteration,
+        'max_iterations': self.config.max_iterations, 'chunk': self.chunk,
+        'iterations_per_second': rate,
+        'elapsed_seconds_chunk': self.clock() - self.chunk_started,
+        'elapsed_seconds': self.elapsed(), 'time_budget_seconds': budget,
+        'time_budget_left_seconds': time_left, 'eta_seconds': eta,
+        'exploitability': self.exploitability,
+        'exploitability_iteration': self.exploitability_iteration,
+        'last_checkpoint': self.last_checkpoint, 'restored_from': self.restored_from,
+        'rejected': self.rejected, 'game': self.config.game,
+        'algorithm': self.config.algorithm, 'workdir': self.workdir,
+        'error': self.error, 'pid': os.getpid(),
+        'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
+
+
+def _prepare_workdir(workdir: str) -> str:
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, f'.write_probe.{socket.gethostname()}.{os.getpid()}')
+    with open(probe, 'w') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    raise ConfigError(f'cannot write to workdir {workdir}: {e.strerror or e}') from None
+  return workdir
+
+
+def _finite(state) -> bool:
+  # An array spread over processes is reduced on its devices (no host holds it).
+  return all(bool(np.isfinite(np.asarray(x)).all()) if x.is_fully_addressable else
+             bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state))
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> int:
+  """Trains under `config` in `workdir`; returns an `EXIT_*` code.
+
+  Raises ConfigError for user mistakes (the launcher prints it in one line).
+  With `config.distributed.enabled`, every process of the job calls it alike
+  and they train one state together (see `initialize_distributed`).
+  """
+  validate(config)
+  initialize_distributed(config)  # before anything else touches JAX
+  workdir = _prepare_workdir(workdir)
+  if config.num_instances > 1 or config.sweep_field:
+    if config.get('instances_mode', 'process') == 'vmap':
+      return run_vmapped(config, workdir)
+    return run_instances(config, workdir)
+  if _distributed(config) and config.devices == 1:
+    # One device of one process would leave the others idle: 1 means all here.
+    config = ml_collections.ConfigDict(json.loads(config.to_json()))
+    config.devices = 0
+  return _run_batch([config], [workdir], vmapped=False)
+
+
+def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
+  """Runs the instances of `config` as one vmapped program on one device.
+
+  Each instance keeps what the process mode gives it: `<workdir>/instance_<k>/`
+  with its config, checkpoints, progress.json and metrics. Instances may differ
+  only by seed and the traced hyperparameters (alpha, beta, gamma): anything
+  else changes the compiled program (ConfigError). Each instance computes what
+  its separate run computes, to float rounding, not bit for bit (see
+  `Solver.run_many`).
+  """
+  validate(config)
+  workdir = _prepare_workdir(workdir)
+  configs = _instance_configs(config)
+  for field in ('game', 'algorithm', 'alternating', 'dtype', 'devices'):
+    if config.sweep_field == field:
+      raise ConfigError(f'config.instances_mode=vmap cannot sweep config.{field} (it '
+                        "changes the compiled program); sweep alpha, beta, gamma or seed, "
+                        "or use instances_mode=process")
+  workdirs = []
+  for k, c in enumerate(configs):
+    d = os.path.join(workdir, f'instance_{k}')
+    os.makedirs(d, exist_ok=True)
+    workdirs.append(d)
+  return _run_batch(configs, workdirs, vmapped=True)
+
+
+@dataclasses.dataclass
+class _Instance:
+  """One instance of a run: its solver, store, bookkeeping and outputs."""
+  solver: Any
+  store: Any
+  r: _Run
+  metrics: Any = None
+  progress_path: str = ''
+  chunk_start_iteration: int = 0
+  in_chunk: bool = False
+
+
+class _States:
+  """The solver states of a run's instances: one state, or one stacked state
+  advanced by `Solver.run_many` (a leading [N] instance axis)."""
+
+  def __init__(self, solver, states, vmapped: bool):
+    self._solver, self.vmapped = solver, vmapped
+    self._hp = None
+    if vmapped:
+      self._state = solver_lib.stack_states(states)
+    else:
+      (self._state,) = states
+
+  def set_hyperparameters(self, solvers):
+    names = solvers[0].hyperparameters
+    self._hp = {k: np.asarray([s.hyperparameters[k] for s in solvers]) for k in names}
+
+  def get(self, k: int):
+    if not self.vmapped:
+      return self._state
+    return jax.tree.map(lambda x: x[k], self._state)
+
+  def replace(self, k: int, state) -> None:
+    if not self.vmapped:
+      self._state = state
+    else:
+      self._state = jax.tree.map(lambda x, y: x.at[k].set(y), self._state, state)
+
+  def drop(self) -> None:
+    self._state = None
+
+  def step(self, counts: list) -> None:
+    if not self.vmapped:
+      self._state = self._solver.run(self._state, counts[0])
+    else:
+      self._state = self._solver.run_many(self._state, counts, self._hp)
+    jax.block_until_ready(self._state)
+
+
+class _Processes:
+  """What the processes of a `jax.distributed` run agree on, once per loop turn.
+
+  Every process must take the same decisions (end a chunk, stop, how many
+  iterations the next step runs), or they would enter different collectives
+  and wait for each other forever. Decisions depend on the clock and on
+  signals, so each turn one small all-gather makes process 0's clock and step
+  size everyone's, and a stop anyone's: a signal to one process (SIGINT,
+  SIGUSR1) or a preemption notice (SIGTERM, left to JAX's preemption service
+  and read through Orbax's check) stops all at the same iteration. With one
+  process nothing is exchanged and the clock is the local one.
+  """
+
+  def __init__(self):
+    self.count = jax.process_count()
+    self.primary = jax.process_index() == 0
+    self._now = time.monotonic()
+    self._turn = 0
+
+  def now(self) -> float:
+    return time.monotonic() if self.count == 1 else self._now
+
+  def turn(self, signals: StopSignals, r: _Run, step: int) -> tuple[bool, int]:
+    """(stop, step) for this turn; sets `r.solve_seconds` and `signals.received`."""
+    if self.count == 1:
+      return signals.received is not None, step
+    seconds = lambda t: (int(t), int(t % 1 * 1e6))  # int32 whatever jax_enable_x64 says
+    mine = np.asarray([*seconds(time.monotonic()), *seconds(r.solve_seconds), step,
+                       signals.received is not None], np.int32)
+    everyone = multihost_utils.process_allgather(mine)  # [processes, 6]
+    first = everyone[0].tolist()
+    self._now, r.solve_seconds = first[0] + first[1] / 1e6, first[2] + first[3] / 1e6
+    preempted = checkpoint_lib.reached_preemption(self._turn)
+    self._turn += 1
+    # Decided from what was gathered alone: a signal landing after the
+    # all-gather is everyone's at the next turn, not this process's now.
+    stop = preempted or bool(everyone[:, 5].any())
+    if stop and signals.received is None:
+      signals.received = ('a preemption notice (SIGTERM)' if preempted else
+                          f'a signal to process {int(np.argmax(everyone[:, 5]))}')
+    return stop, first[4]
+
+
+class _NoMetrics:
+  """The metrics of processes other than 0 (process 0 writes the run's)."""
+
+  def write(self, iteration: int, **scalars) -> None:
+    del iteration, scalars
+
+  def close(self) -> None:
+    pass
+
+
+def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
+  """Restores, trains and saves every instance (one, or many vmapped)."""
+  solvers = [build_solver(c) for c in configs]
+  processes = _Processes()
+  with contextlib.ExitStack() as stack:
+    # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
+    signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
+        jax.config.jax_enable_preemption_service)))
+    instances, states = [], []
+    for config, workdir, solver in zip(configs, workdirs, solvers):
+      fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+      store = stack.enter_context(checkpoint_lib.CheckpointStore(
+          os.path.join(workdir, 'checkpoints'),
+          extra_locations=_split(config.extra_locations), fingerprint=fingerprint,
+          mirror_to=config.mirror_to or None, max_to_keep=int(config.keep_checkpoints)))
+      if processes.primary:
+        with open(os.path.join(workdir, 'config.json'), 'w') as f:
+          f.write(config.to_json(indent=1))
+      state, report = restore_state(store, solver)
+      meta = report.metadata or {}
+      r = _Run(config=config, workdir=workdir, started=0.0, clock=processes.now,
+               elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
+               restored_from=(None if report.restored_from is None else
+                              {'path': report.restored_from, 'iteration': report.iteration}),
+               rejected=[{'path': c.path, 'reason': '; '.join(
+                   c.reasons + _foreign_reasons(c, solver))} for c in report.candidates
+                         if c.status in ('rejected', 'foreign')])
+      tag = f'instance {len(instances)}: ' if vmapped else ''
+      for rejected in r.rejected:
+        print(f"{tag}skipped checkpoint {rejected['path']}: {rejected['reason']}", flush=True)
+      if report.restored_from is None:
+        print(f'{tag}STARTING FRESH: no usable checkpoint in {store.directory} '
+              f'or the extra locations', flush=True)
+      else:
+        r.exploitability = meta.get('exploitability')
+        r.exploitability_iteration = meta.get('exploitability_iteration')
+        print(f'{tag}resumed from {report.restored_from} (iteration {report.iteration})',
+              flush=True)
+      states.append(solver.init() if state is None else state)
+      r.iteration = int(states[-1].iteration)
+      instances.append(_Instance(solver=solver, store=store, r=r,
+                                 progress_path=os.path.join(workdir, 'progress.json')))
+    batch = _States(solvers[0], states, vmapped)
+    del states
+    if vmapped:
+      batch.set_hyperparameters(solvers)
+    # Compile the solver step and the evaluator before the clock starts: the
+    # time budget counts training (steps, evaluations, saves), not start-up.
+    batch.step([0] * len(instances))
+    cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+    processes.turn(signals, instances[0].r, 0)  # the same start on every process
+    started = processes.now()
+    for inst in instances:
+      inst.r.started = started
+      inst.metrics = stack.enter_context(contextlib.closing(
+          MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
+    display = _Display(configs[0].progress_seconds)
+    stack.callback(display.close)
+    _train(instances, batch, signals, display, processes)
+  codes = [_exit_code(inst.r) for inst in instances]
+  if all(c == EXIT_COMPLETE for c in codes):
+    return EXIT_COMPLETE
+  if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
+    return EXIT_INTERRUPTED
+  return EXIT_FAILURE
+
+
+def _exit_code(r: _Run) -> int:
+  return {'completed': EXIT_COMPLETE, 'interrupted': EXIT_INTERRUPTED}.get(
+      r.status, EXIT_FAILURE)
+
+
+def _train(instances: list, batch: _States, signals, display, processes) -> None:
+  """The chunk loop over every instance; sets each instance's final status.
+
+  Instances step together (one call for all when vmapped), each with its own
+  iteration count, so each keeps its own budgets, chunks and evaluations.
+  """
+  step = 100
+
+  def report_progress(inst, force=False):
+    if not processes.primary:
+      return
+    p = inst.r.progress()
+    write_json_atomic(inst.progress_path, p)
+    if inst is instances[0]:
+      display.update(p, force)
+
+  def diverged(inst, what):
+    r, solver = inst.r, inst.solver
+    last = r.last_checkpoint['path'] if r.last_checkpoint else 'none yet'
+    return TrainingFailure(
+        f'the solver diverged: {what} at iteration {r.iteration} ({solver.algorithm} '
+        f'{solver.hyperparameters}, {r.config.dtype}); not saved; last good checkpoint: '
+        f'{last}')
+
+  def evaluate(k, inst):
+    r = inst.r
+    value = cfr_jax.exploitability(inst.solver.game,
+                                   inst.solver.average_policy(batch.get(k)))
+    if not math.isfinite(value):
+      raise diverged(inst, f'exploitability is {value}')
+    r.exploitability, r.exploitability_iteration = value, r.iteration
+    extra = {}
+    if getattr(inst.solver.game, 'bucket', None) is not None:  # a bucketed hold'em subgame
+      extra['abstract_exploitability'] = cfr_jax.abstract_exploitability(
+          inst.solver.game, inst.solver.average_policy(batch.get(k)))
+    inst.metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
+                       solve_seconds=r.solve_seconds, **extra)
+
+  def end_chunk(k, inst):
+    """Final evaluation if done, save, metrics, progress, rebuild from the save."""
+    r = inst.r
+    inst.in_chunk = False
+    if r.exploitability_iteration != r.iteration and done(inst):
+      evaluate(k, inst)  # the final value, however the run ends
+    state = batch.get(k)
+    if not _finite(state):
+      raise diverged(inst, 'non-finite regrets or strategy sums')
+    path = inst.store.save(state, r.iteration, {
+        'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
+        'exploitability_iteration': r.exploitability_iteration,
+        'describe': inst.solver.describe()})  # says why a foreign restore is refused
+    r.last_checkpoint = {'iteration': r.iteration, 'path': path}
+    inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
+                       elapsed_seconds=r.elapsed(), chunk=r.chunk)
+    report_progress(inst, force=True)
+    # Rebuild from the checkpoint: frees the chunk's buffers and proves the save loads.
+    del state
+    if not batch.vmapped:
+      batch.drop()
+    state, rebuilt = inst.store.restore(inst.solver.abstract_state())
+    if state is None or int(state.iteration) != r.iteration:
+      raise checkpoint_lib.CheckpointError(
+          f'the checkpoint just saved at iteration {r.iteration} does not restore '
+          f'(got {rebuilt.restored_from})')
+    batch.replace(k, state)
+
+  def done(inst) -> bool:
+    r = inst.r
+    return (r.iteration >= r.config.max_iterations or
+            r.elapsed() >= r.config.time_budget_minutes * 60)
+
+  def fail(inst, e):
+    r = inst.r
+    r.status, r.error = 'failed', f'{type(e).__name__}: {e}'
+    if processes.primary:
+      write_json_atomic(inst.progress_path, r.progress())
+    prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
+    print(f'{prefix}error: {e}', file=sys.stderr)
+
+  def guarded(k, inst, fn):
+    try:
+      fn(k, inst)
+    except (TrainingFailure, checkpoint_lib.CheckpointError, OSError) as e:
+      fail(inst, e)
+
+  def live():
+    return [(k, i) for k, i in enumerate(instances) if i.r.status == 'running']
+
+  for inst in instances:
+    report_progress(inst, force=True)
+  while True:
+    stop, step = processes.turn(signals, instances[0].r, step)
+    if stop:
+      break
+    for k, inst in live():
+      r, config = inst.r, inst.r.config
+      if inst.in_chunk and (
+          done(inst) or r.iteration - inst.chunk_start_iteration >= config.chunk_iterations
+          or r.clock() - r.chunk_started >= config.chunk_minutes * 60):
+        guarded(k, inst, end_chunk)
+      if r.status == 'running' and not inst.in_chunk and not done(inst):
+        r.chunk += 1
+        r.chunk_started = r.clock()
+        inst.chunk_start_iteration = r.iteration
+        inst.in_chunk = True
+    active = [(k, i) for k, i in live() if i.in_chunk and not done(i)]
+    if not active:
+      break
+    counts = [0] * len(instances)
+    for k, inst in active:
+      r, config = inst.r, inst.r.config
+      chunk_left = inst.chunk_start_iteration + config.chunk_iterations - r.iteration
+      next_eval = (r.iteration // config.eval_every + 1) * config.eval_every
+      n = min(step, chunk_left, config.max_iterations - r.iteration, next_eval - r.iteration)
+      if r.rate():  # do not overshoot the time budget by more than a moment
+        budget = config.time_budget_minutes * 60
+        n = max(1, min(n, int(r.rate() * (budget - r.elapsed())) + 1))
+      counts[k] = n
+    start = time.monotonic()
+    batch.step(counts)
+    took = time.monotonic() - start
+    for k, inst in active:
+      r, config = inst.r, inst.r.config
+      r.iteration += counts[k]
+      r.solve_seconds += took
+      r.solve_iterations += counts[k]
+      if r.iteration % config.eval_every == 0 or r.iteration == config.max_iterations:
+        guarded(k, inst, evaluate)
+      if r.status == 'running':
+        report_progress(inst)
+    # Steps of at most about a second: progress and signals are handled
+    # promptly, yet never per handful of iterations (>= 100 per step).
+    n = max(counts)
+    target = min(1.0, instances[0].r.config.progress_seconds / 4)
+    step = int(min(max(100, n / max(took, 1e-6) * target), 10 ** 7))
+  for k, inst in live():
+    if inst.in_chunk:
+      guarded(k, inst, end_chunk)
+  for inst in instances:
+    r = inst.r
+    prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
+    if r.status != 'running':
+      continue
+    if signals.received is not None and not done(inst):
+      r.status = 'interrupted'
+      report_progress(inst, force=True)
+      print(f'{prefix}interrupted by {signals.received} at iteration {r.iteration}; saved to '
+            f'{r.last_checkpoint["path"] if r.last_checkpoint else "-"}; run the same '
+            'command again to resume', file=sys.stderr)
+      continue
+    r.status = 'completed'
+    report_progress(inst, force=True)
+    why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
+    print(f'{prefix}completed ({why}): iteration {r.iteration}, exploitability '
+          f'{r.exploitability:.4e}, checkpoints in {inst.store.directory}', flush=True)
+

@@ -1,0 +1,87 @@
+"""What a run writes besides checkpoints: progress.json, metrics, the terminal display."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+
+def write_json_atomic(path: str, payload: dict) -> None:
+  """Writes JSON so that a concurrent reader sees the old or the new file, whole."""
+  tmp = f'{path}.tmp.{os.getpid()}'
+  with open(tmp, 'w') as f:
+    json.dump(payload, f, indent=1, allow_nan=False, default=str)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+class MetricsWriter:
+  """metrics.jsonl always; TensorBoard event files when tensorboardX is installed."""
+
+  def __init__(self, workdir: str):
+    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    try:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    except ImportError:
+      self._tb = None
+
+  def write(self, iteration: int, **scalars) -> None:
+    record = {'iteration': iteration, 'time': time.time(), **scalars}
+    self._jsonl.write(json.dumps(record, default=float) + '\n')
+    self._jsonl.flush()
+    if self._tb is not None:
+      for k, v in scalars.items():
+        if isinstance(v, (int, float)) and v is not None:
+          self._tb.add_scalar(k, v, iteration)
+
+  def close(self) -> None:
+    self._jsonl.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+class _Display:
+  """A progress bar on a terminal; plain periodic lines otherwise."""
+
+  def __init__(self, every_seconds: float):
+    self.tty = sys.stderr.isatty()
+    self.every = every_seconds
+    self._last = -math.inf
+    self._text = None
+
+  def update(self, p: dict, force: bool = False) -> None:
+    now = time.monotonic()
+    if not force and now - self._last < (0.2 if self.tty else self.every):
+      return
+    self._last = now
+    it, total = p['iteration'], p['max_iterations']
+    expl = p['exploitability']
+    text = (f'it {it}/{total} {p["iterations_per_second"] or 0:,.0f} it/s '
+            f'expl {"-" if expl is None else f"{expl:.3e}"} '
+            f'ETA {_duration(p["eta_seconds"])}')
+    if text == self._text:
+      return
+    self._text = text
+    if self.tty:
+      done = int(30 * it / max(total, 1))
+      sys.stderr.write(f'\r[{"#" * done}{"." * (30 - done)}] {text}\x1b[K')
+      sys.stderr.flush()
+    else:
+      print(text, flush=True)
+
+  def close(self):
+    if self.tty:
+      sys.stderr.write('\n')
+
+
+def _duration(seconds) -> str:
+  if seconds is None or not math.isfinite(seconds):
+    return '-'
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m' if seconds >= 3600 else (
+      f'{seconds // 60}m{seconds % 60:02d}s')
+

@@ -1,0 +1,84 @@
+"""Finding a run's state again: restore in the solver's layout, and `load_run` for tools."""
+from __future__ import annotations
+
+import json
+import os
+
+import ml_collections
+
+import cfr_jax
+from cfr_jax import checkpoint as checkpoint_lib
+from cfr_jax.training.config import ConfigError, build_solver, _split
+
+
+def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
+  """What differs between a foreign checkpoint and this run, when it says."""
+  saved = (candidate.metadata or {}).get('describe')
+  if candidate.status != 'foreign' or not isinstance(saved, dict):
+    return []
+  now = json.loads(json.dumps(solver.describe(), default=str))
+  saved_game, game = saved.get('game') or {}, now.get('game') or {}
+  out = []
+  if saved_game.get('buckets') != game.get('buckets'):
+    h = lambda b: (b or {}).get('hash', 'none')[:12] if isinstance(b, dict) else 'none'
+    out.append(f'it was trained on another card abstraction (bucket table '
+               f'{h(saved_game.get("buckets"))} here {h(game.get("buckets"))}): '
+               'its regrets mean nothing under this one')
+  out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
+          for k in sorted((set(saved_game) | set(game)) - {'buckets'})
+          if saved_game.get(k) != game.get(k)]
+  out += [f'{k} was {saved.get(k)!r}, here {now.get(k)!r}'
+          for k in sorted((set(saved) | set(now)) - {'game'}) if saved.get(k) != now.get(k)]
+  return out
+
+
+def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:
+  """`store.restore` in `solver`'s layout; (state or None, RestoreReport).
+
+  A checkpoint written with another device count has another infoset padding
+  (`Solver.num_rows`), so the store rejects its shape. When such a checkpoint
+  is newer than what restored (or nothing did), it is read in its own shape on
+  one device and re-laid out with `Solver.place`: runs move freely between
+  device counts, at the price of one unsharded read.
+  """
+  state, report = store.restore(solver.abstract_state())
+  have = -1 if state is None else report.iteration
+  other = {}
+  for c in report.candidates:
+    shape = (((c.metadata or {}).get('arrays') or {}).get('regrets') or {}).get('shape')
+    if (c.status == 'rejected' and shape and len(shape) == 2 and c.iteration is not None
+        and c.iteration > have and shape[0] != solver.num_rows
+        and shape[0] >= solver.game.num_infosets and shape[1] == solver.game.num_actions):
+      other[shape[0]] = max(other.get(shape[0], -1), c.iteration)
+  for rows in sorted(other, key=other.get, reverse=True):
+    found, found_report = store.restore(solver.abstract_state(num_rows=rows))
+    if found is not None and found_report.iteration > have:
+      return solver.place(found), found_report
+  return state, report
+
+
+def load_run(workdir: str) -> tuple:
+  """(solver, state) of a trained run, from its config.json and best checkpoint.
+
+  For notebooks and tools (`launch.query`): the same game, solver and
+  fingerprint as the run itself, so a foreign checkpoint is never loaded.
+  Raises ConfigError when the workdir holds no run or no usable checkpoint.
+  """
+  workdir = os.path.abspath(workdir)
+  try:
+    with open(os.path.join(workdir, 'config.json')) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+  except (OSError, ValueError) as e:
+    raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
+                      'is it the --workdir of a launch.train run?') from None
+  solver = build_solver(config)
+  fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+  with checkpoint_lib.CheckpointStore(
+      os.path.join(workdir, 'checkpoints'), extra_locations=_split(config.extra_locations),
+      fingerprint=fingerprint) as store:
+    state, report = restore_state(store, solver)
+  if state is None:
+    raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + '; '.join(
+        f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet')
+  return solver, state
+
