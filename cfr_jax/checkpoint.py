@@ -10,18 +10,32 @@ downloaded artifacts folder), verifies each leniently and tries them best first:
 * *minor* issues (checksum mismatch, missing optional metadata) are warnings: the
   candidate stays in the running;
 * a *foreign* fingerprint (another game, bucket table, algorithm, ...) is refused
-  and never loaded.
+  and never loaded, but left where it is: it is a good checkpoint of another run;
+* a checkpoint whose identity cannot be established (an older-format one whose
+  metadata files are both lost) is refused too, and also left in place;
+* a loaded state that fails the caller's sanity check (`restore(check=...)`:
+  non-finite values, ...) is rejected and the next candidate is tried.
 
 Only when every candidate fails does it start fresh, and it says so loudly.
 
 On-disk layout (one Orbax `CheckpointManager` step directory per saved iteration):
 
-  <directory>/<iteration>/state/   the state pytree (Orbax StandardSave: OCDBT + zstd)
+  <directory>/<iteration>/state/   {'state': the state pytree, 'fingerprint': uint8[64]}
+                                   (Orbax StandardSave: OCDBT + zstd). The fingerprint
+                                   inside the arrays is what proves a checkpoint's
+                                   identity when both metadata copies are lost.
   <directory>/<iteration>/meta/    JSON metadata: fingerprint, checksums, versions, ...
   <directory>/<iteration>/_CHECKPOINT_METADATA   Orbax's; its custom_metadata repeats
                                    the fingerprint so it survives a lost `meta/`
-  <directory>/rejected/            broken, temporary or foreign step directories that
-                                   blocked a save, moved aside (never deleted)
+  <directory>/foreign/<fp>/<iteration>/  another run's step that stood where this
+                                   run saves the same step: moved here, and searched
+                                   on every restore (so that run still finds it)
+  <directory>/rejected/            truly unusable or temporary step directories that
+                                   blocked a save, moved aside (never deleted, never
+                                   searched again)
+
+Format 1 (before the fingerprint moved into the arrays) kept the bare state
+pytree in `state/`; such checkpoints still restore, identified by their metadata.
 
 Discovery scans step directories itself and restores each one directly, so nothing
 depends on Orbax's bookkeeping (a corrupt `metrics` file, a stale "latest" step).
@@ -61,10 +75,42 @@ FORMAT_VERSION = 1
 _STATE_ITEM = "state"
 _META_ITEM = "meta"
 _REJECTED_DIR = "rejected"
+_FOREIGN_DIR = "foreign"
+_FINGERPRINT_LEAF = "fingerprint"
+_STATE_LEAF = "state"
 _ORBAX_STEP_METADATA = "_CHECKPOINT_METADATA"
 _TMP_MARK = ".orbax-checkpoint-tmp"
 _CUSTOM_KEY = "cfr_jax"
 _STEP_RE = re.compile(r"^\d+$")
+
+
+def _quiet_closed_loops():
+  """Drops the "Event loop is closed" errors that tensorstore callbacks raise
+  after Orbax has closed the event loop of a failed read (random bytes in an
+  array file): Python prints each as a stray traceback, sometimes long after
+  the read failed, though the failure itself was already caught and reported.
+  Every other unraisable error still reaches the previous hook."""
+  previous = sys.unraisablehook
+  if getattr(previous, "_cfr_jax_quiet", False):
+    return
+
+  def hook(args):
+    if isinstance(args.exc_value, RuntimeError) and str(args.exc_value) == (
+        "Event loop is closed"):
+      return
+    previous(args)
+  hook._cfr_jax_quiet = True  # pylint: disable=protected-access
+  sys.unraisablehook = hook
+
+
+def _fingerprint_array(fingerprint: str) -> np.ndarray:
+  """The fingerprint as the uint8[64] array saved beside the state."""
+  data = fingerprint.encode("ascii")[:64].ljust(64, b"\0")
+  return np.frombuffer(data, np.uint8).copy()
+
+
+def _fingerprint_text(array: Any) -> str:
+  return bytes(np.asarray(array, np.uint8)).rstrip(b"\0").decode("ascii", "replace")
 
 
 class CheckpointError(Exception):
@@ -119,7 +165,8 @@ class CandidateRecord:
   """What happened to one step directory during `restore`.
 
   status: "restored" (loaded cleanly), "warned" (loaded despite minor issues),
-    "rejected" (unusable), "foreign" (other fingerprint, never loaded) or
+    "rejected" (unusable), "foreign" (other fingerprint, never loaded),
+    "unverified" (identity cannot be established, never loaded) or
     "skipped_not_tried" (a better candidate loaded first).
   reasons: why it was rejected/refused, and any warnings.
   """
@@ -138,6 +185,9 @@ class CandidateRecord:
   # dtypes): such a directory may be fine for another caller, so it is never
   # moved aside.
   broken: bool = dataclasses.field(default=False, repr=False)
+  # 2: {'state', 'fingerprint'} in the state item; 1: the bare state (format 1).
+  layout: int = dataclasses.field(default=2, repr=False)
+  fingerprint: Optional[str] = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass
@@ -153,7 +203,7 @@ class RestoreReport:
   def rejected(self) -> list:
     """[(path, reason)] for every rejected or foreign candidate."""
     return [(c.path, "; ".join(c.reasons)) for c in self.candidates
-            if c.status in ("rejected", "foreign")]
+            if c.status in ("rejected", "foreign", "unverified")]
 
   @property
   def warnings(self) -> list:
@@ -341,21 +391,30 @@ class CheckpointStore:
 
   # ----------------------------------------------------------------- restore
 
-  def restore(self, abstract_state: Any) -> tuple:
+  def restore(self, abstract_state: Any, check=None) -> tuple:
     """Restores the best usable checkpoint.
 
     Args:
       abstract_state: a pytree of `jax.ShapeDtypeStruct`s or arrays giving the
         expected structure, shapes and dtypes (and shardings).
+      check: optional `check(state, iteration) -> None or reason`, run on each
+        loaded state: a reason rejects the candidate (as unusable) and the next
+        one is tried. It is what catches the damage a checksum mismatch only
+        hints at (the mismatch alone is a minor issue).
 
     Returns:
       (state, report): the restored pytree, or None when every candidate failed
       (then `report.started_fresh` is True), and a `RestoreReport`.
     """
+    _quiet_closed_loops()
     target = _abstract(abstract_state)
     records = []
     for index, location in enumerate((self.directory,) + self.extra_locations):
       records.extend(self._discover(location, index, target))
+      # Other runs' steps moved aside by a save of the same step number.
+      foreign = os.path.join(location, _FOREIGN_DIR)
+      for name in sorted(os.listdir(foreign)) if os.path.isdir(foreign) else ():
+        records.extend(self._discover(os.path.join(foreign, name), index, target))
 
     viable = sorted((r for r in records if r.status == "skipped_not_tried"),
                     key=self._quality_key)
@@ -374,6 +433,11 @@ class CheckpointStore:
           self._reject(record, "unusable on another process", broken=False)
         continue
       state = self._load(record, target)
+      if state is not None and check is not None:
+        why = check(state, record.iteration)
+        if why:
+          self._reject(record, f"loaded, but {why}")
+          state = None
       if multiprocess and not _everywhere(state is not None):
         if state is not None:
           state = None
@@ -389,7 +453,7 @@ class CheckpointStore:
     tried_or_viable = {id(r) for r in viable}
     ordered = viable + [r for r in records if id(r) not in tried_or_viable]
     if chosen is None:
-      logging.warning(
+      (logging.warning if records else logging.info)(
           "no usable checkpoint among %d candidate(s) (%d rejected): starting fresh",
           len(records), len([r for r in records if r.status != "skipped_not_tried"]))
       return None, RestoreReport(None, None, None, ordered, True)
@@ -397,6 +461,22 @@ class CheckpointStore:
                  " with warnings: " + "; ".join(chosen.warnings) if chosen.warnings else "")
     return state, RestoreReport(chosen.path, chosen.iteration, chosen.metadata,
                                 ordered, False)
+
+  def load(self, path: str, abstract_state: Any) -> Any:
+    """Loads the one step directory `path` (e.g. what `save` just returned),
+    verified like a restore candidate; raises CheckpointError if it does not
+    load. Unlike `restore` it scans nothing else, so it repeats no warning
+    about the other candidates."""
+    _quiet_closed_loops()
+    target = _abstract(abstract_state)
+    path = os.path.abspath(path)
+    record = self._inspect(path, os.path.dirname(path), 0, target)
+    state = None
+    if record.status == "skipped_not_tried":
+      state = self._load(record, target)
+    if state is None:
+      raise CheckpointError(f"checkpoint {path} does not load: {'; '.join(record.reasons)}")
+    return state
 
   def _agree_on_candidates(self, records: list, viable: list) -> list:
     """Process 0's ordered candidates, as this process's records.
@@ -411,8 +491,7 @@ class CheckpointStore:
     agreed = _from_primary(ours if _primary() else np.zeros((count, 2), np.int32)) if (
         count) else ours[:0]
     locations = (self.directory,) + self.extra_locations
-    by_key = {(r.location_index, r.iteration): r for r in records
-              if _STEP_RE.match(os.path.basename(r.path))}
+    by_key = {(r.location_index, r.iteration): r for r in viable}
     out = []
     for index, iteration in agreed.tolist():
       record = by_key.get((index, iteration))
@@ -506,15 +585,13 @@ class CheckpointStore:
     fingerprints = {f for f in ((meta or {}).get("fingerprint"), custom.get("fingerprint"))
                     if f is not None}
     record.metadata = meta  # a foreign record keeps it too: callers may say what differs
+    record.fingerprint = sorted(fingerprints)[0] if fingerprints else None
     if fingerprints - {self.fingerprint}:
       self._reject(record, f"fingerprint {sorted(fingerprints)[0][:12]}... does not "
-                   f"match this run's {self.fingerprint[:12]}...", status="foreign")
+                   f"match this run's {self.fingerprint[:12]}...", status="foreign",
+                   broken=False)
       return record
     record.fingerprint_known = bool(fingerprints)
-    if not fingerprints:
-      self._warn(record, "fingerprint unknown (no metadata): tried after verified "
-                 "candidates")
-    record.metadata = meta
     if meta is not None:
       if meta.get("iteration") not in (None, record.iteration):
         self._warn(record, f"metadata says iteration {meta.get('iteration')}, "
@@ -534,12 +611,27 @@ class CheckpointStore:
       self._reject(record, f"array metadata unreadable ({_one_line(e)})")
       return record
     expected = _named_leaves(target)
-    if set(stored) != set(expected):
+    wrapped = {f"{_STATE_LEAF}.{k}" for k in expected} | {_FINGERPRINT_LEAF}
+    if set(stored) == wrapped:
+      record.layout = 2
+    elif set(stored) == set(expected):
+      record.layout = 1
+    else:
       self._reject(record, f"structure differs: stored leaves {sorted(stored)}, "
                    f"expected {sorted(expected)}", broken=False)
       return record
+    if not fingerprints:
+      if record.layout == 1:
+        self._reject(record, "its identity cannot be established: both metadata copies "
+                     "are unreadable and this format-1 checkpoint keeps no fingerprint in "
+                     "its arrays; left in place, never loaded", status="unverified",
+                     broken=False)
+        return record
+      record.fingerprint_known = True  # the arrays carry it; checked on load
+      self._warn(record, "metadata lost: identity taken from the fingerprint saved in "
+                 "the arrays")
     for name, want in expected.items():
-      got = stored[name]
+      got = stored[name if record.layout == 1 else f"{_STATE_LEAF}.{name}"]
       got_shape, got_dtype = tuple(getattr(got, "shape", ())), getattr(got, "dtype", None)
       if got_shape != tuple(want.shape):
         self._reject(record, f"wrong shape for {name}: stored {got_shape}, "
@@ -556,7 +648,12 @@ class CheckpointStore:
     state_dir = epath.Path(record.path) / _STATE_ITEM
     try:
       with ocp.StandardCheckpointer() as checkpointer:
-        state = checkpointer.restore(state_dir, target)
+        if record.layout == 1:
+          state = checkpointer.restore(state_dir, target)
+        else:
+          saved = checkpointer.restore(state_dir, {
+              _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
+          state = saved[_STATE_LEAF]
       jax.block_until_ready(state)
     except Exception as e:  # pylint: disable=broad-except
       empty = [os.path.relpath(os.path.join(d, f), record.path)
@@ -565,6 +662,13 @@ class CheckpointStore:
       hint = f" (zero-byte files: {', '.join(empty)})" if empty else ""
       self._reject(record, f"unreadable: {_root_cause(e)}{hint}")
       return None
+    if record.layout == 2:
+      proven = _fingerprint_text(saved[_FINGERPRINT_LEAF])
+      if proven != self.fingerprint:
+        self._reject(record, f"the fingerprint saved in its arrays ({proven[:12]}...) does "
+                     f"not match this run's {self.fingerprint[:12]}...", status="foreign",
+                     broken=False)
+        return None
     recorded = (record.metadata or {}).get("arrays") or {}
     bad = []
     for name, leaf in _named_leaves(state).items():
@@ -609,6 +713,7 @@ class CheckpointStore:
         fingerprint=self.fingerprint,
         iteration=step,
         format_version=FORMAT_VERSION,
+        state_layout=2,
         wall_time=datetime.datetime.now(datetime.timezone.utc).isoformat(),
         library_versions=_library_versions(),
         arrays={name: {"shape": list(np.shape(leaf)), "dtype": np.dtype(leaf.dtype).name,
@@ -622,7 +727,9 @@ class CheckpointStore:
         # force=True: Orbax would otherwise skip a step at or below the one it
         # believes is latest (e.g. a higher valid step after a fallback).
         m.save(step, args=ocp.args.Composite(**{
-            _STATE_ITEM: ocp.args.StandardSave(state),
+            _STATE_ITEM: ocp.args.StandardSave({
+                _STATE_LEAF: state,
+                _FINGERPRINT_LEAF: _fingerprint_array(self.fingerprint)}),
             _META_ITEM: ocp.args.JsonSave(meta)}), custom_metadata=custom, force=True)
         m.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
@@ -642,7 +749,7 @@ class CheckpointStore:
     if _primary():
       self._apply_retention(self.directory, step)
       if self.mirror_to:
-        self._mirror(step_dir, step)
+        self._mirror(step_dir, step, state)
     _barrier(f"saved.{step}")
     return step_dir
 
@@ -680,6 +787,19 @@ class CheckpointStore:
         pass
 
   @staticmethod
+  def _set_aside(path: str, fingerprint: Optional[str]):
+    """Moves another run's step directory to `foreign/<fingerprint>/` next to
+    it, where every restore still finds it (its own run resumes from there)."""
+    folder = os.path.join(os.path.dirname(path), _FOREIGN_DIR,
+                          (fingerprint or "unverified")[:16])
+    os.makedirs(folder, exist_ok=True)
+    dest = os.path.join(folder, os.path.basename(path))
+    if os.path.lexists(dest):  # an older copy of the same step: keep the newer
+      CheckpointStore._quarantine(dest, "superseded by a newer step of the same run")
+    os.rename(path, dest)
+    logging.info("moved another run's checkpoint %s to %s", path, dest)
+
+  @staticmethod
   def _quarantine(path: str, why: str):
     """Moves a step directory aside, into `rejected/` next to it (never deletes)."""
     rejected = os.path.join(os.path.dirname(path), _REJECTED_DIR)
@@ -708,6 +828,8 @@ class CheckpointStore:
         record = self._inspect(path, self.directory, 0, target)
         if record.broken:
           self._quarantine(path, "; ".join(record.reasons))
+        elif int(name) == step and record.status in ("foreign", "unverified"):
+          self._set_aside(path, record.fingerprint)
         elif int(name) == step:
           self._quarantine(path, "superseded by a new save of the same step")
 
@@ -761,7 +883,7 @@ class CheckpointStore:
       shutil.rmtree(os.path.join(location, str(s)), ignore_errors=True)
       logging.info("retention: removed checkpoint %d from %s", s, location)
 
-  def _mirror(self, step_dir: str, step: int):
+  def _mirror(self, step_dir: str, step: int, state: Any):
     """Copies a verified step to `mirror_to` atomically; failures only log."""
     name = os.path.basename(step_dir)
     final = os.path.join(self.mirror_to, name)
@@ -771,7 +893,11 @@ class CheckpointStore:
       shutil.rmtree(tmp, ignore_errors=True)
       shutil.copytree(step_dir, tmp)
       if os.path.lexists(final):
-        self._quarantine(final, "superseded by a new save of the same step")
+        old = self._inspect(final, self.mirror_to, 0, _abstract(state))
+        if old.status in ("foreign", "unverified"):
+          self._set_aside(final, old.fingerprint)
+        else:
+          self._quarantine(final, "superseded by a new save of the same step")
       os.rename(tmp, final)
       self._apply_retention(self.mirror_to, step)
     except OSError as e:

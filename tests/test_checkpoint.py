@@ -176,7 +176,8 @@ def flip_undetected_byte(step_dir):
     open(path, "wb").write(bytes(data))
     try:
       with ocp.StandardCheckpointer() as ckptr:
-        loaded = ckptr.restore(os.path.join(step_dir, "state"), ABSTRACT)
+        loaded = ckptr.restore(os.path.join(step_dir, "state"), {
+            "state": ABSTRACT, "fingerprint": np.zeros(64, np.uint8)})["state"]
     except Exception:  # pylint: disable=broad-except
       continue
     if any(np.asarray(x).tobytes() != np.asarray(y).tobytes()
@@ -239,21 +240,54 @@ def test_deleted_metadata_warns_and_restores_300(clean_dir):
   assert any("metadata missing" in r for r in record.reasons)
 
 
-def test_all_metadata_deleted_prefers_verified_200(clean_dir):
-  # With both copies gone the fingerprint cannot be checked: 300 might be another
-  # run's state with the same shapes, so verified candidates go first. It is still
-  # a last resort before starting fresh (structure, shapes and dtypes must match).
-  shutil.rmtree(os.path.join(clean_dir, "300", "meta"))
-  os.remove(os.path.join(clean_dir, "300", "_CHECKPOINT_METADATA"))
-  _, state, report = restore(clean_dir)
-  assert report.iteration == 200
-  assert_bitwise_equal(state, make_state(200))
-  assert record_for(report, 300).status == "skipped_not_tried"
-  assert any("fingerprint unknown" in r for r in record_for(report, 300).reasons)
-  for step in (100, 200):
-    shutil.rmtree(os.path.join(clean_dir, str(step)))
+def strip_metadata(step_dir):
+  shutil.rmtree(os.path.join(step_dir, "meta"))
+  os.remove(os.path.join(step_dir, "_CHECKPOINT_METADATA"))
+
+
+def test_all_metadata_deleted_identity_from_the_arrays(clean_dir):
+  # With both metadata copies gone, the fingerprint saved inside the state's
+  # arrays still proves whose checkpoint 300 is: it restores (with a warning).
+  strip_metadata(os.path.join(clean_dir, "300"))
   _, state, report = restore(clean_dir)
   assert report.iteration == 300 and record_for(report, 300).status == "warned"
+  assert_bitwise_equal(state, make_state(300))
+  assert any("identity taken from the fingerprint saved in the arrays" in r
+             for r in record_for(report, 300).reasons)
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN_FPS))
+def test_all_metadata_deleted_foreign_state_is_never_loaded(clean_dir, kind):
+  # Another run's newest checkpoint with no metadata left: its arrays say whose
+  # it is, so it is refused (left in place) and our 200 restores instead.
+  populate(clean_dir, (400,), fingerprint=FOREIGN_FPS[kind])
+  strip_metadata(os.path.join(clean_dir, "400"))
+  store, state, report = restore(clean_dir)
+  assert report.iteration == 300
+  record = record_for(report, 400)
+  assert record.status == "foreign"
+  assert "fingerprint saved in its arrays" in " ".join(record.reasons)
+  store.save(make_state(310), 310)
+  assert os.path.isdir(os.path.join(clean_dir, "400"))  # kept: it is not broken
+  assert not os.path.exists(os.path.join(clean_dir, "rejected"))
+
+
+def test_format1_checkpoint_without_metadata_is_never_loaded(tmp_path):
+  # A format-1 checkpoint (the committed fixture: bare state, fingerprint only in
+  # the metadata) whose metadata is lost cannot prove its identity: refused, kept.
+  fixture = _fixture_module()
+  copy = tmp_path / "copy"
+  shutil.copytree(fixture.FIXTURE_DIR, copy)
+  step_dir = os.path.join(copy, str(fixture.FIXTURE_ITERATION))
+  strip_metadata(step_dir)
+  store = CheckpointStore(tmp_path / "primary", extra_locations=[copy],
+                          fingerprint=fixture.fixture_fingerprint())
+  state, report = store.restore(abstract(fixture.fixture_state()))
+  assert state is None and report.started_fresh
+  record = record_for(report, fixture.FIXTURE_ITERATION)
+  assert record.status == "unverified"
+  assert "identity cannot be established" in record.reasons[-1]
+  assert os.path.isdir(step_dir)
 
 
 # 7
@@ -296,8 +330,25 @@ def test_foreign_fingerprint_is_refused_and_saves_continue(
   assert_bitwise_equal(state, make_state(310))
   assert foreign.path not in loaded
   assert tree_digest(extra) == extra_before
-  if where == "primary":  # moved aside, not deleted
-    assert os.listdir(os.path.join(clean_dir, "rejected"))[0].startswith("400.")
+  if where == "primary":  # a good checkpoint of another run: left where it was
+    assert os.path.isdir(os.path.join(clean_dir, "400"))
+    assert not os.path.exists(os.path.join(clean_dir, "rejected"))
+
+
+def test_foreign_step_in_the_way_is_set_aside_and_still_found(clean_dir):
+  # Run B saves step 300 where run A's step 300 stands: A's moves to
+  # foreign/<fingerprint>/300, and A's next restore still finds it there.
+  other = FOREIGN_FPS["other_game"]
+  store_b = CheckpointStore(clean_dir, fingerprint=other)
+  assert store_b.restore(ABSTRACT)[0] is None
+  store_b.save(make_state(999), 300)
+  aside = os.path.join(clean_dir, "foreign", FP[:16], "300")
+  assert os.path.isdir(aside)
+  shutil.rmtree(os.path.join(clean_dir, "200"))
+  shutil.rmtree(os.path.join(clean_dir, "100"))
+  _, state, report = restore(clean_dir)
+  assert report.restored_from == aside and report.iteration == 300
+  assert_bitwise_equal(state, make_state(300))
 
 
 # 9
