@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import jax
@@ -32,8 +33,24 @@ class TrainingFailure(RuntimeError):
 # Configuration.
 
 
+def _non_finite(config, prefix='config') -> str | None:
+  """The first float field that is NaN or infinite (JSON cannot hold them)."""
+  for name, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      found = _non_finite(value, f'{prefix}.{name}')
+      if found:
+        return found
+    elif isinstance(value, float) and not math.isfinite(value):
+      return f'{prefix}.{name} must be a finite number, got {value}'
+  return None
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
+  found = _non_finite(config)
+  if found:
+    raise ConfigError(found + ' (for no limit, give a large number)'
+                      if 'budget' in found or 'minutes' in found else found)
   for name in _POSITIVE:
     value = config.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

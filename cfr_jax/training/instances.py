@@ -1,63 +1,120 @@
 """Many instances of a run as processes, one per `<workdir>/instance_<k>`."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import ml_collections
 
 from cfr_jax.training.config import (ConfigError, EXIT_COMPLETE, EXIT_FAILURE,
                                      EXIT_INTERRUPTED, EXIT_USAGE, _instance_configs)
+from cfr_jax.training.outputs import write_json_atomic, write_text_atomic
+from cfr_jax.training.signals import StopSignals, exit_at_once_on_signals
+
+
+_PARENT_ENV = 'CFR_JAX_PARENT_PID'
+_LOCK_WAIT_SECONDS = 120  # a killed parent's children save before they exit
 
 
 def run_instances(config, workdir: str) -> int:
   """Runs each instance as its own process in `<workdir>/instance_<k>`.
 
-  A SIGINT/SIGTERM to this process is passed on to every instance (as
-  SIGUSR1), which saves and exits; a failure in one does not stop the others.
+  A first SIGINT/SIGTERM/SIGHUP to this process is passed on to every
+  instance (as SIGUSR1), which saves and exits; a second kills them at once
+  (their last complete checkpoints are kept) and marks them interrupted. A
+  failure in one instance does not stop the others. The children die with
+  this process however it dies (SIGKILL included): each asks the kernel for a
+  SIGUSR1 when its parent goes (`_die_with_parent`), saves and exits.
   """
   configs = _instance_configs(config)
   children = []
-  for k, c in enumerate(configs):
-    d = os.path.join(workdir, f'instance_{k}')
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'config.json'), 'w') as f:
-      f.write(c.to_json(indent=1))
-    log = open(os.path.join(d, 'log.txt'), 'a')
-    # Own session: a terminal's Ctrl-C reaches only us, and we forward it once.
-    proc = subprocess.Popen([sys.executable, '-m', 'cfr_jax.training', d], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    children.append((k, proc, log))
-    print(f'instance {k}: pid {proc.pid}, {d}', flush=True)
-
-  def forward(signum, frame):
-    del signum, frame
-    for _, proc, _ in children:
-      if proc.poll() is None:
-        proc.send_signal(signal.SIGUSR1)  # a graceful stop that never escalates
-
-  codes = {}
-  with contextlib.ExitStack() as stack:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-      previous = signal.signal(sig, forward)
-      stack.callback(signal.signal, sig, previous)
+  env = {**os.environ, _PARENT_ENV: str(os.getpid()),
+         'CFR_JAX_LOCK_WAIT': str(_LOCK_WAIT_SECONDS)}
+  with StopSignals() as signals:
+    for k, c in enumerate(configs):
+      d = os.path.join(workdir, f'instance_{k}')
+      os.makedirs(d, exist_ok=True)
+      write_text_atomic(os.path.join(d, 'config.json'), c.to_json(indent=1))
+      log = open(os.path.join(d, 'log.txt'), 'a')
+      # Own session: a terminal's Ctrl-C reaches only us, and we forward it once.
+      proc = subprocess.Popen([sys.executable, '-m', 'cfr_jax.training', d], stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True, env=env)
+      children.append((k, proc, log, d))
+      print(f'instance {k}: pid {proc.pid}, {d}', flush=True)
+    signals.on_exit_now.append(lambda: _kill_children(children))
+    codes, forwarded = {}, False
     while len(codes) < len(children):
-      for k, proc, log in children:
+      if signals.received is not None and not forwarded:
+        forwarded = True
+        for _, proc, _, _ in children:
+          if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)  # a graceful stop that never escalates
+      for k, proc, log, _ in children:
         if k not in codes and proc.poll() is not None:
           codes[k] = proc.returncode
           log.close()
           print(f'instance {k}: {_describe_exit(proc.returncode)}', flush=True)
-      time.sleep(0.2)
+      time.sleep(0.1)
   if all(c == EXIT_COMPLETE for c in codes.values()):
     return EXIT_COMPLETE
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes.values()):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+def _kill_children(children) -> None:
+  """A second signal: the children stop now, progress.json says interrupted."""
+  for _, proc, _, _ in children:
+    if proc.poll() is None:
+      proc.kill()
+  for _, proc, _, d in children:
+    proc.wait()
+    path = os.path.join(d, 'progress.json')
+    try:
+      with open(path) as f:
+        progress = json.load(f)
+      if progress.get('status') == 'running':
+        progress['status'] = 'interrupted'
+        write_json_atomic(path, progress)
+    except (OSError, ValueError):
+      pass
+
+
+def _die_with_parent() -> None:
+  """Has this instance stop (SIGUSR1: save, exit 75) when its parent dies.
+
+  Linux delivers the signal itself (PR_SET_PDEATHSIG); elsewhere a thread
+  watches the parent pid. SIGUSR1, the stop that never escalates: Linux
+  delivers the parent-death signal once per thread that asked for it (JAX's
+  threads inherit the setting), and a second SIGTERM would exit unsaved.
+  Set here, after exec, rather than in a preexec_fn, which is unsafe in a
+  parent that runs threads (JAX's).
+  """
+  parent = int(os.environ.get(_PARENT_ENV, '0') or 0)
+  if not parent:
+    return
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    libc = ctypes.CDLL(None, use_errno=True)
+    by_kernel = libc.prctl(1, signal.SIGUSR1, 0, 0, 0) == 0  # PR_SET_PDEATHSIG = 1
+  except (OSError, AttributeError):
+    by_kernel = False
+  if os.getppid() != parent:  # it died before prctl took effect
+    os.kill(os.getpid(), signal.SIGUSR1)
+    return
+  if by_kernel:
+    return
+
+  def watch():
+    while os.getppid() == parent:
+      time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGUSR1)
+  threading.Thread(target=watch, name='cfr_jax-parent', daemon=True).start()
 
 
 def _describe_exit(code: int) -> str:
@@ -69,6 +126,8 @@ def _describe_exit(code: int) -> str:
 
 def _instance_main(workdir: str) -> int:
   """Entry of one instance process started by `run_instances`."""
+  exit_at_once_on_signals()  # until the run's own handlers take over
+  _die_with_parent()
   with open(os.path.join(workdir, 'config.json')) as f:
     config = ml_collections.ConfigDict(json.load(f))
   try:

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from absl import logging
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -29,8 +30,11 @@ from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
     _instance_configs, _split, build_solver, initialize_distributed, validate)
-from cfr_jax.training.outputs import MetricsWriter, _Display, write_json_atomic
+from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
+                                      write_text_atomic)
+from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
+from cfr_jax.training import lock as lock_lib
 from cfr_jax.training.instances import run_instances
 from cfr_jax.training.signals import StopSignals
 
@@ -44,6 +48,7 @@ class _Run:
   elapsed_before: float
   restored_from: dict | None
   rejected: list
+  restore_warnings: list = dataclasses.field(default_factory=list)
   status: str = 'running'
   chunk: int = 0
   chunk_started: float = 0.0
@@ -80,7 +85,7 @@ class _Run:
         'exploitability': self.exploitability,
         'exploitability_iteration': self.exploitability_iteration,
         'last_checkpoint': self.last_checkpoint, 'restored_from': self.restored_from,
-        'rejected': self.rejected, 'game': self.config.game,
+        'rejected': self.rejected, 'restore_warnings': self.restore_warnings, 'game': self.config.game,
         'algorithm': self.config.algorithm, 'workdir': self.workdir,
         'error': self.error, 'pid': os.getpid(),
         'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
@@ -99,12 +104,6 @@ def _prepare_workdir(workdir: str) -> str:
   return workdir
 
 
-def _finite(state) -> bool:
-  # An array spread over processes is reduced on its devices (no host holds it).
-  return all(bool(np.isfinite(np.asarray(x)).all()) if x.is_fully_addressable else
-             bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state))
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   """Trains under `config` in `workdir`; returns an `EXIT_*` code.
 
@@ -115,15 +114,43 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   validate(config)
   initialize_distributed(config)  # before anything else touches JAX
   workdir = _prepare_workdir(workdir)
-  if config.num_instances > 1 or config.sweep_field:
-    if config.get('instances_mode', 'process') == 'vmap':
-      return run_vmapped(config, workdir)
-    return run_instances(config, workdir)
-  if _distributed(config) and config.devices == 1:
-    # One device of one process would leave the others idle: 1 means all here.
-    config = ml_collections.ConfigDict(json.loads(config.to_json()))
-    config.devices = 0
-  return _run_batch([config], [workdir], vmapped=False)
+  with _locked([workdir]):
+    if config.num_instances > 1 or config.sweep_field:
+      if config.get('instances_mode', 'process') == 'vmap':
+        return _run_vmapped(config, workdir)
+      return run_instances(config, workdir)
+    if _distributed(config) and config.devices == 1:
+      # One device of one process would leave the others idle: 1 means all here.
+      config = ml_collections.ConfigDict(json.loads(config.to_json()))
+      config.devices = 0
+    return _run_batch([config], [workdir], vmapped=False)
+
+
+@contextlib.contextmanager
+def _locked(workdirs: list):
+  """Holds every workdir's lock (`lock.WorkdirLock`) for the body.
+
+  Under jax.distributed only process 0 holds it (the others share its
+  workdir); they all learn whether it could, and refuse together.
+  A child instance waits a while for its directory (`CFR_JAX_LOCK_WAIT`):
+  the children of a killed parent may still be saving there.
+  """
+  wait = float(os.environ.get('CFR_JAX_LOCK_WAIT', '0') or 0)
+  with contextlib.ExitStack() as stack:
+    error = None
+    if jax.process_index() == 0:
+      try:
+        for d in workdirs:
+          stack.enter_context(contextlib.closing(lock_lib.WorkdirLock(d).acquire(wait)))
+      except ConfigError as e:
+        error = e
+    if jax.process_count() > 1:
+      ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
+      if error is None and not int(ok):
+        error = ConfigError(f'process 0 could not lock the workdir {workdirs[0]}')
+    if error is not None:
+      raise error
+    yield
 
 
 def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
@@ -138,6 +165,11 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   """
   validate(config)
   workdir = _prepare_workdir(workdir)
+  with _locked([workdir]):
+    return _run_vmapped(config, workdir)
+
+
+def _run_vmapped(config, workdir: str) -> int:
   configs = _instance_configs(config)
   for field in ('game', 'algorithm', 'alternating', 'dtype', 'devices'):
     if config.sweep_field == field:
@@ -149,7 +181,8 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
     d = os.path.join(workdir, f'instance_{k}')
     os.makedirs(d, exist_ok=True)
     workdirs.append(d)
-  return _run_batch(configs, workdirs, vmapped=True)
+  with _locked(workdirs):  # a launcher aimed at one instance directory is refused too
+    return _run_batch(configs, workdirs, vmapped=True)
 
 
 @dataclasses.dataclass
@@ -256,70 +289,139 @@ class _NoMetrics:
 
 
 def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
-  """Restores, trains and saves every instance (one, or many vmapped)."""
+  """Restores, trains and saves every instance (one, or many vmapped).
+
+  A write error of progress, metrics or config (a full disk) ends the run like
+  a failed save: one line, exit 2, the last checkpoint kept, no temp files.
+  """
   solvers = [build_solver(c) for c in configs]
   processes = _Processes()
-  with contextlib.ExitStack() as stack:
-    # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
-    signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
-        jax.config.jax_enable_preemption_service)))
-    instances, states = [], []
-    for config, workdir, solver in zip(configs, workdirs, solvers):
-      fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+  try:
+    with contextlib.ExitStack() as stack:
+      return _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes)
+  except OSError as e:  # progress, metrics or config could not be written
+    where = getattr(e, 'filename', None) or "the run's files"
+    print(f'error: cannot write {where}: {e.strerror or e}; the run '
+          'stopped, its last checkpoint is kept: free the space (or fix the path) and run '
+          'the same command again to resume', file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _print_restore(tag: str, report, r: _Run, store) -> None:
+  """What restore found, in a few lines; loud only when progress was lost."""
+  for rejected in r.rejected:
+    print(f"{tag}skipped checkpoint {rejected['path']}: {rejected['reason']}", flush=True)
+  for warning in r.restore_warnings:
+    print(f"{tag}warning: checkpoint {warning['path']}: {warning['warning']}", flush=True)
+  if report.restored_from is not None:
+    print(f'{tag}resumed from {report.restored_from} (iteration {report.iteration})',
+          flush=True)
+  elif report.candidates:
+    print(f'{tag}STARTING FRESH: {len(report.candidates)} checkpoint(s) found in '
+          f'{store.directory} or the extra locations, none usable by this run (reasons '
+          'above); they are left where they are', flush=True)
+  else:
+    print(f'{tag}new run in {r.workdir}', flush=True)
+
+
+def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
+  # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
+  signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
+      jax.config.jax_enable_preemption_service)))
+  instances, states = [], []
+  for config, workdir, solver in zip(configs, workdirs, solvers):
+    tag = f'instance {len(instances)}: ' if vmapped else ''
+    fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+    extra = _split(config.extra_locations)
+    for location in extra:
+      if processes.primary and not os.path.isdir(location):
+        print(f'{tag}note: extra location {location} does not exist; nothing to restore '
+              'from there', flush=True)
+    try:
       store = stack.enter_context(checkpoint_lib.CheckpointStore(
-          os.path.join(workdir, 'checkpoints'),
-          extra_locations=_split(config.extra_locations), fingerprint=fingerprint,
-          mirror_to=config.mirror_to or None, max_to_keep=int(config.keep_checkpoints)))
-      if processes.primary:
-        with open(os.path.join(workdir, 'config.json'), 'w') as f:
-          f.write(config.to_json(indent=1))
+          os.path.join(workdir, 'checkpoints'), extra_locations=extra,
+          fingerprint=fingerprint, mirror_to=config.mirror_to or None,
+          max_to_keep=int(config.keep_checkpoints)))
+    except ValueError as e:  # mirror_to is the checkpoint directory itself
+      raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '
+                        f'({os.path.join(workdir, "checkpoints")})') from None
+    if processes.primary:
+      write_text_atomic(os.path.join(workdir, 'config.json'), config.to_json(indent=1))
+    with _absl_quiet():  # every candidate is reported below, once
       state, report = restore_state(store, solver)
-      meta = report.metadata or {}
-      r = _Run(config=config, workdir=workdir, started=0.0, clock=processes.now,
-               elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
-               restored_from=(None if report.restored_from is None else
-                              {'path': report.restored_from, 'iteration': report.iteration}),
-               rejected=[{'path': c.path, 'reason': '; '.join(
-                   c.reasons + _foreign_reasons(c, solver))} for c in report.candidates
-                         if c.status in ('rejected', 'foreign')])
-      tag = f'instance {len(instances)}: ' if vmapped else ''
-      for rejected in r.rejected:
-        print(f"{tag}skipped checkpoint {rejected['path']}: {rejected['reason']}", flush=True)
-      if report.restored_from is None:
-        print(f'{tag}STARTING FRESH: no usable checkpoint in {store.directory} '
-              f'or the extra locations', flush=True)
-      else:
-        r.exploitability = meta.get('exploitability')
-        r.exploitability_iteration = meta.get('exploitability_iteration')
-        print(f'{tag}resumed from {report.restored_from} (iteration {report.iteration})',
-              flush=True)
-      states.append(solver.init() if state is None else state)
-      r.iteration = int(states[-1].iteration)
-      instances.append(_Instance(solver=solver, store=store, r=r,
-                                 progress_path=os.path.join(workdir, 'progress.json')))
-    batch = _States(solvers[0], states, vmapped)
-    del states
-    if vmapped:
-      batch.set_hyperparameters(solvers)
-    # Compile the solver step and the evaluator before the clock starts: the
-    # time budget counts training (steps, evaluations, saves), not start-up.
-    batch.step([0] * len(instances))
-    cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
-    processes.turn(signals, instances[0].r, 0)  # the same start on every process
-    started = processes.now()
-    for inst in instances:
-      inst.r.started = started
-      inst.metrics = stack.enter_context(contextlib.closing(
-          MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
-    display = _Display(configs[0].progress_seconds)
-    stack.callback(display.close)
-    _train(instances, batch, signals, display, processes)
+    meta = report.metadata or {}
+    r = _Run(config=config, workdir=workdir, started=0.0, clock=processes.now,
+             elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
+             restored_from=(None if report.restored_from is None else
+                            {'path': report.restored_from, 'iteration': report.iteration}),
+             rejected=[{'path': c.path, 'reason': '; '.join(
+                 c.reasons + _foreign_reasons(c, solver))} for c in report.candidates
+                       if c.status in ('rejected', 'foreign', 'unverified')],
+             restore_warnings=[{'path': p, 'warning': w} for p, w in report.warnings
+                               if p == report.restored_from])
+    if processes.primary:
+      _print_restore(tag, report, r, store)
+    if report.restored_from is not None:
+      r.exploitability = meta.get('exploitability')
+      r.exploitability_iteration = meta.get('exploitability_iteration')
+    if state is None:
+      state = solver.init()
+      if solver.mesh is None:
+        # Committed to its device like a restored state, so the first chunk's
+        # compilation also serves every chunk after a rebuild from checkpoint.
+        state = jax.device_put(state, jax.devices()[0])
+    states.append(state)
+    r.iteration = int(states[-1].iteration)
+    instances.append(_Instance(solver=solver, store=store, r=r,
+                               progress_path=os.path.join(workdir, 'progress.json')))
+  for inst in instances:  # opened before compiling: a bad metrics path fails at once
+    inst.metrics = stack.enter_context(contextlib.closing(
+        MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
+  batch = _States(solvers[0], states, vmapped)
+  del states
+  if vmapped:
+    batch.set_hyperparameters(solvers)
+  # Compile the solver step and the evaluator before the clock starts: the
+  # time budget counts training (steps, evaluations, saves), not start-up.
+  batch.step([0] * len(instances))
+  cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+  processes.turn(signals, instances[0].r, 0)  # the same start on every process
+  started = processes.now()
+  for inst in instances:
+    inst.r.started = started
+  if processes.primary:
+    signals.on_exit_now.append(lambda: _mark_interrupted(instances))
+  display = _Display(configs[0].progress_seconds)
+  stack.callback(display.close)
+  _train(instances, batch, signals, display, processes)
   codes = [_exit_code(inst.r) for inst in instances]
   if all(c == EXIT_COMPLETE for c in codes):
     return EXIT_COMPLETE
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+def _mark_interrupted(instances) -> None:
+  """progress.json of a run that a second signal ends at once: `interrupted`."""
+  for inst in instances:
+    if inst.r.status == 'running':
+      inst.r.status = 'interrupted'
+      try:
+        write_json_atomic(inst.progress_path, inst.r.progress())
+      except (OSError, ValueError):
+        pass
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+  """absl warnings off: the caller reports what they would say, once."""
+  level = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(level)
 
 
 def _exit_code(r: _Run) -> int:
@@ -339,7 +441,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     if not processes.primary:
       return
     p = inst.r.progress()
-    write_json_atomic(inst.progress_path, p)
+    write_json_atomic(inst.progress_path, p)  # an OSError fails the instance (guarded)
     if inst is instances[0]:
       display.update(p, force)
 
@@ -372,7 +474,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     if r.exploitability_iteration != r.iteration and done(inst):
       evaluate(k, inst)  # the final value, however the run ends
     state = batch.get(k)
-    if not _finite(state):
+    if not resume_lib.finite(state):
       raise diverged(inst, 'non-finite regrets or strategy sums')
     path = inst.store.save(state, r.iteration, {
         'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
@@ -386,11 +488,11 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     del state
     if not batch.vmapped:
       batch.drop()
-    state, rebuilt = inst.store.restore(inst.solver.abstract_state())
-    if state is None or int(state.iteration) != r.iteration:
+    state = inst.store.load(path, inst.solver.abstract_state())
+    if int(state.iteration) != r.iteration:
       raise checkpoint_lib.CheckpointError(
-          f'the checkpoint just saved at iteration {r.iteration} does not restore '
-          f'(got {rebuilt.restored_from})')
+          f'the checkpoint just saved at iteration {r.iteration} restores as iteration '
+          f'{int(state.iteration)}')
     batch.replace(k, state)
 
   def done(inst) -> bool:
@@ -401,8 +503,16 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
   def fail(inst, e):
     r = inst.r
     r.status, r.error = 'failed', f'{type(e).__name__}: {e}'
+    if isinstance(e, OSError) and not isinstance(e, checkpoint_lib.CheckpointError):
+      # progress.json or metrics could not be written (a full disk, ...)
+      where = getattr(e, 'filename', None) or "the run's files"
+      e = (f'cannot write {where}: {e.strerror or e}; the last checkpoint is kept: free '
+           'the space (or fix the path) and run the same command again to resume')
     if processes.primary:
-      write_json_atomic(inst.progress_path, r.progress())
+      try:  # best effort: the disk may be what failed
+        write_json_atomic(inst.progress_path, r.progress())
+      except (OSError, ValueError):
+        pass
     prefix = f'instance {instances.index(inst)}: ' if batch.vmapped else ''
     print(f'{prefix}error: {e}', file=sys.stderr)
 
@@ -415,8 +525,8 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
   def live():
     return [(k, i) for k, i in enumerate(instances) if i.r.status == 'running']
 
-  for inst in instances:
-    report_progress(inst, force=True)
+  for k, inst in enumerate(instances):
+    guarded(k, inst, lambda k, inst: report_progress(inst, force=True))
   while True:
     stop, step = processes.turn(signals, instances[0].r, step)
     if stop:
@@ -456,7 +566,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       if r.iteration % config.eval_every == 0 or r.iteration == config.max_iterations:
         guarded(k, inst, evaluate)
       if r.status == 'running':
-        report_progress(inst)
+        guarded(k, inst, lambda k, inst: report_progress(inst))
     # Steps of at most about a second: progress and signals are handled
     # promptly, yet never per handful of iterations (>= 100 per step).
     n = max(counts)
@@ -480,6 +590,27 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     r.status = 'completed'
     report_progress(inst, force=True)
     why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
-    print(f'{prefix}completed ({why}): iteration {r.iteration}, exploitability '
-          f'{r.exploitability:.4e}, checkpoints in {inst.store.directory}', flush=True)
+    print(f'{prefix}completed ({why}) at iteration {r.iteration}: '
+          f'{_exploitability_text(r)}\n{_where_text(inst)}', flush=True)
+
+
+def _exploitability_text(r: _Run) -> str:
+  """The final exploitability with its unit (and the pot's share in hold'em)."""
+  if r.exploitability is None:
+    return 'exploitability not evaluated'
+  text = f'exploitability {r.exploitability:.4e} chips (NashConv / 2, exact)'
+  holdem = r.config.get('holdem') if r.config.game == 'holdem' else None
+  if holdem is not None and float(holdem.pot) > 0:
+    text += f' = {100 * r.exploitability / float(holdem.pot):.3g}% of the pot'
+  return text
+
+
+def _where_text(inst: _Instance) -> str:
+  """Where a finished run's files are, and how to read its strategy."""
+  w = inst.r.workdir
+  return (f'  progress:    {os.path.join(w, "progress.json")}\n'
+          f'  metrics:     {os.path.join(w, "metrics.jsonl")}\n'
+          f'  checkpoints: {inst.store.directory}\n'
+          f'  strategy:    cfr-export {w} --out=policy.npz  (or .json; in Python: '
+          'cfr_jax.training.load_run)')
 

@@ -5,24 +5,42 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 
+def write_text_atomic(path: str, text: str) -> None:
+  """Writes `text` so that a concurrent reader sees the old or the new file,
+  whole; on any error the temporary file is removed and the OSError raised."""
+  # Thread id too: a second signal's handler thread may write while the loop does.
+  tmp = f'{path}.tmp.{os.getpid()}.{threading.get_ident()}'
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
 def write_json_atomic(path: str, payload: dict) -> None:
-  """Writes JSON so that a concurrent reader sees the old or the new file, whole."""
-  tmp = f'{path}.tmp.{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(payload, f, indent=1, allow_nan=False, default=str)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  """`write_text_atomic` of `payload` as JSON (non-finite floats are an error)."""
+  write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False, default=str))
 
 
 class MetricsWriter:
   """metrics.jsonl always; TensorBoard event files when tensorboardX is installed."""
 
   def __init__(self, workdir: str):
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    self.path = os.path.join(workdir, 'metrics.jsonl')
+    # Unbuffered appends of whole lines: nothing waits in a buffer to fail
+    # again at close, and a line cut short by a full disk is cut back off.
+    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
@@ -31,15 +49,25 @@ class MetricsWriter:
 
   def write(self, iteration: int, **scalars) -> None:
     record = {'iteration': iteration, 'time': time.time(), **scalars}
-    self._jsonl.write(json.dumps(record, default=float) + '\n')
-    self._jsonl.flush()
+    line = (json.dumps(record, default=float) + '\n').encode()
+    size = os.fstat(self._fd).st_size
+    try:
+      if os.write(self._fd, line) != len(line):
+        raise OSError(28, os.strerror(28), self.path)  # ENOSPC: a short write
+    except OSError as e:
+      try:
+        os.ftruncate(self._fd, size)
+      except OSError:
+        pass
+      e.filename = e.filename or self.path
+      raise
     if self._tb is not None:
       for k, v in scalars.items():
         if isinstance(v, (int, float)) and v is not None:
           self._tb.add_scalar(k, v, iteration)
 
   def close(self) -> None:
-    self._jsonl.close()
+    os.close(self._fd)
     if self._tb is not None:
       self._tb.close()
 

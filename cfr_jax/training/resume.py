@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 
+import jax
 import ml_collections
+import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
@@ -32,6 +34,31 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
   return out
 
 
+def finite(state) -> bool:
+  """Whether every value of the state is finite."""
+  # An array spread over processes is reduced on its devices (no host holds it).
+  return all(bool(np.isfinite(np.asarray(x)).all()) if x.is_fully_addressable else
+             bool(jax.numpy.isfinite(x).all()) for x in jax.tree.leaves(state))
+
+
+def sanity_check(state, iteration: int) -> str | None:
+  """Why a loaded SolverState cannot be what training saved, or None.
+
+  A checksum mismatch alone is a minor issue (the damage may be harmless), so
+  the state it came with is loaded; these checks catch the damage that would
+  poison the run: training never saves non-finite values, the iteration
+  counter matches the step it was saved as, and strategy sums only grow from
+  zero by non-negative amounts.
+  """
+  if int(state.iteration) != iteration:
+    return f'its iteration counter says {int(state.iteration)}, its directory {iteration}'
+  if not finite(state):
+    return 'it holds non-finite values'
+  if bool(jax.numpy.any(state.strategy_sum < 0)):
+    return 'its strategy sums are negative somewhere'
+  return None
+
+
 def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:
   """`store.restore` in `solver`'s layout; (state or None, RestoreReport).
 
@@ -41,7 +68,7 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
   one device and re-laid out with `Solver.place`: runs move freely between
   device counts, at the price of one unsharded read.
   """
-  state, report = store.restore(solver.abstract_state())
+  state, report = store.restore(solver.abstract_state(), check=sanity_check)
   have = -1 if state is None else report.iteration
   other = {}
   for c in report.candidates:
@@ -51,7 +78,8 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
         and shape[0] >= solver.game.num_infosets and shape[1] == solver.game.num_actions):
       other[shape[0]] = max(other.get(shape[0], -1), c.iteration)
   for rows in sorted(other, key=other.get, reverse=True):
-    found, found_report = store.restore(solver.abstract_state(num_rows=rows))
+    found, found_report = store.restore(solver.abstract_state(num_rows=rows),
+                                        check=sanity_check)
     if found is not None and found_report.iteration > have:
       return solver.place(found), found_report
   return state, report
