@@ -52,6 +52,7 @@ import datetime
 import hashlib
 import importlib.metadata
 import json
+import logging as std_logging
 import math
 import os
 import re
@@ -84,12 +85,29 @@ _CUSTOM_KEY = "cfr_jax"
 _STEP_RE = re.compile(r"^\d+$")
 
 
+class _UnretrievedReadFailures(std_logging.Filter):
+  """Drops asyncio's "Task exception was never retrieved" for Orbax's
+  sibling reads of an array file that failed (tensorstore/OCDBT errors):
+  the failure was caught, reported and acted on; the siblings' copies only
+  print a traceback each when they are garbage-collected."""
+
+  def filter(self, record):
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (record.getMessage().startswith("Task exception was never retrieved")
+                and isinstance(exc, ValueError)
+                and any(k in str(exc) for k in ("OCDBT", "zarr", "tensorstore")))
+
+
 def _quiet_closed_loops():
-  """Drops the "Event loop is closed" errors that tensorstore callbacks raise
-  after Orbax has closed the event loop of a failed read (random bytes in an
-  array file): Python prints each as a stray traceback, sometimes long after
-  the read failed, though the failure itself was already caught and reported.
-  Every other unraisable error still reaches the previous hook."""
+  """Silences the after-effects of a failed Orbax read, which are stray
+  tracebacks, not errors: the "Event loop is closed" that tensorstore
+  callbacks raise after Orbax closed the event loop of the failed read
+  (printed as unraisable, sometimes long after), and asyncio's unretrieved
+  sibling-task errors (`_UnretrievedReadFailures`). The failure itself was
+  caught and reported. Every other error still reaches its handler."""
+  asyncio_log = std_logging.getLogger("asyncio")
+  if not any(isinstance(f, _UnretrievedReadFailures) for f in asyncio_log.filters):
+    asyncio_log.addFilter(_UnretrievedReadFailures())
   previous = sys.unraisablehook
   if getattr(previous, "_cfr_jax_quiet", False):
     return
@@ -663,7 +681,7 @@ class CheckpointStore:
       self._reject(record, f"unreadable: {_root_cause(e)}{hint}")
       return None
     if record.layout == 2:
-      proven = _fingerprint_text(saved[_FINGERPRINT_LEAF])
+      proven = record.fingerprint = _fingerprint_text(saved[_FINGERPRINT_LEAF])
       if proven != self.fingerprint:
         self._reject(record, f"the fingerprint saved in its arrays ({proven[:12]}...) does "
                      f"not match this run's {self.fingerprint[:12]}...", status="foreign",
@@ -786,6 +804,12 @@ class CheckpointStore:
       except OSError:
         pass
 
+  def _establish_identity(self, record: CandidateRecord, target: Any):
+    """Reads the fingerprint from the arrays when no metadata copy has it, so
+    that a step about to be replaced is known as ours or another run's."""
+    if record.status == "skipped_not_tried" and record.fingerprint is None:
+      self._load(record, target)  # sets status "foreign" (or "rejected") if not ours
+
   @staticmethod
   def _set_aside(path: str, fingerprint: Optional[str]):
     """Moves another run's step directory to `foreign/<fingerprint>/` next to
@@ -826,6 +850,8 @@ class CheckpointStore:
         self._quarantine(path, "temporary directory of an unfinished save")
       elif _STEP_RE.match(name) and int(name) >= step:
         record = self._inspect(path, self.directory, 0, target)
+        if int(name) == step:
+          self._establish_identity(record, target)
         if record.broken:
           self._quarantine(path, "; ".join(record.reasons))
         elif int(name) == step and record.status in ("foreign", "unverified"):
@@ -894,6 +920,7 @@ class CheckpointStore:
       shutil.copytree(step_dir, tmp)
       if os.path.lexists(final):
         old = self._inspect(final, self.mirror_to, 0, _abstract(state))
+        self._establish_identity(old, _abstract(state))
         if old.status in ("foreign", "unverified"):
           self._set_aside(final, old.fingerprint)
         else:

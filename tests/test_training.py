@@ -5,7 +5,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
@@ -15,46 +14,8 @@ import cfr_jax
 from cfr_jax import checkpoint
 from cfr_jax import training
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu'}
-
-
-def start(workdir, *overrides, config='configs/kuhn.py'):
-  return subprocess.Popen(
-      [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
-       *overrides], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True)
-
-
-def finish(proc, timeout=240):
-  out, err = proc.communicate(timeout=timeout)
-  return proc.returncode, out, err
-
-
-def train(workdir, *overrides, **kwargs):
-  return finish(start(workdir, *overrides, **kwargs))
-
-
-def progress(workdir):
-  with open(os.path.join(workdir, 'progress.json')) as f:
-    return json.load(f)
-
-
-def wait_for(predicate, timeout=120, every=0.05):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    try:
-      if predicate():
-        return True
-    except (OSError, ValueError, KeyError):
-      pass  # not written yet
-    time.sleep(every)
-  raise AssertionError('timed out waiting')
-
-
-def steps(workdir):
-  d = os.path.join(workdir, 'checkpoints')
-  return sorted(int(n) for n in os.listdir(d) if n.isdigit())
+from launcher_util import (ENV, REPO, finish, progress, start, steps, train,  # pylint: disable=g-bad-import-order
+                            wait_for)
 
 
 def final_state(workdir, config):
@@ -188,7 +149,10 @@ def test_corrupt_newest_checkpoint_falls_back_and_is_named(tmp_path):
     ('--config.max_iterations=0', 'max_iterations must be a positive'),
     ('--config.max_iterations=-5', 'max_iterations must be a positive'),
     ('--config.max_iterations=many', 'invalid literal'),
-    ('--config.time_budget_minutes=nan', 'time_budget_minutes must be a positive'),
+    ('--config.time_budget_minutes=nan', 'time_budget_minutes must be a finite'),
+    ('--config.time_budget_minutes=inf', 'time_budget_minutes must be a finite'),
+    ('--config.alpha=nan', 'alpha must be a finite'),
+    ('--config.alpha=-inf', 'alpha must be a finite'),
     ('--config.chunk_minutes=-1', 'chunk_minutes must be a positive'),
     ('--config.chunk_iterations=0', 'chunk_iterations must be a positive'),
     ('--config.algorithm=cfr++', 'unknown algorithm'),

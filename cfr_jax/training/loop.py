@@ -476,10 +476,11 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     state = batch.get(k)
     if not resume_lib.finite(state):
       raise diverged(inst, 'non-finite regrets or strategy sums')
-    path = inst.store.save(state, r.iteration, {
-        'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
-        'exploitability_iteration': r.exploitability_iteration,
-        'describe': inst.solver.describe()})  # says why a foreign restore is refused
+    with _absl_quiet():  # what it moves aside was reported at restore
+      path = inst.store.save(state, r.iteration, {
+          'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
+          'exploitability_iteration': r.exploitability_iteration,
+          'describe': inst.solver.describe()})  # says why a foreign restore is refused
     r.last_checkpoint = {'iteration': r.iteration, 'path': path}
     inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
                        elapsed_seconds=r.elapsed(), chunk=r.chunk)

@@ -1,0 +1,325 @@
+"""Faults a launcher must survive, each a real process on real files (issue 11).
+
+One test (or a parametrised family) per class of fault: concurrent launchers,
+orphaned instances, lost metadata, foreign checkpoints, damaged checkpoints,
+full disks and unwritable outputs, signals, and what the run prints.
+"""
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import pytest
+
+from cfr_jax import checkpoint
+from cfr_jax import training
+
+from launcher_util import (ENV, REPO, finish, progress, start, steps, train,  # pylint: disable=g-bad-import-order
+                           wait_for)
+
+LONG = ['--config.max_iterations=100000000', '--config.chunk_iterations=20000',
+        '--config.eval_every=20000']
+
+
+def one_line_error(err):
+  lines = [l for l in err.strip().splitlines() if l.strip()]
+  assert 'Traceback' not in err, err
+  return lines
+
+
+def children_of(pid):
+  out = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True, text=True).stdout
+  return [int(p) for p in out.split()]
+
+
+def alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  with open(f'/proc/{pid}/stat') as f:  # a zombie is dead too
+    return f.read().split(') ')[1][0] != 'Z'
+
+
+# 1. One live launcher per workdir; a killed one's lock never blocks.
+def test_second_launcher_on_a_workdir_is_refused_and_stale_lock_is_not(tmp_path):
+  first = start(tmp_path, *LONG, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] > 0)
+  began = time.monotonic()
+  code, _, err = train(tmp_path, *LONG, config='configs/leduc.py')
+  assert code == training.EXIT_USAGE
+  (line,) = one_line_error(err)
+  assert f'pid {first.pid}' in line and socket.gethostname() in line and 'in use' in line
+  assert time.monotonic() - began < 60  # refused at start-up, not after training
+  assert first.poll() is None  # the running one is untouched
+  first.kill()
+  first.wait()
+  assert os.path.exists(tmp_path / '.lock')  # left behind by SIGKILL...
+  code, out, _ = train(tmp_path, '--config.max_iterations=200', config='configs/leduc.py')
+  assert code == training.EXIT_COMPLETE, out  # ...and not in the way
+
+
+# 2. Children die with their parent, save first, and the same command resumes.
+def test_sigkill_of_the_parent_stops_and_saves_its_instances(tmp_path):
+  flags = ['--config.num_instances=2', '--config.max_iterations=100000000',
+           '--config.chunk_iterations=100000000', '--config.eval_every=100000000']
+  parent = start(tmp_path, *flags, config='configs/leduc.py')
+  dirs = [tmp_path / f'instance_{k}' for k in range(2)]
+  wait_for(lambda: all(progress(d)['iteration'] > 0 for d in dirs))
+  kids = children_of(parent.pid)
+  assert len(kids) == 2
+  # A launcher aimed at one instance's directory is refused while it runs.
+  code, _, err = train(dirs[0], *LONG, config='configs/leduc.py')
+  assert code == training.EXIT_USAGE and 'in use' in one_line_error(err)[0]
+  parent.kill()
+  parent.wait()
+  wait_for(lambda: not any(alive(p) for p in kids), timeout=60)
+  for d in dirs:
+    p = progress(d)
+    assert p['status'] == 'interrupted'
+    assert p['last_checkpoint']['iteration'] == p['iteration'] > 0  # saved on the way out
+    assert 'SIGUSR1' in (d / 'log.txt').read_text()
+  reached = [progress(d)['iteration'] for d in dirs]
+  code, out, _ = train(tmp_path, '--config.num_instances=2',
+                       f'--config.max_iterations={max(reached) + 100}',
+                       '--config.chunk_iterations=1000', config='configs/leduc.py')
+  assert code == training.EXIT_COMPLETE, out
+  for d, r in zip(dirs, reached):
+    assert progress(d)['restored_from']['iteration'] == r
+
+
+def kuhn_run(workdir, *flags):
+  return train(workdir, '--config.max_iterations=300', '--config.chunk_iterations=100',
+               '--config.eval_every=100', *flags)
+
+
+def strip_metadata(workdir):
+  for s in steps(workdir):
+    d = os.path.join(workdir, 'checkpoints', str(s))
+    shutil.rmtree(os.path.join(d, 'meta'))
+    with open(os.path.join(d, '_CHECKPOINT_METADATA'), 'w') as f:
+      f.write('garbage')
+
+
+# 3. A checkpoint's identity survives the loss of every metadata file.
+def test_identity_survives_lost_metadata(tmp_path):
+  assert kuhn_run(tmp_path, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE
+  strip_metadata(tmp_path)
+  code, out, _ = kuhn_run(tmp_path, '--config.algorithm=cfr+',
+                          '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from'] is None  # never continued as CFR+
+  assert any('fingerprint saved in its arrays' in r['reason'] for r in p['rejected'])
+  assert 'STARTING FRESH' in out
+  # The DCFR run still finds its own (metadata-less) checkpoints, best first.
+  code, _, _ = kuhn_run(tmp_path, '--config.algorithm=dcfr', '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from']['iteration'] == 300
+  assert any('identity taken from the fingerprint saved in the arrays' in w['warning']
+             for w in p['restore_warnings'])
+
+
+# 4. Foreign is not broken: switching the algorithm and back resumes.
+def test_switching_algorithm_and_back_resumes(tmp_path):
+  assert kuhn_run(tmp_path, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE
+  assert kuhn_run(tmp_path, '--config.algorithm=cfr+')[0] == training.EXIT_COMPLETE
+  assert progress(tmp_path)['restored_from'] is None
+  code, _, _ = kuhn_run(tmp_path, '--config.algorithm=dcfr', '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE
+  assert progress(tmp_path)['restored_from']['iteration'] == 300
+  assert not os.path.exists(tmp_path / 'checkpoints' / 'rejected')
+  # Both runs' steps 100..300 collided: the other run's sit in foreign/<fp>/.
+  assert os.listdir(tmp_path / 'checkpoints' / 'foreign')
+
+
+def run_fingerprint_and_solver(workdir):
+  solver, _ = training.load_run(str(workdir))
+  return checkpoint.make_fingerprint(**solver.describe()), solver
+
+
+# 5. A minor issue is loaded, recorded and sanity-checked; an insane state is not.
+def test_checksum_warning_is_recorded_and_insane_state_falls_back(tmp_path):
+  assert kuhn_run(tmp_path)[0] == training.EXIT_COMPLETE
+  meta_path = tmp_path / 'checkpoints' / '300' / 'meta' / 'metadata'
+  meta = json.loads(meta_path.read_text())
+  meta['arrays']['regrets']['checksum'] = 'sha256:' + '0' * 64
+  meta_path.write_text(json.dumps(meta))
+  code, out, _ = kuhn_run(tmp_path, '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from']['iteration'] == 300  # the rule: warn, do not reject
+  assert any('checksum mismatch in regrets' in w['warning'] for w in p['restore_warnings'])
+  assert 'warning: checkpoint' in out and 'checksum mismatch' in out
+  # A newer state that loads but holds NaN (saved through the store with the
+  # run's own fingerprint) is rejected after loading; 400 restores instead.
+  fingerprint, solver = run_fingerprint_and_solver(tmp_path)
+  _, state = training.load_run(str(tmp_path))
+  bad = state.replace(regrets=state.regrets.at[0, 0].set(float('nan')),
+                      iteration=jax.numpy.asarray(500, state.iteration.dtype))
+  checkpoint.CheckpointStore(tmp_path / 'checkpoints', fingerprint=fingerprint).save(bad, 500)
+  code, _, _ = kuhn_run(tmp_path, '--config.max_iterations=600')
+  assert code == training.EXIT_COMPLETE
+  p = progress(tmp_path)
+  assert p['restored_from']['iteration'] == 400
+  assert any('non-finite' in r['reason'] for r in p['rejected'])
+
+
+@contextlib.contextmanager
+def small_filesystem(megabytes):
+  """A real tmpfs of the given size (needs root, as CI has)."""
+  where = tempfile.mkdtemp()
+  if subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={megabytes}m', 'tmpfs', where],
+                    capture_output=True).returncode:
+    os.rmdir(where)
+    pytest.skip('cannot mount a tmpfs here (needs root)')
+  try:
+    yield where
+  finally:
+    subprocess.run(['umount', '-l', where], check=False)
+    os.rmdir(where)
+
+
+def fill(directory):
+  with open(os.path.join(directory, 'filler'), 'wb') as f:
+    with contextlib.suppress(OSError):
+      while True:
+        f.write(b'\0' * (1 << 16))
+        f.flush()
+
+
+# 6. A full disk between saves ends like a failed save, and the run resumes.
+def test_disk_full_between_saves(tmp_path):
+  with small_filesystem(32) as fs:
+    workdir = os.path.join(fs, 'run')
+    proc = start(workdir, '--config.max_iterations=100000000',
+                 '--config.chunk_iterations=100000000', '--config.eval_every=1000000',
+                 '--config.chunk_minutes=0.05', '--config.progress_seconds=0.2',
+                 config='configs/leduc.py')
+    wait_for(lambda: steps(workdir))
+    fill(fs)  # progress.json, metrics or the next save: whichever comes first fails
+    code, _, err = finish(proc)
+    assert code == training.EXIT_FAILURE
+    lines = one_line_error(err)
+    assert len([l for l in lines if l.startswith('error:')]) == 1
+    assert 'No space left on device' in err
+    assert not [n for n in os.listdir(workdir) if '.tmp' in n]
+    kept = steps(workdir)
+    assert kept
+    os.remove(os.path.join(fs, 'filler'))
+    code, _, _ = train(workdir, f'--config.max_iterations={kept[-1] + 100}',
+                       config='configs/leduc.py')
+    assert code == training.EXIT_COMPLETE
+    assert progress(workdir)['restored_from']['iteration'] == kept[-1]
+
+
+@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'mirror_is_primary'])
+def test_unwritable_outputs_are_one_line(tmp_path, case):
+  flags = ['--config.max_iterations=200']
+  if case == 'metrics_is_a_directory':
+    os.makedirs(tmp_path / 'metrics.jsonl')
+    want = training.EXIT_FAILURE
+  else:
+    flags.append(f'--config.mirror_to={tmp_path}/checkpoints')
+    want = training.EXIT_USAGE
+  code, _, err = train(tmp_path, *flags)
+  assert code == want
+  (line,) = one_line_error(err)
+  assert line.startswith('error:')
+
+
+# Signals: each one counts, messages say what happens, nothing is a traceback.
+def test_two_quick_signals_exit_at_once_and_say_interrupted(tmp_path):
+  proc = start(tmp_path, *LONG, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] > 0)
+  proc.send_signal(signal.SIGINT)
+  # 50 ms apart, while the main thread is inside a ~1 s XLA step: Python's own
+  # handlers would merge the two. (Signals sent closer than the kernel can
+  # deliver them are merged by the kernel itself: standard signals do not queue.)
+  time.sleep(0.05)
+  proc.send_signal(signal.SIGINT)
+  code, _, err = finish(proc, timeout=30)
+  assert code == training.EXIT_INTERRUPTED
+  assert 'second signal' in err and 'Traceback' not in err
+  assert 'KeyboardInterrupt' not in err
+  assert progress(tmp_path)['status'] == 'interrupted'
+
+
+@pytest.mark.parametrize('sig', [signal.SIGHUP, signal.SIGUSR1])
+def test_sighup_and_sigusr1_stop_gracefully(tmp_path, sig):
+  proc = start(tmp_path, *LONG, config='configs/leduc.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] > 0)
+  proc.send_signal(sig)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED and 'Traceback' not in err
+  p = progress(tmp_path)
+  assert p['status'] == 'interrupted' and p['last_checkpoint']['iteration'] == p['iteration']
+  if sig == signal.SIGUSR1:
+    assert 'never escalates' in err and 'send it again' not in err
+
+
+def test_signal_during_start_up_is_one_line(tmp_path):
+  proc = start(tmp_path, *LONG, config='configs/leduc.py')
+  time.sleep(1.0)  # importing JAX: nothing to save yet
+  proc.send_signal(signal.SIGINT)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED
+  assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+
+
+# What a run prints: quiet first runs, notes said once, no stray tracebacks.
+def test_first_run_extra_location_and_end_messages(tmp_path):
+  missing = tmp_path / 'nowhere'
+  code, out, err = train(tmp_path / 'run', '--config.max_iterations=300',
+                         '--config.chunk_iterations=100', '--config.eval_every=100',
+                         f'--config.extra_locations={missing}')
+  assert code == training.EXIT_COMPLETE
+  assert 'STARTING FRESH' not in out and 'new run in' in out
+  assert out.count(str(missing)) == 1 and 'does not exist' in out
+  assert not [l for l in err.splitlines() if l[:1] in ('W', 'E') and l[1:5].isdigit()]
+  assert 'chips' in out and 'progress.json' in out and 'export' in out
+
+
+def test_random_bytes_fall_back_without_stray_tracebacks(tmp_path):
+  assert kuhn_run(tmp_path)[0] == training.EXIT_COMPLETE
+  for step in (200, 300):
+    state = tmp_path / 'checkpoints' / str(step) / 'state'
+    for d, _, files in os.walk(state):
+      for f in files:
+        if os.sep + 'd' in d:  # the array data files
+          path = os.path.join(d, f)
+          with open(path, 'wb') as out:
+            out.write(os.urandom(max(os.path.getsize(path), 64)))
+  code, out, err = kuhn_run(tmp_path, '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE
+  assert progress(tmp_path)['restored_from']['iteration'] == 100
+  assert 'Traceback' not in err and 'Event loop is closed' not in err
+
+
+def test_one_compilation_serves_every_chunk(tmp_path):
+  """A fresh run must not recompile after its first rebuild from checkpoint
+  (that time would be charged to the budget): compile counts of a 1-chunk and
+  a 4-chunk run are equal."""
+  from configs import kuhn  # pylint: disable=g-import-not-at-top
+  compiles = []
+  jax.monitoring.register_event_duration_secs_listener(
+      lambda event, duration, **kw: compiles.append(event)
+      if event == '/jax/core/compile/backend_compile_duration' else None)
+  counts = []
+  for chunks in (1, 4):
+    config = kuhn.get_config()
+    config.update(max_iterations=400, chunk_iterations=400 // chunks, eval_every=400,
+                  algorithm='linear_cfr')  # a program no other test compiled in-process
+    jax.clear_caches()
+    before = len(compiles)
+    assert training.run(config, str(tmp_path / str(chunks))) == training.EXIT_COMPLETE
+    counts.append(len(compiles) - before)
+  assert counts[0] > 0 and counts[1] == counts[0], counts
