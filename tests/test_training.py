@@ -188,7 +188,7 @@ def test_corrupt_newest_checkpoint_falls_back_and_is_named(tmp_path):
     ('--config.max_iterations=0', 'max_iterations must be a positive'),
     ('--config.max_iterations=-5', 'max_iterations must be a positive'),
     ('--config.max_iterations=many', 'invalid literal'),
-    ('--config.time_budget_minutes=nan', 'time_budget_minutes must be a positive'),
+    ('--config.time_budget_minutes=nan', 'time_budget_minutes must be a finite number'),
     ('--config.chunk_minutes=-1', 'chunk_minutes must be a positive'),
     ('--config.chunk_iterations=0', 'chunk_iterations must be a positive'),
     ('--config.algorithm=cfr++', 'unknown algorithm'),

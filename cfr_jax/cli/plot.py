@@ -1,6 +1,6 @@
 """Exploitability against iterations and against time, log scales, for one or more runs.
 
-    python -m launch.plot runs/leduc_dcfr runs/leduc_pcfr --out=compare.png
+    cfr-plot runs/leduc_dcfr runs/leduc_pcfr --out=compare.png   (or python -m launch.plot ...)
 
 Reads each workdir's metrics.jsonl (instances' too); needs matplotlib
 (pip install "cfr_jax[plot]").
@@ -13,7 +13,6 @@ from absl import app
 from absl import flags
 from absl import logging
 
-_OUT = flags.DEFINE_string('out', 'exploitability.png', 'PNG file to write.')
 
 
 def read_curve(workdir: str):
@@ -38,7 +37,7 @@ def _runs(roots):
         yield dirpath
 
 
-def main(argv):
+def _main(argv, out: str) -> int:
   logging.set_verbosity(logging.WARNING)
   roots = argv[1:]
   if not roots:
@@ -49,7 +48,7 @@ def main(argv):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   except ImportError:
-    print('error: launch.plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
+    print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
     return 1
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
   plotted = 0
@@ -72,10 +71,16 @@ def main(argv):
     ax.grid(True, which='both', alpha=0.3)
   by_it.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(_OUT.value, dpi=120)
-  print(f'wrote {_OUT.value} ({plotted} run(s))')
+  fig.savefig(out, dpi=120)
+  print(f'wrote {out} ({plotted} run(s))')
   return 0
 
 
+def main() -> None:
+  """The `cfr-plot` console script."""
+  out = flags.DEFINE_string('out', 'exploitability.png', 'PNG file to write.')
+  app.run(lambda argv: _main(argv, out.value))
+
+
 if __name__ == '__main__':
-  app.run(main)
+  main()

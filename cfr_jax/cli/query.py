@@ -1,7 +1,9 @@
 r"""Prints a trained hold'em subgame's strategy at one betting line.
 
-    python -m launch.query runs/holdem_river --node=b10
-    python -m launch.query runs/holdem_turn --node="kb10c/7h/" --summary
+    cfr-query runs/holdem_river --node=b10
+    cfr-query runs/holdem_turn --node="kb10c/7h/" --summary
+
+(or `python -m launch.query ...` from the repository root.)
 
 The line is the actions so far ('k' check, 'c' call, 'f' fold, 'b<chips>'
 bet or raise by that many chips over the opponent's bet, 'a' all-in) and
@@ -20,9 +22,6 @@ from absl import logging
 from cfr_jax import training
 from cfr_jax.holdem import subgame
 
-_NODE = flags.DEFINE_string('node', '-', 'Betting line of a decision node.')
-_SUMMARY = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
-
 
 def format_report(report: subgame.NodeReport, summary: bool) -> str:
   head = f"{'hand':<6} {'reach':>7}" + ''.join(f' {a:>8}' for a in report.actions) + '       EV'
@@ -37,26 +36,33 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   return '\n'.join(lines)
 
 
-def main(argv):
+def _main(argv, node: str, summary: bool) -> int:
   logging.set_verbosity(logging.WARNING)
   if len(argv) != 2:
-    print('usage: python -m launch.query <workdir> --node="<betting line>" [--summary]',
+    print('usage: cfr-query <workdir> --node="<betting line>" [--summary]',
           file=sys.stderr)
     return training.EXIT_USAGE
   try:
     solver, state = training.load_run(argv[1])
     if not isinstance(solver.game, subgame.Subgame):
-      raise training.ConfigError(f'{argv[1]} is a {solver.game.name} run; launch.query '
+      raise training.ConfigError(f'{argv[1]} is a {solver.game.name} run; cfr-query '
                                  'reads hold\'em subgames (config.game=holdem)')
     report = subgame.node_report(solver.game, solver.average_policy(state).probs,
-                                 _NODE.value)
+                                 node)
   except (training.ConfigError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     return training.EXIT_USAGE
   print(f'{solver.game.name}, iteration {int(state.iteration)}')
-  print(format_report(report, _SUMMARY.value))
+  print(format_report(report, summary))
   return 0
 
 
+def main() -> None:
+  """The `cfr-query` console script."""
+  node = flags.DEFINE_string('node', '-', 'Betting line of a decision node.')
+  summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
+  app.run(lambda argv: _main(argv, node.value, summary.value))
+
+
 if __name__ == '__main__':
-  app.run(main)
+  main()

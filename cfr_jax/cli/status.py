@@ -1,6 +1,6 @@
 """One table row per run or instance, read from their progress.json files.
 
-    python -m launch.status runs/
+    cfr-status runs/             (or python -m launch.status runs/)
 """
 import json
 import os
@@ -47,7 +47,7 @@ def row(path: str) -> list[str]:
           p.get('updated_at', '')]
 
 
-def main(argv):
+def _main(argv):
   roots = argv[1:] or ['runs']
   rows = [row(p) for p in find_progress_files(roots)]
   if not rows:
@@ -60,5 +60,10 @@ def main(argv):
   return 0
 
 
+def main() -> None:
+  """The `cfr-status` console script."""
+  app.run(_main)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  main()

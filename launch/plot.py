@@ -1,0 +1,5 @@
+"""`python -m launch.plot` = `cfr-plot`: see cfr_jax/cli/plot.py."""
+from cfr_jax.cli.plot import main
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,5 @@
+"""`python -m launch.status` = `cfr-status`: see cfr_jax/cli/status.py."""
+from cfr_jax.cli.status import main
+
+if __name__ == '__main__':
+  main()
