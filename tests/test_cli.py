@@ -166,6 +166,10 @@ def test_check_finite_names_any_float_field():
     train.check_finite(config)
   config.block.x = 2.5
   train.check_finite(config)  # finite floats, ints and strings pass
+  config.sizes = (1.0, math.inf)
+  with pytest.raises(training.ConfigError, match=r'config\.sizes must be a finite'):
+    train.check_finite(config)
+  config.sizes = (1.0, 2.0)
   config.a = -math.inf
   with pytest.raises(training.ConfigError, match=r'config\.a must be a finite number, got -inf'):
     train.check_finite(config)

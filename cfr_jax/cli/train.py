@@ -53,6 +53,7 @@ def resolve_config(spec: str) -> str:
   A trailing ':<arg>' (ml_collections' parameterised configs) is kept.
   Raises ConfigError, listing the shipped configs, when there is no such file.
   """
+  spec = os.path.expanduser(spec)
   file, sep, arg = spec, '', ''
   if not os.path.isfile(spec) and ':' in spec:
     file, sep, arg = spec.partition(':')
@@ -170,8 +171,9 @@ def check_finite(config: ml_collections.ConfigDict) -> None:
   hyperparameter means anything as nan or inf.
   """
   for path, value in fields(config):
-    if isinstance(value, float) and not math.isfinite(value):
-      raise ConfigError(f'config.{path} must be a finite number, got {value}')
+    for x in value if isinstance(value, (tuple, list)) else (value,):
+      if isinstance(x, float) and not math.isfinite(x):
+        raise ConfigError(f'config.{path} must be a finite number, got {x}')
 
 
 def _kind(value) -> str:
