@@ -218,21 +218,6 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   assert not (tmp_path / 'p.json').exists()
 
 
-def test_export_keeps_holdem_betting_tokens():
-  pytest.importorskip('phevaluator')
-  import cfr_jax  # pylint: disable=g-import-not-at-top
-  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
-  game = subgame.compile_subgame(subgame.SubgameSpec(
-      board='Ks 9s 8h 3d 2c', pot=10, stack=20, ranges=('AA,KK', 'QQ,JJ'), bet_sizes=(1.0,),
-      raise_sizes=(), max_raises=0))
-  solver = cfr_jax.make_solver(game, 'cfr+')
-  table = solver.average_policy(solver.run(solver.init(), 5)).to_dict()
-  lines = {key.split('|')[0]: set(row) for key, row in table.items()}
-  assert lines['-'] == {'k', 'b10', 'a'}  # check, bet the pot, all-in
-  assert lines['kb10'] == {'f', 'c'}  # no raises
-  assert lines['b10'] == {'f', 'c'}
-
-
 def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   proc = script('cfr-status', str(kuhn_run), cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr
