@@ -7,13 +7,11 @@ import sys
 import tomllib
 
 import ml_collections
-import numpy as np
 import pytest
 
 from cfr_jax import configs
 from cfr_jax import policy as policy_lib
 from cfr_jax import training
-from cfr_jax.cli import export
 from cfr_jax.cli import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
