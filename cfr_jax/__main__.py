@@ -1,7 +1,7 @@
 """Quick solve: `python -m cfr_jax --game=leduc --algorithm=dcfr --iterations=5000`.
 
 Prints exploitability against iterations and wall time. Long runs with
-checkpoints, budgets and restarts belong to the launcher (`launch/train.py`).
+checkpoints, budgets and restarts belong to the launcher (`cfr-train`).
 """
 import sys
 import time

@@ -1,5 +1,7 @@
-"""Tabular policies keyed by infoset strings, with export to .npz and OpenSpiel."""
+"""Tabular policies keyed by infoset strings, with export to .npz, JSON and OpenSpiel."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -36,6 +38,30 @@ class TabularPolicy:
                         legal=self.legal, actions=np.asarray(self.info.action_labels),
                         game=np.asarray(self.info.name))
 
+  def action_label(self, i: int, a: int) -> str:
+    """The name of action slot `a` at infoset row `i`.
+
+    The game's action id (OpenSpiel's, for Kuhn, Leduc and imported games)
+    as text; in hold'em subgames the betting token ('k', 'c', 'f', 'b10',
+    'a'), which differs from node to node.
+    """
+    tokens = getattr(self.info, 'action_tokens', None)
+    if tokens:
+      return tokens[i // (len(self.keys) // len(tokens))].get(a, str(a))
+    return str(self.info.action_labels[a])
+
+  def to_dict(self) -> dict[str, dict[str, float]]:
+    """{infoset key: {action label: probability}} over the legal actions."""
+    return {key: {self.action_label(i, a): float(self.probs[i, a])
+                  for a in np.flatnonzero(self.legal[i])}
+            for i, key in enumerate(self.keys)}
+
+  def save_json(self, path) -> None:
+    """Writes `to_dict()` as JSON to `path`."""
+    with open(path, 'w') as f:
+      json.dump(self.to_dict(), f, indent=1)
+      f.write('\n')
+
   @staticmethod
   def load_npz(path) -> dict[str, dict[int, float]]:
     """Reads a saved policy back as {infoset key: {action: probability}}."""
@@ -46,9 +72,16 @@ class TabularPolicy:
             for i, k in enumerate(keys)}
 
   def to_openspiel(self, game=None):
-    """A `pyspiel`-compatible `open_spiel.python.policy.TabularPolicy`."""
-    import pyspiel  # pylint: disable=g-import-not-at-top
-    from open_spiel.python import policy as os_policy  # pylint: disable=g-import-not-at-top
+    """A `pyspiel`-compatible `open_spiel.python.policy.TabularPolicy`.
+
+    Needs the open-spiel extra (`pip install "cfr_jax[openspiel]"`).
+    """
+    try:
+      import pyspiel  # pylint: disable=g-import-not-at-top
+      from open_spiel.python import policy as os_policy  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+      raise ImportError('TabularPolicy.to_openspiel() needs the open-spiel package: '
+                        'pip install "cfr_jax[openspiel]"') from e
     if game is None:
       if self.info.openspiel_name is None:
         raise ValueError(f'{self.info.name} has no OpenSpiel counterpart')

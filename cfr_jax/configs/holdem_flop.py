@@ -1,6 +1,6 @@
 """A hold'em flop subgame in a 3-bet pot: flop, turn and river betting.
 
-    python -m launch.train --config=configs/holdem_flop.py --workdir=runs/holdem_flop
+    cfr-train --config=holdem_flop --workdir=runs/holdem_flop
 
 The ranges, board, pot and stack of Desktop Postflop's published benchmark
 (13.9 s to 0.5% of the pot on 16 threads, 1.22 GB). Bets of 60% of the pot
@@ -15,7 +15,7 @@ the measurements). Buckets (`--config.holdem.buckets.method=ehs
 per-hand tree passes, and their abstraction error stays in the real
 exploitability.
 """
-from configs import holdem_river
+from cfr_jax.configs import holdem_river
 
 
 def get_config():

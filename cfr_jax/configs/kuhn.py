@@ -1,8 +1,8 @@
 """Kuhn poker with CFR+: a seconds-long smoke run.
 
-    python -m launch.train --config=configs/kuhn.py --workdir=runs/kuhn
+    cfr-train --config=kuhn --workdir=runs/kuhn
 """
-from configs import leduc
+from cfr_jax.configs import leduc
 
 
 def get_config():

@@ -1,8 +1,8 @@
 """Leduc with 13 ranks (1.18M histories, 19,656 infosets) and DCFR.
 
-    python -m launch.train --config=configs/leduc_large.py --workdir=runs/leduc_large
+    cfr-train --config=leduc_large --workdir=runs/leduc_large
 """
-from configs import leduc
+from cfr_jax.configs import leduc
 
 
 def get_config():

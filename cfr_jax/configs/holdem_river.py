@@ -1,14 +1,14 @@
 """A hold'em river subgame (public tree x hands) with DCFR.
 
-    python -m launch.train --config=configs/holdem_river.py --workdir=runs/holdem_river \
+    cfr-train --config=holdem_river --workdir=runs/holdem_river \
         --config.holdem.board="Ks 9s 8h 3d 2c" --config.holdem.range1="TT+,AJ+"
-    python -m launch.query runs/holdem_river --node=b10
+    cfr-query runs/holdem_river --node=b10
 
 Exploitability is reported in chips; the pot is config.holdem.pot.
 """
 import ml_collections
 
-from configs import leduc
+from cfr_jax.configs import leduc
 
 
 def get_config():

@@ -1,12 +1,12 @@
 """A hold'em turn subgame: turn and river betting, the river card dealt.
 
-    python -m launch.train --config=configs/holdem_turn.py --workdir=runs/holdem_turn
-    python -m launch.query runs/holdem_turn --node="kb10c/7h/"
+    cfr-train --config=holdem_turn --workdir=runs/holdem_turn
+    cfr-query runs/holdem_turn --node="kb10c/7h/"
 
 1,740 decision nodes x 275 hands; 0.1% of the pot after about 160
 iterations, some 10 s on 2 CPU cores (bench/holdem.py, bench/RESULTS.md).
 """
-from configs import holdem_river
+from cfr_jax.configs import holdem_river
 
 
 def get_config():

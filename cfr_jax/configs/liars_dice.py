@@ -1,8 +1,8 @@
 """OpenSpiel's liar's dice (294,883 histories) with PCFR+; needs the open-spiel extra.
 
-    python -m launch.train --config=configs/liars_dice.py --workdir=runs/liars_dice
+    cfr-train --config=liars_dice --workdir=runs/liars_dice
 """
-from configs import leduc
+from cfr_jax.configs import leduc
 
 
 def get_config():

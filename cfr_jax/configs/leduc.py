@@ -1,6 +1,6 @@
 """Leduc hold'em with DCFR: the default config.
 
-    python -m launch.train --config=configs/leduc.py --workdir=runs/leduc \
+    cfr-train --config=leduc --workdir=runs/leduc \
         --config.algorithm=dcfr --config.max_iterations=100000
 """
 import ml_collections
@@ -59,7 +59,7 @@ def get_config() -> ml_collections.ConfigDict:
   # state sharded over every device of every process (devices=1 then means
   # all of them). Empty fields come from JAX_COORDINATOR_ADDRESS,
   # JAX_NUM_PROCESSES, JAX_PROCESS_ID, or JAX's cluster detection (SLURM,
-  # Open MPI, TPU). See launch/two_node_example.sh.
+  # Open MPI, TPU). See launch/two_node_example.sh in the repository.
   config.distributed = ml_collections.ConfigDict(dict(
       enabled=False,
       coordinator_address='',  # host:port of process 0

@@ -1,0 +1,79 @@
+"""Writes the average policy of a trained run (any game) to .npz or .json.
+
+    cfr-export runs/kuhn --out=kuhn_policy.json     (or python -m launch.export ...)
+    cfr-export runs/leduc --out=leduc_policy.npz
+
+JSON is {infoset key: {action label: probability}} over the legal actions
+(labels: the game's action ids, or hold'em betting tokens like 'k', 'b10');
+.npz is `TabularPolicy.save_npz` (read back with `TabularPolicy.load_npz`).
+The run is restored as `training.load_run` does: its own config, the best
+usable checkpoint of its own fingerprint.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from cfr_jax import training
+
+FORMATS = ('.npz', '.json')
+
+
+def export_policy(workdir: str, out: str) -> str:
+  """Writes `workdir`'s average policy to `out` (.npz or .json); a summary line.
+
+  Raises training.ConfigError for a workdir without a usable run or a bad
+  `out`.
+  """
+  ext = os.path.splitext(out)[1].lower()
+  if ext not in FORMATS:
+    raise training.ConfigError(f'--out={out}: the file name must end in .npz or .json')
+  if not os.path.isfile(os.path.join(workdir, 'config.json')):
+    instances = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
+                       if d.startswith('instance_') and os.path.isdir(os.path.join(workdir, d)))
+    if instances:
+      raise training.ConfigError(
+          f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
+          f'{os.path.join(workdir, instances[0])}')
+    if not os.path.isdir(workdir):
+      raise training.ConfigError(f'{workdir} does not exist: give the --workdir of a '
+                                 'cfr-train run')
+  solver, state = training.load_run(workdir)
+  policy = solver.average_policy(state)
+  try:
+    if ext == '.json':
+      policy.save_json(out)
+    else:
+      policy.save_npz(out)
+  except OSError as e:
+    raise training.ConfigError(f'cannot write {out}: {e.strerror or e}') from None
+  return (f'wrote {out}: {len(policy.keys)} infosets of {solver.game.name}, '
+          f'iteration {int(state.iteration)}')
+
+
+def _main(argv, out: str) -> int:
+  logging.set_verbosity(logging.WARNING)
+  if len(argv) != 2:
+    print('error: give one run directory: cfr-export <workdir> --out=<policy.npz or .json>',
+          file=sys.stderr)
+    return training.EXIT_USAGE
+  try:
+    print(export_policy(argv[1], out))
+  except training.ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return training.EXIT_USAGE
+  return training.EXIT_COMPLETE
+
+
+def main() -> None:
+  """The `cfr-export` console script."""
+  out = flags.DEFINE_string('out', 'policy.npz', 'File to write: .npz or .json.')
+  app.run(lambda argv: _main(argv, out.value))
+
+
+if __name__ == '__main__':
+  main()

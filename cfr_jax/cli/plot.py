@@ -1,0 +1,86 @@
+"""Exploitability against iterations and against time, log scales, for one or more runs.
+
+    cfr-plot runs/leduc_dcfr runs/leduc_pcfr --out=compare.png   (or python -m launch.plot ...)
+
+Reads each workdir's metrics.jsonl (instances' too); needs matplotlib
+(pip install "cfr_jax[plot]").
+"""
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+
+
+def read_curve(workdir: str):
+  """[(iteration, elapsed seconds, exploitability)] from a run's metrics.jsonl."""
+  points = {}
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    for line in f:
+      try:
+        m = json.loads(line)
+      except ValueError:
+        continue  # a line cut by a kill
+      if m.get('exploitability') is not None:
+        points[m['iteration']] = (m['iteration'], m.get('elapsed_seconds'), m['exploitability'])
+  return [points[k] for k in sorted(points)]
+
+
+def _runs(roots):
+  for root in roots:
+    for dirpath, dirnames, filenames in os.walk(root):
+      dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
+      if 'metrics.jsonl' in filenames:
+        yield dirpath
+
+
+def _main(argv, out: str) -> int:
+  logging.set_verbosity(logging.WARNING)
+  roots = argv[1:]
+  if not roots:
+    print('error: give one or more run directories', file=sys.stderr)
+    return 1
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
+    return 1
+  fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
+  plotted = 0
+  for run in _runs(roots):
+    curve = [p for p in read_curve(run) if p[2] > 0]
+    if not curve:
+      continue
+    label = os.path.relpath(run)
+    by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
+    by_time.plot([p[1] for p in curve], [p[2] for p in curve], marker='.', label=label)
+    plotted += 1
+  if not plotted:
+    print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
+    return 1
+  for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel('exploitability (chips)')
+    ax.grid(True, which='both', alpha=0.3)
+  by_it.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(out, dpi=120)
+  print(f'wrote {out} ({plotted} run(s))')
+  return 0
+
+
+def main() -> None:
+  """The `cfr-plot` console script."""
+  out = flags.DEFINE_string('out', 'exploitability.png', 'PNG file to write.')
+  app.run(lambda argv: _main(argv, out.value))
+
+
+if __name__ == '__main__':
+  main()

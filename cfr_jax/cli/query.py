@@ -1,0 +1,68 @@
+r"""Prints a trained hold'em subgame's strategy at one betting line.
+
+    cfr-query runs/holdem_river --node=b10
+    cfr-query runs/holdem_turn --node="kb10c/7h/" --summary
+
+(or `python -m launch.query ...` from the repository root.)
+
+The line is the actions so far ('k' check, 'c' call, 'f' fold, 'b<chips>'
+bet or raise by that many chips over the opponent's bet, 'a' all-in) and
+'/<card>/' for each dealt card; '-' or '' is the root. Every hand that
+reaches the node is printed with its action probabilities and expected
+value (chips won, net, from the subgame's start); --summary prints only
+the range's action frequencies. The Python API: `training.load_run` and
+`cfr_jax.holdem.subgame.node_report`.
+"""
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from cfr_jax import training
+from cfr_jax.holdem import subgame
+
+
+def format_report(report: subgame.NodeReport, summary: bool) -> str:
+  head = f"{'hand':<6} {'reach':>7}" + ''.join(f' {a:>8}' for a in report.actions) + '       EV'
+  lines = [f'node {report.history!r}: player {report.player} to act, '
+           f'{len(report.hands)} hands; EV {report.node_ev:+.3f} chips', head]
+  rows = [] if summary else zip(report.hands, report.reach, report.probs, report.ev)
+  for hand, reach, probs, ev in rows:
+    lines.append(f'{hand:<6} {reach:7.4f}' + ''.join(f' {p:8.3f}' for p in probs)
+                 + f' {ev:+8.3f}')
+  lines.append(f"{'range':<6} {report.reach.sum():7.2f}"
+               + ''.join(f' {p:8.3f}' for p in report.frequencies) + f' {report.node_ev:+8.3f}')
+  return '\n'.join(lines)
+
+
+def _main(argv, node: str, summary: bool) -> int:
+  logging.set_verbosity(logging.WARNING)
+  if len(argv) != 2:
+    print('usage: cfr-query <workdir> --node="<betting line>" [--summary]',
+          file=sys.stderr)
+    return training.EXIT_USAGE
+  try:
+    solver, state = training.load_run(argv[1])
+    if not isinstance(solver.game, subgame.Subgame):
+      raise training.ConfigError(f'{argv[1]} is a {solver.game.name} run; cfr-query '
+                                 'reads hold\'em subgames (config.game=holdem)')
+    report = subgame.node_report(solver.game, solver.average_policy(state).probs,
+                                 node)
+  except (training.ConfigError, ValueError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return training.EXIT_USAGE
+  print(f'{solver.game.name}, iteration {int(state.iteration)}')
+  print(format_report(report, summary))
+  return 0
+
+
+def main() -> None:
+  """The `cfr-query` console script."""
+  node = flags.DEFINE_string('node', '-', 'Betting line of a decision node.')
+  summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
+  app.run(lambda argv: _main(argv, node.value, summary.value))
+
+
+if __name__ == '__main__':
+  main()

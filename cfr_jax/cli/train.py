@@ -1,0 +1,320 @@
+r"""Trains a CFR-family solver in chunks under time and iteration budgets, resumably.
+
+    cfr-train --config=leduc --workdir=runs/leduc \
+        --config.algorithm=dcfr --config.max_iterations=100000 \
+        --config.chunk_iterations=5000 --config.chunk_minutes=10 \
+        --config.time_budget_minutes=600 --config.num_instances=1 --config.seed=0
+
+(`python -m launch.train` from the repository root is the same program.)
+--config is a shipped config by name (leduc, the default; kuhn, holdem_turn,
+...) or a config file (configs/kuhn.py, my_config.py); --config.<field>=<value>
+overrides a field, and --help lists them all. Running the same command again
+resumes from the best usable checkpoint.
+
+Exit codes: 0 complete (iteration or time budget reached); 1 bad flags or
+config; 2 failure (diverged, checkpoint I/O); 75 interrupted by SIGINT/SIGTERM
+(or SIGUSR1, which never escalates) after saving: run the same command again
+to resume. A second SIGINT/SIGTERM exits at once, keeping the last checkpoint.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import math
+import os
+import re
+import sys
+import traceback
+
+from absl import app
+from absl import flags
+from absl import logging
+import ml_collections
+from ml_collections import config_flags
+
+from cfr_jax import configs as configs_lib
+from cfr_jax import training
+
+ConfigError = training.ConfigError
+
+_HELP = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+_HELPFULL = ('--helpfull', '-helpfull')
+_CONFIG_ARG = re.compile(r'^--?config(=(?P<value>.*))?$')
+_OVERRIDE_ARG = re.compile(r'^--?(no)?config\.(?P<path>[^=]+)(=.*)?$')
+
+
+# ----------------------------------------------------------------------------
+# Config files.
+
+
+def resolve_config(spec: str) -> str:
+  """The file `--config=<spec>` names: a path, or a shipped config's short name.
+
+  A trailing ':<arg>' (ml_collections' parameterised configs) is kept.
+  Raises ConfigError, listing the shipped configs, when there is no such file.
+  """
+  spec = os.path.expanduser(spec)
+  file, sep, arg = spec, '', ''
+  if not os.path.isfile(spec) and ':' in spec:
+    file, sep, arg = spec.partition(':')
+  if os.path.isfile(file):
+    return spec
+  name = file[:-3] if file.endswith('.py') else file
+  if name and os.sep not in name and '/' not in name and name in configs_lib.names():
+    return configs_lib.path(name) + sep + arg
+  shipped = ', '.join(configs_lib.names())
+  if not file:
+    raise ConfigError(f'--config needs a value: a shipped config ({shipped}) or a file')
+  what = 'is a directory, not a config file' if os.path.isdir(file) else 'does not exist'
+  raise ConfigError(f'config file {file} {what} (from {os.getcwd()}); shipped configs, by '
+                    f'name: {shipped}, e.g. --config={configs_lib.DEFAULT}')
+
+
+def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
+  """(config, file) for `--config=<spec>`: runs the file's `get_config()`.
+
+  Any error in the file (syntax, import, exception, no get_config, not a
+  ConfigDict) is a ConfigError naming the file and line.
+  """
+  resolved = resolve_config(spec)
+  file, _, arg = resolved.partition(':') if not os.path.isfile(resolved) else (resolved, '', '')
+  file = os.path.abspath(file)
+  try:
+    module_spec = importlib.util.spec_from_file_location('cfr_jax_user_config', file)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    get_config = getattr(module, 'get_config', None)
+    if not callable(get_config):
+      raise ConfigError(f'config file {file} defines no get_config() function')
+    config = get_config(arg) if arg else get_config()
+  except ConfigError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(f'config file {file} failed to load: {_describe(e, file)}') from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f'config file {file}: get_config() returned {type(config).__name__}, '
+                      'not an ml_collections.ConfigDict')
+  return config, file
+
+
+def _describe(e: BaseException, file: str) -> str:
+  """'<Type>: <first line> (line N)', the line in `file` where it happened."""
+  message = (str(e).strip().splitlines() or [''])[0]
+  line = getattr(e, 'lineno', None) if isinstance(e, SyntaxError) else None
+  if isinstance(e, SyntaxError):
+    message = e.msg
+  for frame in traceback.extract_tb(e.__traceback__):
+    if os.path.abspath(frame.filename) == file:
+      line = frame.lineno
+  where = f' (line {line})' if line else ''
+  return f'{type(e).__name__}: {message}{where}' if message else f'{type(e).__name__}{where}'
+
+
+def config_name(file: str) -> str:
+  """'leduc' for .../leduc.py (the default workdir is runs/<config name>)."""
+  return os.path.splitext(os.path.basename(file.partition(':')[0]))[0]
+
+
+# ----------------------------------------------------------------------------
+# Fields.
+
+
+def fields(config: ml_collections.ConfigDict, prefix: str = '') -> list[tuple[str, object]]:
+  """[(dotted path, value)] of every leaf field, in the config's order."""
+  out = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out += fields(value, f'{prefix}{key}.')
+    else:
+      out.append((f'{prefix}{key}', value))
+  return out
+
+
+def _paths(config) -> list[str]:
+  """Every dotted path one may override: leaves and blocks."""
+  leaves = [p for p, _ in fields(config)]
+  blocks = {p.rsplit('.', k)[0] for p in leaves for k in range(1, p.count('.') + 1)}
+  return leaves + sorted(blocks)
+
+
+def _has(config, path: str) -> bool:
+  node = config
+  for part in path.split('.'):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      return False
+    node = node[part]
+  return True
+
+
+def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: str) -> None:
+  """ConfigError for the first `--config.<path>` that names no field of `config`."""
+  for arg in argv:
+    m = _OVERRIDE_ARG.match(arg)
+    if not m or '[' in m['path'] or _has(config, m['path']):
+      continue
+    path = m['path']
+    close = difflib.get_close_matches(path, _paths(config), n=1, cutoff=0.6)
+    if close:
+      hint = f'did you mean --config.{close[0]}?'
+    else:
+      elsewhere = [n for n in configs_lib.names()
+                   if n != config_name(file) and _has(load_config(n)[0], path)]
+      hint = (f'it is a field of the {", ".join(elsewhere)} config(s): --config={elsewhere[0]}'
+              if elsewhere else f'--help lists the fields of {config_name(file)}')
+    raise ConfigError(f'unknown config field --config.{path} in {config_name(file)}: {hint}')
+
+
+def check_finite(config: ml_collections.ConfigDict) -> None:
+  """ConfigError naming the first float field that is nan or infinite.
+
+  JSON (config.json, progress.json) cannot hold them, and no budget, size or
+  hyperparameter means anything as nan or inf.
+  """
+  for path, value in fields(config):
+    for x in value if isinstance(value, (tuple, list)) else (value,):
+      if isinstance(x, float) and not math.isfinite(x):
+        raise ConfigError(f'config.{path} must be a finite number, got {x}')
+
+
+def _kind(value) -> str:
+  if isinstance(value, ml_collections.ConfigDict):
+    return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
+  if isinstance(value, bool):
+    return 'true or false'
+  if isinstance(value, int):
+    return 'a whole number'
+  if isinstance(value, float):
+    return 'a number'
+  return 'a value of its type'
+
+
+def _flag_error(e: Exception, config) -> str:
+  """One line for an absl parsing error, saying what the field expects."""
+  message = (str(e).strip().strip('"').splitlines() or [''])[0]
+  m = re.match(r'flag --(?:no)?config\.(?P<path>[^=]+)=(?P<value>.*?): (?P<why>.*)$', message)
+  if m and config is not None and _has(config, m['path']):
+    value = config
+    for part in m['path'].split('.'):
+      value = value[part]
+    if value is None:  # a placeholder: the type is the field's
+      return f'--config.{m["path"]}={m["value"]}: {m["why"]}'
+    why = '' if isinstance(value, bool) else f' ({m["why"]})'
+    return f'--config.{m["path"]}={m["value"]}: expected {_kind(value)}{why}'
+  return message
+
+
+# ----------------------------------------------------------------------------
+# Help.
+
+
+def _show(value) -> str:
+  if isinstance(value, bool):
+    return str(value).lower()
+  if isinstance(value, str):
+    return repr(value) if not value or ' ' in value or ',' in value or ';' in value else value
+  return str(value)
+
+
+def help_text(config: ml_collections.ConfigDict, file: str) -> str:
+  """--help: usage, the flags, every config field with its default and meaning."""
+  shipped = ', '.join(configs_lib.names())
+  lines = [
+      'usage: cfr-train [--config=<name or file>] [--workdir=<dir>] '
+      '[--config.<field>=<value> ...]',
+      '       (python -m launch.train ... from the repository root is the same program)',
+      '',
+      'Trains a CFR-family solver in chunks under time and iteration budgets; running the',
+      'same command again resumes from the best usable checkpoint.',
+      '',
+      '  --config=<name or file>  a shipped config by name, or a config file (configs/kuhn.py,',
+      f'                           my_config.py); default {configs_lib.DEFAULT}; shipped:',
+      f'                           {shipped}',
+      '  --workdir=<dir>          run directory (default runs/<config name>)',
+      '  --helpfull               this, and every absl flag',
+      '',
+      f'Config fields of {config_name(file)} ({file}), set with --config.<field>=<value>:',
+  ]
+  order = {path: k for k, path in enumerate(configs_lib.FIELD_HELP)}
+  listed = sorted(fields(config), key=lambda f: order.get(f[0], len(order)))
+  for path, value in listed:
+    lines.append(f'  --config.{path}={_show(value)}')
+    meaning = configs_lib.FIELD_HELP.get(path)
+    if meaning:
+      lines.append(f'        {meaning}')
+  lines += [
+      '',
+      'Exit codes: 0 complete (iteration or time budget reached); 1 bad flags or config',
+      '(one line, nothing run); 2 failure (diverged, checkpoint I/O, an instance failed);',
+      '75 interrupted by SIGINT/SIGTERM/SIGUSR1 after saving: run the same command to resume.',
+  ]
+  return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------
+# The program.
+
+
+def _fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(training.EXIT_USAGE)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parser for cfr-train, with every user mistake in one line and exit 1.
+
+  Loads the config itself (so a missing or broken file is one line), checks
+  every --config.<field> against it, then lets ml_collections apply the
+  overrides; --help / --helpfull print the fields and exit 0.
+  """
+  config = None
+  try:
+    argv = flags.FLAGS.read_flags_from_files(argv, force_gnu=False)
+    spec, rest = configs_lib.DEFAULT, [argv[0]]
+    args = iter(argv[1:])
+    for arg in args:
+      m = _CONFIG_ARG.match(arg)
+      if arg == '--':
+        rest += [arg, *args]
+      elif m:
+        spec = m['value'] if m['value'] is not None else next(args, '')
+      else:
+        rest.append(arg)
+    config, file = load_config(spec)
+    if any(a in _HELP + _HELPFULL for a in rest):
+      print(help_text(config, file))
+      if any(a in _HELPFULL for a in rest):
+        print('\nabsl flags:\n' + flags.FLAGS.get_help())
+      sys.exit(0)
+    check_overrides(config, rest, file)
+    config_flags.DEFINE_config_dict('config', config, 'The config; see --help.',
+                                    lock_config=True, sys_argv=rest)
+    flags.DEFINE_string('workdir', None, 'Run directory (default runs/<config name>).')
+    unparsed = flags.FLAGS(rest)
+    check_finite(flags.FLAGS.config)
+  except ConfigError as e:
+    _fail(str(e))
+  except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
+    _fail(_flag_error(e, config))
+  if len(unparsed) > 1:
+    _fail(f'unexpected arguments: {" ".join(unparsed[1:])} (flags are --name=value)')
+  flags.FLAGS.workdir = flags.FLAGS.workdir or os.path.join('runs', config_name(file))
+  return unparsed
+
+
+def _main(argv) -> int:
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  try:
+    return training.run(flags.FLAGS.config, flags.FLAGS.workdir)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return training.EXIT_USAGE
+
+
+def main() -> None:
+  """The `cfr-train` console script."""
+  app.run(_main, flags_parser=parse_flags)
+
+
+if __name__ == '__main__':
+  main()

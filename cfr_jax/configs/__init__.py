@@ -1,0 +1,73 @@
+"""The training configs shipped with cfr_jax, and what each field means.
+
+Each module here has a `get_config()` returning an `ml_collections.ConfigDict`;
+`leduc` is the default and the others override it. The launcher (`cfr-train`,
+`python -m launch.train`) takes one by short name (`--config=holdem_turn`) or
+by path (`--config=configs/kuhn.py`, `--config=my_config.py`).
+`FIELD_HELP` is the one-line meaning of every field, printed by
+`cfr-train --help`; a test checks that it covers every shipped config.
+"""
+from __future__ import annotations
+
+import os
+
+DEFAULT = 'leduc'
+
+FIELD_HELP = {
+    'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>) or "
+            "'holdem' (then config.holdem describes the subgame)",
+    'algorithm': 'cfr, cfr+, linear_cfr, dcfr, pcfr+ or pdcfr+',
+    'alpha': "algorithm hyperparameter (dcfr, pdcfr+); None keeps the algorithm's default",
+    'beta': "algorithm hyperparameter (dcfr); None keeps the algorithm's default",
+    'gamma': "exponent of the average-strategy weights; None keeps the algorithm's default",
+    'alternating': 'alternating (true) or simultaneous (false) updates',
+    'dtype': 'float32 or float64',
+    'storage': "'' (the dtype) or bfloat16: half the state's memory, slower convergence",
+    'max_iterations': 'the run is complete after this many iterations',
+    'time_budget_minutes': 'or after this many minutes of training, summed over restarts',
+    'chunk_iterations': 'a chunk (then save, progress, rebuild) ends after this many '
+                        'iterations ...',
+    'chunk_minutes': '... or after this many minutes',
+    'eval_every': 'exact exploitability every N iterations (and at the end)',
+    'progress_seconds': 'longest time between progress.json updates',
+    'extra_locations': 'comma-separated read-only checkpoint directories searched on restore',
+    'mirror_to': 'a directory every save is copied to',
+    'keep_checkpoints': 'checkpoints kept in <workdir>/checkpoints',
+    'num_instances': 'N independent instances, each in <workdir>/instance_<k>',
+    'seed': 'recorded per instance (seed + k); CFR itself draws no randomness',
+    'sweep_field': 'a config field the instances sweep over (e.g. algorithm)',
+    'sweep_values': 'its comma-separated values, one instance each (e.g. cfr+,dcfr,pcfr+)',
+    'instances_mode': "'process' (one process per instance) or 'vmap' (one vmapped program)",
+    'devices': 'devices the state is sharded over (0: every device)',
+    'distributed.enabled': 'one run across the processes of a jax.distributed job',
+    'distributed.coordinator_address': "host:port of process 0 ('': from the environment)",
+    'distributed.num_processes': 'processes in the job (0: from the environment)',
+    'distributed.process_id': "this process's index (-1: from the environment)",
+    'distributed.local_device_ids': "comma-separated local devices ('': all of them)",
+    'holdem.board': '3, 4 or 5 cards (e.g. "Ks 9s 8h 3d"): a flop, turn or river subgame',
+    'holdem.pot': 'chips in the pot; each player put in half',
+    'holdem.stack': 'effective stack behind, in chips',
+    'holdem.range0': 'the range of the player who acts first (e.g. "22+,A2s+,KTo+")',
+    'holdem.range1': 'the other range (weights as "T9s:0.5")',
+    'holdem.bet_sizes': 'bets as fractions of the pot, "0.5,1" for every street or '
+                        '"0.33,0.75;0.5,1;1" per street; all-in is always available',
+    'holdem.raise_sizes': 'raises as fractions of the pot after calling, like bet_sizes',
+    'holdem.max_raises': 'raises per street',
+    'holdem.buckets.method': "card abstraction: '' (none), iso, ehs or hist",
+    'holdem.buckets.num_buckets': 'buckets per street (ehs, hist)',
+    'holdem.buckets.histogram_bins': 'hand-strength histogram bins (hist)',
+    'holdem.buckets.seed': 'k-means seed',
+    'holdem.buckets.kmeans_iterations': 'k-means iterations',
+}
+
+
+def names() -> list[str]:
+  """The shipped configs' short names, sorted."""
+  here = os.path.dirname(os.path.abspath(__file__))
+  return sorted(f[:-3] for f in os.listdir(here)
+                if f.endswith('.py') and not f.startswith('_'))
+
+
+def path(name: str) -> str:
+  """The file of shipped config `name` (e.g. 'leduc')."""
+  return os.path.join(os.path.dirname(os.path.abspath(__file__)), f'{name}.py')

@@ -1,0 +1,46 @@
+"""TabularPolicy: lookups, JSON/npz export, and the OpenSpiel bridge's install hint."""
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import cfr_jax
+from cfr_jax import policy as policy_lib
+
+
+def kuhn_policy():
+  game = cfr_jax.load_game('kuhn')
+  return cfr_jax.TabularPolicy(game.info, cfr_jax.uniform_policy(game), np.asarray(game.legal))
+
+
+def test_to_openspiel_without_open_spiel_names_the_extra(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'pyspiel', None)  # `import pyspiel` now fails
+  with pytest.raises(ImportError, match=r'pip install "cfr_jax\[openspiel\]"'):
+    kuhn_policy().to_openspiel()
+
+
+def test_json_is_every_infoset_with_its_legal_actions(tmp_path):
+  policy = kuhn_policy()
+  policy.save_json(tmp_path / 'p.json')
+  with open(tmp_path / 'p.json') as f:
+    table = json.load(f)
+  assert list(table) == policy.keys and len(table) == 12
+  assert table['1pb'] == {'0': 0.5, '1': 0.5}  # Kuhn: pass, bet
+  policy.save_npz(tmp_path / 'p.npz')
+  back = policy_lib.TabularPolicy.load_npz(tmp_path / 'p.npz')
+  assert {k: {str(a): p for a, p in row.items()} for k, row in back.items()} == table
+
+
+def test_holdem_labels_are_betting_tokens():
+  pytest.importorskip('phevaluator')
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d 2c', pot=10, stack=20, ranges=('AA,KK', 'QQ,JJ'), bet_sizes=(1.0,),
+      raise_sizes=(), max_raises=0))
+  solver = cfr_jax.make_solver(game, 'cfr+')
+  table = solver.average_policy(solver.run(solver.init(), 5)).to_dict()
+  lines = {key.split('|')[0]: set(row) for key, row in table.items()}
+  assert lines['-'] == {'k', 'b10', 'a'}  # check, bet the pot, all-in
+  assert lines['kb10'] == {'f', 'c'}  # no raises
+  assert lines['b10'] == {'f', 'c'}
