@@ -266,13 +266,17 @@ def test_sighup_and_sigusr1_stop_gracefully(tmp_path, sig):
     assert 'never escalates' in err and 'send it again' not in err
 
 
-def test_signal_during_start_up_is_one_line(tmp_path):
+def test_signal_before_training_starts_is_one_line(tmp_path):
+  """Between start-up and the first step (restore, compilation) a signal ends
+  the run at once: exit 75, no traceback, no KeyboardInterrupt."""
   proc = start(tmp_path, *LONG, config='configs/leduc.py')
-  time.sleep(1.0)  # importing JAX: nothing to save yet
+  while 'new run in' not in proc.stdout.readline():
+    assert proc.poll() is None
   proc.send_signal(signal.SIGINT)
   code, _, err = finish(proc)
   assert code == training.EXIT_INTERRUPTED
   assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+  assert progress(tmp_path)['status'] == 'interrupted'
 
 
 # What a run prints: quiet first runs, notes said once, no stray tracebacks.
@@ -323,3 +327,21 @@ def test_one_compilation_serves_every_chunk(tmp_path):
     assert training.run(config, str(tmp_path / str(chunks))) == training.EXIT_COMPLETE
     counts.append(len(compiles) - before)
   assert counts[0] > 0 and counts[1] == counts[0], counts
+
+
+def test_plot_skips_undecodable_metrics_lines(tmp_path):
+  pytest.importorskip('matplotlib')
+  run = tmp_path / 'run'
+  run.mkdir()
+  good = [json.dumps({'iteration': i, 'exploitability': 1.0 / i, 'elapsed_seconds': 0.1 * i})
+          for i in (10, 20, 30)]
+  (run / 'metrics.jsonl').write_bytes(
+      (good[0] + '\n').encode() + b'\xff\xfe\x00 not utf-8\n' + (good[1] + '\n').encode()
+      + b'{"iteration": "x", "exploitability": []}\n' + (good[2] + '\n').encode()
+      + b'{"iteration": 40, "explo')  # cut by a kill
+  out = tmp_path / 'plot.png'
+  proc = subprocess.run([sys.executable, '-m', 'launch.plot', str(run), f'--out={out}'],
+                        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr
+  assert 'skipped 3 unreadable line(s)' in proc.stdout and '1 run(s)' in proc.stdout
+  assert out.read_bytes()[:4] == b'\x89PNG'

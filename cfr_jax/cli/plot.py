@@ -14,18 +14,30 @@ from absl import flags
 from absl import logging
 
 
+def read_curve(workdir: str, skipped=None):
+  """[(iteration, elapsed seconds, exploitability)] from a run's metrics.jsonl.
 
-def read_curve(workdir: str):
-  """[(iteration, elapsed seconds, exploitability)] from a run's metrics.jsonl."""
+  Lines that are not a JSON object with numbers where they belong (cut by a
+  kill or a full disk, non-UTF-8 bytes, edited by hand) are skipped and
+  counted in `skipped` (a list, one entry per line) when given.
+  """
   points = {}
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    for line in f:
+  with open(os.path.join(workdir, 'metrics.jsonl'), 'rb') as f:
+    for number, raw in enumerate(f, 1):
       try:
-        m = json.loads(line)
-      except ValueError:
-        continue  # a line cut by a kill
-      if m.get('exploitability') is not None:
-        points[m['iteration']] = (m['iteration'], m.get('elapsed_seconds'), m['exploitability'])
+        m = json.loads(raw.decode('utf-8'))
+        it, value = m['iteration'], m.get('exploitability')
+        if value is None:
+          continue
+        elapsed = m.get('elapsed_seconds')
+        if not all(isinstance(x, (int, float)) for x in (it, value)) or not (
+            elapsed is None or isinstance(elapsed, (int, float))):
+          raise ValueError('not numbers')
+      except (ValueError, KeyError, TypeError, AttributeError):  # UnicodeDecodeError too
+        if skipped is not None:
+          skipped.append(number)
+        continue
+      points[it] = (it, elapsed, value)
   return [points[k] for k in sorted(points)]
 
 
@@ -53,12 +65,22 @@ def _main(argv, out: str) -> int:
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
   plotted = 0
   for run in _runs(roots):
-    curve = [p for p in read_curve(run) if p[2] > 0]
+    skipped = []
+    try:
+      curve = [p for p in read_curve(run, skipped) if p[2] > 0]
+    except OSError as e:
+      print(f'error: cannot read {os.path.join(run, "metrics.jsonl")}: {e.strerror or e}',
+            file=sys.stderr)
+      return 1
+    if skipped:
+      print(f'note: skipped {len(skipped)} unreadable line(s) of '
+            f'{os.path.join(run, "metrics.jsonl")} (first: line {skipped[0]})')
     if not curve:
       continue
     label = os.path.relpath(run)
     by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
-    by_time.plot([p[1] for p in curve], [p[2] for p in curve], marker='.', label=label)
+    timed = [p for p in curve if p[1] is not None and p[1] > 0]
+    by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)
     plotted += 1
   if not plotted:
     print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
@@ -71,7 +93,11 @@ def _main(argv, out: str) -> int:
     ax.grid(True, which='both', alpha=0.3)
   by_it.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(out, dpi=120)
+  try:
+    fig.savefig(out, dpi=120)
+  except OSError as e:
+    print(f'error: cannot write {out}: {e.strerror or e}', file=sys.stderr)
+    return 1
   print(f'wrote {out} ({plotted} run(s))')
   return 0
 

@@ -34,6 +34,7 @@ from ml_collections import config_flags
 
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
+from cfr_jax.training import signals as signals_lib
 
 ConfigError = training.ConfigError
 
@@ -313,6 +314,9 @@ def _main(argv) -> int:
 
 def main() -> None:
   """The `cfr-train` console script."""
+  # Until the run's own handlers take over (and after they let go), a stop
+  # signal has nothing to save: one line and exit 75, never a traceback.
+  signals_lib.exit_at_once_on_signals()
   app.run(_main, flags_parser=parse_flags)
 
 

@@ -98,7 +98,7 @@ def load_run(workdir: str) -> tuple:
       config = ml_collections.ConfigDict(json.load(f))
   except (OSError, ValueError) as e:
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
-                      'is it the --workdir of a launch.train run?') from None
+                      'is it the --workdir of a cfr-train run?') from None
   solver = build_solver(config)
   fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
   with checkpoint_lib.CheckpointStore(
@@ -106,7 +106,7 @@ def load_run(workdir: str) -> tuple:
       fingerprint=fingerprint) as store:
     state, report = restore_state(store, solver)
   if state is None:
-    raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + '; '.join(
-        f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet')
+    raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + ('; '.join(
+        f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet'))
   return solver, state
 
