@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging as std_logging
 import math
 import os
 import socket
@@ -416,12 +417,15 @@ def _mark_interrupted(instances) -> None:
 @contextlib.contextmanager
 def _absl_quiet():
   """absl warnings off: the caller reports what they would say, once."""
-  level = logging.get_verbosity()
-  logging.set_verbosity(logging.ERROR)
+  # The logger's own level, not absl's verbosity: set_verbosity(get_verbosity())
+  # would turn an inherited level into a fixed WARNING for the rest of the process.
+  logger = logging.get_absl_logger()
+  level = logger.level
+  logger.setLevel(std_logging.ERROR)
   try:
     yield
   finally:
-    logging.set_verbosity(level)
+    logger.setLevel(level)
 
 
 def _exit_code(r: _Run) -> int:
