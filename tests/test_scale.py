@@ -99,7 +99,7 @@ def test_launcher_moves_a_run_between_device_counts(tmp_path):
 
   train(tmp_path / 'reference', None, 1, 900)
   run = tmp_path / 'moved'
-  assert 'STARTING FRESH' in train(run, 8, 0, 300)
+  assert 'new run in' in train(run, 8, 0, 300)
   assert 'resumed from' in train(run, None, 1, 600)
   assert 'resumed from' in train(run, 4, 4, 900)
   config = cfr_jax_config()

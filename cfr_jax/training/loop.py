@@ -360,8 +360,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
                        if c.status in ('rejected', 'foreign', 'unverified')],
              restore_warnings=[{'path': p, 'warning': w} for p, w in report.warnings
                                if p == report.restored_from])
-    if processes.primary:
-      _print_restore(tag, report, r, store)
+    _print_restore(tag, report, r, store)  # every process: each has its own log
     if report.restored_from is not None:
       r.exploitability = meta.get('exploitability')
       r.exploitability_iteration = meta.get('exploitability_iteration')
