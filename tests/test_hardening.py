@@ -345,3 +345,22 @@ def test_plot_skips_undecodable_metrics_lines(tmp_path):
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr
   assert 'skipped 3 unreadable line(s)' in proc.stdout and '1 run(s)' in proc.stdout
   assert out.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
+  """The launcher keeps compiled programs (JAX's persistent cache): a second
+  run of the same shapes loads every one of them and compiles none."""
+  cache = f'--config.compilation_cache={tmp_path / "xla"}'
+  reports = []
+  for name in ('first', 'second'):
+    code, out, _ = kuhn_run(tmp_path / name, cache)
+    assert code == training.EXIT_COMPLETE and 'compiled in' in out
+    reports.append(progress(tmp_path / name))
+  first, second = reports
+  assert first['compiled_programs'] > 0 and first['compile_cache_hits'] == 0
+  assert second['compiled_programs'] == 0
+  assert second['compile_cache_hits'] == first['compiled_programs']
+  code, _, _ = kuhn_run(tmp_path / 'off', '--config.compilation_cache=none')
+  assert code == training.EXIT_COMPLETE
+  off = progress(tmp_path / 'off')
+  assert off['compile_cache_hits'] == 0 and off['compiled_programs'] > 0

@@ -30,6 +30,8 @@ FIELD_HELP = {
     'chunk_minutes': '... or after this many minutes',
     'eval_every': 'exact exploitability every N iterations (and at the end)',
     'progress_seconds': 'longest time between progress.json updates',
+    'compilation_cache': "where compiled programs are kept for later runs ('': "
+                         "~/.cache/cfr_jax/xla, 'none': off)",
     'extra_locations': 'comma-separated read-only checkpoint directories searched on restore',
     'mirror_to': 'a directory every save is copied to',
     'keep_checkpoints': 'checkpoints kept in <workdir>/checkpoints',

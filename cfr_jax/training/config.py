@@ -152,6 +152,42 @@ def initialize_distributed(config) -> None:
                       'SLURM, Open MPI or on TPU)') from None
 
 
+def compilation_cache_dir(config) -> str | None:
+  """The persistent compilation cache `config.compilation_cache` names (None: off)."""
+  value = str(config.get('compilation_cache', '') or '').strip()
+  if value.lower() == 'none':
+    return None
+  if value:
+    return os.path.abspath(os.path.expanduser(value))
+  base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return os.path.join(base, 'cfr_jax', 'xla')
+
+
+def use_compilation_cache(config) -> str | None:
+  """Points JAX's persistent compilation cache at `compilation_cache_dir`.
+
+  Every program is kept, however quick to compile (JAX's default skips those
+  under a second): a second run of a same-shaped game then compiles nothing.
+  An unusable directory only turns the cache off, with a note.
+  """
+  directory = compilation_cache_dir(config)
+  if directory is not None:
+    try:
+      os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+      print(f'note: compilation cache off: cannot create {directory} ({e.strerror or e})',
+            flush=True)
+      directory = None
+  if directory is None:
+    jax.config.update('jax_enable_compilation_cache', False)
+    return None
+  jax.config.update('jax_enable_compilation_cache', True)
+  jax.config.update('jax_compilation_cache_dir', directory)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+  return directory
+
+
 def _hyperparameters(config) -> dict:
   return {k: config[k] for k in ('alpha', 'beta', 'gamma') if config.get(k) is not None}
 

@@ -30,7 +30,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, validate)
+    _instance_configs, _split, build_solver, initialize_distributed, use_compilation_cache,
+    validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
@@ -50,6 +51,8 @@ class _Run:
   restored_from: dict | None
   rejected: list
   restore_warnings: list = dataclasses.field(default_factory=list)
+  compile_seconds: float = 0.0  # start-up compilation, not charged to the budget
+  compilations: Any = None  # _Compilations since start-up
   status: str = 'running'
   chunk: int = 0
   chunk_started: float = 0.0
@@ -86,7 +89,11 @@ class _Run:
         'exploitability': self.exploitability,
         'exploitability_iteration': self.exploitability_iteration,
         'last_checkpoint': self.last_checkpoint, 'restored_from': self.restored_from,
-        'rejected': self.rejected, 'restore_warnings': self.restore_warnings, 'game': self.config.game,
+        'rejected': self.rejected, 'restore_warnings': self.restore_warnings,
+        'compile_seconds': self.compile_seconds,
+        'compiled_programs': self.compilations.programs if self.compilations else None,
+        'compile_cache_hits': self.compilations.cache_hits if self.compilations else None,
+        'game': self.config.game,
         'algorithm': self.config.algorithm, 'workdir': self.workdir,
         'error': self.error, 'pid': os.getpid(),
         'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
@@ -115,6 +122,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   validate(config)
   initialize_distributed(config)  # before anything else touches JAX
   workdir = _prepare_workdir(workdir)
+  use_compilation_cache(config)
   with _locked([workdir]):
     if config.num_instances > 1 or config.sweep_field:
       if config.get('instances_mode', 'process') == 'vmap':
@@ -166,6 +174,7 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   """
   validate(config)
   workdir = _prepare_workdir(workdir)
+  use_compilation_cache(config)
   with _locked([workdir]):
     return _run_vmapped(config, workdir)
 
@@ -383,8 +392,19 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     batch.set_hyperparameters(solvers)
   # Compile the solver step and the evaluator before the clock starts: the
   # time budget counts training (steps, evaluations, saves), not start-up.
+  compiled = _Compilations.start()
+  began = time.monotonic()
   batch.step([0] * len(instances))
   cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+  compile_seconds = time.monotonic() - began
+  for inst in instances:
+    inst.r.compile_seconds, inst.r.compilations = compile_seconds, compiled
+  if processes.primary:
+    cache = jax.config.jax_compilation_cache_dir if (
+        jax.config.jax_enable_compilation_cache) else None
+    print(f'compiled in {compile_seconds:.1f} s: {compiled.programs} program(s) compiled, '
+          f'{compiled.cache_hits} loaded from the compilation cache'
+          f'{f" ({cache})" if cache else " (off)"}', flush=True)
   processes.turn(signals, instances[0].r, 0)  # the same start on every process
   started = processes.now()
   for inst in instances:
@@ -400,6 +420,44 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+class _Compilations:
+  """XLA compilations and persistent-cache hits of this process since `start`
+  (read from jax.monitoring events: deterministic counts, not timings)."""
+  _programs = 0
+  _hits = 0
+  _listening = False
+
+  def __init__(self):
+    self._base = (type(self)._programs, type(self)._hits)
+
+  @classmethod
+  def start(cls) -> '_Compilations':
+    if not cls._listening:
+      cls._listening = True
+
+      def on_duration(event, duration, **kwargs):
+        del duration, kwargs
+        if event == '/jax/core/compile/backend_compile_duration':
+          cls._programs += 1
+
+      def on_event(event, **kwargs):
+        del kwargs
+        if event == '/jax/compilation_cache/cache_hits':
+          cls._hits += 1
+      jax.monitoring.register_event_duration_secs_listener(on_duration)
+      jax.monitoring.register_event_listener(on_event)
+    return cls()
+
+  @property
+  def programs(self) -> int:
+    """Programs XLA compiled (the compile event also fires on a cache hit)."""
+    return type(self)._programs - self._base[0] - self.cache_hits
+
+  @property
+  def cache_hits(self) -> int:
+    return type(self)._hits - self._base[1]
 
 
 def _mark_interrupted(instances) -> None:
