@@ -1,0 +1,352 @@
+r"""Exploitability against iterations for every algorithm and schedule.
+
+    python bench/convergence.py --games=kuhn,leduc                 # runs, adds to the JSON
+    python bench/convergence.py --games=turn --entries=dcfr,postflop_dcfr --dtypes=float32
+    python bench/convergence.py --fidelity                          # float32 vs float64 spread
+    python bench/convergence.py --report --out=bench/RESULTS.md     # tables and plots
+
+Each run appends its curves to --json (bench/convergence.json), keyed by
+game, entry and dtype, so that games can be run separately; --report turns the
+JSON into one table and one plot (bench/convergence/<game>.png) per game, the
+ranking that chooses the default, and the float32 fidelity table.
+
+Curves: the average strategy's exact exploitability (in chips; in % of the pot
+for hold'em subgames) at log-spaced iterations 1, 2, 3, 5, 10, ... up to the
+game's cap (every 10 iterations on hold'em subgames). A schedule with a horizon
+(HS) runs with horizon = the cap; its value "at 1,000 with horizon 1,000" is a
+separate run planned for 1,000 iterations, as the paper uses it.
+
+Exploitability is evaluated in float64 whatever the solver's dtype (x64 is on
+for the whole process; float32 solvers compute in float32).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import jax
+
+jax.config.update('jax_enable_x64', True)
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [REPO, os.path.join(REPO, 'bench')]
+
+import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# label -> (algorithm, schedule, hyperparameters)
+ENTRIES = {
+    'cfr': ('cfr', None, {}),
+    'cfr+': ('cfr+', None, {}),
+    'linear_cfr': ('linear_cfr', None, {}),
+    'dcfr': ('dcfr', None, {}),
+    'pcfr+': ('pcfr+', None, {}),
+    'pdcfr+': ('pdcfr+', None, {}),
+    'hs_dcfr(30)': ('dcfr', 'hs', {'gamma': 30}),
+    'hs_dcfr(15)': ('dcfr', 'hs', {'gamma': 15}),
+    'hs_pcfr+(30)': ('pcfr+', 'hs', {'gamma': 30}),
+    'hs_pcfr+(15)': ('pcfr+', 'hs', {'gamma': 15}),
+    'hs_pdcfr+(30)': ('pdcfr+', 'hs', {'gamma': 30}),
+    'postflop_dcfr': ('dcfr', 'postflop', {}),
+}
+# name -> (spec or hold'em config, iteration cap, poker?)
+GAMES = {
+    'kuhn': ('kuhn', 10_000, True),
+    'leduc': ('leduc', 10_000, True),
+    'river': ('config:holdem_river', 2_000, True),
+    'turn': ('config:holdem_turn', 300, True),
+    'liars_dice_4': ('openspiel:liars_dice(dice_sides=4)', 10_000, False),
+    'liars_dice': ('openspiel:liars_dice', 1_000, False),
+    'goofspiel_4': ('openspiel:goofspiel(num_cards=4,imp_info=True)', 10_000, False),
+}
+POT_TARGETS = (0.5, 0.3, 0.1)  # % of the pot, hold'em subgames
+FLOOR = 1e-9  # relative to the uniform policy's exploitability: ties below it
+
+
+def load(name):
+  spec = GAMES[name][0]
+  if spec.startswith('config:'):
+    from cfr_jax import training  # pylint: disable=g-import-not-at-top
+    config = __import__(f'configs.{spec[7:]}', fromlist=['get_config']).get_config()
+    return training._load_game(config), float(config.holdem.pot)  # pylint: disable=protected-access
+  return cfr_jax.load_game(spec), None
+
+
+def checkpoints(cap, holdem):
+  points = {m * 10**k for k in range(6) for m in (1, 2, 3, 5)}
+  if holdem:
+    points |= set(range(10, min(cap, 500) + 1, 10))
+  return sorted(p for p in points if p <= cap)
+
+
+def evaluate(game, solver, state, pot):
+  policy = solver.average_policy(state)
+  policy = cfr_jax.TabularPolicy(game.info, np.asarray(policy.probs, np.float64),
+                                 np.asarray(game.legal))
+  value = cfr_jax.exploitability(game, policy)
+  return 100 * value / pot if pot else value
+
+
+def make(game, entry, dtype, horizon=None, perturb=None):
+  algorithm, schedule, hp = ENTRIES[entry]
+  hp = dict(hp)
+  if schedule == 'hs':
+    hp['horizon'] = horizon
+  if perturb is not None:  # relative noise on the utilities: breaks exact ties
+    noise = np.random.default_rng(perturb).standard_normal(game.utility.shape)
+    game = game.replace(utility=jnp.asarray(np.asarray(game.utility, np.float64)
+                                            * (1 + 1e-12 * noise), game.utility.dtype))
+  return cfr_jax.make_solver(game, algorithm, dtype=dtype, schedule=schedule, **hp)
+
+
+def curve(game, entry, dtype, points, pot, horizon):
+  solver = make(game, entry, dtype, horizon)
+  state, values = solver.init(), []
+  for p in points:
+    state = solver.run(state, p - int(state.iteration))
+    values.append(evaluate(game, solver, state, pot))
+  return values
+
+
+def run_games(args, results):
+  for name in args.games:
+    game, pot = load(name)
+    cap = min(GAMES[name][1], args.max_iterations or GAMES[name][1])
+    points = checkpoints(cap, pot is not None)
+    for dtype in args.dtypes:
+      for entry in args.entries:
+        values = curve(game, entry, dtype, points, pot, cap)
+        record = {'points': points, 'values': values, 'cap': cap}
+        if ENTRIES[entry][1] == 'hs' and cap > 1000:  # as planned for 1,000 iterations
+          record['at_1000_horizon_1000'] = curve(game, entry, dtype, [1000], pot, 1000)[0]
+        results.setdefault(name, {}).setdefault(entry, {})[dtype] = record
+        at = {p: v for p, v in zip(points, values)}
+        print(f'{name:13} {entry:14} {dtype}: ' + ', '.join(
+            f'{p}: {at[p]:.3g}' for p in (10, 100, 1000, 10_000) if p in at), flush=True)
+        save(args.json, results)
+
+
+def run_fidelity(args, results):
+  """float32 against float64 at 1,000 and 10,000 iterations, and the spread
+  of float64 itself under relative perturbations of 1e-12 of the utilities."""
+  fid = results.setdefault('_fidelity', {})
+  for name in ('kuhn', 'leduc'):
+    game, _ = load(name)
+    for entry in args.entries:
+      row = {}
+      for label, dtype, seed in ([('float32', 'float32', None), ('float64', 'float64', None)]
+                                 + [(f'seed{s}', 'float64', s) for s in range(args.seeds)]):
+        solver = make(game, entry, dtype, horizon=10_000, perturb=seed)
+        state = solver.run(solver.init(), 1000)
+        a = evaluate(game, solver, state, None)
+        state = solver.run(state, 9000)
+        row[label] = [a, evaluate(game, solver, state, None)]
+      fid.setdefault(name, {})[entry] = row
+      spread = np.array([v for k, v in row.items() if k.startswith('seed')])
+      print(f'{name:6} {entry:14} f32 {row["float32"][0]:.3g} {row["float32"][1]:.3g}  '
+            f'f64 {row["float64"][0]:.3g} {row["float64"][1]:.3g}  perturbed f64 '
+            f'{spread[:, 0].min():.3g}..{spread[:, 0].max():.3g}, '
+            f'{spread[:, 1].min():.3g}..{spread[:, 1].max():.3g}', flush=True)
+      save(args.json, results)
+
+
+def save(path, results):
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(results, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------
+# Report.
+
+
+def _fmt(v):
+  return '-' if v is None else '0' if v == 0 else f'{v:.3g}'
+
+
+def value_at(record, point, planned=False):
+  if record is None:
+    return None
+  if planned and point == 1000 and 'at_1000_horizon_1000' in record:
+    return record['at_1000_horizon_1000']
+  at = dict(zip(record['points'], record['values']))
+  return at.get(point)
+
+
+def reached(record, target):
+  for p, v in zip(record['points'], record['values']):
+    if v <= target:
+      return p
+  return None
+
+
+def ranks(results, point, dtype='float32'):
+  """{game: {entry: rank}} at `point` (planned horizons), 1 = best; values
+  under FLOOR x the game's scale tie."""
+  out = {}
+  for name, entries in results.items():
+    if name.startswith('_'):
+      continue
+    vals = {}
+    for e, recs in entries.items():
+      rec = recs.get(dtype)
+      p = min(point, rec['cap']) if rec else None
+      v = value_at(rec, p, planned=True) if rec else None
+      if v is not None:
+        vals[e] = v
+    if not vals:
+      continue
+    scale = max(vals.values())
+    key = {e: max(v, FLOOR * scale) for e, v in vals.items()}
+    out[name] = {e: 1 + sum(key[o] < key[e] for o in key) for e in key}
+  return out
+
+
+def report(results, plot_dir):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  os.makedirs(plot_dir, exist_ok=True)
+  lines = []
+  for name, (spec, _, poker) in GAMES.items():
+    entries = results.get(name)
+    if not entries:
+      continue
+    holdem = spec.startswith('config:')
+    unit = '% of the pot' if holdem else 'chips'
+    any_rec = next(iter(next(iter(entries.values())).values()))
+    cap = any_rec['cap']
+    cols = [p for p in (10, 100, 1000, 10_000) if p <= cap]
+    if cap not in cols:
+      cols.append(cap)
+    dtypes = sorted({d for recs in entries.values() for d in recs})
+    lines.append(f'### {name}: `{spec}` ({unit}; iterations capped at {cap:,})\n')
+    head = ['entry'] + [f'{d[5:]}-bit @ {p:,}' for d in dtypes for p in cols]
+    if cap > 1000:
+      head.append('32-bit @ 1,000, HS horizon 1,000')
+    if holdem:
+      head += [f'32-bit: iterations to {t}%' for t in POT_TARGETS]
+    lines.append('| ' + ' | '.join(head) + ' |')
+    lines.append('|' + '---|' * len(head))
+    for entry in ENTRIES:
+      recs = entries.get(entry)
+      if not recs:
+        continue
+      cells = [entry] + [_fmt(value_at(recs.get(d), p)) for d in dtypes for p in cols]
+      if cap > 1000:
+        cells.append(_fmt(recs.get('float32', {}).get('at_1000_horizon_1000')))
+      if holdem:
+        cells += [str(reached(recs['float32'], t) or f'> {cap}') for t in POT_TARGETS]
+      lines.append('| ' + ' | '.join(cells) + ' |')
+    lines.append(f'\n![{name}](convergence/{name}.png)\n')
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, (entry, recs) in enumerate(entries.items()):
+      for d, rec in recs.items():
+        pts = [(p, v) for p, v in zip(rec['points'], rec['values']) if v > 0]
+        if pts:
+          ax.loglog(*zip(*pts), linestyle='-' if d == 'float32' else ':',
+                    color=f'C{k % 10}', marker='.' if k >= 10 else None,
+                    label=f'{entry}' if d == 'float32' else None)
+    ax.set_xlabel('iterations')
+    ax.set_ylabel(f'exploitability ({unit})')
+    ax.set_title(f'{name} (solid: float32, dotted: float64)')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(plot_dir, f'{name}.png'), dpi=90)
+    plt.close(fig)
+
+  # Ranking: worst-case rank over poker games first, then over all games.
+  lines.append('### Ranking (float32; rank 1 = lowest exploitability)\n')
+  for point in (1000, 10_000):
+    r = ranks(results, point)
+    games = [g for g in GAMES if g in r]
+    lines.append(f'At {point:,} iterations (or the game\'s cap; HS with horizon = that '
+                 'count):\n')
+    head = ['entry'] + games + ['worst, poker', 'worst, all']
+    lines.append('| ' + ' | '.join(head) + ' |')
+    lines.append('|' + '---|' * len(head))
+    rows = []
+    for entry in ENTRIES:
+      cells = [r[g].get(entry) for g in games]
+      if all(c is None for c in cells):
+        continue
+      poker = [c for g, c in zip(games, cells) if GAMES[g][2] and c is not None]
+      every = [c for c in cells if c is not None]
+      rows.append(((max(poker or [99]), max(every)), entry, cells))
+    for (wp, wa), entry, cells in sorted(rows):
+      lines.append('| ' + ' | '.join([entry] + [str(c or '-') for c in cells]
+                                      + [str(wp), str(wa)]) + ' |')
+    lines.append('')
+
+  fid = results.get('_fidelity')
+  if fid:
+    lines.append('### float32 against float64 (Kuhn, Leduc)\n')
+    lines.append('perturbed float64: the same float64 run on the game whose utilities are '
+                 'multiplied by 1 + 1e-12 N(0, 1) (seeded), min..max over the seeds: how far '
+                 'perturbations 10^4 times smaller than float32\'s rounding move the result.\n')
+    head = ['game', 'entry', 'f32 @ 1,000', 'f64 @ 1,000', 'ratio', 'perturbed f64 @ 1,000',
+            'f32 @ 10,000', 'f64 @ 10,000', 'ratio', 'perturbed f64 @ 10,000']
+    lines.append('| ' + ' | '.join(head) + ' |')
+    lines.append('|' + '---|' * len(head))
+    for name, entries in fid.items():
+      for entry, row in entries.items():
+        seeds = np.array([v for k, v in row.items() if k.startswith('seed')])
+        cells = [name, entry]
+        for i in (0, 1):
+          a, b = row['float32'][i], row['float64'][i]
+          ratio = a / b if b > 0 else float('inf') if a > 0 else 1.0
+          cells += [_fmt(a), _fmt(b), f'{ratio:.2f}' if math.isfinite(ratio) else 'inf',
+                    f'{_fmt(seeds[:, i].min())}..{_fmt(seeds[:, i].max())}'
+                    if len(seeds) else '-']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lines.append('')
+  return '\n'.join(lines) + '\n'
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--games', default='kuhn,leduc')
+  parser.add_argument('--entries', default=','.join(ENTRIES))
+  parser.add_argument('--dtypes', default='float32,float64')
+  parser.add_argument('--max_iterations', type=int, default=0, help='lower every cap')
+  parser.add_argument('--fidelity', action='store_true',
+                      help='float32 vs float64 (and perturbed float64) on Kuhn and Leduc')
+  parser.add_argument('--seeds', type=int, default=5, help='perturbed float64 runs')
+  parser.add_argument('--report', action='store_true')
+  parser.add_argument('--json', default=os.path.join(REPO, 'bench', 'convergence.json'))
+  parser.add_argument('--plots', default=os.path.join(REPO, 'bench', 'convergence'))
+  parser.add_argument('--out', default=None, help='write the report into this Markdown file')
+  args = parser.parse_args()
+  args.games = [g for g in args.games.split(',') if g] if not args.report else []
+  args.entries = args.entries.split(',')
+  args.dtypes = args.dtypes.split(',')
+  for e in args.entries:
+    if e not in ENTRIES:
+      parser.error(f'unknown entry {e}; choose from {", ".join(ENTRIES)}')
+  results = {}
+  if os.path.exists(args.json):
+    with open(args.json) as f:
+      results = json.load(f)
+  if args.fidelity:
+    run_fidelity(args, results)
+  elif not args.report:
+    run_games(args, results)
+  if args.report:
+    import speed  # pylint: disable=g-import-not-at-top
+    info = speed.machine()
+    body = (f"Machine: {info['cpu']}, {info['cores']} cores; JAX {info['jax']} on "
+            f"{info['device']}; report written {info['date']}. Commands: see the text above.\n\n"
+            + report(results, args.plots))
+    print(body)
+    if args.out:
+      speed.write_section(args.out, 'convergence', body)
+
+
+if __name__ == '__main__':
+  main()
