@@ -22,6 +22,7 @@ for the whole process; float32 solvers compute in float32).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -64,7 +65,7 @@ GAMES = {
     'goofspiel_4': ('openspiel:goofspiel(num_cards=4,imp_info=True)', 10_000, False),
 }
 POT_TARGETS = (0.5, 0.3, 0.1)  # % of the pot, hold'em subgames
-FLOOR = 1e-9  # relative to the uniform policy's exploitability: ties below it
+FLOOR = 1e-7  # x the exploitability after one iteration: float32's resolution, ties below
 
 
 def load(name):
@@ -97,9 +98,11 @@ def make(game, entry, dtype, horizon=None, perturb=None):
   if schedule == 'hs':
     hp['horizon'] = horizon
   if perturb is not None:  # relative noise on the utilities: breaks exact ties
-    noise = np.random.default_rng(perturb).standard_normal(game.utility.shape)
-    game = game.replace(utility=jnp.asarray(np.asarray(game.utility, np.float64)
-                                            * (1 + 1e-12 * noise), game.utility.dtype))
+    info = copy.copy(game.info)  # the solver casts from the host float64 copies
+    utility = np.asarray(info.float_arrays['utility'], np.float64)
+    noise = np.random.default_rng(perturb).standard_normal(utility.shape)
+    info.float_arrays = {**info.float_arrays, 'utility': utility * (1 + 1e-12 * noise)}
+    game = game.replace(info=info)
   return cfr_jax.make_solver(game, algorithm, dtype=dtype, schedule=schedule, **hp)
 
 
@@ -201,7 +204,7 @@ def ranks(results, point, dtype='float32'):
         vals[e] = v
     if not vals:
       continue
-    scale = max(vals.values())
+    scale = max(rec[dtype]['values'][0] for rec in entries.values() if dtype in rec)
     key = {e: max(v, FLOOR * scale) for e, v in vals.items()}
     out[name] = {e: 1 + sum(key[o] < key[e] for o in key) for e in key}
   return out
@@ -263,12 +266,14 @@ def report(results, plot_dir):
 
   # Ranking: worst-case rank over poker games first, then over all games.
   lines.append('### Ranking (float32; rank 1 = lowest exploitability)\n')
+  lines.append('Values under 1e-7 x the exploitability after one iteration (float32\'s '
+               'resolution) tie. "-": not run on that game (the turn ran a subset).\n')
   for point in (1000, 10_000):
     r = ranks(results, point)
     games = [g for g in GAMES if g in r]
     lines.append(f'At {point:,} iterations (or the game\'s cap; HS with horizon = that '
                  'count):\n')
-    head = ['entry'] + games + ['worst, poker', 'worst, all']
+    head = ['entry'] + games + ['worst, poker', 'worst, poker but Kuhn', 'worst, all']
     lines.append('| ' + ' | '.join(head) + ' |')
     lines.append('|' + '---|' * len(head))
     rows = []
@@ -277,11 +282,12 @@ def report(results, plot_dir):
       if all(c is None for c in cells):
         continue
       poker = [c for g, c in zip(games, cells) if GAMES[g][2] and c is not None]
+      no_kuhn = [c for g, c in zip(games, cells) if GAMES[g][2] and g != 'kuhn' and c is not None]
       every = [c for c in cells if c is not None]
-      rows.append(((max(poker or [99]), max(every)), entry, cells))
-    for (wp, wa), entry, cells in sorted(rows):
+      rows.append(((max(poker or [99]), max(no_kuhn or [99]), max(every)), entry, cells))
+    for worst, entry, cells in sorted(rows):
       lines.append('| ' + ' | '.join([entry] + [str(c or '-') for c in cells]
-                                      + [str(wp), str(wa)]) + ' |')
+                                      + [str(w) for w in worst]) + ' |')
     lines.append('')
 
   fid = results.get('_fidelity')
