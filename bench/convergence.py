@@ -92,7 +92,7 @@ def evaluate(game, solver, state, pot):
   return 100 * value / pot if pot else value
 
 
-def make(game, entry, dtype, horizon=None, perturb=None):
+def make(game, entry, dtype, horizon=None, perturb=None, size=1e-12):
   algorithm, schedule, hp = ENTRIES[entry]
   hp = dict(hp)
   if schedule == 'hs':
@@ -101,7 +101,7 @@ def make(game, entry, dtype, horizon=None, perturb=None):
     info = copy.copy(game.info)  # the solver casts from the host float64 copies
     utility = np.asarray(info.float_arrays['utility'], np.float64)
     noise = np.random.default_rng(perturb).standard_normal(utility.shape)
-    info.float_arrays = {**info.float_arrays, 'utility': utility * (1 + 1e-12 * noise)}
+    info.float_arrays = {**info.float_arrays, 'utility': utility * (1 + size * noise)}
     game = game.replace(info=info)
   return cfr_jax.make_solver(game, algorithm, dtype=dtype, schedule=schedule, **hp)
 
@@ -134,26 +134,34 @@ def run_games(args, results):
 
 
 def run_fidelity(args, results):
-  """float32 against float64 at 1,000 and 10,000 iterations, and the spread
-  of float64 itself under relative perturbations of 1e-12 of the utilities."""
-  fid = results.setdefault('_fidelity', {})
+  """float32 against float64 at 1,000 and 10,000 iterations, unperturbed and
+  on `args.seeds` games whose utilities are multiplied by 1 + eps N(0, 1)
+  (eps = args.perturbation), in both dtypes: how far tiny perturbations move
+  the result, i.e. what "float32 tracks float64" can mean."""
+  fid = results.setdefault(f'_fidelity_{args.perturbation:g}', {})
   for name in ('kuhn', 'leduc'):
     game, _ = load(name)
     for entry in args.entries:
       row = {}
-      for label, dtype, seed in ([('float32', 'float32', None), ('float64', 'float64', None)]
-                                 + [(f'seed{s}', 'float64', s) for s in range(args.seeds)]):
-        solver = make(game, entry, dtype, horizon=10_000, perturb=seed)
+      runs = [('float32', 'float32', None), ('float64', 'float64', None)]
+      for dtype in args.dtypes:
+        runs += [(f'{dtype}_seed{s}', dtype, s) for s in range(args.seeds)]
+      for label, dtype, seed in runs:
+        solver = make(game, entry, dtype, horizon=10_000, perturb=seed, size=args.perturbation)
         state = solver.run(solver.init(), 1000)
         a = evaluate(game, solver, state, None)
         state = solver.run(state, 9000)
         row[label] = [a, evaluate(game, solver, state, None)]
       fid.setdefault(name, {})[entry] = row
-      spread = np.array([v for k, v in row.items() if k.startswith('seed')])
+      summary = []
+      for dtype in args.dtypes:
+        v = np.array([x for k, x in row.items() if k.startswith(dtype + '_seed')])
+        summary.append(f'{dtype[5:]}: {np.median(v[:, 0]):.3g} [{v[:, 0].min():.3g}..'
+                       f'{v[:, 0].max():.3g}], {np.median(v[:, 1]):.3g} [{v[:, 1].min():.3g}..'
+                       f'{v[:, 1].max():.3g}]')
       print(f'{name:6} {entry:14} f32 {row["float32"][0]:.3g} {row["float32"][1]:.3g}  '
-            f'f64 {row["float64"][0]:.3g} {row["float64"][1]:.3g}  perturbed f64 '
-            f'{spread[:, 0].min():.3g}..{spread[:, 0].max():.3g}, '
-            f'{spread[:, 1].min():.3g}..{spread[:, 1].max():.3g}', flush=True)
+            f'f64 {row["float64"][0]:.3g} {row["float64"][1]:.3g}  perturbed ' +
+            '; '.join(summary), flush=True)
       save(args.json, results)
 
 
@@ -290,26 +298,33 @@ def report(results, plot_dir):
                                       + [str(w) for w in worst]) + ' |')
     lines.append('')
 
-  fid = results.get('_fidelity')
-  if fid:
-    lines.append('### float32 against float64 (Kuhn, Leduc)\n')
-    lines.append('perturbed float64: the same float64 run on the game whose utilities are '
-                 'multiplied by 1 + 1e-12 N(0, 1) (seeded), min..max over the seeds: how far '
-                 'perturbations 10^4 times smaller than float32\'s rounding move the result.\n')
-    head = ['game', 'entry', 'f32 @ 1,000', 'f64 @ 1,000', 'ratio', 'perturbed f64 @ 1,000',
-            'f32 @ 10,000', 'f64 @ 10,000', 'ratio', 'perturbed f64 @ 10,000']
+  for key in sorted(k for k in results if k.startswith('_fidelity')):
+    fid = results[key]
+    eps = key[len('_fidelity_'):] or '1e-12'
+    lines.append(f'### float32 against float64 (Kuhn, Leduc; perturbations {eps})\n')
+    lines.append(f'Unperturbed runs, then the same runs on {len(next(iter(next(iter(fid.values())).values())))} '
+                 f'games whose utilities are multiplied by 1 + {eps} N(0, 1) (one seed each): '
+                 'median [min..max]. "ratio": float32 / float64, unperturbed.\n')
+    head = ['game', 'entry']
+    groups = sorted({k.rsplit('seed', 1)[0] or 'float64_' for e in fid.values()
+                     for r in e.values() for k in r if 'seed' in k})
+    for point in ('1,000', '10,000'):
+      head += [f'f32 @ {point}', f'f64 @ {point}', 'ratio']
+      head += [f'perturbed {g[5:7]}-bit @ {point}' for g in groups]
     lines.append('| ' + ' | '.join(head) + ' |')
     lines.append('|' + '---|' * len(head))
     for name, entries in fid.items():
       for entry, row in entries.items():
-        seeds = np.array([v for k, v in row.items() if k.startswith('seed')])
         cells = [name, entry]
         for i in (0, 1):
           a, b = row['float32'][i], row['float64'][i]
           ratio = a / b if b > 0 else float('inf') if a > 0 else 1.0
-          cells += [_fmt(a), _fmt(b), f'{ratio:.2f}' if math.isfinite(ratio) else 'inf',
-                    f'{_fmt(seeds[:, i].min())}..{_fmt(seeds[:, i].max())}'
-                    if len(seeds) else '-']
+          cells += [_fmt(a), _fmt(b), f'{ratio:.2f}' if math.isfinite(ratio) else 'inf']
+          for g in groups:
+            v = np.array([x[i] for k, x in row.items() if 'seed' in k
+                          and (k.rsplit('seed', 1)[0] or 'float64_') == g])
+            cells.append(f'{_fmt(np.median(v))} [{_fmt(v.min())}..{_fmt(v.max())}]'
+                         if len(v) else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines.append('')
   return '\n'.join(lines) + '\n'
@@ -323,7 +338,9 @@ def main():
   parser.add_argument('--max_iterations', type=int, default=0, help='lower every cap')
   parser.add_argument('--fidelity', action='store_true',
                       help='float32 vs float64 (and perturbed float64) on Kuhn and Leduc')
-  parser.add_argument('--seeds', type=int, default=5, help='perturbed float64 runs')
+  parser.add_argument('--seeds', type=int, default=6, help='perturbed runs per dtype')
+  parser.add_argument('--perturbation', type=float, default=1e-7,
+                      help='relative size of the utilities\' perturbation (--fidelity)')
   parser.add_argument('--report', action='store_true')
   parser.add_argument('--json', default=os.path.join(REPO, 'bench', 'convergence.json'))
   parser.add_argument('--plots', default=os.path.join(REPO, 'bench', 'convergence'))
