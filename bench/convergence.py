@@ -139,9 +139,11 @@ def run_fidelity(args, results):
   (eps = args.perturbation), in both dtypes: how far tiny perturbations move
   the result, i.e. what "float32 tracks float64" can mean."""
   fid = results.setdefault(f'_fidelity_{args.perturbation:g}', {})
-  for name in ('kuhn', 'leduc'):
+  for name in args.games:
     game, _ = load(name)
     for entry in args.entries:
+      if entry in fid.get(name, {}) and not args.rerun:
+        continue
       row = {}
       runs = [('float32', 'float32', None), ('float64', 'float64', None)]
       for dtype in args.dtypes:
@@ -302,9 +304,12 @@ def report(results, plot_dir):
     fid = results[key]
     eps = key[len('_fidelity_'):] or '1e-12'
     lines.append(f'### float32 against float64 (Kuhn, Leduc; perturbations {eps})\n')
-    lines.append(f'Unperturbed runs, then the same runs on {len(next(iter(next(iter(fid.values())).values())))} '
-                 f'games whose utilities are multiplied by 1 + {eps} N(0, 1) (one seed each): '
-                 'median [min..max]. "ratio": float32 / float64, unperturbed.\n')
+    counts = sorted({sum(1 for k in r if 'seed' in k and k.startswith(d))
+                     for e in fid.values() for r in e.values() for d in ('float32', 'float64', 's')}
+                    - {0})
+    lines.append(f'Unperturbed runs, then the same runs on {"-".join(map(str, counts))} games '
+                 f'(per dtype) whose utilities are multiplied by 1 + {eps} N(0, 1), one seed '
+                 'each: median [min..max]. "ratio": float32 / float64, unperturbed.\n')
     head = ['game', 'entry']
     groups = sorted({k.rsplit('seed', 1)[0] or 'float64_' for e in fid.values()
                      for r in e.values() for k in r if 'seed' in k})
@@ -341,12 +346,16 @@ def main():
   parser.add_argument('--seeds', type=int, default=6, help='perturbed runs per dtype')
   parser.add_argument('--perturbation', type=float, default=1e-7,
                       help='relative size of the utilities\' perturbation (--fidelity)')
+  parser.add_argument('--rerun', action='store_true',
+                      help='--fidelity: redo entries already in the JSON')
   parser.add_argument('--report', action='store_true')
   parser.add_argument('--json', default=os.path.join(REPO, 'bench', 'convergence.json'))
   parser.add_argument('--plots', default=os.path.join(REPO, 'bench', 'convergence'))
   parser.add_argument('--out', default=None, help='write the report into this Markdown file')
   args = parser.parse_args()
   args.games = [g for g in args.games.split(',') if g] if not args.report else []
+  if args.fidelity:
+    args.games = [g for g in args.games if g in ('kuhn', 'leduc')]
   args.entries = args.entries.split(',')
   args.dtypes = args.dtypes.split(',')
   for e in args.entries:
