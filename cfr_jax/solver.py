@@ -89,18 +89,22 @@ class Solver:
   dtype: Any
   mesh: jax.sharding.Mesh | None = None
   storage: Any = None  # dtype of the stored state; None: `dtype`
+  schedule: str | None = None  # a hyperparameter schedule (regret.SCHEDULES)
 
   def __post_init__(self):
     _, algo = regret_lib.get_algorithm(self.algorithm)
+    schedule = (None if self.schedule is None
+                else regret_lib.get_schedule(self.algorithm, self.schedule))
     game = self.game.astype(self.dtype)
     shardings = None
     if self.mesh is not None:
       game = pad_infosets(game, self.num_rows)
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
-    run = jax.jit(_make_run(algo, self.alternating, shardings), donate_argnums=(1,))
+    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule), donate_argnums=(1,))
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
+    object.__setattr__(self, '_schedule', schedule)
     object.__setattr__(self, '_run', run)
     object.__setattr__(self, '_init', jax.jit(self._zeros, out_shardings=shardings))
     object.__setattr__(self, '_run_many', {})
@@ -189,7 +193,7 @@ class Solver:
     if same not in self._run_many:
       # A shared count keeps the loop's predicate unbatched; per-instance
       # counts make vmap select between old and new states every iteration.
-      body = _make_run(self._algo, self.alternating)
+      body = _make_run(self._algo, self.alternating, schedule=self._schedule)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,))
     n = jnp.asarray(n[0] if same else n, jnp.int32)
@@ -221,7 +225,8 @@ class Solver:
 
   def current_policy(self, state: SolverState) -> TabularPolicy:
     """The strategy the next iteration plays."""
-    return self._policy(_current_strategy(self._algo, self._game, state, self._hp))
+    return self._policy(_current_strategy(self._algo, self._game, state, self._hp,
+                                          self._schedule))
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
@@ -236,7 +241,8 @@ class Solver:
             'alternating': self.alternating, 'dtype': jnp.dtype(self.dtype).name,
             'shape': [self.game.num_infosets, self.game.num_actions],
             # Only when set, so float32 fingerprints are what they always were.
-            **({'storage': jnp.dtype(self.storage).name} if self.storage else {})}
+            **({'storage': jnp.dtype(self.storage).name} if self.storage else {}),
+            **({'schedule': self.schedule} if self.schedule else {})}
 
   def _policy(self, probs):
     if not probs.is_fully_addressable:  # sharded over several jax.distributed processes
@@ -292,9 +298,11 @@ def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:
   return jax.vmap(regret_lib.regret_matching)(strategy_sum, game.legal)
 
 
-def _current_strategy(algo, game, state, hp):
+def _current_strategy(algo, game, state, hp, schedule=None):
   dtype = hp['gamma'].dtype  # the compute dtype (the state may be stored in 16 bits)
   t = state.iteration.astype(dtype) + 1
+  if schedule is not None:
+    hp, t = schedule.hyperparameters(hp, t)
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(
       state.regrets.astype(dtype), state.last_regrets.astype(dtype), t, hp, game.legal)
 
@@ -351,25 +359,32 @@ def _row_sum(x: jax.Array) -> jax.Array:
   return sum(x[:, a] for a in range(x.shape[1]))
 
 
-def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None):
-  """The jitted body: n iterations of `algo`, alternating or simultaneous.
+def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
+              schedule: regret_lib.Schedule | None = None):
+  """The jitted body: n iterations of `algo`, alternating or simultaneous,
+  its hyperparameters following `schedule` if given.
 
   `shardings`, a SolverState of shardings, pins the loop carry to them: without
   it XLA may choose to replicate the loop and slice only at the end."""
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
+  weighted = jax.vmap(regret_lib.accumulate_weighted, in_axes=(0, 0, 0, None, None))
 
   def half_step(game, state, hp, t, players, salt):
     # One tree pass under the current profile; updates the infosets of `players`.
-    sigma = _current_strategy(algo, game, state, hp)
+    sigma = _current_strategy(algo, game, state, hp, schedule)
     cfv, own = counterfactual_pass(game, sigma, players)
     inst = jnp.where(game.legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
     dtype, storage = sigma.dtype, state.regrets.dtype
+    hp_t, t_regret = (hp, t) if schedule is None else schedule.hyperparameters(hp, t)
     regrets, last = update(state.regrets.astype(dtype), state.last_regrets.astype(dtype),
-                           inst, t, hp)
-    total, error = accumulate(state.strategy_sum.astype(dtype),
-                              state.strategy_sum_low.astype(dtype), own[:, None] * sigma,
-                              t, hp['gamma'])
+                           inst, t_regret, hp_t)
+    old_sum = (state.strategy_sum.astype(dtype), state.strategy_sum_low.astype(dtype),
+               own[:, None] * sigma)
+    if schedule is None:
+      total, error = accumulate(*old_sum, t, hp['gamma'])
+    else:
+      total, error = weighted(*old_sum, *schedule.weights(hp, t))
     # 16-bit storage: regrets rounded stochastically, sums as (high, low) pairs.
     new = (_round_stochastic(regrets, 2 * salt, storage),
            _round_stochastic(last, 2 * salt + 1, storage),
@@ -404,10 +419,18 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None):
 
 def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True,
                 dtype: Any = 'float32', mesh: jax.sharding.Mesh | None = None,
-                storage: Any = None, **hyperparameters) -> Solver:
+                storage: Any = None, schedule: str | None = None,
+                **hyperparameters) -> Solver:
   """A solver for `game`.
 
-  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+' or 'pdcfr+'.
+  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+' or 'pdcfr+'; or a
+    scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+', 'postflop_dcfr'
+    (the same as `schedule='hs'` or `'postflop'` with the base algorithm).
+  schedule: None (default: fixed hyperparameters), or a hyperparameter schedule
+    (see `regret.SCHEDULES`): 'hs' (Zhang, McAleer & Sandholm 2024) for dcfr,
+    pcfr+ and pdcfr+, its hyperparameters gamma (gamma_0, default 30) and
+    horizon (the planned number of iterations, default 1000); 'postflop'
+    (postflop-solver's DCFR) for dcfr, alpha, beta, gamma 1.5, 0, 3.
   hyperparameters: DCFR's alpha, beta, gamma (defaults 1.5, 0, 2); PDCFR+'s
     alpha, gamma (2.3, 5); gamma, the averaging exponent, for every algorithm.
   dtype: 'float32' (default) or 'float64' (needs jax_enable_x64).
@@ -421,15 +444,27 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   """
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
-  name, algo = regret_lib.get_algorithm(algorithm)
-  unknown = set(hyperparameters) - set(algo.defaults)
-  if unknown:
-    raise ValueError(f'{name} takes hyperparameters {sorted(algo.defaults)}; '
-                     f'got unknown {sorted(unknown)}')
-  fixed = set(hyperparameters) & set(algo.fixed)
+  name, named_schedule = regret_lib.parse_algorithm(algorithm)
+  algo = regret_lib.ALGORITHMS[name]
+  if named_schedule and schedule and named_schedule != schedule:
+    raise ValueError(f'algorithm {algorithm!r} has schedule {named_schedule!r}; '
+                     f'got schedule={schedule!r}')
+  schedule = named_schedule or schedule or None
+  defaults, fixed_hp = algo.defaults, algo.fixed
+  if schedule is not None:
+    sched = regret_lib.get_schedule(name, schedule)
+    schedule = str(schedule).strip().lower()
+    defaults, fixed_hp = sched.defaults, sched.fixed
+  what = name + (f' with schedule {schedule}' if schedule else '')
+  fixed = set(hyperparameters) & set(fixed_hp)
   if fixed:
-    raise ValueError(f'{name} fixes {sorted(fixed)}; use "dcfr" to change them')
-  hp = dict(algo.defaults)
+    raise ValueError(f'{what} fixes {sorted(fixed)}'
+                     + ('' if schedule else '; use "dcfr" to change them'))
+  unknown = set(hyperparameters) - set(defaults)
+  if unknown:
+    raise ValueError(f'{what} takes hyperparameters {sorted(defaults)}; '
+                     f'got unknown {sorted(unknown)}')
+  hp = dict(defaults)
   for k, v in hyperparameters.items():
     try:
       hp[k] = float(v)
@@ -449,8 +484,11 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
       raise ValueError(f'storage must be bfloat16 (with dtype float32), got {storage}')
   if mesh is not None and not isinstance(mesh, jax.sharding.Mesh):
     raise TypeError(f'mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}')
+  if 'horizon' in hp and not hp['horizon'] >= 1:
+    raise ValueError(f'horizon must be >= 1, got {hp["horizon"]}')
   return Solver(game=game, algorithm=name, hyperparameters=hp,
-                alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage)
+                alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage,
+                schedule=schedule)
 
 
 def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding.Mesh:
