@@ -189,7 +189,8 @@ def use_compilation_cache(config) -> str | None:
 
 
 def _hyperparameters(config) -> dict:
-  return {k: config[k] for k in ('alpha', 'beta', 'gamma') if config.get(k) is not None}
+  return {k: config[k] for k in ('alpha', 'beta', 'gamma', 'horizon')
+          if config.get(k) is not None}
 
 
 def build_solver(config) -> cfr_jax.Solver:
