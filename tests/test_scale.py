@@ -51,6 +51,7 @@ def test_sharded_run_equals_one_device_bitwise():
   ''')
 
 
+@pytest.mark.slow  # ~30 s; test_launcher_moves_a_run_between_device_counts covers the path
 def test_sharded_checkpoint_restores_on_other_device_counts(tmp_path):
   """Saved with 8 devices; restored sharded on 8 and 4 and unsharded on 1, in
   this process, and continued bit for bit."""

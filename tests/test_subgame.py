@@ -329,6 +329,7 @@ def test_a_checkpoint_of_another_bucket_table_is_refused(tmp_path, monkeypatch):
   assert [c.status for c in report.candidates] == ['foreign']
 
 
+@pytest.mark.slow  # ~40 s; sharding stays covered by test_scale's bitwise tests
 def test_sharded_subgame_equals_one_device():
   """The state's infoset axis (nodes x hands) split over 8 devices. XLA
   partitions the hand sums differently (1e-7 relative after one pass), and
