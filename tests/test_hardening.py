@@ -364,3 +364,21 @@ def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
   assert code == training.EXIT_COMPLETE
   off = progress(tmp_path / 'off')
   assert off['compile_cache_hits'] == 0 and off['compiled_programs'] > 0
+
+
+def test_pid_file_lock_where_flock_is_missing(tmp_path):
+  """The fallback for file systems without flock: refuses a live holder,
+  takes over a dead one (this host), and releases on exit."""
+  from cfr_jax.training import lock  # pylint: disable=g-import-not-at-top
+  held = lock.WorkdirLock(tmp_path)._acquire_pidfile()
+  with pytest.raises(lock.WorkdirLocked, match=f'pid {os.getpid()}'):
+    lock.WorkdirLock(tmp_path)._acquire_pidfile()
+  held.release()
+  assert not os.path.exists(tmp_path / '.lock.pid')
+  dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+  dead.wait()
+  (tmp_path / '.lock.pid').write_text(json.dumps({'pid': dead.pid,
+                                                  'host': socket.gethostname()}))
+  taken = lock.WorkdirLock(tmp_path)._acquire_pidfile()
+  assert lock._read_holder_file(str(tmp_path / '.lock.pid'))['pid'] == os.getpid()  # pylint: disable=protected-access
+  taken.release()

@@ -11,7 +11,8 @@ its holder (pid, host, start time, command) for the refusal message and for
 File systems that do not support `flock` (some network mounts) fall back to
 an exclusive-create pid file, whose holder is checked for liveness when it is
 on this host; a holder on another host is trusted until its file is older
-than `stale_seconds` without a refresh (the run refreshes it at every chunk).
+than `stale_seconds` without a refresh (a thread of the holder touches it
+every quarter of that).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 from cfr_jax.training.config import ConfigError
@@ -126,6 +128,7 @@ class WorkdirLock:
         continue
       self._fd, self._pidfile = fd, True
       self._write(fd)
+      threading.Thread(target=self._keep_fresh, name='cfr_jax-lock', daemon=True).start()
       return self
     raise self._refusal(_read_holder_file(path))
 
@@ -142,13 +145,14 @@ class WorkdirLock:
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
 
-  def refresh(self) -> None:
-    """Marks a pid-file lock as alive (a no-op under flock)."""
-    if self._pidfile and self._fd is not None:
+  def _keep_fresh(self) -> None:
+    """Marks a pid-file lock as alive while it is held."""
+    while self._fd is not None:
       try:
         os.utime(self.path + '.pid')
       except OSError:
         pass
+      time.sleep(self.stale_seconds / 4)
 
   def release(self) -> None:
     if self._fd is None:
