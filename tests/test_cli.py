@@ -161,16 +161,16 @@ def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments
 def test_check_finite_names_any_float_field():
   config = ml_collections.ConfigDict(dict(a=1.0, n=3, s='inf', block=dict(x=float('nan'))))
   with pytest.raises(training.ConfigError, match=r'config\.block\.x must be a finite'):
-    train.check_finite(config)
+    training.check_finite(config)
   config.block.x = 2.5
-  train.check_finite(config)  # finite floats, ints and strings pass
+  training.check_finite(config)  # finite floats, ints and strings pass
   config.sizes = (1.0, math.inf)
   with pytest.raises(training.ConfigError, match=r'config\.sizes must be a finite'):
-    train.check_finite(config)
+    training.check_finite(config)
   config.sizes = (1.0, 2.0)
   config.a = -math.inf
   with pytest.raises(training.ConfigError, match=r'config\.a must be a finite number, got -inf'):
-    train.check_finite(config)
+    training.check_finite(config)
 
 
 # ----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import math
 import os
 import re
 import sys
@@ -165,18 +164,6 @@ def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: st
     raise ConfigError(f'unknown config field --config.{path} in {config_name(file)}: {hint}')
 
 
-def check_finite(config: ml_collections.ConfigDict) -> None:
-  """ConfigError naming the first float field that is nan or infinite.
-
-  JSON (config.json, progress.json) cannot hold them, and no budget, size or
-  hyperparameter means anything as nan or inf.
-  """
-  for path, value in fields(config):
-    for x in value if isinstance(value, (tuple, list)) else (value,):
-      if isinstance(x, float) and not math.isfinite(x):
-        raise ConfigError(f'config.{path} must be a finite number, got {x}')
-
-
 def _kind(value) -> str:
   if isinstance(value, ml_collections.ConfigDict):
     return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
@@ -290,8 +277,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     config_flags.DEFINE_config_dict('config', config, 'The config; see --help.',
                                     lock_config=True, sys_argv=rest)
     flags.DEFINE_string('workdir', None, 'Run directory (default runs/<config name>).')
-    unparsed = flags.FLAGS(rest)
-    check_finite(flags.FLAGS.config)
+    unparsed = flags.FLAGS(rest)  # training.run's validate checks the values
   except ConfigError as e:
     _fail(str(e))
   except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:

@@ -33,24 +33,25 @@ class TrainingFailure(RuntimeError):
 # Configuration.
 
 
-def _non_finite(config, prefix='config') -> str | None:
-  """The first float field that is NaN or infinite (JSON cannot hold them)."""
+def check_finite(config: ml_collections.ConfigDict, prefix: str = 'config') -> None:
+  """ConfigError naming the first float field (or tuple element) that is NaN
+  or infinite: JSON (config.json, progress.json) cannot hold them, and no
+  budget, size or hyperparameter means anything as nan or inf."""
   for name, value in config.items():
+    path = f'{prefix}.{name}'
     if isinstance(value, ml_collections.ConfigDict):
-      found = _non_finite(value, f'{prefix}.{name}')
-      if found:
-        return found
-    elif isinstance(value, float) and not math.isfinite(value):
-      return f'{prefix}.{name} must be a finite number, got {value}'
-  return None
+      check_finite(value, path)
+      continue
+    for x in value if isinstance(value, (tuple, list)) else (value,):
+      if isinstance(x, float) and not math.isfinite(x):
+        hint = (' (for no limit, give a large number)'
+                if 'budget' in name or 'minutes' in name else '')
+        raise ConfigError(f'{path} must be a finite number, got {x}{hint}')
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
-  found = _non_finite(config)
-  if found:
-    raise ConfigError(found + ' (for no limit, give a large number)'
-                      if 'budget' in found or 'minutes' in found else found)
+  check_finite(config)
   for name in _POSITIVE:
     value = config.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
