@@ -141,6 +141,7 @@ class Algorithm(NamedTuple):
   update: Callable
   defaults: dict  # hyperparameters and their default values
   fixed: tuple = ()  # hyperparameters the algorithm's definition fixes
+  predictive: bool = False  # whether policy/update read last_regrets
 
 
 ALGORITHMS = {
@@ -151,9 +152,10 @@ ALGORITHMS = {
                             fixed=('alpha', 'beta', 'gamma')),
     'dcfr': Algorithm(_cfr_policy, _dcfr_update,
                       {'alpha': 1.5, 'beta': 0.0, 'gamma': 2.0}),
-    'pcfr+': Algorithm(_pcfr_plus_policy, _pcfr_plus_update, {'gamma': 2.0}),
+    'pcfr+': Algorithm(_pcfr_plus_policy, _pcfr_plus_update, {'gamma': 2.0},
+                       predictive=True),
     'pdcfr+': Algorithm(_pdcfr_plus_policy, _pdcfr_plus_update,
-                        {'alpha': 2.3, 'gamma': 5.0}),
+                        {'alpha': 2.3, 'gamma': 5.0}, predictive=True),
 }
 ALIASES = {'cfrplus': 'cfr+', 'cfr_plus': 'cfr+', 'lcfr': 'linear_cfr',
            'pcfr_plus': 'pcfr+', 'pcfrplus': 'pcfr+', 'pdcfr_plus': 'pdcfr+',

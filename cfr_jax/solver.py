@@ -30,6 +30,11 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 
 MAX_ITERATION = np.iinfo(np.int32).max
+# The state layout of hold'em subgames (part of their fingerprint): 2 is the
+# lean one (rows of a level grouped by player, last_regrets only for
+# predictive algorithms). Checkpoints of layout 1 (no 'layout' recorded) hold
+# rows in another order and are refused as foreign, never misloaded.
+SUBGAME_LAYOUT = 2
 
 
 @struct.dataclass
@@ -39,14 +44,17 @@ class SolverState:
   regrets:      [I, A] cumulative (possibly discounted / clipped) regrets.
   strategy_sum: [I, A] weighted sum of reach-weighted current strategies.
   strategy_sum_low: [I, A] its low-order part (compensated summation keeps
-                the float32 average exact to rounding over millions of iterations).
-  last_regrets: [I, A] previous instantaneous regrets (predictive algorithms; zeros otherwise).
+                the float32 average exact to rounding over millions of iterations),
+                or None where the solver does not keep it (`compensated=False`).
+  last_regrets: [I, A] previous instantaneous regrets (predictive algorithms;
+                zeros otherwise), or None where the solver does not keep it (lean
+                layout: hold'em subgames store it only for predictive algorithms).
   iteration:    [] int32, number of completed iterations.
   """
   regrets: jax.Array
   strategy_sum: jax.Array
-  strategy_sum_low: jax.Array
-  last_regrets: jax.Array
+  strategy_sum_low: jax.Array | None
+  last_regrets: jax.Array | None
   iteration: jax.Array
 
 
@@ -90,6 +98,8 @@ class Solver:
   mesh: jax.sharding.Mesh | None = None
   storage: Any = None  # dtype of the stored state; None: `dtype`
   schedule: str | None = None  # a hyperparameter schedule (regret.SCHEDULES)
+  compensated: bool = True  # keep strategy_sum_low (see make_solver)
+  fused: bool = True  # subgames: the level-fused half step (False: whole-tree passes)
 
   def __post_init__(self):
     _, algo = regret_lib.get_algorithm(self.algorithm)
@@ -101,7 +111,8 @@ class Solver:
       game = pad_infosets(game, self.num_rows)
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
-    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule), donate_argnums=(1,))
+    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses),
+                  donate_argnums=(1,))
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_schedule', schedule)
@@ -112,6 +123,16 @@ class Solver:
     if self.mesh is not None:
       hp = jax.device_put(hp, jax.sharding.NamedSharding(self.mesh, P()))
     object.__setattr__(self, '_hp', hp)
+
+  @property
+  def lean(self) -> bool:
+    """Whether the state has the lean layout: hold'em subgames keep
+    `last_regrets` only for predictive algorithms."""
+    return isinstance(self.game, subgame_lib.Subgame)
+
+  @property
+  def _fuses(self) -> bool:
+    return self.lean and self.fused and self.alternating
 
   @property
   def num_rows(self) -> int:
@@ -126,14 +147,21 @@ class Solver:
       return None
     rows = jax.sharding.NamedSharding(self.mesh, P(self.mesh.axis_names, None))
     scalar = jax.sharding.NamedSharding(self.mesh, P())
-    return SolverState(regrets=rows, strategy_sum=rows, strategy_sum_low=rows,
-                       last_regrets=rows, iteration=scalar)
+    return SolverState(regrets=rows, strategy_sum=rows,
+                       strategy_sum_low=rows if self.compensated else None,
+                       last_regrets=rows if self._keeps_last else None, iteration=scalar)
+
+  @property
+  def _keeps_last(self) -> bool:
+    return not self.lean or regret_lib.get_algorithm(self.algorithm)[1].predictive
 
   def _zeros(self) -> SolverState:
     zeros = lambda: jnp.zeros((self.num_rows, self.game.num_actions),
                               self.storage or self.dtype)
-    return SolverState(regrets=zeros(), strategy_sum=zeros(), strategy_sum_low=zeros(),
-                       last_regrets=zeros(), iteration=jnp.zeros((), jnp.int32))
+    return SolverState(regrets=zeros(), strategy_sum=zeros(),
+                       strategy_sum_low=zeros() if self.compensated else None,
+                       last_regrets=zeros() if self._keeps_last else None,
+                       iteration=jnp.zeros((), jnp.int32))
 
   def init(self) -> SolverState:
     """The state before the first iteration (uniform current strategy)."""
@@ -193,7 +221,8 @@ class Solver:
     if same not in self._run_many:
       # A shared count keeps the loop's predicate unbatched; per-instance
       # counts make vmap select between old and new states every iteration.
-      body = _make_run(self._algo, self.alternating, schedule=self._schedule)
+      body = _make_run(self._algo, self.alternating, schedule=self._schedule,
+                        fused=self._fuses)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,))
     n = jnp.asarray(n[0] if same else n, jnp.int32)
@@ -230,8 +259,9 @@ class Solver:
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    total = (state.strategy_sum.astype(self.dtype) +
-             state.strategy_sum_low.astype(self.dtype))
+    total = state.strategy_sum.astype(self.dtype)
+    if state.strategy_sum_low is not None:
+      total = total + state.strategy_sum_low.astype(self.dtype)
     return self._policy(average_strategy(self._game, total))
 
   def describe(self) -> dict:
@@ -242,7 +272,11 @@ class Solver:
             'shape': [self.game.num_infosets, self.game.num_actions],
             # Only when set, so float32 fingerprints are what they always were.
             **({'storage': jnp.dtype(self.storage).name} if self.storage else {}),
-            **({'schedule': self.schedule} if self.schedule else {})}
+            **({'schedule': self.schedule} if self.schedule else {}),
+            # Only where they differ from what tree games always had, so their
+            # fingerprints are what they always were.
+            **({'layout': SUBGAME_LAYOUT} if self.lean else {}),
+            **({} if self.compensated else {'compensated': False})}
 
   def _policy(self, probs):
     if not probs.is_fully_addressable:  # sharded over several jax.distributed processes
@@ -303,8 +337,17 @@ def _current_strategy(algo, game, state, hp, schedule=None):
   t = state.iteration.astype(dtype) + 1
   if schedule is not None:
     hp, t = schedule.hyperparameters(hp, t)
-  return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(
-      state.regrets.astype(dtype), state.last_regrets.astype(dtype), t, hp, game.legal)
+  return _strategy_rows(algo, state, hp, t, game.legal, 0, state.regrets.shape[0])
+
+
+def _strategy_rows(algo, state, hp, t, legal, r0: int, r1: int) -> jax.Array:
+  """[r1 - r0, A] the current strategy of rows r0:r1 at iteration t (hp
+  already scheduled); legal: [r1 - r0, A]."""
+  dtype = hp['gamma'].dtype
+  regrets = state.regrets[r0:r1].astype(dtype)
+  last = (jnp.zeros_like(regrets) if state.last_regrets is None
+          else state.last_regrets[r0:r1].astype(dtype))
+  return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(regrets, last, t, hp, legal)
 
 
 def _hash32(x: jax.Array) -> jax.Array:
@@ -316,7 +359,7 @@ def _hash32(x: jax.Array) -> jax.Array:
   return x ^ (x >> 16)
 
 
-def _round_stochastic(x: jax.Array, salt: jax.Array, storage) -> jax.Array:
+def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0) -> jax.Array:
   """float32 [I, A] -> bfloat16, rounded up with probability equal to the
   discarded fraction, so the rounding is unbiased and small regret increments
   are not lost on average (round to nearest drops every increment under half
@@ -325,6 +368,7 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage) -> jax.Array:
   The random bits hash (row, column, salt): they do not depend on the array's
   shape, padding, sharding or batching, so a run is reproducible whatever its
   layout, and chunking stays bit for bit invariant (the salt is the iteration).
+  row0: the global row of x's first row (x is a slice of the state's rows).
   """
   if x.dtype == storage:
     return x
@@ -332,7 +376,8 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage) -> jax.Array:
   # The salt enters before the [I, A] index is formed: a salt-free index would
   # be loop-invariant, and XLA hoists it out of the loop as a whole [I, A]
   # uint32 array (1.7 GB on a flop subgame) instead of fusing it.
-  row = jnp.arange(rows, dtype=jnp.uint32)[:, None] ^ _hash32(salt.astype(jnp.uint32))
+  row = ((jnp.arange(rows, dtype=jnp.uint32) + jnp.uint32(row0))[:, None]
+         ^ _hash32(salt.astype(jnp.uint32)))
   index = row * jnp.uint32(cols) + jnp.arange(cols, dtype=jnp.uint32)[None, :]
   noise = _hash32(index) >> 16
   bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
@@ -360,40 +405,75 @@ def _row_sum(x: jax.Array) -> jax.Array:
 
 
 def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
-              schedule: regret_lib.Schedule | None = None):
+              schedule: regret_lib.Schedule | None = None, fused: bool = False):
   """The jitted body: n iterations of `algo`, alternating or simultaneous,
   its hyperparameters following `schedule` if given.
 
   `shardings`, a SolverState of shardings, pins the loop carry to them: without
-  it XLA may choose to replicate the loop and slice only at the end."""
+  it XLA may choose to replicate the loop and slice only at the end.
+  `fused` (hold'em subgames, alternating): each level's rows are updated inside
+  the tree pass (`subgame.fused_half_step`) instead of all rows after it.
+  """
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
   weighted = jax.vmap(regret_lib.accumulate_weighted, in_axes=(0, 0, 0, None, None))
 
-  def half_step(game, state, hp, t, players, salt):
-    # One tree pass under the current profile; updates the infosets of `players`.
-    sigma = _current_strategy(algo, game, state, hp, schedule)
-    cfv, own = counterfactual_pass(game, sigma, players)
-    inst = jnp.where(game.legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
+  def scheduled(hp, t):
+    return (hp, t) if schedule is None else schedule.hyperparameters(hp, t)
+
+  def new_rows(state, r0, r1, legal, sigma, cfv, own, hp, t, salt):
+    """The updated (regrets, last, sum, low) of rows r0:r1 (None where not kept)."""
+    inst = jnp.where(legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
     dtype, storage = sigma.dtype, state.regrets.dtype
-    hp_t, t_regret = (hp, t) if schedule is None else schedule.hyperparameters(hp, t)
-    regrets, last = update(state.regrets.astype(dtype), state.last_regrets.astype(dtype),
+    hp_t, t_regret = scheduled(hp, t)
+    rows = lambda x: None if x is None else x[r0:r1].astype(dtype)
+    last = rows(state.last_regrets)
+    regrets, last = update(rows(state.regrets), jnp.zeros_like(inst) if last is None else last,
                            inst, t_regret, hp_t)
-    old_sum = (state.strategy_sum.astype(dtype), state.strategy_sum_low.astype(dtype),
+    low = rows(state.strategy_sum_low)
+    old_sum = (rows(state.strategy_sum), jnp.zeros_like(inst) if low is None else low,
                own[:, None] * sigma)
     if schedule is None:
       total, error = accumulate(*old_sum, t, hp['gamma'])
     else:
       total, error = weighted(*old_sum, *schedule.weights(hp, t))
-    # 16-bit storage: regrets rounded stochastically, sums as (high, low) pairs.
-    new = (_round_stochastic(regrets, 2 * salt, storage),
-           _round_stochastic(last, 2 * salt + 1, storage),
-           *_store_sum(total, error, storage))
-    old = (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
+    # 16-bit storage: regrets rounded stochastically, sums as (high, low) pairs
+    # (or, without the low part, rounded stochastically too).
+    regrets = _round_stochastic(regrets, 2 * salt, storage, r0)
+    if state.last_regrets is not None:
+      last = _round_stochastic(last, 2 * salt + 1, storage, r0)
+    if state.strategy_sum_low is not None:
+      total, low = _store_sum(total, error, storage)
+    else:
+      total, low = _round_stochastic(total, 2 * salt + _SUM_STREAM, storage, r0), None
+    return regrets, (None if state.last_regrets is None else last), total, low
+
+  def half_step(game, state, hp, t, players, salt):
+    # One tree pass under the current profile; updates the infosets of `players`.
+    sigma = _current_strategy(algo, game, state, hp, schedule)
+    cfv, own = counterfactual_pass(game, sigma, players)
+    new = new_rows(state, 0, state.regrets.shape[0], game.legal, sigma, cfv, own, hp, t, salt)
     mask = jnp.isin(game.infoset_player, jnp.asarray(players))[:, None]
-    new = [jnp.where(mask, a, b) for a, b in zip(new, old)]
+    old = (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
+    new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
     return state.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
                          strategy_sum_low=new[3])
+
+  def fused_half_step(game, state, hp, t, players, salt):
+    hp_t, t_policy = scheduled(hp, t)
+    strategy = lambda st, r0, r1: _strategy_rows(algo, st, hp_t, t_policy,
+                                                 game.legal[r0:r1], r0, r1)
+
+    def write(st, r0, r1, sigma, cfv, own):
+      new = new_rows(st, r0, r1, game.legal[r0:r1], sigma, cfv, own, hp, t, salt)
+      old = (st.regrets, st.last_regrets, st.strategy_sum, st.strategy_sum_low)
+      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(b, a, r0, 0)
+             for a, b in zip(new, old)]
+      return st.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
+                        strategy_sum_low=new[3])
+    return subgame_lib.fused_half_step(game, state, players[0], strategy, write)
+
+  step = fused_half_step if fused else half_step
 
   def iteration(_, carry):
     game, state, hp = carry
@@ -402,8 +482,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     t = state.iteration.astype(hp['gamma'].dtype) + 1
     salt = 2 * state.iteration  # distinct random bits for every half step
     if alternating:
-      state = half_step(game, state, hp, t, (0,), salt)
-      state = half_step(game, state, hp, t, (1,), salt + 1)
+      state = step(game, state, hp, t, (0,), salt)
+      state = step(game, state, hp, t, (1,), salt + 1)
     else:
       state = half_step(game, state, hp, t, (0, 1), salt)
     return game, state.replace(iteration=state.iteration + 1), hp
@@ -417,10 +497,15 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   return run
 
 
+# The random stream of a strategy sum rounded without its low part: apart
+# from the regrets' (2 * salt) and last regrets' (2 * salt + 1).
+_SUM_STREAM = 1 << 30
+
+
 def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True,
                 dtype: Any = 'float32', mesh: jax.sharding.Mesh | None = None,
                 storage: Any = None, schedule: str | None = None,
-                **hyperparameters) -> Solver:
+                compensated: bool | None = None, **hyperparameters) -> Solver:
   """A solver for `game`.
 
   algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+' or 'pdcfr+'; or a
@@ -441,6 +526,16 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     update (stochastically: unbiased), and the average strategy's sum is kept
     as a bfloat16 high/low pair (about 16 significant bits). Arithmetic stays
     in `dtype`. It converges more slowly: see bench/scale.py.
+  compensated: keep the average strategy's sum exact to rounding with a
+    low-order array (`SolverState.strategy_sum_low`, one more array of the
+    state's size). None (default): yes for tree games (Leduc's 1e5-iteration
+    runs need it), no for hold'em subgames, whose few hundred iterations reach
+    the same exploitability without it (bench/RESULTS.md) in a quarter less memory.
+
+  Hold'em subgames have a lean state layout: `last_regrets` only for the
+  predictive algorithms (pcfr+, pdcfr+), and alternating updates run the
+  level-fused half step (`subgame.fused_half_step`), which updates each
+  level's rows in the tree pass instead of materialising whole-tree values.
   """
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
@@ -486,9 +581,11 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     raise TypeError(f'mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}')
   if 'horizon' in hp and not hp['horizon'] >= 1:
     raise ValueError(f'horizon must be >= 1, got {hp["horizon"]}')
+  if compensated is None:
+    compensated = not isinstance(game, subgame_lib.Subgame)
   return Solver(game=game, algorithm=name, hyperparameters=hp,
                 alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage,
-                schedule=schedule)
+                schedule=schedule, compensated=bool(compensated))
 
 
 def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding.Mesh:

@@ -169,8 +169,10 @@ class Subgame:
     bucket: [D, H] each hand's bucket at each node (-1: blocked) or None.
     legal, infoset_player: [D * B, A], [D * B], the infoset view the solver uses.
   Static: `levels[l] = (start, decisions, chance nodes, terminals)` (global
-  node index of the level's first node and the counts), and the running
-  decision / chance / terminal offsets of each level in `offsets[l]`.
+  node index of the level's first node and the counts), the running
+  decision / chance / terminal offsets of each level in `offsets[l]`, and
+  `splits[l] = (player 0's decisions, folds)`: a level holds player 0's
+  decisions, player 1's, chance nodes, folds, then showdowns.
   """
   dec_player: jax.Array
   node_legal: jax.Array
@@ -202,6 +204,7 @@ class Subgame:
   infoset_player: jax.Array
   levels: tuple = struct.field(pytree_node=False)
   offsets: tuple = struct.field(pytree_node=False)
+  splits: tuple = struct.field(pytree_node=False)
   num_buckets: int = struct.field(pytree_node=False)
   info: GameInfo = struct.field(pytree_node=False)
 
@@ -294,8 +297,11 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
     raise ValueError('the two ranges block each other completely')
 
   nodes = _public_tree(spec, board)
-  # Level order: by depth, then decisions, chance nodes, folds, showdowns.
-  order = sorted(range(len(nodes)), key=lambda n: (nodes[n].depth, nodes[n].kind, n))
+  # Level order: by depth, then player 0's decisions, player 1's, chance
+  # nodes, folds, showdowns (each player's rows of a level are contiguous, so
+  # an alternating half step updates them as one static slice).
+  order = sorted(range(len(nodes)), key=lambda n: (
+      nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0, n))
   index = {n: i for i, n in enumerate(order)}
   nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
            for n in order]
@@ -308,11 +314,14 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
     kind_id[kind == k] = np.arange((kind == k).sum())
   terminal = kind >= _FOLD
   kind_id[terminal] = np.arange(terminal.sum())
-  levels, offsets = [], []
+  player = np.array([n.player for n in nodes])
+  levels, offsets, splits = [], [], []
   for l in range(len(starts) - 1):
     lv = kind[starts[l]:starts[l + 1]]
     levels.append((int(starts[l]), int((lv == _DECISION).sum()), int((lv == _CHANCE).sum()),
                    int((lv >= _FOLD).sum())))
+    splits.append((int(((lv == _DECISION) & (player[starts[l]:starts[l + 1]] == 0)).sum()),
+                   int((lv == _FOLD).sum())))
     offsets.append(tuple(int(((kind[:starts[l]] == k) if k < 2 else
                               (kind[:starts[l]] >= _FOLD)).sum()) for k in range(3)))
 
@@ -420,7 +429,8 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       bucket=None if bucket is None else i32(bucket),
       legal=jnp.asarray(np.repeat(node_legal, num_b, axis=0)),
       infoset_player=i32(np.repeat(dec_player, num_b)),
-      levels=tuple(levels), offsets=tuple(offsets), num_buckets=num_b, info=info)
+      levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
+      num_buckets=num_b, info=info)
 
 
 class _Keys(collections.abc.Sequence):
@@ -570,13 +580,13 @@ def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
 
 def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
   """[T, H] `player`'s value at each terminal holding each hand, against the
-  opponent's reach opp [T, H] there; divided by the total deal weight."""
-  sign = 1.0 if player == 0 else -1.0
-  folds = _disjoint(game, opp[game.fold_terms])
-  folds = folds * (sign * game.fold_sign[game.fold_terms])[:, None]
-  shows = _sweep(game, opp[game.show_terms], game.term_board[game.show_terms])
-  value = jnp.zeros_like(opp).at[game.fold_terms].set(folds).at[game.show_terms].set(shows)
-  return value * game.runout_alive[game.term_runout] * (game.stake / game.norm)[:, None]
+  opponent's reach opp [T, H] there; divided by the total deal weight.
+  Computed level by level, as the fused half step does (the same shapes, so
+  the same rounding)."""
+  parts = [_level_terminal_values(game, opp[t0:t0 + nt], player, l)
+           for l, ((_, _, _, nt), (_, _, t0)) in enumerate(zip(game.levels, game.offsets))
+           if nt]
+  return jnp.concatenate(parts) if parts else opp
 
 
 def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
@@ -599,7 +609,7 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
       child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
-        value = jnp.einsum('dah,dha->dh', child, policy[d0:d0 + nd])
+        value = _expect(child, policy[d0:d0 + nd])
       else:
         value = _best(game, child, d0, respond)
       parts.append(jnp.where(mine, value, child.sum(1)))
@@ -612,6 +622,13 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
       parts.append(leaf[t0:t0 + nt])
     below = jnp.concatenate(parts)
   return below[0], jnp.concatenate(cfv[::-1])
+
+
+def _expect(child: jax.Array, policy: jax.Array) -> jax.Array:
+  """[n, H] sum_a child[:, a] * policy[..., a], added in a fixed order (a
+  dot's order depends on its shape: the fused and whole-tree passes must
+  agree bit for bit in float64); child: [n, A, H], policy: [n, H, A]."""
+  return sum(child[:, a] * policy[:, :, a] for a in range(child.shape[1]))
 
 
 def _best(game: Subgame, child: jax.Array, d0: int, respond: str) -> jax.Array:
@@ -656,6 +673,107 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
   pad = game.num_infosets - cfv.shape[0]  # rows that pad the state over a mesh
   return (jnp.pad(cfv, ((0, pad), (0, 0))),
           jnp.pad(to_buckets(game, own).reshape(-1), (0, pad)))
+
+
+def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -> jax.Array:
+  """[nt, H] `terminal_values` of level l's terminals alone; opp: [nt, H]."""
+  _, _, _, nt = game.levels[l]
+  t0, nf = game.offsets[l][2], game.splits[l][1]
+  sign = 1.0 if player == 0 else -1.0
+  parts = []
+  if nf:
+    parts.append(_disjoint(game, opp[:nf]) * (sign * game.fold_sign[t0:t0 + nf])[:, None])
+  if nt > nf:
+    parts.append(_sweep(game, opp[nf:], game.term_board[t0 + nf:t0 + nt]))
+  value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+  return (value * game.runout_alive[game.term_runout[t0:t0 + nt]]
+          * (game.stake[t0:t0 + nt] / game.norm)[:, None])
+
+
+def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Array:
+  """[nd, H, A] each hand's policy at decisions d0:d0 + nd from their rows
+  sigma [nd * B, A] (`hand_policy` for a slice)."""
+  probs = sigma.reshape(nd, game.num_buckets, game.num_actions)
+  if game.bucket is None:
+    return probs
+  return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
+                             axis=1)
+
+
+def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) -> Any:
+  """One alternating half step of a CFR-family algorithm for `player`, with
+  each level's regret and strategy-sum update applied where its values are
+  computed, so that no whole-tree array exists but the state itself.
+
+  strategy(state, r0, r1) -> [r1 - r0, A]: the current strategy of infoset
+    rows r0:r1 (decision d's rows are d * B:(d + 1) * B).
+  update(state, r0, r1, sigma, cfv, own) -> state: the algorithm's update of
+    rows r0:r1 given their strategy sigma [n, A], counterfactual values
+    cfv [n, A] and own reaches own [n].
+
+  The forward pass keeps, per level, only the opponent's reach at the
+  terminals and `player`'s at their decisions; the backward pass computes one
+  level's terminal values, children's values and updates at a time. Rows of
+  a level are read before that level is updated and after every deeper
+  level is, so the state can be updated in place. Values are those of
+  `cfr_pass(game, sigma, player)`, computed in the same order.
+  """
+  num_b = game.num_buckets
+  me = player
+  stored, prev = [], None  # per level: (own reach at my decisions, opp reach at terminals)
+  for l, (start, nd, nc, nt) in enumerate(game.levels):
+    d0 = game.offsets[l][0]
+    if l == 0:
+      rows = game.prior[:, None, :]  # [2, 1, H]
+    else:
+      pd0, pnd, policy = prev
+      edges = slice(start, start + nd + nc + nt)
+      local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
+      taken = policy[local, :, game.edge_slot[edges]]  # [n, H]
+      mover = game.edge_mover[edges][:, None]
+      factor = jnp.stack([jnp.where(mover == p, taken, 1) for p in (0, 1)])
+      rows = rows[:, game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
+    a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
+    stored.append((rows[me, a:b], rows[1 - me, nd + nc:]))
+    if nd:
+      sigma = strategy(state, d0 * num_b, (d0 + nd) * num_b)
+      prev = (d0, nd, _level_policy(game, sigma, d0, nd))
+    else:
+      prev = (d0, 0, jnp.zeros((1,) + rows.shape[2:] + (game.num_actions,), rows.dtype))
+  below = None
+  for l in range(len(game.levels) - 1, -1, -1):
+    _, nd, nc, nt = game.levels[l]
+    d0, c0, _ = game.offsets[l]
+    own, opp = stored[l]
+    a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
+    parts = []
+    if nd or nc:
+      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
+    if nd:
+      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
+      value = child.sum(1)
+      if b > a:
+        r0, r1 = (d0 + a) * num_b, (d0 + b) * num_b
+        sigma = strategy(state, r0, r1)
+        mine = child[a:b]
+        policy = _level_policy(game, sigma, d0 + a, b - a)
+        value = value.at[a:b].set(_expect(mine, policy))
+        cfv = mine.transpose(0, 2, 1)
+        bucket = None if game.bucket is None else game.bucket[d0 + a:d0 + b]
+        if bucket is not None:  # as in cfr_pass
+          cfv = cfv * game.prior[me][None, :, None]
+        cfv = to_buckets(game, cfv, bucket).reshape(-1, game.num_actions)
+        reach = to_buckets(game, own, bucket).reshape(-1)
+        state = update(state, r0, r1, sigma, cfv, reach)
+      parts.append(value)
+    if nc:
+      child = (padded[game.chance_child[c0:c0 + nc]]
+               * game.alive_card[game.chance_card[c0:c0 + nc]])
+      parts.append(child.sum(1) / game.chance_count[c0:c0 + nc, None])
+    if nt:
+      parts.append(_level_terminal_values(game, opp, me, l))
+    below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+  return state
 
 
 def best_response_value(game: Subgame, sigma: jax.Array, player: int,
