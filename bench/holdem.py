@@ -13,14 +13,18 @@ state, the compiled game's arrays, the process's peak RSS and, on an
 accelerator, the device's peak bytes in use.
 
 No peer runs in this script: no installable package solves range-versus-range
-hold'em subgames (OpenSpiel has no such solver). The reference is Desktop
-Postflop's published flop result: 0.5% of the pot in 13.9 s on 16 threads in
-1.22 GB (see ../shared/design.md), quoted, not re-run.
+hold'em subgames (OpenSpiel has no such solver). The flop config is
+postflop-solver's `examples/basic.rs` spot (Td9d6h, pot 200, stack 900; our
+own bet tree), not Desktop Postflop's benchmark preset, whose ranges and
+later-street sizes are not published. The reference is Desktop Postflop's
+latest published time on 16 threads, for a spot of similar size: 0.5% of the
+pot in 12.6 s (docs/design.md quotes 13.9 s in 1.22 GB), quoted, not re-run.
 """
 import argparse
 import math
 import os
 import resource
+import shlex
 import sys
 import time
 
@@ -133,12 +137,18 @@ def main():
                    args.storage)
              for name in args.configs.split(',')]
   info = speed.machine()
+  argv, command = sys.argv[1:], []
+  while argv:  # the command as run, less where its report goes
+    a = argv.pop(0)
+    if a in ('--out', '--label'):
+      argv[:1] = []
+    elif not a.startswith(('--out=', '--label=')):
+      command.append(shlex.quote(a))
+  command = ' '.join(command)
   body = (f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']:.0f} GiB; "
           f"JAX {info['jax']} on {info['device']}; {info['date']}; load at start "
           f"{info['load'] and round(info['load'][0], 1)}.\n"
-          f"Command: `python bench/holdem.py --configs={args.configs} "
-          f"--eval_every={args.eval_every} --max_iterations={args.max_iterations}"
-          f"{' --storage=' + args.storage if args.storage else ''}`. DCFR, float32 arithmetic, "
+          f"Command: `python bench/holdem.py {command}`. DCFR, float32 arithmetic, "
           "alternating updates.\n\n"
           + table(results, targets) + '\n')
   print(body)

@@ -2,9 +2,18 @@
 
     cfr-train --config=holdem_flop --workdir=runs/holdem_flop
 
-The ranges, board, pot and stack of Desktop Postflop's published benchmark
-(13.9 s to 0.5% of the pot on 16 threads, 1.22 GB). Bets of 60% of the pot
-or all-in on every street, raises to 2.5x, at most two raises per street.
+The ranges, flop, pot and stack of postflop-solver's `examples/basic.rs`
+spot (b-inary/postflop-solver: Td9d6h, pot 200, effective stack 900).
+basic.rs itself deals the turn Qc and solves from the turn with 60%,
+geometric and all-in bets and a 50% river donk size; this config starts on
+the flop with its own tree: bets of 60% of the pot or all-in on every
+street, raises to 2.5x, at most two raises per street.
+
+It is not Desktop Postflop's published benchmark preset (whose ranges and
+later-street sizes are not published). Desktop Postflop's latest published
+time on 16 threads, for a spot of similar size, is 12.6 s to 0.5% of the
+pot (docs/design.md quotes 13.9 s in 1.22 GB): a reference for scale, not a
+same-spot comparison.
 
 The public tree has about 375,000 decision nodes and 650,000 terminals over
 285 hands: the solver state alone is about 6.8 GB in float32 (4 arrays of
