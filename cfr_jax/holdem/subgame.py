@@ -165,14 +165,19 @@ class Subgame:
     sd_seq: [F, 3H] per showdown board, the hands by strength, then for each
       card the hands holding it by strength (the sweep's layout).
     sd_idx: [F, 11, H] positions in the prefix sum of that layout (see _SIGNS).
+    sd_group_term, sd_group_board, sd_slot: a level's showdowns grouped by
+      board, m to a group (see `sd_groups`): per slot of each level's [G, m]
+      table the showdown (its index among the level's; past them: none), per
+      group its board, and per terminal its slot (0 for folds).
     prior: [2, H] range weights; norm: [] the weight of all disjoint deals.
     bucket: [D, H] each hand's bucket at each node (-1: blocked) or None.
     legal, infoset_player: [D * B, A], [D * B], the infoset view the solver uses.
   Static: `levels[l] = (start, decisions, chance nodes, terminals)` (global
   node index of the level's first node and the counts), the running
-  decision / chance / terminal offsets of each level in `offsets[l]`, and
+  decision / chance / terminal offsets of each level in `offsets[l]`,
   `splits[l] = (player 0's decisions, folds)`: a level holds player 0's
-  decisions, player 1's, chance nodes, folds, then showdowns.
+  decisions, player 1's, chance nodes, folds, then showdowns; and
+  `sd_groups[l] = (G, m, group offset, slot offset)` of its showdown groups.
   """
   dec_player: jax.Array
   node_legal: jax.Array
@@ -197,6 +202,9 @@ class Subgame:
   hand_cards: jax.Array
   sd_seq: jax.Array
   sd_idx: jax.Array
+  sd_group_term: jax.Array
+  sd_group_board: jax.Array
+  sd_slot: jax.Array
   prior: jax.Array
   norm: jax.Array
   bucket: jax.Array | None
@@ -205,6 +213,7 @@ class Subgame:
   levels: tuple = struct.field(pytree_node=False)
   offsets: tuple = struct.field(pytree_node=False)
   splits: tuple = struct.field(pytree_node=False)
+  sd_groups: tuple = struct.field(pytree_node=False)
   num_buckets: int = struct.field(pytree_node=False)
   info: GameInfo = struct.field(pytree_node=False)
 
@@ -375,6 +384,19 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       term_board.append(boards[key])
     else:
       term_board.append(0)
+  # Each level's showdowns grouped by board: one sweep layout serves a group.
+  group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(terminals), np.int64), []
+  for l, (_, _, _, nt) in enumerate(levels):
+    t0, nf = offsets[l][2], splits[l][1]
+    by_board = {}
+    for k in range(nt - nf):
+      by_board.setdefault(term_board[t0 + nf + k], []).append(k)
+    m = max((len(v) for v in by_board.values()), default=0)
+    sd_groups.append((len(by_board), m, len(group_board), len(group_term)))
+    for g, (board_id, members) in enumerate(sorted(by_board.items())):
+      group_board.append(board_id)
+      group_term += members + [nt - nf] * (m - len(members))
+      sd_slot[[t0 + nf + k for k in members]] = g * m + np.arange(len(members))
   if not tables:  # only folds (a subgame where nobody can call): one inert table
     tables.append(_showdown_tables(np.zeros(num_h, np.int64), hand_cards))
   stake = [n.contrib[0] if n.kind == _FOLD and n.player == 0 else n.contrib[1]
@@ -425,11 +447,14 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       show_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _SHOWDOWN]),
       alive_card=f32(alive_card), holds=f32(holds), hand_cards=i32(hand_cards),
       sd_seq=i32([t[0] for t in tables]), sd_idx=i32([t[1] for t in tables]),
+      sd_group_term=i32(group_term or [0]), sd_group_board=i32(group_board or [0]),
+      sd_slot=i32(sd_slot),
       prior=f32(prior), norm=f32(norm),
       bucket=None if bucket is None else i32(bucket),
       legal=jnp.asarray(np.repeat(node_legal, num_b, axis=0)),
       infoset_player=i32(np.repeat(dec_player, num_b)),
       levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
+      sd_groups=tuple(sd_groups),
       num_buckets=num_b, info=info)
 
 
@@ -552,22 +577,32 @@ def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
 _SWEEP_ELEMENTS = 1 << 22
 
 
-def _sweep(game: Subgame, opp: jax.Array, board: jax.Array) -> jax.Array:
+def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
   """[S, H] opponent weight that each hand beats minus the weight it loses
   to, over disjoint hands only, in O(H) per showdown: opp [S, H] the
-  opponent's reaches, board [S] the showdown boards."""
-  zero = jnp.zeros((1,), opp.dtype)
+  opponent's reaches at level l's showdowns.
 
-  def one(args):
-    row, b = args
-    prefix = jnp.concatenate([zero, _prefix_sum(row[game.sd_seq[b]])])
-    idx = game.sd_idx[b]
-    return sum(sign * prefix[idx[j]] for j, sign in enumerate(_SIGNS))
-
+  The showdowns sharing a board share its layout (`sd_groups`): one group's
+  gathers read the same positions for each of its rows, so no per-showdown
+  index table is ever materialised."""
+  num_g, m, g0, s0 = game.sd_groups[l]
   if opp.shape[0] == 0:
     return opp
-  batch = max(1, _SWEEP_ELEMENTS // game.sd_seq.shape[1])
-  return jax.lax.map(one, (opp, board), batch_size=min(batch, opp.shape[0]))
+  table = game.sd_group_term[s0:s0 + num_g * m].reshape(num_g, m)
+  grouped = jnp.take(opp, table, axis=0, mode='fill', fill_value=0)  # [G, m, H]
+  zero = jnp.zeros((m, 1), opp.dtype)
+
+  def one(args):
+    rows, b = args  # [m, H], the board
+    prefix = jnp.concatenate([zero, _prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
+    idx = game.sd_idx[b]
+    return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
+
+  batch = max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1]))
+  values = jax.lax.map(one, (grouped, game.sd_group_board[g0:g0 + num_g]),
+                       batch_size=min(batch, num_g))
+  t0, nf, nt = game.offsets[l][2], game.splits[l][1], game.levels[l][3]
+  return values.reshape(num_g * m, -1)[game.sd_slot[t0 + nf:t0 + nt]]
 
 
 def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
@@ -684,7 +719,7 @@ def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -
   if nf:
     parts.append(_disjoint(game, opp[:nf]) * (sign * game.fold_sign[t0:t0 + nf])[:, None])
   if nt > nf:
-    parts.append(_sweep(game, opp[nf:], game.term_board[t0 + nf:t0 + nt]))
+    parts.append(_sweep(game, opp[nf:], l))
   value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   return (value * game.runout_alive[game.term_runout[t0:t0 + nt]]
           * (game.stake[t0:t0 + nt] / game.norm)[:, None])
@@ -698,6 +733,25 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
     return probs
   return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
                              axis=1)
+
+
+# Rows x actions per update chunk of the fused half step: bounds its
+# temporaries (about ten arrays of this many elements) on flop subgames, whose
+# largest level holds a third of the decision nodes.
+_UPDATE_ELEMENTS = 1 << 22
+
+
+def _update_decisions(game: Subgame) -> int:
+  """Decision nodes per update chunk."""
+  return max(1, _UPDATE_ELEMENTS // (game.num_buckets * game.num_actions))
+
+
+def _chunks(a: int, b: int, n: int, size: int) -> list:
+  """[(start, end)] covering 0:n in pieces of at most `size`, none straddling a or b."""
+  out = []
+  for lo, hi in ((0, a), (a, b), (b, n)):
+    out += [(k, min(k + size, hi)) for k in range(lo, hi, size)]
+  return out
 
 
 def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) -> Any:
@@ -723,23 +777,35 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   stored, prev = [], None  # per level: (own reach at my decisions, opp reach at terminals)
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
+    a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     if l == 0:
-      rows = game.prior[:, None, :]  # [2, 1, H]
+      inner = [game.prior[p][None] for p in (0, 1)]  # the root: [1, H] per player
+      term = inner[1 - me][:0]
     else:
       pd0, pnd, policy = prev
-      edges = slice(start, start + nd + nc + nt)
-      local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
-      taken = policy[local, :, game.edge_slot[edges]]  # [n, H]
-      mover = game.edge_mover[edges][:, None]
-      factor = jnp.stack([jnp.where(mover == p, taken, 1) for p in (0, 1)])
-      rows = rows[:, game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
-    a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
-    stored.append((rows[me, a:b], rows[1 - me, nd + nc:]))
+
+      def grow(p, edges, rows, pd0=pd0, pnd=pnd, policy=policy):
+        """[n, H] player p's reach at the nodes of `edges` (as `reaches`)."""
+        local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
+        taken = policy[local, :, game.edge_slot[edges]]
+        factor = jnp.where(game.edge_mover[edges][:, None] == p, taken, 1)
+        return rows[p][game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
+
+      # Only decisions and chance nodes have children: terminals' reaches are
+      # computed for the opponent alone, and never kept for the next level.
+      term = grow(1 - me, slice(start + nd + nc, start + nd + nc + nt), inner)
+      inner = [grow(p, slice(start, start + nd + nc), inner) for p in (0, 1)]
+    # The barrier materialises the two slices, so that the level's reaches
+    # need not stay alive until the backward pass reads them.
+    stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
     if nd:
+      # The barrier orders this level's strategy after its reaches: XLA's
+      # scheduler would otherwise compute every level's strategy up front
+      # (they only read the state) and hold them all at once.
       sigma = strategy(state, d0 * num_b, (d0 + nd) * num_b)
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
-      prev = (d0, 0, jnp.zeros((1,) + rows.shape[2:] + (game.num_actions,), rows.dtype))
+      prev = (d0, 0, jnp.zeros((1, game.num_hands, game.num_actions), inner[0].dtype))
   below = None
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -747,27 +813,30 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     own, opp = stored[l]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     parts = []
-    if nd or nc:
-      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
+    # Absent children index one past the level's end: read as zeros.
+    children = lambda idx, below=below: jnp.take(below, idx, axis=0, mode='fill', fill_value=0)
     if nd:
-      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
-      value = child.sum(1)
-      if b > a:
-        r0, r1 = (d0 + a) * num_b, (d0 + b) * num_b
+      values = []
+      for c, c2 in _chunks(a, b, nd, _update_decisions(game)):
+        child = children(game.dec_child[d0 + c:d0 + c2])  # [n, A, H]
+        if c >= b or c2 <= a:  # the other player's decisions: children summed
+          values.append(child.sum(1))
+          continue
+        r0, r1 = (d0 + c) * num_b, (d0 + c2) * num_b
+        # Recomputed from the state as updated so far (these rows are not yet).
         sigma = strategy(state, r0, r1)
-        mine = child[a:b]
-        policy = _level_policy(game, sigma, d0 + a, b - a)
-        value = value.at[a:b].set(_expect(mine, policy))
-        cfv = mine.transpose(0, 2, 1)
-        bucket = None if game.bucket is None else game.bucket[d0 + a:d0 + b]
+        values.append(_expect(child, _level_policy(game, sigma, d0 + c, c2 - c)))
+        cfv = child.transpose(0, 2, 1)
+        bucket = None if game.bucket is None else game.bucket[d0 + c:d0 + c2]
         if bucket is not None:  # as in cfr_pass
           cfv = cfv * game.prior[me][None, :, None]
         cfv = to_buckets(game, cfv, bucket).reshape(-1, game.num_actions)
-        reach = to_buckets(game, own, bucket).reshape(-1)
+        reach = to_buckets(game, own[c - a:c2 - a], bucket).reshape(-1)
         state = update(state, r0, r1, sigma, cfv, reach)
+      value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
     if nc:
-      child = (padded[game.chance_child[c0:c0 + nc]]
+      child = (children(game.chance_child[c0:c0 + nc])
                * game.alive_card[game.chance_card[c0:c0 + nc]])
       parts.append(child.sum(1) / game.chance_count[c0:c0 + nc, None])
     if nt:

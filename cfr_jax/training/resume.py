@@ -29,8 +29,14 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
   out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
           for k in sorted((set(saved_game) | set(game)) - {'buckets'})
           if saved_game.get(k) != game.get(k)]
+  if saved.get('layout') != now.get('layout'):
+    out.append(f'it has state layout {saved.get("layout") or 1} of hold\'em subgames, this '
+               f'version of cfr_jax uses layout {now.get("layout") or 1} (rows in another '
+               'order, other arrays); it cannot be migrated, so it is never loaded: finish '
+               'it with the cfr_jax version that wrote it, or start this run afresh')
   out += [f'{k} was {saved.get(k)!r}, here {now.get(k)!r}'
-          for k in sorted((set(saved) | set(now)) - {'game'}) if saved.get(k) != now.get(k)]
+          for k in sorted((set(saved) | set(now)) - {'game', 'layout'})
+          if saved.get(k) != now.get(k)]
   return out
 
 

@@ -1,0 +1,183 @@
+"""The hold'em subgame engine: the level-fused half step and the lean state.
+
+The fused half step must compute exactly what the whole-tree passes compute
+(the same arithmetic in the same order), so in float64 their iterates are
+equal bit for bit; the lean state keeps only the arrays its algorithm reads.
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip('phevaluator')
+
+import cfr_jax  # pylint: disable=g-import-not-at-top
+from cfr_jax import checkpoint  # pylint: disable=g-import-not-at-top
+from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+from cfr_jax.training import resume  # pylint: disable=g-import-not-at-top
+
+RIVER = subgame.SubgameSpec(board='Ks 9s 8h 3d 2c', pot=10, stack=25,
+                            ranges=('KQ,98s,A8s,33:0.5', 'AK,QQ,T9s'),
+                            bet_sizes=(0.5, 1.0), raise_sizes=(1.0,), max_raises=1)
+# A turn with a raise per street: levels that mix both players' decisions,
+# chance nodes and folds and showdowns at many depths.
+TURN = subgame.SubgameSpec(board='Ks 9s 8h 3d', pot=10, stack=30,
+                           ranges=('KQ,98s,A8s:0.5,33,JTs', 'AK,QQ,T9s,44,A9s'),
+                           bet_sizes=((0.75,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
+
+
+@pytest.fixture(autouse=True)
+def x64():
+  jax.config.update('jax_enable_x64', True)
+  yield
+  jax.config.update('jax_enable_x64', False)
+
+
+def _pair(game, algorithm, **kwargs):
+  fused = cfr_jax.make_solver(game, algorithm, dtype='float64', **kwargs)
+  return fused, dataclasses.replace(fused, fused=False)
+
+
+@pytest.mark.parametrize('spec,buckets,algorithm,compensated', [
+    (RIVER, None, 'dcfr', None),
+    (TURN, None, 'dcfr', None),
+    (TURN, None, 'pcfr+', None),  # predictive: last_regrets kept
+    (TURN, None, 'postflop_dcfr', True),  # a schedule, and the compensated sum
+    (RIVER, {'method': 'ehs', 'num_buckets': 6}, 'dcfr', None),
+], ids=['river-dcfr', 'turn-dcfr', 'turn-pcfr+', 'turn-postflop-compensated', 'river-buckets'])
+def test_fused_iterates_equal_the_whole_tree_passes_bit_for_bit(spec, buckets, algorithm,
+                                                                compensated):
+  game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets))
+  fused, whole = _pair(game, algorithm, compensated=compensated)
+  assert fused._fuses and not whole._fuses  # pylint: disable=protected-access
+  a = fused.run(fused.run(fused.init(), 7), 33)  # chunked too
+  b = whole.run(whole.init(), 40)
+  # With the compensated sum, TwoSum may split the same sum into (high, low)
+  # differently as fusion allows: the pair's total is compared below.
+  for name in ('regrets', 'last_regrets') + (() if compensated else ('strategy_sum',)):
+    x, y = getattr(a, name), getattr(b, name)
+    assert (x is None) == (y is None), name
+    if x is not None:
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
+  if compensated:
+    total = lambda s: np.asarray(s.strategy_sum) + np.asarray(s.strategy_sum_low)
+    np.testing.assert_allclose(total(a), total(b), rtol=1e-15, atol=0)
+  assert int(a.iteration) == 40
+  assert np.abs(np.asarray(a.regrets)).max() > 0  # it moved
+
+
+def test_fused_half_step_values_equal_cfr_pass():
+  """Given the same strategy, each level's update sees exactly the values and
+  reaches of `cfr_pass`, and every row of the player is updated once."""
+  game = subgame.compile_subgame(TURN).astype(jnp.float64)
+  rng = np.random.default_rng(3)
+  sigma = rng.random((game.num_infosets, game.num_actions)) * np.asarray(game.legal)
+  sigma = jnp.asarray(sigma / sigma.sum(1, keepdims=True))
+  for player in (0, 1):
+    cfv, own = subgame.cfr_pass(game, sigma, player)
+    seen = []
+
+    def update(state, r0, r1, s, c, o, seen=seen):
+      seen.append((r0, r1, c, o))
+      return state
+
+    state = solver_lib.SolverState(regrets=jnp.zeros((game.num_infosets, game.num_actions)),
+                                   strategy_sum=None, strategy_sum_low=None,
+                                   last_regrets=None, iteration=jnp.zeros((), jnp.int32))
+    subgame.fused_half_step(game, state, player, lambda st, r0, r1: sigma[r0:r1], update)
+    rows = np.concatenate([np.arange(r0, r1) for r0, r1, _, _ in seen])
+    assert sorted(rows) == list(np.flatnonzero(np.asarray(game.infoset_player) == player))
+    for r0, r1, c, o in seen:
+      np.testing.assert_array_equal(np.asarray(c), np.asarray(cfv[r0:r1]))
+      np.testing.assert_array_equal(np.asarray(o), np.asarray(own[r0:r1]))
+
+
+def test_update_chunks_do_not_change_the_iterates(monkeypatch):
+  """Levels split into update chunks (as on the flop) give the same bits."""
+  game = subgame.compile_subgame(TURN)
+  one = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+  a = one.run(one.init(), 20)
+  monkeypatch.setattr(subgame, '_UPDATE_ELEMENTS', 3 * game.num_hands * game.num_actions)
+  assert subgame._update_decisions(game) == 3  # pylint: disable=protected-access
+  chunked = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+  b = chunked.run(chunked.init(), 20)
+  np.testing.assert_array_equal(np.asarray(a.regrets), np.asarray(b.regrets))
+  np.testing.assert_array_equal(np.asarray(a.strategy_sum), np.asarray(b.strategy_sum))
+
+
+def test_levels_group_each_players_decisions():
+  game = subgame.compile_subgame(TURN)
+  player = np.asarray(game.dec_player)
+  for (_, nd, _, _), (d0, _, _), (n0, _) in zip(game.levels, game.offsets, game.splits):
+    assert (player[d0:d0 + n0] == 0).all() and (player[d0 + n0:d0 + nd] == 1).all()
+
+
+def test_lean_state_keeps_only_what_the_algorithm_reads():
+  game = subgame.compile_subgame(RIVER)
+  arrays = lambda s: sorted(k for k in ('regrets', 'strategy_sum', 'strategy_sum_low',
+                                        'last_regrets') if getattr(s, k) is not None)
+  dcfr = cfr_jax.make_solver(game, 'dcfr')
+  assert arrays(dcfr.init()) == ['regrets', 'strategy_sum']
+  assert arrays(cfr_jax.make_solver(game, 'pcfr+').init()) == [
+      'last_regrets', 'regrets', 'strategy_sum']
+  assert arrays(cfr_jax.make_solver(game, 'dcfr', compensated=True).init()) == [
+      'regrets', 'strategy_sum', 'strategy_sum_low']
+  assert dcfr.describe()['layout'] == solver_lib.SUBGAME_LAYOUT
+  assert dcfr.describe()['compensated'] is False
+  # Tree games keep their four arrays and their fingerprints.
+  leduc = cfr_jax.make_solver(cfr_jax.load_game('leduc_poker'), 'dcfr')
+  assert len(arrays(leduc.init())) == 4
+  assert 'layout' not in leduc.describe() and 'compensated' not in leduc.describe()
+  # The lean state trains: a bfloat16 sum without its low part is rounded
+  # stochastically, and still converges.
+  lean16 = cfr_jax.make_solver(game, 'dcfr', storage='bfloat16')
+  state = lean16.run(lean16.init(), 300)
+  assert state.strategy_sum.dtype == jnp.bfloat16 and state.strategy_sum_low is None
+  assert cfr_jax.exploitability(game, lean16.average_policy(state)) < 0.01 * RIVER.pot
+
+
+def test_a_layout_1_checkpoint_is_refused_and_says_why(tmp_path):
+  """A checkpoint written before the lean layout (rows in another order, four
+  arrays) is never loaded, and the reason names the layout."""
+  game = subgame.compile_subgame(RIVER)
+  new = cfr_jax.make_solver(game, 'dcfr')
+  old_describe = {k: v for k, v in new.describe().items()
+                  if k not in ('layout', 'compensated')}
+  old_fp = checkpoint.make_fingerprint(**old_describe)
+  zeros = jnp.zeros((game.num_infosets, game.num_actions), jnp.float32)
+  old_state = solver_lib.SolverState(regrets=zeros + 1, strategy_sum=zeros + 1,
+                                     strategy_sum_low=zeros, last_regrets=zeros,
+                                     iteration=jnp.asarray(5, jnp.int32))
+  with checkpoint.CheckpointStore(str(tmp_path), fingerprint=old_fp) as store:
+    store.save(old_state, 5, {'describe': old_describe})
+  fp = checkpoint.make_fingerprint(**new.describe())
+  with checkpoint.CheckpointStore(str(tmp_path), fingerprint=fp) as store:
+    state, report = store.restore(new.abstract_state())
+  assert state is None and report.started_fresh
+  [candidate] = report.candidates
+  assert candidate.status == 'foreign'
+  reasons = resume._foreign_reasons(candidate, new)  # pylint: disable=protected-access
+  assert any('state layout 1' in r and 'cannot be migrated' in r for r in reasons), reasons
+
+
+def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes():
+  """XLA's own accounting (deterministic): the fused chunk's temporaries are
+  under the whole-tree chunk's, and its loop keeps no hoisted copies of
+  per-level constants (arguments + temporaries below the whole-tree run's)."""
+  game = subgame.compile_subgame(TURN)
+  fused = cfr_jax.make_solver(game, 'dcfr')
+  whole = dataclasses.replace(fused, fused=False)
+
+  def memory(solver):
+    state = jax.eval_shape(solver._zeros)  # pylint: disable=protected-access
+    compiled = solver._run.lower(  # pylint: disable=protected-access
+        solver._game, state, jnp.asarray(1, jnp.int32), solver._hp).compile()  # pylint: disable=protected-access
+    return compiled.memory_analysis()
+
+  a, b = memory(fused), memory(whole)
+  state_bytes = 2 * game.num_infosets * game.num_actions * 4
+  assert a.temp_size_in_bytes < b.temp_size_in_bytes
+  assert a.temp_size_in_bytes < 4 * state_bytes
