@@ -1,8 +1,9 @@
 """The hold'em subgame engine: the level-fused half step and the lean state.
 
 The fused half step must compute exactly what the whole-tree passes compute
-(the same arithmetic in the same order), so in float64 their iterates are
-equal bit for bit; the lean state keeps only the arrays its algorithm reads.
+(the same arithmetic in the same order), so in float64 (conftest enables
+x64) their iterates are equal bit for bit; the lean state keeps only the
+arrays its algorithm reads.
 """
 import dataclasses
 
@@ -27,13 +28,6 @@ RIVER = subgame.SubgameSpec(board='Ks 9s 8h 3d 2c', pot=10, stack=25,
 TURN = subgame.SubgameSpec(board='Ks 9s 8h 3d', pot=10, stack=30,
                            ranges=('KQ,98s,A8s:0.5,33,JTs', 'AK,QQ,T9s,44,A9s'),
                            bet_sizes=((0.75,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
-
-
-@pytest.fixture(autouse=True)
-def x64():
-  jax.config.update('jax_enable_x64', True)
-  yield
-  jax.config.update('jax_enable_x64', False)
 
 
 def _pair(game, algorithm, **kwargs):
@@ -77,31 +71,38 @@ def test_fused_half_step_values_equal_cfr_pass():
   sigma = rng.random((game.num_infosets, game.num_actions)) * np.asarray(game.legal)
   sigma = jnp.asarray(sigma / sigma.sum(1, keepdims=True))
   for player in (0, 1):
-    cfv, own = subgame.cfr_pass(game, sigma, player)
-    seen = []
+    cfv, own = jax.jit(subgame.cfr_pass, static_argnums=2)(game, sigma, player)
+    ranges = []
 
-    def update(state, r0, r1, s, c, o, seen=seen):
-      seen.append((r0, r1, c, o))
-      return state
+    @jax.jit
+    def updates(game, sigma, player=player, ranges=ranges):
+      seen = []
 
-    state = solver_lib.SolverState(regrets=jnp.zeros((game.num_infosets, game.num_actions)),
-                                   strategy_sum=None, strategy_sum_low=None,
-                                   last_regrets=None, iteration=jnp.zeros((), jnp.int32))
-    subgame.fused_half_step(game, state, player, lambda st, r0, r1: sigma[r0:r1], update)
-    rows = np.concatenate([np.arange(r0, r1) for r0, r1, _, _ in seen])
+      def update(state, r0, r1, s, c, o):
+        ranges.append((r0, r1))
+        seen.append((c, o))
+        return state
+
+      subgame.fused_half_step(game, jnp.zeros(()), player, lambda st, r0, r1: sigma[r0:r1],
+                              update)
+      return seen
+
+    seen = updates(game, sigma)
+    rows = np.concatenate([np.arange(r0, r1) for r0, r1 in ranges])
     assert sorted(rows) == list(np.flatnonzero(np.asarray(game.infoset_player) == player))
-    for r0, r1, c, o in seen:
+    for (r0, r1), (c, o) in zip(ranges, seen):
       np.testing.assert_array_equal(np.asarray(c), np.asarray(cfv[r0:r1]))
       np.testing.assert_array_equal(np.asarray(o), np.asarray(own[r0:r1]))
 
 
 def test_update_chunks_do_not_change_the_iterates(monkeypatch):
   """Levels split into update chunks (as on the flop) give the same bits."""
-  game = subgame.compile_subgame(TURN)
+  game = subgame.compile_subgame(RIVER)
   one = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
   a = one.run(one.init(), 20)
-  monkeypatch.setattr(subgame, '_UPDATE_ELEMENTS', 3 * game.num_hands * game.num_actions)
-  assert subgame._update_decisions(game) == 3  # pylint: disable=protected-access
+  monkeypatch.setattr(subgame, '_UPDATE_ELEMENTS', 2 * game.num_hands * game.num_actions)
+  assert subgame._update_decisions(game) == 2  # pylint: disable=protected-access
+  assert max(nd for _, nd, _, _ in game.levels) > 2  # some level is split
   chunked = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
   b = chunked.run(chunked.init(), 20)
   np.testing.assert_array_equal(np.asarray(a.regrets), np.asarray(b.regrets))

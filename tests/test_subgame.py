@@ -108,14 +108,19 @@ def test_sweep_and_fold_sums_match_dense_card_removal():
   assert (strength[:, None] == strength[None, :])[compat].sum() > len(idx)  # ties exist
   rng = np.random.default_rng(0)
   opp = rng.random((3, game.num_hands)) * (rng.random((3, game.num_hands)) > 0.2)
-  sweep = subgame._sweep(game, jnp.asarray(opp), jnp.zeros(len(opp), jnp.int32))  # pylint: disable=protected-access
+  sweep = subgame._board_sweep(game, jnp.asarray(opp), jnp.asarray(0))  # pylint: disable=protected-access
   np.testing.assert_allclose(sweep, opp @ versus.T, atol=1e-9)
-  # A fold terminal with unit stake: player 1 folded, player 0 wins the disjoint weight.
-  one_fold = game.replace(fold_terms=jnp.zeros(1, jnp.int32), show_terms=jnp.zeros(0, jnp.int32),
-                          stake=jnp.ones(1), norm=jnp.ones(()), fold_sign=jnp.ones(1),
-                          term_runout=jnp.zeros(1, jnp.int32))
-  fold = np.asarray(subgame.terminal_values(one_fold, jnp.asarray(opp[:1]), 0))[0]
-  np.testing.assert_allclose(fold, opp[0] @ compat.T, atol=1e-9)
+  # Folds: the opponent weight dealt against each hand is the disjoint weight.
+  fold = np.asarray(subgame._disjoint(game, jnp.asarray(opp)))  # pylint: disable=protected-access
+  np.testing.assert_allclose(fold, opp @ compat.T, atol=1e-9)
+  # The level-grouped sweep at the tree's showdowns equals the dense sums too:
+  # every showdown of this river is on board 0, in groups by level.
+  values = subgame.terminal_values(game, jnp.asarray(np.resize(opp, (game.stake.shape[0],
+                                                                      game.num_hands))), 0)
+  shows = np.asarray(game.show_terms)
+  scale = (np.asarray(game.stake) / float(game.norm))[shows, None]
+  dense = np.resize(opp, (game.stake.shape[0], game.num_hands))[shows] @ versus.T
+  np.testing.assert_allclose(np.asarray(values)[shows], dense * scale, atol=1e-9)
 
 
 def test_best_responses_bound_the_value():
@@ -353,8 +358,8 @@ def test_sharded_subgame_equals_one_device():
     shards = b.regrets.addressable_shards
     assert len({s.device for s in shards}) == 8
     assert all(s.data.shape == (rows // 8, game.num_actions) for s in shards)
-    total = lambda s: (np.asarray(s.strategy_sum, np.float64)[:game.num_infosets]
-                       + np.asarray(s.strategy_sum_low)[:game.num_infosets])
+    assert a.strategy_sum_low is None  # the lean subgame layout
+    total = lambda s: np.asarray(s.strategy_sum, np.float64)[:game.num_infosets]
     for x, y in ((a.regrets, b.regrets[:game.num_infosets]), (total(a), total(b))):
       x, y = np.asarray(x), np.asarray(y)
       np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * np.abs(x).max())

@@ -25,6 +25,8 @@ FIELD_HELP = {
     'alternating': 'alternating (true) or simultaneous (false) updates',
     'dtype': 'float32 or float64',
     'storage': "'' (the dtype) or bfloat16: half the state's memory, slower convergence",
+    'compensated': "keep the average strategy's low-order sum (None: tree games yes, "
+                   'hold\'em subgames no)',
     'max_iterations': 'the run is complete after this many iterations',
     'time_budget_minutes': 'or after this many minutes of training, summed over restarts',
     'chunk_iterations': 'a chunk (then save, progress, rebuild) ends after this many '

@@ -24,6 +24,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Compact storage: 'bfloat16' halves the state's memory (float32 arithmetic,
   # stochastically rounded regrets); it converges more slowly (bench/scale.py).
   config.storage = ''
+  # The average strategy's compensated low-order sum (one more state-sized
+  # array); None: on for tree games, off for hold'em subgames.
+  config.compensated = config_dict.placeholder(bool)
 
   # Budgets. The run is complete at max_iterations or when time_budget_minutes
   # of training (summed over restarts) are spent, whichever comes first.

@@ -577,6 +577,14 @@ def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
 _SWEEP_ELEMENTS = 1 << 22
 
 
+def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array) -> jax.Array:
+  """[m, H] the sweep of opponent reaches rows [m, H] at showdowns on board b."""
+  zero = jnp.zeros((rows.shape[0], 1), rows.dtype)
+  prefix = jnp.concatenate([zero, _prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
+  idx = game.sd_idx[b]
+  return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
+
+
 def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
   """[S, H] opponent weight that each hand beats minus the weight it loses
   to, over disjoint hands only, in O(H) per showdown: opp [S, H] the
@@ -590,16 +598,9 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
     return opp
   table = game.sd_group_term[s0:s0 + num_g * m].reshape(num_g, m)
   grouped = jnp.take(opp, table, axis=0, mode='fill', fill_value=0)  # [G, m, H]
-  zero = jnp.zeros((m, 1), opp.dtype)
-
-  def one(args):
-    rows, b = args  # [m, H], the board
-    prefix = jnp.concatenate([zero, _prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
-    idx = game.sd_idx[b]
-    return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
-
   batch = max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1]))
-  values = jax.lax.map(one, (grouped, game.sd_group_board[g0:g0 + num_g]),
+  values = jax.lax.map(lambda args: _board_sweep(game, *args),
+                       (grouped, game.sd_group_board[g0:g0 + num_g]),
                        batch_size=min(batch, num_g))
   t0, nf, nt = game.offsets[l][2], game.splits[l][1], game.levels[l][3]
   return values.reshape(num_g * m, -1)[game.sd_slot[t0 + nf:t0 + nt]]

@@ -205,6 +205,7 @@ def build_solver(config) -> cfr_jax.Solver:
     return cfr_jax.make_solver(game, config.algorithm, alternating=config.alternating,
                                dtype=config.dtype, mesh=mesh,
                                storage=config.get('storage') or None,
+                               compensated=config.get('compensated'),
                                **_hyperparameters(config))
   except (ValueError, TypeError, ImportError) as e:
     raise ConfigError(str(e).splitlines()[0]) from None
