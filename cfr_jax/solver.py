@@ -140,9 +140,10 @@ class Solver:
     # subgame, every level's uniform fallback strategy [rows, A] and its dealt
     # cards' [nodes, H] masks, about 2.5x the state on the flop config (XLA's
     # buffer assignment: a 13.2 GB loop carry for 3.4 GB of state). Recomputing
-    # them costs a little speed on small subgames (turn config: ~52 -> ~60
-    # ms/iteration) and saves their memory.
-    if not self._fuses:
+    # them costs speed (turn config: ~48 -> ~60 ms/iteration), so they are
+    # recomputed only where their memory matters: states over _HOIST_BYTES.
+    state_bytes = self.num_rows * self.game.num_actions * jnp.dtype(self.dtype).itemsize
+    if not self._fuses or state_bytes <= _HOIST_BYTES:
       return {}
     return {'compiler_options': {'xla_disable_hlo_passes': 'while-loop-invariant-code-motion'}}
 
@@ -509,6 +510,11 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 
   return run
 
+
+# Above this state size (one array, in the compute dtype), fused subgame runs
+# recompute loop-invariant values instead of letting XLA hoist them (see
+# Solver._jit_options): the turn config's 9.6 MB keeps them, the flop's 1.7 GB not.
+_HOIST_BYTES = 1 << 28
 
 # The random stream of a strategy sum rounded without its low part: apart
 # from the regrets' (2 * salt) and last regrets' (2 * salt + 1).

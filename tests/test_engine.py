@@ -164,12 +164,15 @@ def test_a_layout_1_checkpoint_is_refused_and_says_why(tmp_path):
   assert any('state layout 1' in r and 'cannot be migrated' in r for r in reasons), reasons
 
 
-def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes():
+def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypatch):
   """XLA's own accounting (deterministic): the fused chunk's temporaries are
-  under the whole-tree chunk's, and its loop keeps no hoisted copies of
-  per-level constants (arguments + temporaries below the whole-tree run's)."""
+  under the whole-tree chunk's and a few times the state, as run on big
+  subgames (no loop-invariant hoisting, which small states keep for speed)."""
   game = subgame.compile_subgame(TURN)
+  assert not cfr_jax.make_solver(game, 'dcfr')._jit_options  # pylint: disable=protected-access
+  monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as for a state over 256 MB
   fused = cfr_jax.make_solver(game, 'dcfr')
+  assert fused._jit_options  # pylint: disable=protected-access
   whole = dataclasses.replace(fused, fused=False)
 
   def memory(solver):
