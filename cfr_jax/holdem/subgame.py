@@ -525,11 +525,8 @@ def _bucket_nodes(settings: dict, board: list[int], live: np.ndarray, runouts: l
 def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
   """[D, H, A] each hand's policy from sigma [D * B, A] (its bucket's); rows
   past D * B (padding for an even split over a mesh) are ignored."""
-  num_d, num_b = game.num_decisions, game.num_buckets
-  probs = sigma[:num_d * num_b].reshape(num_d, num_b, game.num_actions)
-  if game.bucket is None:
-    return probs
-  return jnp.take_along_axis(probs, jnp.maximum(game.bucket, 0)[:, :, None], axis=1)
+  num_d = game.num_decisions
+  return _level_policy(game, sigma[:num_d * game.num_buckets], 0, num_d)
 
 
 def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> jax.Array:
@@ -799,10 +796,7 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     # The barrier materialises the two slices, so that the level's reaches
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
-    if nd:
-      # The barrier orders this level's strategy after its reaches: XLA's
-      # scheduler would otherwise compute every level's strategy up front
-      # (they only read the state) and hold them all at once.
+    if nd:  # the level's strategy, for the next level's reaches
       sigma = strategy(state, d0 * num_b, (d0 + nd) * num_b)
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
