@@ -550,11 +550,16 @@ def reaches(game: Subgame, policy: jax.Array) -> list:
   for start, nd, nc, nt in game.levels[1:]:
     edges = slice(start, start + nd + nc + nt)
     taken = policy[game.edge_dec[edges], :, game.edge_slot[edges]]  # [n, H]
-    mover = game.edge_mover[edges][:, None]
-    factor = jnp.stack([jnp.where(mover == p, taken, 1) for p in (0, 1)])
-    rows.append(rows[-1][:, game.edge_parent[edges]] * factor
-                * game.alive_card[game.edge_card[edges]])
+    rows.append(jnp.stack([_grow(game, rows[-1][p], taken, edges, p) for p in (0, 1)]))
   return rows
+
+
+def _grow(game: Subgame, parent: jax.Array, taken: jax.Array, edges: slice, p: int):
+  """[n, H] player p's reach at the nodes of `edges`: their parents' reach
+  (parent: [nodes of the previous level, H]) times p's probability of the
+  action taken there (taken: [n, H]), with the hands a dealt card blocks removed."""
+  factor = jnp.where(game.edge_mover[edges][:, None] == p, taken, 1)
+  return parent[game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
 
 
 def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
@@ -782,17 +787,16 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     else:
       pd0, pnd, policy = prev
 
-      def grow(p, edges, rows, pd0=pd0, pnd=pnd, policy=policy):
-        """[n, H] player p's reach at the nodes of `edges` (as `reaches`)."""
+      def taken(edges, pd0=pd0, pnd=pnd, policy=policy):
+        """[n, H] the parent's probability of each edge's action (`reaches`)."""
         local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
-        taken = policy[local, :, game.edge_slot[edges]]
-        factor = jnp.where(game.edge_mover[edges][:, None] == p, taken, 1)
-        return rows[p][game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
+        return policy[local, :, game.edge_slot[edges]]
 
       # Only decisions and chance nodes have children: terminals' reaches are
       # computed for the opponent alone, and never kept for the next level.
-      term = grow(1 - me, slice(start + nd + nc, start + nd + nc + nt), inner)
-      inner = [grow(p, slice(start, start + nd + nc), inner) for p in (0, 1)]
+      ends, kids = slice(start + nd + nc, start + nd + nc + nt), slice(start, start + nd + nc)
+      term = _grow(game, inner[1 - me], taken(ends), ends, 1 - me)
+      inner = [_grow(game, inner[p], taken(kids), kids, p) for p in (0, 1)]
     # The barrier materialises the two slices, so that the level's reaches
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
