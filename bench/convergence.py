@@ -45,6 +45,7 @@ ENTRIES = {
     'cfr+': ('cfr+', None, {}),
     'linear_cfr': ('linear_cfr', None, {}),
     'dcfr': ('dcfr', None, {}),
+    'dcfr+': ('dcfr+', None, {}),
     'pcfr+': ('pcfr+', None, {}),
     'pdcfr+': ('pdcfr+', None, {}),
     'hs_dcfr(30)': ('dcfr', 'hs', {'gamma': 30}),

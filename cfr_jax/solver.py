@@ -527,7 +527,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
                 compensated: bool | None = None, **hyperparameters) -> Solver:
   """A solver for `game`.
 
-  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+' or 'pdcfr+'; or a
+  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+' or 'pdcfr+'; or a
     scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+', 'postflop_dcfr'
     (the same as `schedule='hs'` or `'postflop'` with the base algorithm).
   schedule: None (default: fixed hyperparameters), or a hyperparameter schedule
@@ -535,8 +535,9 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     pcfr+ and pdcfr+, its hyperparameters gamma (gamma_0, default 30) and
     horizon (the planned number of iterations, default 1000); 'postflop'
     (postflop-solver's DCFR) for dcfr, alpha, beta, gamma 1.5, 0, 3.
-  hyperparameters: DCFR's alpha, beta, gamma (defaults 1.5, 0, 2); PDCFR+'s
-    alpha, gamma (2.3, 5); gamma, the averaging exponent, for every algorithm.
+  hyperparameters: DCFR's alpha, beta, gamma (defaults 1.5, 0, 2); DCFR+'s
+    alpha, gamma (1.5, 4); PDCFR+'s alpha, gamma (2.3, 5); gamma, the averaging
+    exponent, for every algorithm.
   dtype: 'float32' (default) or 'float64' (needs jax_enable_x64).
   mesh: shard the state's infoset axis over every device of this mesh (see
     `make_mesh`); None (default) keeps everything on the default device.

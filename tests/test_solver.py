@@ -6,17 +6,19 @@ import pytest
 
 import cfr_jax
 
-ALGORITHMS = ['cfr', 'cfr+', 'linear_cfr', 'dcfr', 'pcfr+', 'pdcfr+']
+ALGORITHMS = ['cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+', 'pdcfr+']
 
 # Upper bounds a little above the float64 reference values (design.md) for
-# alternating updates on Leduc; linear CFR and PDCFR+ are bounded a little
-# above what this implementation measured (3.45e-2, 4.85e-3; 2.04e-2, 8.3e-4).
+# alternating updates on Leduc; linear CFR, DCFR+ and PDCFR+ are bounded a
+# little above what this implementation measured (3.45e-2, 4.85e-3; 8.61e-3,
+# 1.68e-4; 2.04e-2, 8.3e-4).
 # Linear CFR at 1,000 iterations is sensitive to rounding: summing the three
 # actions' values in another order (float64) moves it between 5.3e-3 and
 # 6.4e-3, hence the looser bound.
 LEDUC_BOUNDS = {
     'cfr': (1.0e-1, 1.5e-2), 'cfr+': (1.45e-2, 3e-4), 'dcfr': (8.5e-3, 2.5e-4),
-    'pcfr+': (2.2e-2, 8e-4), 'linear_cfr': (3.8e-2, 7e-3), 'pdcfr+': (2.3e-2, 1e-3)}
+    'pcfr+': (2.2e-2, 8e-4), 'linear_cfr': (3.8e-2, 7e-3), 'pdcfr+': (2.3e-2, 1e-3),
+    'dcfr+': (1.1e-2, 2.2e-4)}
 
 
 @pytest.fixture(scope='module')
@@ -114,6 +116,23 @@ def test_dcfr_with_linear_weights_is_linear_cfr(kuhn):
   np.testing.assert_array_equal(np.asarray(a.strategy_sum), np.asarray(b.strategy_sum))
 
 
+def test_dcfr_plus_follows_its_recursion():
+  """DCFR+ (Xu et al. 2024): R_t = max(R_{t-1} (t-1)^a / ((t-1)^a + 1) + r_t, 0),
+  written out in numpy for a sequence of instantaneous regrets."""
+  algo = cfr_jax.regret.ALGORITHMS['dcfr+']
+  hp = {'alpha': jnp.float64(1.5), 'gamma': jnp.float64(4.0)}
+  inst = np.random.default_rng(0).standard_normal((12, 3))
+  ours, last = jnp.zeros(3, jnp.float64), jnp.zeros(3, jnp.float64)
+  expected, floored = np.zeros(3), 0
+  for t, r in enumerate(inst, start=1):
+    ours, last = algo.update(ours, last, jnp.asarray(r), jnp.float64(t), hp)
+    w = (t - 1) ** 1.5 / ((t - 1) ** 1.5 + 1)
+    expected = np.maximum(expected * w + r, 0)
+    floored += int((expected == 0).sum())
+    np.testing.assert_allclose(np.asarray(ours), expected, rtol=1e-14, atol=1e-15)
+  assert expected.max() > 0 and floored > 0  # both sides of the floor were exercised
+
+
 def test_cfr_plus_regrets_stay_nonnegative(leduc):
   solver = cfr_jax.make_solver(leduc, 'cfr+')
   state = solver.run(solver.init(), 30)
@@ -201,7 +220,7 @@ def test_accumulate_matches_float64_weighted_sum(gamma):
 # --- float32 against float64 (bench/convergence.py --fidelity, bench/RESULTS.md).
 
 @pytest.mark.parametrize('game_name,algorithm', [
-    ('kuhn', 'cfr'), ('kuhn', 'cfr+'), ('kuhn', 'linear_cfr'),
+    ('kuhn', 'cfr'), ('kuhn', 'cfr+'), ('kuhn', 'linear_cfr'), ('kuhn', 'dcfr+'),
     ('leduc', 'cfr'), ('leduc', 'cfr+'), ('leduc', 'pdcfr+')])
 def test_float32_tracks_float64(game_name, algorithm):
   """Within 10% at 1,000 and 10,000 iterations (measured: 0.92-1.07)."""

@@ -16,9 +16,9 @@ DEFAULT = 'leduc'
 FIELD_HELP = {
     'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>) or "
             "'holdem' (then config.holdem describes the subgame)",
-    'algorithm': ('cfr, cfr+, linear_cfr, dcfr, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
+    'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
                   'hs_pcfr+, hs_pdcfr+, postflop_dcfr'),
-    'alpha': "algorithm hyperparameter (dcfr, pdcfr+); None keeps the algorithm's default",
+    'alpha': "algorithm hyperparameter (dcfr, dcfr+, pdcfr+); None keeps the algorithm's default",
     'beta': "algorithm hyperparameter (dcfr); None keeps the algorithm's default",
     'gamma': "exponent of the average-strategy weights; None keeps the algorithm's default",
     'horizon': 'HS schedules: the iterations the schedule is planned for (None: 1000)',

@@ -10,7 +10,7 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.game = 'leduc'  # cfr_jax.load_game spec
-  # cfr, cfr+, linear_cfr, dcfr, pcfr+, pdcfr+; scheduled: hs_dcfr, hs_pcfr+,
+  # cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+, pdcfr+; scheduled: hs_dcfr, hs_pcfr+,
   # hs_pdcfr+, postflop_dcfr (README, "Hyperparameter schedules")
   config.algorithm = 'dcfr'
   # Algorithm hyperparameters; None keeps the algorithm's default.
