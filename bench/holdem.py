@@ -133,6 +133,7 @@ def main():
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
   targets = [float(t) for t in args.targets.split(',')]
+  load_at_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
   results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations,
                    args.storage)
              for name in args.configs.split(',')]
@@ -146,7 +147,8 @@ def main():
       command.append(shlex.quote(a))
   command = ' '.join(command)
   body = (f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']:.0f} GiB; "
-          f"JAX {info['jax']} on {info['device']}; {info['date']}; load at start "
+          f"JAX {info['jax']} on {info['device']}; {info['date']}; load average at "
+          f"start {load_at_start and round(load_at_start, 1)}, at the end "
           f"{info['load'] and round(info['load'][0], 1)}.\n"
           f"Command: `python bench/holdem.py {command}`. DCFR, float32 arithmetic, "
           "alternating updates.\n\n"

@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import statistics
+import shlex
 import subprocess
 import sys
 import time
@@ -543,7 +544,7 @@ def main(argv):
   unknown = set(_SECTIONS.value) - {'throughput', 'f64', 'sizes'}
   if unknown:
     raise app.UsageError(f'unknown sections {sorted(unknown)}')
-  command = 'python bench/speed.py ' + ' '.join(sys.argv[1:])
+  command = 'python bench/speed.py ' + shlex.join(sys.argv[1:])
   info = machine()
   print('# cfr_jax speed benchmark\n')
   for key in ('date', 'cpu', 'cores', 'memory_gib', 'python', 'jax', 'backend', 'device',
