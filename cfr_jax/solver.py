@@ -516,6 +516,10 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 # Solver._jit_options): the turn config's 9.6 MB keeps them, the flop's 1.7 GB not.
 _HOIST_BYTES = 1 << 28
 
+# Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,
+# optimizer states and memories, not regret tables).
+NEURAL_ALGORITHMS = ('deep-cfr', 'deepcfr')
+
 # The random stream of a strategy sum rounded without its low part: apart
 # from the regrets' (2 * salt) and last regrets' (2 * salt + 1).
 _SUM_STREAM = 1 << 30
@@ -529,7 +533,9 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
 
   algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+' or 'pdcfr+'; or a
     scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+', 'postflop_dcfr'
-    (the same as `schedule='hs'` or `'postflop'` with the base algorithm).
+    (the same as `schedule='hs'` or `'postflop'` with the base algorithm); or
+    'deep-cfr' (`cfr_jax.neural.make_deep_cfr`: its settings as keyword
+    arguments, `hidden=` the networks' layer widths).
   schedule: None (default: fixed hyperparameters), or a hyperparameter schedule
     (see `regret.SCHEDULES`): 'hs' (Zhang, McAleer & Sandholm 2024) for dcfr,
     pcfr+ and pdcfr+, its hyperparameters gamma (gamma_0, default 30) and
@@ -559,6 +565,15 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   """
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
+  if str(algorithm).strip().lower().replace('_', '-') in NEURAL_ALGORITHMS:
+    tabular = {'alternating': alternating is not True, 'mesh': mesh is not None,
+               'dtype': str(jnp.dtype(dtype)) != 'float32', 'storage': storage is not None,
+               'schedule': schedule is not None, 'compensated': compensated is not None}
+    if any(tabular.values()):
+      raise ValueError(f'deep-cfr does not take {[k for k, v in tabular.items() if v]} '
+                       '(it runs in float32 on one device)')
+    from cfr_jax.neural import deep_cfr  # pylint: disable=g-import-not-at-top
+    return deep_cfr.make_deep_cfr(game, **hyperparameters)
   name, named_schedule = regret_lib.parse_algorithm(algorithm)
   algo = regret_lib.ALGORITHMS[name]
   if named_schedule and schedule and named_schedule != schedule:

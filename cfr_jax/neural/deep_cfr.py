@@ -1,0 +1,340 @@
+"""Deep CFR (Brown, Lerer, Gross & Sandholm, "Deep counterfactual regret
+minimization", ICML 2019) on games that compile, with flax networks, optax
+optimizers and reservoir memories held as fixed-size device arrays.
+
+One Deep CFR iteration t, for each player p in turn:
+  1. `traversals` external-sampling traversals (traversal.py, vmapped) under
+     the strategies the advantage networks give by regret matching (all
+     predicted advantages <= 0: the largest one, ties shared, as the paper);
+  2. each traverser infoset on a path adds (infoset, t, sampled regrets) to
+     p's advantage memory, each opponent infoset (infoset, t, its strategy) to
+     the strategy memory, by reservoir sampling;
+  3. p's advantage network is trained `advantage_steps` Adam steps on its
+     memory, loss sum_i t_i |V(I_i) - r_i|^2 over legal actions (linear CFR's
+     weights), from fresh parameters when `reinitialize` (as the paper).
+Then the average-strategy network takes `policy_steps` Adam steps on the
+strategy memory (loss t_i |softmax(Pi(I_i)) - sigma_i|^2), continuing from its
+previous parameters, so `average_policy` is available after every iteration
+and exploitability is exact on every infoset.
+
+Everything a resumed run needs (parameters, optimizer states, memories,
+iteration, RNG key) is in `DeepCFRState`; the key of iteration t is derived
+from the state's key and t, so `run(run(s, a), b) == run(s, a + b)` bit for
+bit on CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+from flax import linen as nn
+from flax import struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from cfr_jax.games.tree import Game
+from cfr_jax.neural.features import infoset_features
+from cfr_jax.neural.traversal import external_sampling
+from cfr_jax.policy import TabularPolicy
+
+MAX_ITERATION = np.iinfo(np.int32).max
+
+DEFAULTS = {
+    'traversals': 256,  # per player and iteration
+    'advantage_steps': 200,  # Adam steps per player and iteration
+    'policy_steps': 100,  # Adam steps of the average-strategy network per iteration
+    'batch_size': 512,
+    'advantage_memory': 200_000,  # samples per player
+    'policy_memory': 400_000,
+    'learning_rate': 1e-3,
+    'reinitialize': True,  # advantage networks from fresh parameters every iteration
+    'seed': 0,
+}
+
+
+class MLP(nn.Module):
+  """features [..., F] -> [..., A]: ReLU layers, linear output."""
+  hidden: Sequence[int]
+  outputs: int
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    return nn.Dense(self.outputs)(x)
+
+
+@struct.dataclass
+class Memory:
+  """A reservoir of samples (Vitter's algorithm R, vectorised).
+
+  ids: [B] int32 infoset slots; targets: [B, A]; weights: [B] the iteration
+  that produced each sample; seen: [] int32 samples offered so far (each was
+  kept with probability B / seen).
+  """
+  ids: jax.Array
+  targets: jax.Array
+  weights: jax.Array
+  seen: jax.Array
+
+  @staticmethod
+  def empty(size: int, num_actions: int) -> 'Memory':
+    return Memory(jnp.zeros(size, jnp.int32), jnp.zeros((size, num_actions), jnp.float32),
+                  jnp.zeros(size, jnp.float32), jnp.zeros((), jnp.int32))
+
+  def add(self, key, mask, ids, targets, weight) -> 'Memory':
+    """Offers the [M] candidates where `mask` holds, in order."""
+    size = self.ids.shape[0]
+    pos = self.seen + jnp.cumsum(mask) - 1  # each candidate's place in the stream
+    draw = jax.random.randint(key, mask.shape, 0, jnp.maximum(pos + 1, 1))
+    slot = jnp.where(pos < size, pos, draw)
+    # Out of range: dropped (not kept, or not offered). Two candidates drawing
+    # the same slot in one batch: one of them is kept, as if offered in turn.
+    slot = jnp.where(mask & (slot < size), slot, size)
+    put = lambda buf, x: buf.at[slot].set(jnp.asarray(x, buf.dtype), mode='drop')
+    return Memory(put(self.ids, ids), put(self.targets, targets),
+                  put(self.weights, jnp.broadcast_to(weight, mask.shape)),
+                  self.seen + mask.sum(dtype=jnp.int32))
+
+
+@struct.dataclass
+class DeepCFRState:
+  """Everything needed to continue a Deep CFR run bit for bit.
+
+  advantage_params / advantage_opt: the two players' advantage networks and
+  their Adam states, stacked on a leading [2] axis. policy_params /
+  policy_opt: the average-strategy network. advantage_memory: [2]-stacked
+  reservoirs; policy_memory: one. iteration: [] int32 completed iterations.
+  key: [2] uint32, the run's base RNG key.
+  """
+  advantage_params: Any
+  advantage_opt: Any
+  policy_params: Any
+  policy_opt: Any
+  advantage_memory: Memory
+  policy_memory: Memory
+  iteration: jax.Array
+  key: jax.Array
+
+
+def _matched(advantages, legal):
+  """Regret matching on predicted advantages [I, A]; where none is positive,
+  the largest (ties share), as in Deep CFR."""
+  positive = jnp.where(legal, jnp.maximum(advantages, 0), 0)
+  total = positive.sum(-1, keepdims=True)
+  masked = jnp.where(legal, advantages, -jnp.inf)
+  best = (masked == masked.max(-1, keepdims=True)) & legal
+  fallback = best / best.sum(-1, keepdims=True)
+  return jnp.where(total > 0, positive / jnp.where(total > 0, total, 1), fallback)
+
+
+def _masked_softmax(logits, legal):
+  logits = jnp.where(legal, logits, -jnp.inf)
+  return jax.nn.softmax(logits, axis=-1)
+
+
+def _restarting_cosine(lr: float, period: int):
+  """Cosine decay from lr to 0 over each `period` steps, restarting (the
+  advantage networks are retrained every iteration)."""
+  period = max(int(period), 1)
+  return lambda count: lr * 0.5 * (1 + jnp.cos(jnp.pi * (count % period) / period))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DeepCFRSolver:
+  """Deep CFR bound to a compiled game. Build it with `make_deep_cfr`."""
+  game: Game
+  hyperparameters: dict
+  hidden: tuple = (64, 64)
+
+  def __post_init__(self):
+    hp = self.hyperparameters
+    features, kind = infoset_features(self.game)
+    net = MLP(tuple(self.hidden), self.game.num_actions)
+    adv_opt = optax.chain(optax.clip_by_global_norm(1.0),
+                          optax.adam(_restarting_cosine(hp['learning_rate'],
+                                                        hp['advantage_steps'])))
+    pol_opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(hp['learning_rate']))
+    for name, value in (('_features', jnp.asarray(features)), ('feature_kind', kind),
+                        ('_net', net), ('_adv_opt', adv_opt), ('_pol_opt', pol_opt)):
+      object.__setattr__(self, name, value)
+    object.__setattr__(self, '_run', jax.jit(self._run_impl, donate_argnums=(0,)))
+    object.__setattr__(self, '_init', jax.jit(self._init_impl))
+    object.__setattr__(self, '_policy_probs', jax.jit(self._policy_impl))
+
+  # --- public API (the tabular Solver's) ------------------------------------
+
+  def init(self) -> DeepCFRState:
+    """Fresh networks, empty memories, iteration 0."""
+    return self._init()
+
+  def run(self, state: DeepCFRState, num_iterations: int) -> DeepCFRState:
+    """Runs `num_iterations` more Deep CFR iterations in one jitted call
+    (`state` is donated)."""
+    n = int(num_iterations)
+    if n < 0:
+      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
+    if int(state.iteration) + n > MAX_ITERATION:
+      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    return self._run(state, jnp.asarray(n, jnp.int32))
+
+  def abstract_state(self) -> DeepCFRState:
+    """Shapes and dtypes of a state (for restoring checkpoints)."""
+    return jax.eval_shape(self._init_impl)
+
+  def average_policy(self, state: DeepCFRState) -> TabularPolicy:
+    """The average-strategy network's policy on every infoset."""
+    probs = self._policy_probs(state.policy_params)
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+
+  def current_policy(self, state: DeepCFRState) -> TabularPolicy:
+    """The strategy the advantage networks give (what the next iteration plays)."""
+    probs = jax.jit(self._strategy)(state.advantage_params)
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+
+  def describe(self) -> dict:
+    """What gives a state its meaning (for checkpoint fingerprints): the game,
+    the algorithm and its settings, the network architecture and its inputs."""
+    return {'game': self.game.info.spec, 'algorithm': 'deep-cfr',
+            'hyperparameters': dict(self.hyperparameters),
+            'network': {'kind': 'mlp', 'hidden': list(self.hidden),
+                        'features': self.feature_kind,
+                        'feature_size': int(self._features.shape[1])},
+            'dtype': 'float32',
+            'shape': [self.game.num_infosets, self.game.num_actions]}
+
+  # --- the jitted pieces --------------------------------------------------
+
+  def _new_params(self, key):
+    return self._net.init(key, self._features[:1])
+
+  def _init_impl(self) -> DeepCFRState:
+    hp, a = self.hyperparameters, self.game.num_actions
+    key = jax.random.PRNGKey(hp['seed'])
+    k_adv, k_pol = jax.random.split(jax.random.fold_in(key, 0))  # iterations use t >= 1
+    adv = jax.vmap(self._new_params)(jax.random.split(k_adv))
+    pol = self._new_params(k_pol)
+    memory = Memory.empty(hp['advantage_memory'], a)
+    return DeepCFRState(
+        advantage_params=adv, advantage_opt=jax.vmap(self._adv_opt.init)(adv),
+        policy_params=pol, policy_opt=self._pol_opt.init(pol),
+        advantage_memory=jax.tree.map(lambda x: jnp.stack([x, x]), memory),
+        policy_memory=Memory.empty(hp['policy_memory'], a),
+        iteration=jnp.zeros((), jnp.int32), key=key)
+
+  def _strategy(self, advantage_params):
+    """[I, A] both players' current strategies from their networks."""
+    out = jax.vmap(self._net.apply, in_axes=(0, None))(advantage_params, self._features)
+    player = self.game.infoset_player[:, None]
+    return _matched(jnp.where(player == 0, out[0], out[1]), self.game.legal)
+
+  def _policy_impl(self, policy_params):
+    return _masked_softmax(self._net.apply(policy_params, self._features), self.game.legal)
+
+  def _fit(self, params, opt_state, opt, memory, key, steps, loss_of, now):
+    """`steps` Adam steps on minibatches of `memory` (none while it is empty)."""
+    hp, legal = self.hyperparameters, self.game.legal
+    filled = jnp.minimum(memory.seen, memory.ids.shape[0])
+
+    def step(i, carry):
+      params, opt_state = carry
+      pick = jax.random.randint(jax.random.fold_in(key, i), (hp['batch_size'],), 0,
+                                jnp.maximum(filled, 1))
+      ids = memory.ids[pick]
+      batch = (self._features[ids], memory.targets[pick], memory.weights[pick] / now, legal[ids])
+      grads = jax.grad(lambda p: loss_of(self._net.apply(p, batch[0]), *batch[1:]))(params)
+      updates, opt_state = opt.update(grads, opt_state, params)
+      return optax.apply_updates(params, updates), opt_state
+
+    return jax.lax.fori_loop(0, jnp.where(filled > 0, steps, 0), step, (params, opt_state))
+
+  def _iteration(self, _, state: DeepCFRState) -> DeepCFRState:
+    hp, game = self.hyperparameters, self.game
+    t = state.iteration + 1
+    now = t.astype(jnp.float32)
+    key = jax.random.fold_in(state.key, t)
+    num_infosets, a = game.num_infosets, game.num_actions
+    ids = jnp.tile(jnp.arange(num_infosets, dtype=jnp.int32), hp['traversals'])
+    adv_params, adv_opt = state.advantage_params, state.advantage_opt
+    adv_memory, pol_memory = state.advantage_memory, state.policy_memory
+    for p in (0, 1):
+      k_walk, k_adv, k_pol, k_init, k_fit = jax.random.split(jax.random.fold_in(key, p), 5)
+      sigma = self._strategy(adv_params)
+      walks = jax.random.split(k_walk, hp['traversals'])
+      mine, regrets, theirs = jax.vmap(external_sampling, in_axes=(None, None, None, 0))(
+          game, sigma, p, walks)
+      memory = jax.tree.map(lambda x: x[p], adv_memory)
+      memory = memory.add(k_adv, mine.reshape(-1), ids, regrets.reshape(-1, a), now)
+      adv_memory = jax.tree.map(lambda m, x: m.at[p].set(x), adv_memory, memory)
+      pol_memory = pol_memory.add(k_pol, theirs.reshape(-1), ids, sigma[ids], now)
+
+      params = jax.tree.map(lambda x: x[p], adv_params)
+      opt_state = jax.tree.map(lambda x: x[p], adv_opt)
+      if hp['reinitialize']:
+        params = self._new_params(k_init)
+        opt_state = self._adv_opt.init(params)
+      params, opt_state = self._fit(params, opt_state, self._adv_opt, memory, k_fit,
+                                    hp['advantage_steps'], _advantage_loss, now)
+      adv_params = jax.tree.map(lambda m, x: m.at[p].set(x), adv_params, params)
+      adv_opt = jax.tree.map(lambda m, x: m.at[p].set(x), adv_opt, opt_state)
+
+    pol_params, pol_opt = self._fit(state.policy_params, state.policy_opt, self._pol_opt,
+                                    pol_memory, jax.random.fold_in(key, 2),
+                                    hp['policy_steps'], _policy_loss, now)
+    return DeepCFRState(adv_params, adv_opt, pol_params, pol_opt, adv_memory, pol_memory,
+                        t, state.key)
+
+  def _run_impl(self, state: DeepCFRState, n) -> DeepCFRState:
+    return jax.lax.fori_loop(0, n, self._iteration, state)
+
+
+def _advantage_loss(predicted, target, weight, legal):
+  """Linear-CFR-weighted squared error over legal actions."""
+  err = jnp.where(legal, predicted - target, 0)
+  return jnp.mean(weight * jnp.sum(err * err, -1))
+
+
+def _policy_loss(logits, target, weight, legal):
+  err = jnp.where(legal, _masked_softmax(logits, legal) - target, 0)
+  return jnp.mean(weight * jnp.sum(err * err, -1))
+
+
+def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), **hyperparameters
+                  ) -> DeepCFRSolver:
+  """A Deep CFR solver for a compiled `game` (not a hold'em subgame).
+
+  hidden: the widths of the networks' hidden layers (advantage and average
+    strategy networks share the architecture).
+  hyperparameters (defaults in `DEFAULTS`): traversals, advantage_steps,
+    policy_steps, batch_size, advantage_memory, policy_memory (samples),
+    learning_rate (Adam; the advantage networks' decays to 0 over each
+    iteration's steps), reinitialize (bool), seed.
+  """
+  if not isinstance(game, Game):
+    raise TypeError('deep-cfr needs a game from cfr_jax.load_game (hold\'em subgames are '
+                    f'solved full-width), got {type(game).__name__}')
+  unknown = set(hyperparameters) - set(DEFAULTS)
+  if unknown:
+    raise ValueError(f'deep-cfr takes {sorted(DEFAULTS)}; got unknown {sorted(unknown)}')
+  hp = {**DEFAULTS, **hyperparameters}
+  for k in DEFAULTS:
+    if k == 'reinitialize':
+      hp[k] = bool(hp[k])
+    elif k == 'learning_rate':
+      hp[k] = float(hp[k])
+      if not (math.isfinite(hp[k]) and hp[k] > 0):
+        raise ValueError(f'learning_rate must be a positive number, got {hp[k]}')
+    else:
+      if isinstance(hp[k], float) and not float(hp[k]).is_integer():
+        raise ValueError(f'{k} must be an integer, got {hp[k]}')
+      hp[k] = int(hp[k])
+      if hp[k] < (0 if k in ('seed', 'policy_steps') else 1):
+        raise ValueError(f'{k} must be >= {0 if k in ("seed", "policy_steps") else 1}, '
+                         f'got {hp[k]}')
+  hidden = tuple(int(h) for h in hidden)
+  if not hidden or min(hidden) < 1:
+    raise ValueError(f'hidden must be one or more positive layer widths, got {hidden}')
+  return DeepCFRSolver(game=game, hyperparameters=hp, hidden=hidden)
