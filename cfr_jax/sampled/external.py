@@ -116,7 +116,7 @@ def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
   front = jnp.zeros((batch, 1), jnp.int32)
   levels = []  # (front, children, kept positions) per depth, for the way back up
   for d in range(len(fanout) - 1):
-    k = jnp.arange(fanout[d])
+    k = jnp.arange(fanout[d], dtype=jnp.int32)
     player = plan.player[front]  # [B, W]
     count = plan.count[front]
     valid = k < count[..., None]  # [B, W, K]
@@ -129,7 +129,7 @@ def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
     keep = valid & jnp.where((player == traverser)[..., None], True, k == pick[..., None])
     width = widths[d + 1]
     flat_keep = keep.reshape(batch, -1)
-    pos = jnp.where(flat_keep, jnp.cumsum(flat_keep, axis=-1) - 1, width)
+    pos = jnp.where(flat_keep, jnp.cumsum(flat_keep, axis=-1, dtype=jnp.int32) - 1, width)
     nxt = jnp.full((batch, width + 1), sentinel, jnp.int32)
     nxt = nxt.at[rows, pos].set(child.reshape(batch, -1), mode='drop')[:, :width]
     levels.append((front, child, pos.reshape(child.shape)))
