@@ -15,14 +15,18 @@ machine are noisy: read ratios, not digits.
 """
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import time
 
 from absl import app
 from absl import flags
 import jax
 
-import cfr_jax
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
+import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _BATCH = flags.DEFINE_integer('batch_size', 1024, 'our trajectories per player per iteration')
 _WEIGHTING = flags.DEFINE_string('weighting', 'linear', 'uniform, linear or discounted')
@@ -56,6 +60,7 @@ def main(argv):
   targets = sorted((float(t) for t in _TARGETS.value), reverse=True)
   batch, limit = _BATCH.value, _LIMIT.value
 
+  print(f'cfr_jax from {os.path.dirname(cfr_jax.__file__)}', flush=True)
   game = cfr_jax.load_game('leduc')
   solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=batch,
                                weighting=_WEIGHTING.value, seed=_SEED.value)

@@ -79,6 +79,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   mode = config.get('instances_mode', 'process')
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
+  if mode == 'vmap' and sampled:
+    raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
+                      "use config.instances_mode='process'")
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
