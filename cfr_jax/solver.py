@@ -557,11 +557,13 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   level-fused half step (`subgame.fused_half_step`), which updates each
   level's rows in the tree pass instead of materialising whole-tree values.
 
-  Sampled: 'es-mccfr' (external-sampling Monte Carlo CFR, cfr_jax/sampled)
-  returns a `sampled.SampledSolver` with the same init/run/average_policy/
-  describe; it takes batch_size (trajectories per player per iteration,
-  default 1024), weighting ('uniform', 'linear' (default) or 'discounted',
-  the last with alpha, beta, gamma) and seed (the state's PRNG key).
+  Sampled: 'es-mccfr' and 'os-mccfr' (external- and outcome-sampling Monte
+  Carlo CFR, cfr_jax/sampled) return a `sampled.SampledSolver` with the same
+  init/run/average_policy/describe; they take batch_size (trajectories per
+  player per iteration, default 1024), weighting ('uniform', 'linear'
+  (default) or 'discounted', the last with alpha, beta, gamma) and seed (the
+  state's PRNG key); 'os-mccfr' also exploration (epsilon, default 0.6) and
+  env (a generative game aligned with `game`; default its tree_env).
   """
   if sampled_lib.canonical_name(algorithm) is not None:
     if schedule is not None:

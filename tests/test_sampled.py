@@ -9,7 +9,8 @@ import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax import training
-from cfr_jax.sampled import external
+from cfr_jax import envs
+from cfr_jax.sampled import external, outcome
 
 
 @pytest.fixture(scope='module')
@@ -27,22 +28,46 @@ def _equal(a, b):
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def test_sampled_values_are_unbiased_estimates_of_the_exact_ones(kuhn):
+@pytest.mark.parametrize('scheme,atol_cfv,atol_visits', [
+    ('external', 1.5e-2, 6e-3),  # measured max errors 6.6e-3 and 1.2e-3 at 2e5 trajectories
+    ('outcome', 3e-2, 1.2e-2),  # measured 7.7e-3 and 2.9e-3
+])
+def test_sampled_values_are_unbiased_estimates_of_the_exact_ones(kuhn, scheme, atol_cfv,
+                                                                 atol_visits):
   # The batch mean of the sampled counterfactual values is the exact cfv,
-  # and of the opponent's visit counts its own reach times a per-infoset
+  # and of the opponent's visit weights its own reach times a per-infoset
   # constant (the chance reach of the infoset's histories: 1/3 in Kuhn).
   game = kuhn.astype(jnp.float32)
-  plan, widths, fanout = external.make_plan(kuhn, jnp.float32)
   sigma = jax.random.dirichlet(jax.random.PRNGKey(3), jnp.ones(2), (game.num_infosets,))
   cfv, own = solver_lib.counterfactual_pass(game, sigma)
-  batch = 200_000  # standard errors about 3e-3 (values) and 1e-3 (visits)
+  batch = 200_000
+  if scheme == 'external':
+    plan, widths, fanout = external.make_plan(kuhn, jnp.float32)
+    traverse = jax.jit(lambda sigma, key, i: external.traverse(
+        plan, widths[i], fanout, sigma, key, i, batch), static_argnums=2)
+  else:
+    env = envs.tree_env(kuhn)
+    traverse = jax.jit(lambda sigma, key, i: outcome.traverse(env, sigma, key, i, batch, 0.6),
+                       static_argnums=2)
   for i in (0, 1):
-    est, visits = jax.jit(external.traverse, static_argnums=(1, 2, 5, 6))(
-        plan, widths[i], fanout, sigma, jax.random.PRNGKey(i), i, batch)
+    est, visits = traverse(sigma, jax.random.PRNGKey(i), i)
     mine = np.asarray(game.infoset_player) == i
-    np.testing.assert_allclose(np.asarray(est)[mine] / batch, np.asarray(cfv)[mine], atol=1.5e-2)
+    np.testing.assert_allclose(np.asarray(est)[mine] / batch, np.asarray(cfv)[mine],
+                               atol=atol_cfv)
     np.testing.assert_allclose(np.asarray(visits)[~mine] / batch,
-                               np.asarray(own)[~mine] / 3, atol=6e-3)
+                               np.asarray(own)[~mine] / 3, atol=atol_visits)
+
+
+def test_outcome_sampling_converges_through_an_aligned_env(kuhn):
+  # Through the native Kuhn env (aligned to the game's rows) it draws the same
+  # children as through the compiled tree's adapter, so the runs agree.
+  aligned = envs.align(envs.kuhn_env(), kuhn)
+  policies = []
+  for env in (None, aligned):
+    solver = cfr_jax.make_solver(kuhn, 'os-mccfr', batch_size=512, env=env)
+    policies.append(solver.average_policy(solver.run(solver.init(), 300)).probs)
+  np.testing.assert_allclose(policies[0], policies[1], rtol=1e-5, atol=1e-6)
+  assert cfr_jax.exploitability(kuhn, policies[1]) <= 1e-2  # measured 4.6e-3 (seed 0)
 
 
 def test_kuhn_converges(kuhn):
@@ -81,6 +106,10 @@ def test_describe_and_fingerprint_name_the_sampling(kuhn):
             cfr_jax.make_solver(kuhn, 'es-mccfr', batch_size=64, weighting='discounted',
                                 alpha=1.0),
             cfr_jax.make_solver(kuhn, 'cfr')]
+  outcome_solver = cfr_jax.make_solver(kuhn, 'os-mccfr', batch_size=64, exploration=0.5)
+  assert outcome_solver.describe()['sampling']['scheme'] == 'outcome'
+  assert outcome_solver.describe()['sampling']['exploration'] == 0.5
+  others.append(outcome_solver)
   prints = {fingerprint(s) for s in [base] + others}
   assert len(prints) == 1 + len(others)
 
@@ -94,6 +123,10 @@ def test_bad_settings_are_refused(kuhn):
     cfr_jax.make_solver(kuhn, 'es-mccfr', alternating=False)
   with pytest.raises(ValueError, match='hyperparameters'):
     cfr_jax.make_solver(kuhn, 'es-mccfr', alpha=2.0)  # linear weighting fixes them
+  with pytest.raises(ValueError, match='exploration'):
+    cfr_jax.make_solver(kuhn, 'os-mccfr', exploration=0)
+  with pytest.raises(ValueError, match='outcome sampling'):
+    cfr_jax.make_solver(kuhn, 'es-mccfr', exploration=0.5)
 
 
 def test_launcher_chunking_is_invariant(tmp_path, kuhn):

@@ -3,6 +3,12 @@
     solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=1024, weighting='linear')
     state = solver.run(solver.init(), 200)   # 200 iterations of 1024 traversals per player
     cfr_jax.exploitability(game, solver.average_policy(state))
+    cfr_jax.make_solver(game, 'os-mccfr', batch_size=4096, exploration=0.6)
+
+External sampling traverses the compiled tree level by level (external.py);
+outcome sampling plays trajectories through the generative interface
+(outcome.py): the game's `envs.tree_env` by default, or any `env=` whose
+infoset ids are the game's rows (`envs.align`).
 
 An iteration is one batch of `batch_size` traversals for player 0, then one
 for player 1 (alternating, as OpenSpiel's MCCFR). Each batch's sampled
@@ -30,10 +36,12 @@ import numpy as np
 from cfr_jax import regret as regret_lib
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
-from cfr_jax.sampled import external
+from cfr_jax import envs as envs_lib
+from cfr_jax.sampled import external, outcome
 
 MAX_ITERATION = np.iinfo(np.int32).max
-SAMPLED_ALGORITHMS = ('es-mccfr',)
+SAMPLED_ALGORITHMS = ('es-mccfr', 'os-mccfr')
+SCHEMES = {'es-mccfr': 'external', 'os-mccfr': 'outcome'}
 WEIGHTINGS = {'uniform': 'cfr', 'linear': 'linear_cfr', 'discounted': 'dcfr'}
 
 
@@ -58,10 +66,12 @@ class SampledState:
 
 
 def canonical_name(algorithm: str) -> str | None:
-  """'es-mccfr' for its spellings ('es_mccfr', 'external_sampling'), else None."""
+  """'es-mccfr' or 'os-mccfr' for their spellings ('es_mccfr',
+  'external_sampling', ...), else None."""
   key = str(algorithm).strip().lower().replace('_', '-')
-  return {'es-mccfr': 'es-mccfr', 'external-sampling': 'es-mccfr',
-          'esmccfr': 'es-mccfr'}.get(key)
+  return {'es-mccfr': 'es-mccfr', 'external-sampling': 'es-mccfr', 'esmccfr': 'es-mccfr',
+          'os-mccfr': 'os-mccfr', 'outcome-sampling': 'os-mccfr',
+          'osmccfr': 'os-mccfr'}.get(key)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -75,15 +85,26 @@ class SampledSolver:
   hyperparameters: dict
   dtype: Any
   compensated: bool = True
+  exploration: float | None = None  # outcome sampling's epsilon
+  env: Any = None  # outcome sampling's env (None: the game's tree_env)
   alternating: bool = True  # always: the traverser alternates
   mesh: Any = None  # sampled solvers run on one device
   storage: Any = None
 
   def __post_init__(self):
     algo = regret_lib.ALGORITHMS[WEIGHTINGS[self.weighting]]
-    plan, widths, fanout = external.make_plan(self.game, self.dtype)
+    batch = self.batch_size
+    if self.scheme == 'external':
+      plan, widths, fanout = external.make_plan(self.game, self.dtype)
+      traverse = lambda plan, sigma, key, i: external.traverse(
+          plan, widths[i], fanout, sigma, key, i, batch)
+    else:
+      plan = self.env if self.env is not None else envs_lib.tree_env(self.game, self.dtype)
+      widths, epsilon = None, self.exploration
+      traverse = lambda plan, sigma, key, i: outcome.traverse(
+          plan, sigma, key, i, batch, epsilon)
     game = self.game.astype(self.dtype)
-    run = jax.jit(_make_run(algo, widths, fanout, self.batch_size), donate_argnums=(2,))
+    run = jax.jit(_make_run(algo, traverse, batch), donate_argnums=(2,))
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_plan', plan)
     object.__setattr__(self, '_algo', algo)
@@ -91,6 +112,10 @@ class SampledSolver:
     object.__setattr__(self, 'widths', widths)
     object.__setattr__(self, '_hp', {k: jnp.asarray(v, self.dtype)
                                      for k, v in self.hyperparameters.items()})
+
+  @property
+  def scheme(self) -> str:
+    return SCHEMES[self.algorithm]
 
   @property
   def num_rows(self) -> int:
@@ -147,8 +172,11 @@ class SampledSolver:
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
     return {'game': self.game.info.spec, 'algorithm': self.algorithm,
-            'sampling': {'scheme': 'external', 'batch_size': self.batch_size,
-                         'seed': self.seed, 'weighting': self.weighting},
+            'sampling': {'scheme': self.scheme, 'batch_size': self.batch_size,
+                         'seed': self.seed, 'weighting': self.weighting,
+                         **({} if self.exploration is None else
+                            {'exploration': self.exploration}),
+                         **({} if self.env is None else {'env': type(self.env).__name__})},
             'hyperparameters': self.hyperparameters, 'alternating': True,
             'dtype': jnp.dtype(self.dtype).name,
             'shape': [self.game.num_infosets, self.game.num_actions],
@@ -165,16 +193,16 @@ def _strategy(algo, game, state, hp):
       state.regrets, zeros, t, hp, game.legal)
 
 
-def _make_run(algo, widths, fanout, batch):
-  """The jitted body: n iterations of external-sampling MCCFR."""
+def _make_run(algo, traverse, batch):
+  """The jitted body: n iterations of sampled MCCFR, `traverse(plan, sigma,
+  key, traverser)` -> (cfv [I, A], visits [I]) summed over `batch` trajectories."""
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
 
   def half_step(game, plan, state, hp, t, traverser):
     sigma = _strategy(algo, game, state, hp)
     key = jax.random.fold_in(jax.random.fold_in(state.key, state.iteration), traverser)
-    cfv, visits = external.traverse(plan, widths[traverser], fanout, sigma, key,
-                                    traverser, batch)
+    cfv, visits = traverse(plan, sigma, key, traverser)
     cfv = cfv / batch
     inst = jnp.where(game.legal, cfv - jnp.sum(sigma * cfv, axis=1, keepdims=True), 0)
     regrets, _ = update(state.regrets, jnp.zeros_like(inst), inst, t, hp)
@@ -206,8 +234,14 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
                         batch_size: int = 1024, weighting: str = 'linear', seed: int = 0,
                         dtype: Any = 'float32', alternating: bool = True, mesh=None,
                         storage=None, compensated: bool | None = None,
+                        exploration: float | None = None, env=None,
                         **hyperparameters) -> SampledSolver:
-  """A Monte Carlo CFR solver for the compiled `game` (see `cfr_jax.make_solver`)."""
+  """A Monte Carlo CFR solver for the compiled `game` (see `cfr_jax.make_solver`).
+
+  exploration: outcome sampling's epsilon (default 0.6, OpenSpiel's).
+  env: outcome sampling's generative game, whose `infoset(s)` must be the
+    game's infoset rows (`envs.tree_env(game)`, the default, or `envs.align`).
+  """
   name = canonical_name(algorithm)
   if name is None:
     raise ValueError(f'unknown sampled algorithm {algorithm!r}; choose one of '
@@ -224,6 +258,14 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     raise ValueError(f'{name} runs on one device (no mesh yet)')
   if storage is not None and jnp.dtype(storage) != jnp.dtype(dtype):
     raise ValueError(f'{name} has no compact storage yet')
+  if name == 'es-mccfr' and (exploration is not None or env is not None):
+    raise ValueError('es-mccfr takes neither exploration nor env (outcome sampling does)')
+  if name == 'os-mccfr':
+    exploration = 0.6 if exploration is None else float(exploration)
+    if not 0 < exploration <= 1:
+      raise ValueError(f'exploration must be in (0, 1], got {exploration}')
+    if env is not None and env.num_actions != game.num_actions:
+      raise ValueError(f'env has {env.num_actions} action slots, the game {game.num_actions}')
   if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
     raise ValueError(f'batch_size must be a positive whole number, got {batch_size!r}')
   algo = regret_lib.ALGORITHMS[WEIGHTINGS[weighting]]
@@ -242,4 +284,5 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
                      'jax.config.update("jax_enable_x64", True) at start-up')
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
-                       dtype=dtype, compensated=True if compensated is None else bool(compensated))
+                       dtype=dtype, compensated=True if compensated is None else bool(compensated),
+                       exploration=exploration, env=env)

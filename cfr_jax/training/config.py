@@ -200,7 +200,8 @@ def _hyperparameters(config) -> dict:
         if config.get(k) is not None}
   if sampled_lib.canonical_name(config.algorithm) is not None:
     # Sampled solvers: their sampling settings, and the seed of their PRNG key.
-    hp.update({k: config[k] for k in ('batch_size', 'weighting') if config.get(k) is not None})
+    hp.update({k: config[k] for k in ('batch_size', 'weighting', 'exploration')
+               if config.get(k) is not None})
     hp['seed'] = int(config.get('seed', 0))
   return hp
 
