@@ -138,12 +138,23 @@ class SampledSolver:
   def abstract_state(self, num_rows: int | None = None) -> SampledState:
     """Shapes and dtypes of a state (for restoring checkpoints)."""
     shapes = jax.eval_shape(self._zeros)
-    if num_rows is not None and num_rows != self.num_rows:
-      raise ValueError('sampled solvers have no infoset padding to change')
-    return shapes
+    if num_rows is None:
+      return shapes
+    # Another row count (a padded checkpoint), read as is for `place` to cut.
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+        (num_rows,) + x.shape[1:] if x.ndim == 2 else x.shape, x.dtype), shapes)
 
   def place(self, state: SampledState) -> SampledState:
-    return jax.device_put(state, jax.devices()[0])
+    """`state` on the default device, its infoset rows cut to the game's."""
+    real = self.game.num_infosets
+
+    def fit(x):
+      if np.ndim(x) != 2:
+        return x
+      if x.shape[0] < real:
+        raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
+      return x[:real]
+    return jax.device_put(jax.tree.map(fit, state), jax.devices()[0])
 
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
