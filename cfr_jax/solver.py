@@ -28,6 +28,7 @@ from cfr_jax import regret as regret_lib
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
+from cfr_jax.sampled import solver as sampled_lib
 
 MAX_ITERATION = np.iinfo(np.int32).max
 # The state layout of hold'em subgames (part of their fingerprint): 2 is the
@@ -562,7 +563,21 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   predictive algorithms (pcfr+, pdcfr+), and alternating updates run the
   level-fused half step (`subgame.fused_half_step`), which updates each
   level's rows in the tree pass instead of materialising whole-tree values.
+
+  Sampled: 'es-mccfr' and 'os-mccfr' (external- and outcome-sampling Monte
+  Carlo CFR, cfr_jax/sampled) return a `sampled.SampledSolver` with the same
+  init/run/average_policy/describe; they take batch_size (trajectories per
+  player per iteration, default 1024), weighting ('uniform', 'linear'
+  (default) or 'discounted', the last with alpha, beta, gamma) and seed (the
+  state's PRNG key); 'os-mccfr' also exploration (epsilon, default 0.6) and
+  env (a generative game aligned with `game`; default its tree_env).
   """
+  if sampled_lib.canonical_name(algorithm) is not None:
+    if schedule is not None:
+      raise ValueError(f'{algorithm} takes no schedule; choose a weighting= instead')
+    return sampled_lib.make_sampled_solver(
+        game, algorithm, alternating=alternating, dtype=dtype, mesh=mesh, storage=storage,
+        compensated=compensated, **hyperparameters)
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
   if str(algorithm).strip().lower().replace('_', '-') in NEURAL_ALGORITHMS:

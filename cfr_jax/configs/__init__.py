@@ -17,7 +17,10 @@ FIELD_HELP = {
     'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>) or "
             "'holdem' (then config.holdem describes the subgame)",
     'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
-                  'hs_pcfr+, hs_pdcfr+, postflop_dcfr'),
+                  'hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr'),
+    'batch_size': 'es-mccfr, os-mccfr: sampled trajectories per player per iteration',
+    'weighting': ("es-mccfr, os-mccfr: 'uniform', 'linear' (Pluribus) or 'discounted' "
+                  "(DCFR's alpha, beta, gamma)"),
     'alpha': "algorithm hyperparameter (dcfr, dcfr+, pdcfr+); None keeps the algorithm's default",
     'beta': "algorithm hyperparameter (dcfr); None keeps the algorithm's default",
     'gamma': "exponent of the average-strategy weights; None keeps the algorithm's default",
@@ -40,7 +43,8 @@ FIELD_HELP = {
     'mirror_to': 'a directory every save is copied to',
     'keep_checkpoints': 'checkpoints kept in <workdir>/checkpoints',
     'num_instances': 'N independent instances, each in <workdir>/instance_<k>',
-    'seed': 'recorded per instance (seed + k); CFR itself draws no randomness',
+    'seed': ('recorded per instance (seed + k); exact CFR draws no randomness, '
+             "es-mccfr seeds its PRNG key with it"),
     'sweep_field': 'a config field the instances sweep over (e.g. algorithm)',
     'sweep_values': 'its comma-separated values, one instance each (e.g. cfr+,dcfr,pcfr+)',
     'instances_mode': "'process' (one process per instance) or 'vmap' (one vmapped program)",

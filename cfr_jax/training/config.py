@@ -10,6 +10,7 @@ import ml_collections
 
 import cfr_jax
 from cfr_jax import solver as solver_lib
+from cfr_jax.sampled import solver as sampled_lib
 
 
 EXIT_COMPLETE = 0  # the iteration or time budget was reached
@@ -61,10 +62,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
+  sampled = sampled_lib.canonical_name(config.algorithm) is not None
   try:
-    cfr_jax.regret.get_algorithm(config.algorithm)
+    if not sampled:
+      cfr_jax.regret.get_algorithm(config.algorithm)
   except ValueError as e:
-    raise ConfigError(str(e)) from None
+    raise ConfigError(f'{e}; sampled: {", ".join(sampled_lib.SAMPLED_ALGORITHMS)}') from None
   if config.get('storage', '') not in ('', 'float32', 'bfloat16'):
     raise ConfigError(f"config.storage must be '' (the dtype) or bfloat16, "
                       f"got {config.get('storage')!r}")
@@ -76,6 +79,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   mode = config.get('instances_mode', 'process')
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
+  if mode == 'vmap' and sampled:
+    raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
+                      "use config.instances_mode='process'")
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
@@ -190,8 +196,14 @@ def use_compilation_cache(config) -> str | None:
 
 
 def _hyperparameters(config) -> dict:
-  return {k: config[k] for k in ('alpha', 'beta', 'gamma', 'horizon')
-          if config.get(k) is not None}
+  hp = {k: config[k] for k in ('alpha', 'beta', 'gamma', 'horizon')
+        if config.get(k) is not None}
+  if sampled_lib.canonical_name(config.algorithm) is not None:
+    # Sampled solvers: their sampling settings, and the seed of their PRNG key.
+    hp.update({k: config[k] for k in ('batch_size', 'weighting', 'exploration')
+               if config.get(k) is not None})
+    hp['seed'] = int(config.get('seed', 0))
+  return hp
 
 
 def build_solver(config) -> cfr_jax.Solver:

@@ -1,0 +1,110 @@
+"""Wall time to a Leduc exploitability target: our ES-MCCFR against OpenSpiel's
+C++ external-sampling MCCFR (pyspiel.ExternalSamplingMCCFRSolver), same run.
+
+    python bench/mccfr.py                         # targets 5e-2 and 1e-2, 300 s cap each
+    python bench/mccfr.py --batch_size=512 --time_limit=120
+
+Both solvers are evaluated exactly (ours: cfr_jax.exploitability; OpenSpiel:
+pyspiel.exploitability on its average policy) at traversal counts growing
+geometrically (x1.25), and the clock counts solving only, not evaluation;
+a target's time is that of the first evaluation at or below it (so it
+over-states both sides by up to 25%). Our compile time is reported apart.
+One traversal = one trajectory of one player; an OpenSpiel iteration is one
+traversal per player, ours `batch_size` per player. Single runs on a shared
+machine are noisy: read ratios, not digits.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
+import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+_BATCH = flags.DEFINE_integer('batch_size', 1024, 'our trajectories per player per iteration')
+_WEIGHTING = flags.DEFINE_string('weighting', 'linear', 'uniform, linear or discounted')
+_TARGETS = flags.DEFINE_list('targets', ['5e-2', '1e-2'], 'exploitability targets')
+_LIMIT = flags.DEFINE_float('time_limit', 300.0, 'seconds of solving per solver, at most')
+_SEED = flags.DEFINE_integer('seed', 0, 'seed of both solvers')
+
+
+def _race(step, evaluate, first: int, targets, limit: float) -> tuple:
+  """{target: (seconds, traversals per player)} reached, and the last
+  (traversals, exploitability). `step(n)` runs n more units (each a known
+  number of traversals); `evaluate()` -> exploitability."""
+  reached, done, solve, checkpoint = {}, 0, 0.0, first
+  value = None
+  while solve < limit and len(reached) < len(targets):
+    began = time.perf_counter()
+    step(checkpoint - done)
+    solve += time.perf_counter() - began
+    done = checkpoint
+    value = evaluate()
+    for t in targets:
+      if t not in reached and value <= t:
+        reached[t] = (solve, done)
+    checkpoint = max(done + 1, int(done * 1.25))
+  return reached, (done, value, solve)
+
+
+def main(argv):
+  del argv
+  import pyspiel  # pylint: disable=g-import-not-at-top
+  targets = sorted((float(t) for t in _TARGETS.value), reverse=True)
+  batch, limit = _BATCH.value, _LIMIT.value
+
+  print(f'cfr_jax from {os.path.dirname(cfr_jax.__file__)}', flush=True)
+  game = cfr_jax.load_game('leduc')
+  solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=batch,
+                               weighting=_WEIGHTING.value, seed=_SEED.value)
+  began = time.perf_counter()
+  jax.block_until_ready(solver.run(solver.init(), 1))
+  compile_s = time.perf_counter() - began
+  state = [solver.init()]
+
+  def ours_step(n):
+    state[0] = solver.run(state[0], n)
+    jax.block_until_ready(state[0])
+  ours, ours_last = _race(
+      ours_step, lambda: cfr_jax.exploitability(game, solver.average_policy(state[0])),
+      first=16, targets=targets, limit=limit)
+
+  os_game = pyspiel.load_game('leduc_poker')
+  os_solver = pyspiel.ExternalSamplingMCCFRSolver(os_game, seed=_SEED.value,
+                                                  avg_type=pyspiel.MCCFRAverageType.SIMPLE)
+
+  def os_step(n):
+    for _ in range(n):
+      os_solver.run_iteration()
+  peer, peer_last = _race(
+      os_step, lambda: pyspiel.exploitability(os_game, os_solver.average_policy()),
+      first=16 * batch, targets=targets, limit=limit)
+
+  print(f'# ES-MCCFR on Leduc: time to exploitability (NashConv/2), {platform.machine()} '
+        f'{jax.default_backend()}, jax {jax.__version__}; ours: batch {batch}, weighting '
+        f'{_WEIGHTING.value}, seed {_SEED.value}, compile {compile_s:.1f} s (not counted)')
+  print('| target | ours s | ours traversals/player | OpenSpiel C++ s | OpenSpiel '
+        'traversals/player | OpenSpiel s / ours s |')
+  print('|---|---|---|---|---|---|')
+  for t in targets:
+    o = ours.get(t)
+    p = peer.get(t)
+    cell = lambda r, last: (f'{r[0]:.2f} | {r[1] * (batch if r is o else 1):,}' if r else
+                            f'> {last[2]:.0f} (not reached) | -')
+    ratio = f'{p[0] / o[0]:.1f}x' if o and p else '-'
+    print(f'| {t:g} | {cell(o, ours_last)} | {cell(p, peer_last)} | {ratio} |')
+  rate = lambda last, per: last[0] * per / last[2]
+  print(f'\nthroughput: ours {rate(ours_last, batch):,.0f} traversals/player/s '
+        f'(last {ours_last[1]:.2e} at {ours_last[0] * batch:,}); OpenSpiel '
+        f'{rate(peer_last, 1):,.0f} (last {peer_last[1]:.2e} at {peer_last[0]:,})')
+
+
+if __name__ == '__main__':
+  app.run(main)

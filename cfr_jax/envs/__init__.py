@@ -1,0 +1,18 @@
+"""Generative games: pure, jittable, vmappable functions (see `core.Env`).
+
+    env = envs.leduc_env()                      # or kuhn_env(), liars_dice_env(dice, sides)
+    s = env.init(key)                           # the deal sampled
+    env.current_player(s), env.legal_mask(s), env.infoset(s)
+    s = env.step(s, 1)
+    aligned = envs.align(env, cfr_jax.load_game('leduc'))   # infoset ids = game rows
+    envs.tree_env(game)                         # any compiled game as an env
+"""
+from cfr_jax.envs.align import Aligned, Disagreement, align
+from cfr_jax.envs.core import CHANCE, TERMINAL, Env, random_playout, sample_chance, sample_outcome
+from cfr_jax.envs.liars_dice import LiarsDice, liars_dice_env
+from cfr_jax.envs.poker import Kuhn, Leduc, kuhn_env, leduc_env
+from cfr_jax.envs.tree import TreeArrays, TreeEnv, tree_arrays, tree_env
+
+__all__ = ['Aligned', 'CHANCE', 'Disagreement', 'Env', 'Kuhn', 'Leduc', 'LiarsDice', 'TERMINAL',
+           'TreeArrays', 'TreeEnv', 'align', 'kuhn_env', 'leduc_env', 'liars_dice_env',
+           'random_playout', 'sample_chance', 'sample_outcome', 'tree_arrays', 'tree_env']

@@ -1,0 +1,150 @@
+"""An env walked in lockstep with a compiled game: agreement, and infoset rows.
+
+`align(env, game)` expands every history of `game` breadth first, stepping a
+batch of env states alongside (vmapped, one program per level), and checks
+at every node that both agree on who acts, the legal slots, the chance
+probabilities, the terminal payoffs, and that env infoset codes and game
+infoset rows are in one-to-one correspondence. It returns the env with its
+infoset ids replaced by the game's rows, so a sampled solver driving it
+fills tables that the exact `cfr_jax.exploitability` reads.
+"""
+from __future__ import annotations
+
+from flax import struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cfr_jax.envs.core import CHANCE, TERMINAL, Env
+from cfr_jax.envs.tree import tree_arrays
+from cfr_jax.games.tree import Game
+
+
+@struct.dataclass
+class Aligned(Env):
+  """`base` whose `infoset(s)` is the compiled game's infoset row (-1 if none).
+
+  codes: [K] int32 sorted infoset codes of `base`; rows: [K] their rows.
+  """
+  base: Env
+  codes: jax.Array
+  rows: jax.Array
+
+  num_actions = property(lambda self: self.base.num_actions)
+  num_outcomes = property(lambda self: self.base.num_outcomes)
+  max_depth = property(lambda self: self.base.max_depth)
+  num_codes = property(lambda self: self.base.num_codes)
+
+  def root(self):
+    return self.base.root()
+
+  def current_player(self, s):
+    return self.base.current_player(s)
+
+  def legal_mask(self, s):
+    return self.base.legal_mask(s)
+
+  def chance_probs(self, s):
+    return self.base.chance_probs(s)
+
+  def step(self, s, a):
+    return self.base.step(s, a)
+
+  def returns(self, s):
+    return self.base.returns(s)
+
+  def infoset_code(self, s):
+    return self.base.infoset_code(s)
+
+  def infoset(self, s):
+    code = self.base.infoset_code(s)
+    i = jnp.clip(jnp.searchsorted(self.codes, code), 0, self.codes.shape[0] - 1)
+    return jnp.where(self.codes[i] == code, self.rows[i], -1).astype(jnp.int32)
+
+
+class Disagreement(AssertionError):
+  """The env and the compiled game differ (the message says where)."""
+
+
+def _bucket(n: int) -> int:
+  return 1 << max(int(n - 1).bit_length(), 0)  # batch sizes: powers of two, few programs
+
+
+def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
+  """`env` checked against every history of `game`, with the game's infoset rows.
+
+  Raises `Disagreement` at the first history where they differ.
+  """
+  if env.num_actions != game.num_actions:
+    raise Disagreement(f'env has {env.num_actions} action slots, {game.name} '
+                       f'{game.num_actions}')
+  t = tree_arrays(game)
+  legal = np.asarray(game.legal)
+  look = jax.jit(jax.vmap(lambda s: (env.current_player(s), env.legal_mask(s),
+                                     env.chance_probs(s), env.returns(s),
+                                     env.infoset_code(s))))
+  step = jax.jit(jax.vmap(env.step))
+  # States stay on the host between levels: numpy padding and gathers compile nothing.
+  states = jax.tree.map(lambda x: np.asarray(x)[None], env.root())
+  code_of_row = np.full(game.num_infosets, -1, np.int64)
+  row_of_code = {}
+  for lo, hi in game.levels:
+    n = hi - lo
+    size = _bucket(n)
+    padded = jax.tree.map(lambda x: np.concatenate(
+        [x, np.repeat(x[:1], size - n, axis=0)]), states)
+    player, mask, probs, ret, code = (np.asarray(x)[:n] for x in look(padded))
+    nodes = np.arange(lo, hi)
+
+    def fail(k, what):
+      raise Disagreement(f'{game.name}, history {nodes[k]} (depth '
+                         f'{t.depth[nodes[k]]}): {what}')
+    bad = np.flatnonzero(player != t.player[lo:hi])
+    if len(bad):
+      k = bad[0]
+      fail(k, f'env says player {player[k]}, the game {t.player[nodes[k]]}')
+    term = player == TERMINAL
+    bad = np.flatnonzero(term & ((np.abs(ret[:, 0] - t.utility[lo:hi]) > atol)
+                                 | (np.abs(ret[:, 0] + ret[:, 1]) > atol)))
+    if len(bad):
+      fail(bad[0], f'env returns {ret[bad[0]]}, the game {t.utility[nodes[bad[0]]]}')
+    dec = player < CHANCE
+    rows = t.infoset[lo:hi]
+    bad = np.flatnonzero(dec & np.any(mask != legal[np.maximum(rows, 0)], axis=1))
+    if len(bad):
+      fail(bad[0], f'legal slots {np.flatnonzero(mask[bad[0]])}, the game '
+           f'{np.flatnonzero(legal[rows[bad[0]]])}')
+    for k in np.flatnonzero(dec):
+      row, c = int(rows[k]), int(code[k])
+      if code_of_row[row] == -1:
+        code_of_row[row] = c
+      if code_of_row[row] != c or row_of_code.setdefault(c, row) != row:
+        fail(k, f'infoset code {c} and game infoset {row} '
+             f'({game.info.infoset_keys[row]!r}) are not one to one')
+    # Children, in the game's order: the k-th legal slot, or the k-th outcome
+    # of positive probability.
+    parents, actions = [], []
+    for k in np.flatnonzero(~term):
+      if dec[k]:
+        acts = np.flatnonzero(mask[k])
+      else:
+        acts = np.flatnonzero(probs[k] > 0)
+        want = t.chance_prob[t.first[nodes[k]]:t.first[nodes[k]] + t.count[nodes[k]]]
+        if len(acts) != len(want) or np.any(np.abs(probs[k][acts] - want) > atol):
+          fail(k, f'chance probabilities {probs[k][acts]}, the game {want}')
+      if len(acts) != t.count[nodes[k]]:
+        fail(k, f'{len(acts)} children, the game {t.count[nodes[k]]}')
+      parents.append(np.full(len(acts), k))
+      actions.append(acts)
+    if not parents:
+      break
+    parents, actions = np.concatenate(parents), np.concatenate(actions)
+    m = len(parents)
+    size = _bucket(m)
+    idx = np.concatenate([parents, np.zeros(size - m, np.int64)])
+    act = np.concatenate([actions, np.zeros(size - m, np.int64)]).astype(np.int32)
+    states = jax.tree.map(lambda x: np.asarray(x)[:m], step(
+        jax.tree.map(lambda x: x[idx], padded), act))
+  order = np.argsort(code_of_row, kind='stable')
+  return Aligned(base=env, codes=jnp.asarray(code_of_row[order], jnp.int32),
+                 rows=jnp.asarray(order, jnp.int32))

@@ -1,0 +1,299 @@
+"""Monte Carlo CFR solvers with the tabular Solver's API.
+
+    solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=1024, weighting='linear')
+    state = solver.run(solver.init(), 200)   # 200 iterations of 1024 traversals per player
+    cfr_jax.exploitability(game, solver.average_policy(state))
+    cfr_jax.make_solver(game, 'os-mccfr', batch_size=4096, exploration=0.6)
+
+External sampling traverses the compiled tree level by level (external.py);
+outcome sampling plays trajectories through the generative interface
+(outcome.py): the game's `envs.tree_env` by default, or any `env=` whose
+infoset ids are the game's rows (`envs.align`).
+
+An iteration is one batch of `batch_size` traversals for player 0, then one
+for player 1 (alternating, as OpenSpiel's MCCFR). Each batch's sampled
+counterfactual values, averaged over the batch, are an unbiased estimate of
+the iteration's exact ones; they enter the same per-infoset regret kernels
+as the exact solvers (cfr_jax/regret.py), which supply the weighting:
+'uniform' (plain MCCFR), 'linear' (linear CFR: iteration t weighs t, as
+Pluribus's discounting; the default) or 'discounted' (DCFR alpha, beta, gamma).
+
+The RNG key lives in the state and each iteration's randomness is derived
+from it and the iteration number (`fold_in`), never advanced: a resumed run
+draws what the uninterrupted run draws, so `run(run(s, a), b)` equals
+`run(s, a + b)` bit for bit on CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flax import struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cfr_jax import regret as regret_lib
+from cfr_jax.games.tree import Game
+from cfr_jax.policy import TabularPolicy
+from cfr_jax import envs as envs_lib
+from cfr_jax.sampled import external, outcome
+
+MAX_ITERATION = np.iinfo(np.int32).max
+SAMPLED_ALGORITHMS = ('es-mccfr', 'os-mccfr')
+SCHEMES = {'es-mccfr': 'external', 'os-mccfr': 'outcome'}
+WEIGHTINGS = {'uniform': 'cfr', 'linear': 'linear_cfr', 'discounted': 'dcfr'}
+
+
+@struct.dataclass
+class SampledState:
+  """Everything needed to continue a sampled run bit for bit.
+
+  regrets:      [I, A] cumulative (weighted) sampled regrets.
+  strategy_sum: [I, A] weighted sum of sampled-reach-weighted strategies.
+  strategy_sum_low: [I, A] its low-order part (compensated), or None.
+  last_regrets: always None (no predictive kernel here); kept so that tools
+                reading tabular states read these alike.
+  iteration:    [] int32 completed iterations.
+  key:          [2] uint32, the run's base PRNG key (constant; see module doc).
+  """
+  regrets: jax.Array
+  strategy_sum: jax.Array
+  strategy_sum_low: jax.Array | None
+  last_regrets: jax.Array | None
+  iteration: jax.Array
+  key: jax.Array
+
+
+def canonical_name(algorithm: str) -> str | None:
+  """'es-mccfr' or 'os-mccfr' for their spellings ('es_mccfr',
+  'external_sampling', ...), else None."""
+  key = str(algorithm).strip().lower().replace('_', '-')
+  return {'es-mccfr': 'es-mccfr', 'external-sampling': 'es-mccfr', 'esmccfr': 'es-mccfr',
+          'os-mccfr': 'os-mccfr', 'outcome-sampling': 'os-mccfr',
+          'osmccfr': 'os-mccfr'}.get(key)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SampledSolver:
+  """A Monte Carlo CFR solver bound to a compiled game. Build it with `make_solver`."""
+  game: Game
+  algorithm: str
+  weighting: str
+  batch_size: int
+  seed: int
+  hyperparameters: dict
+  dtype: Any
+  compensated: bool = True
+  exploration: float | None = None  # outcome sampling's epsilon
+  env: Any = None  # outcome sampling's env (None: the game's tree_env)
+  alternating: bool = True  # always: the traverser alternates
+  mesh: Any = None  # sampled solvers run on one device
+  storage: Any = None
+
+  def __post_init__(self):
+    algo = regret_lib.ALGORITHMS[WEIGHTINGS[self.weighting]]
+    batch = self.batch_size
+    if self.scheme == 'external':
+      plan, widths, fanout = external.make_plan(self.game, self.dtype)
+      traverse = lambda plan, sigma, key, i: external.traverse(
+          plan, widths[i], fanout, sigma, key, i, batch)
+    else:
+      plan = self.env if self.env is not None else envs_lib.tree_env(self.game, self.dtype)
+      widths, epsilon = None, self.exploration
+      traverse = lambda plan, sigma, key, i: outcome.traverse(
+          plan, sigma, key, i, batch, epsilon)
+    game = self.game.astype(self.dtype)
+    run = jax.jit(_make_run(algo, traverse, batch), donate_argnums=(2,))
+    object.__setattr__(self, '_game', game)
+    object.__setattr__(self, '_plan', plan)
+    object.__setattr__(self, '_algo', algo)
+    object.__setattr__(self, '_run', run)
+    object.__setattr__(self, 'widths', widths)
+    object.__setattr__(self, '_hp', {k: jnp.asarray(v, self.dtype)
+                                     for k, v in self.hyperparameters.items()})
+
+  @property
+  def scheme(self) -> str:
+    return SCHEMES[self.algorithm]
+
+  @property
+  def num_rows(self) -> int:
+    return self.game.num_infosets
+
+  def state_shardings(self):
+    return None
+
+  def _zeros(self) -> SampledState:
+    zeros = lambda: jnp.zeros((self.num_rows, self.game.num_actions), self.dtype)
+    return SampledState(regrets=zeros(), strategy_sum=zeros(),
+                        strategy_sum_low=zeros() if self.compensated else None,
+                        last_regrets=None, iteration=jnp.zeros((), jnp.int32),
+                        key=jax.random.PRNGKey(self.seed))
+
+  def init(self) -> SampledState:
+    """The state before the first iteration (uniform strategy, key from `seed`)."""
+    return self._zeros()
+
+  def abstract_state(self, num_rows: int | None = None) -> SampledState:
+    """Shapes and dtypes of a state (for restoring checkpoints)."""
+    shapes = jax.eval_shape(self._zeros)
+    if num_rows is None:
+      return shapes
+    # Another row count (a padded checkpoint), read as is for `place` to cut.
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+        (num_rows,) + x.shape[1:] if x.ndim == 2 else x.shape, x.dtype), shapes)
+
+  def place(self, state: SampledState) -> SampledState:
+    """`state` on the default device, its infoset rows cut to the game's."""
+    real = self.game.num_infosets
+
+    def fit(x):
+      if np.ndim(x) != 2:
+        return x
+      if x.shape[0] < real:
+        raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
+      return x[:real]
+    return jax.device_put(jax.tree.map(fit, state), jax.devices()[0])
+
+  def run(self, state: SampledState, num_iterations: int) -> SampledState:
+    """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
+    n = int(num_iterations)
+    if n < 0:
+      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
+    if int(state.iteration) + n > MAX_ITERATION:
+      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    return self._run(self._game, self._plan, state, jnp.asarray(n, jnp.int32), self._hp)
+
+  def run_many(self, states, num_iterations, hyperparameters=None):
+    raise ValueError(f'{self.algorithm} does not run vmapped instances yet; use '
+                     'instances_mode=process')
+
+  def current_policy(self, state: SampledState) -> TabularPolicy:
+    """The strategy the next iteration samples from."""
+    return self._policy(_strategy(self._algo, self._game, state, self._hp))
+
+  def average_policy(self, state: SampledState) -> TabularPolicy:
+    """The average strategy: what converges to an equilibrium."""
+    total = state.strategy_sum
+    if state.strategy_sum_low is not None:
+      total = total + state.strategy_sum_low
+    return self._policy(jax.vmap(regret_lib.regret_matching)(total, self._game.legal))
+
+  def describe(self) -> dict:
+    """What gives a state its meaning (for checkpoint fingerprints)."""
+    return {'game': self.game.info.spec, 'algorithm': self.algorithm,
+            'sampling': {'scheme': self.scheme, 'batch_size': self.batch_size,
+                         'seed': self.seed, 'weighting': self.weighting,
+                         **({} if self.exploration is None else
+                            {'exploration': self.exploration}),
+                         **({} if self.env is None else {'env': type(self.env).__name__})},
+            'hyperparameters': self.hyperparameters, 'alternating': True,
+            'dtype': jnp.dtype(self.dtype).name,
+            'shape': [self.game.num_infosets, self.game.num_actions],
+            **({} if self.compensated else {'compensated': False})}
+
+  def _policy(self, probs) -> TabularPolicy:
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+
+
+def _strategy(algo, game, state, hp):
+  t = state.iteration.astype(hp['gamma'].dtype) + 1
+  zeros = jnp.zeros_like(state.regrets)
+  return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(
+      state.regrets, zeros, t, hp, game.legal)
+
+
+def _make_run(algo, traverse, batch):
+  """The jitted body: n iterations of sampled MCCFR, `traverse(plan, sigma,
+  key, traverser)` -> (cfv [I, A], visits [I]) summed over `batch` trajectories."""
+  update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
+  accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
+
+  def half_step(game, plan, state, hp, t, traverser):
+    sigma = _strategy(algo, game, state, hp)
+    key = jax.random.fold_in(jax.random.fold_in(state.key, state.iteration), traverser)
+    cfv, visits = traverse(plan, sigma, key, traverser)
+    cfv = cfv / batch
+    inst = jnp.where(game.legal, cfv - jnp.sum(sigma * cfv, axis=1, keepdims=True), 0)
+    regrets, _ = update(state.regrets, jnp.zeros_like(inst), inst, t, hp)
+    low = (jnp.zeros_like(inst) if state.strategy_sum_low is None
+           else state.strategy_sum_low)
+    total, low = accumulate(state.strategy_sum, low, (visits / batch)[:, None] * sigma,
+                            t, hp['gamma'])
+    own = (game.infoset_player == traverser)[:, None]
+    return state.replace(
+        regrets=jnp.where(own, regrets, state.regrets),
+        strategy_sum=jnp.where(own, state.strategy_sum, total),
+        strategy_sum_low=(None if state.strategy_sum_low is None
+                          else jnp.where(own, state.strategy_sum_low, low)))
+
+  def iteration(_, carry):
+    game, plan, state, hp = carry
+    t = state.iteration.astype(hp['gamma'].dtype) + 1
+    state = half_step(game, plan, state, hp, t, 0)
+    state = half_step(game, plan, state, hp, t, 1)
+    return game, plan, state.replace(iteration=state.iteration + 1), hp
+
+  def run(game, plan, state, n, hp):
+    return jax.lax.fori_loop(0, n, iteration, (game, plan, state, hp))[2]
+
+  return run
+
+
+def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
+                        batch_size: int = 1024, weighting: str = 'linear', seed: int = 0,
+                        dtype: Any = 'float32', alternating: bool = True, mesh=None,
+                        storage=None, compensated: bool | None = None,
+                        exploration: float | None = None, env=None,
+                        **hyperparameters) -> SampledSolver:
+  """A Monte Carlo CFR solver for the compiled `game` (see `cfr_jax.make_solver`).
+
+  exploration: outcome sampling's epsilon (default 0.6, OpenSpiel's).
+  env: outcome sampling's generative game, whose `infoset(s)` must be the
+    game's infoset rows (`envs.tree_env(game)`, the default, or `envs.align`).
+  """
+  name = canonical_name(algorithm)
+  if name is None:
+    raise ValueError(f'unknown sampled algorithm {algorithm!r}; choose one of '
+                     f'{", ".join(SAMPLED_ALGORITHMS)}')
+  if not isinstance(game, Game):
+    raise TypeError(f'{name} needs a compiled tree Game (kuhn, leduc, openspiel:...), '
+                    f'got {type(game).__name__}')
+  weighting = str(weighting).strip().lower()
+  if weighting not in WEIGHTINGS:
+    raise ValueError(f'weighting must be one of {", ".join(WEIGHTINGS)}, got {weighting!r}')
+  if not alternating:
+    raise ValueError(f'{name} alternates the traverser; alternating=False is not offered')
+  if mesh is not None:
+    raise ValueError(f'{name} runs on one device (no mesh yet)')
+  if storage is not None and jnp.dtype(storage) != jnp.dtype(dtype):
+    raise ValueError(f'{name} has no compact storage yet')
+  if name == 'es-mccfr' and (exploration is not None or env is not None):
+    raise ValueError('es-mccfr takes neither exploration nor env (outcome sampling does)')
+  if name == 'os-mccfr':
+    exploration = 0.6 if exploration is None else float(exploration)
+    if not 0 < exploration <= 1:
+      raise ValueError(f'exploration must be in (0, 1], got {exploration}')
+    if env is not None and env.num_actions != game.num_actions:
+      raise ValueError(f'env has {env.num_actions} action slots, the game {game.num_actions}')
+  if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+    raise ValueError(f'batch_size must be a positive whole number, got {batch_size!r}')
+  algo = regret_lib.ALGORITHMS[WEIGHTINGS[weighting]]
+  fixed = set(hyperparameters) & set(algo.fixed)
+  unknown = set(hyperparameters) - set(algo.defaults)
+  if fixed or unknown:
+    raise ValueError(f'{name} with weighting {weighting!r} takes hyperparameters '
+                     f'{sorted(set(algo.defaults) - set(algo.fixed)) or "none"}; got '
+                     f'{sorted(hyperparameters)}')
+  hp = {**algo.defaults, **{k: float(v) for k, v in hyperparameters.items()}}
+  dtype = jnp.dtype(dtype)
+  if dtype not in (jnp.float32, jnp.float64):
+    raise ValueError(f'dtype must be float32 or float64, got {dtype}')
+  if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+    raise ValueError('float64 needs jax_enable_x64: call '
+                     'jax.config.update("jax_enable_x64", True) at start-up')
+  return SampledSolver(game=game, algorithm=name, weighting=weighting,
+                       batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
+                       dtype=dtype, compensated=True if compensated is None else bool(compensated),
+                       exploration=exploration, env=env)
