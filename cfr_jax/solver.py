@@ -25,12 +25,12 @@ from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
+from cfr_jax.iterations import MAX_ITERATION, checked_count
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
 
-MAX_ITERATION = np.iinfo(np.int32).max
 # The state layout of hold'em subgames (part of their fingerprint): 2 is the
 # lean one (rows of a level grouped by player, last_regrets only for
 # predictive algorithms). Checkpoints of layout 1 (no 'layout' recorded) hold
@@ -199,11 +199,7 @@ class Solver:
 
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
-    n = int(num_iterations)
-    if n < 0:
-      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
-    if int(state.iteration) + n > MAX_ITERATION:
-      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    n = checked_count(state.iteration, num_iterations)
     return self._run(self._game, state, jnp.asarray(n, jnp.int32), self._hp)
 
   def run_many(self, states: SolverState, num_iterations, hyperparameters=None) -> SolverState:

@@ -36,11 +36,11 @@ import numpy as np
 import optax
 
 from cfr_jax.games.tree import Game
+from cfr_jax.iterations import checked_count
 from cfr_jax.neural.features import infoset_features
 from cfr_jax.neural.traversal import external_sampling
 from cfr_jax.policy import TabularPolicy
 
-MAX_ITERATION = np.iinfo(np.int32).max
 
 DEFAULTS = {
     'traversals': 256,  # per player and iteration
@@ -174,11 +174,7 @@ class DeepCFRSolver:
   def run(self, state: DeepCFRState, num_iterations: int) -> DeepCFRState:
     """Runs `num_iterations` more Deep CFR iterations in one jitted call
     (`state` is donated)."""
-    n = int(num_iterations)
-    if n < 0:
-      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
-    if int(state.iteration) + n > MAX_ITERATION:
-      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    n = checked_count(state.iteration, num_iterations)
     return self._run(state, jnp.asarray(n, jnp.int32))
 
   def abstract_state(self) -> DeepCFRState:

@@ -34,12 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import regret as regret_lib
+from cfr_jax.iterations import checked_count
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
 from cfr_jax.sampled import external, outcome
 
-MAX_ITERATION = np.iinfo(np.int32).max
 SAMPLED_ALGORITHMS = ('es-mccfr', 'os-mccfr')
 SCHEMES = {'es-mccfr': 'external', 'os-mccfr': 'outcome'}
 WEIGHTINGS = {'uniform': 'cfr', 'linear': 'linear_cfr', 'discounted': 'dcfr'}
@@ -158,11 +158,7 @@ class SampledSolver:
 
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
-    n = int(num_iterations)
-    if n < 0:
-      raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
-    if int(state.iteration) + n > MAX_ITERATION:
-      raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    n = checked_count(state.iteration, num_iterations)
     return self._run(self._game, self._plan, state, jnp.asarray(n, jnp.int32), self._hp)
 
   def run_many(self, states, num_iterations, hyperparameters=None):
