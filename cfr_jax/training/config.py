@@ -82,9 +82,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
   mode = config.get('instances_mode', 'process')
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
-  if mode == 'vmap' and kind != 'tabular':  # run_many stacks regret tables only
-    raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
-                      "use config.instances_mode='process'")
+  # Sampled and neural solvers: one state on one device, in its own dtype
+  # (run_many, meshes and compact storage are the tabular Solver's).
+  if kind != 'tabular':
+    if mode == 'vmap':
+      raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
+                        "use config.instances_mode='process'")
+    if devices != 1:
+      raise ConfigError(f'config.algorithm={config.algorithm} runs on one device: set '
+                        'config.devices=1')
+    if config.get('storage') == 'bfloat16':
+      raise ConfigError(f'config.algorithm={config.algorithm} has no compact storage: set '
+                        "config.storage=''")
+    if _distributed(config):
+      raise ConfigError(f'config.algorithm={config.algorithm} runs in one process: set '
+                        'config.distributed.enabled=false')
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
