@@ -18,8 +18,11 @@ from launcher_util import (ENV, REPO, finish, progress, start, steps, train,  # 
 CONFIG = 'configs/kuhn_deep_cfr.py'
 # Tiny networks and memories: seconds per run, every code path of a real one.
 TINY = ['--config.traversals=32', '--config.advantage_steps=20', '--config.policy_steps=10',
-        '--config.batch_size=64', '--config.hidden=16', '--config.advantage_memory=4096',
+        '--config.batch_size=64', '--config.advantage_memory=4096',
         '--config.policy_memory=4096']
+# Not in TINY: ml_collections' config_flags appends a repeated tuple override
+# (--config.hidden=16 --config.hidden=32 gives (16, 32)).
+HIDDEN = '--config.hidden=16'
 
 
 @pytest.fixture(scope='module')
@@ -28,8 +31,8 @@ def cache(tmp_path_factory):
   return f'--config.compilation_cache={tmp_path_factory.mktemp("xla")}'
 
 
-def deep_train(workdir, cache, *flags):
-  return train(workdir, *TINY, cache, *flags, config=CONFIG)
+def deep_train(workdir, cache, *flags, hidden=HIDDEN):
+  return train(workdir, *TINY, hidden, cache, *flags, config=CONFIG)
 
 
 def final_state(workdir):
@@ -58,10 +61,10 @@ def test_runs_in_chunks_then_refuses_another_architecture(tmp_path, cache):
   solver, state = training.load_run(str(tmp_path))
   assert solver.describe()['network']['hidden'] == [16] and int(state.iteration) == 4
   # Another architecture: the checkpoints are foreign, never loaded, left in place.
-  code, out, err = deep_train(tmp_path, cache, '--config.hidden=32',
-                              '--config.max_iterations=3', '--config.chunk_iterations=3')
+  code, out, err = deep_train(tmp_path, cache, '--config.max_iterations=3',
+                              '--config.chunk_iterations=3', hidden='--config.hidden=32')
   assert code == training.EXIT_COMPLETE, err
-  assert 'STARTING FRESH' in out and "'hidden': [16]" in out and "'hidden': [32]" in out
+  assert 'STARTING FRESH' in out and "'hidden': [16]" in out and "'hidden': [32]" in out, out
   assert progress(tmp_path)['restored_from'] is None
   assert steps(tmp_path) == [2, 3, 4]
   # ... and its own run resumes from them.
@@ -95,7 +98,7 @@ def test_sigkill_mid_chunk_resumes_bit_for_bit(tmp_path, cache):
   reference = tmp_path / 'reference'
   assert deep_train(reference, cache, *flags)[0] == training.EXIT_COMPLETE
   run = tmp_path / 'killed'
-  proc = start(run, *TINY, cache, *flags, config=CONFIG)
+  proc = start(run, *TINY, HIDDEN, cache, *flags, config=CONFIG)
 
   def mid_chunk():  # past a save, before the next one: its iterations are lost
     p = progress(run)
@@ -107,7 +110,7 @@ def test_sigkill_mid_chunk_resumes_bit_for_bit(tmp_path, cache):
   proc.wait()
   killed_at = progress(run)['iteration']
   assert killed_at < 40 and progress(run)['status'] == 'running'
-  code, _, err = finish(start(run, *TINY, cache, *flags, config=CONFIG))
+  code, _, err = finish(start(run, *TINY, HIDDEN, cache, *flags, config=CONFIG))
   assert code == training.EXIT_COMPLETE, err
   p = progress(run)
   assert p['iteration'] == 40 and p['restored_from']['iteration'] <= killed_at
