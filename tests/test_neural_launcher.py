@@ -146,3 +146,34 @@ def test_bad_value_through_the_launcher_is_one_line_and_exit_1(tmp_path):
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and 'deep-cfr runs no vmapped' in lines[0]
   assert 'Traceback' not in proc.stderr
+
+
+def test_sanity_check_reads_network_states():
+  # What restore checks on a Deep CFR checkpoint (a checksum mismatch alone
+  # loads it): finite parameters and memories, the iteration of its step.
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  solver = cfr_jax.make_solver(cfr_jax.load_game('kuhn'), 'deep-cfr', hidden=(8,),
+                               traversals=4, advantage_steps=2, policy_steps=2, batch_size=8,
+                               advantage_memory=64, policy_memory=64)
+  state = solver.run(solver.init(), 2)
+  check = training.resume.sanity_check
+  assert check(state, 2) is None
+  assert 'iteration counter says 2' in check(state, 3)
+  nan = jax.tree.map(lambda x: x.at[0].set(np.nan), state.policy_params)
+  assert 'non-finite' in check(state.replace(policy_params=nan), 2)
+  memory = state.policy_memory
+  future = memory.replace(weights=memory.weights.at[0].set(3.0))
+  assert 'policy memory' in check(state.replace(policy_memory=future), 2)
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path):
+  # Adam steps of 1e38 overflow the parameters: the run stops at the first
+  # evaluation, says so, and saves nothing non-finite.
+  code, _, err = train(tmp_path, *TINY, HIDDEN, '--config.learning_rate=1e38',
+                       '--config.max_iterations=4', '--config.chunk_iterations=2',
+                       '--config.eval_every=2', config=CONFIG)
+  assert code == training.EXIT_FAILURE, err
+  assert 'diverged' in err and 'Traceback' not in err
+  p = progress(tmp_path)
+  assert p['status'] == 'failed' and 'diverged' in p['error']
+  assert not os.path.exists(tmp_path / 'checkpoints') or steps(tmp_path) == []
