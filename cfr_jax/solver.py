@@ -526,14 +526,15 @@ def solver_kind(algorithm: str) -> str:
   """'sampled' (Monte Carlo CFR), 'neural' (Deep CFR) or 'tabular' (every
   other name; `make_solver` says whether it is known).
 
-  Tools that handle states (the launcher's vmapped instances, meshes,
-  compact storage, its sanity checks) only know tabular states in full.
+  Only tabular solvers have `run_many` (vmapped instances), meshes and
+  compact storage; the launcher refuses those for the other kinds with one check.
   """
   if sampled_lib.canonical_name(algorithm) is not None:
     return 'sampled'
   if str(algorithm).strip().lower().replace('_', '-') in NEURAL_ALGORITHMS:
     return 'neural'
   return 'tabular'
+
 
 # The random stream of a strategy sum rounded without its low part: apart
 # from the regrets' (2 * salt) and last regrets' (2 * salt + 1).
