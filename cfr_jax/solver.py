@@ -517,6 +517,21 @@ _HOIST_BYTES = 1 << 28
 # optimizer states and memories, not regret tables).
 NEURAL_ALGORITHMS = ('deep-cfr', 'deepcfr')
 
+
+def solver_kind(algorithm: str) -> str:
+  """'sampled' (Monte Carlo CFR), 'neural' (Deep CFR) or 'tabular' (every
+  other name; `make_solver` says whether it is known).
+
+  Only tabular solvers have `run_many` (vmapped instances), meshes and
+  compact storage; the launcher refuses those for the other kinds with one check.
+  """
+  if sampled_lib.canonical_name(algorithm) is not None:
+    return 'sampled'
+  if str(algorithm).strip().lower().replace('_', '-') in NEURAL_ALGORITHMS:
+    return 'neural'
+  return 'tabular'
+
+
 # The random stream of a strategy sum rounded without its low part: apart
 # from the regrets' (2 * salt) and last regrets' (2 * salt + 1).
 _SUM_STREAM = 1 << 30
@@ -568,7 +583,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   state's PRNG key); 'os-mccfr' also exploration (epsilon, default 0.6) and
   env (a generative game aligned with `game`; default its tree_env).
   """
-  if sampled_lib.canonical_name(algorithm) is not None:
+  if solver_kind(algorithm) == 'sampled':
     if schedule is not None:
       raise ValueError(f'{algorithm} takes no schedule; choose a weighting= instead')
     return sampled_lib.make_sampled_solver(
@@ -576,7 +591,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
         compensated=compensated, **hyperparameters)
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
-  if str(algorithm).strip().lower().replace('_', '-') in NEURAL_ALGORITHMS:
+  if solver_kind(algorithm) == 'neural':
     tabular = {'alternating': alternating is not True, 'mesh': mesh is not None,
                'dtype': str(jnp.dtype(dtype)) != 'float32', 'storage': storage is not None,
                'schedule': schedule is not None, 'compensated': compensated is not None}

@@ -17,8 +17,18 @@ FIELD_HELP = {
     'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>) or "
             "'holdem' (then config.holdem describes the subgame)",
     'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
-                  'hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr'),
-    'batch_size': 'es-mccfr, os-mccfr: sampled trajectories per player per iteration',
+                  'hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr; '
+                  'neural: deep-cfr'),
+    'batch_size': ('es-mccfr, os-mccfr: sampled trajectories per player per iteration; '
+                   'deep-cfr: samples per Adam step'),
+    'hidden': 'deep-cfr: hidden layer widths of its networks (e.g. 64,64)',
+    'traversals': 'deep-cfr: external-sampling traversals per player and iteration',
+    'advantage_steps': "deep-cfr: Adam steps of a player's advantage network per iteration",
+    'policy_steps': 'deep-cfr: Adam steps of the average-strategy network per iteration',
+    'advantage_memory': "deep-cfr: samples in each player's advantage reservoir",
+    'policy_memory': "deep-cfr: samples in the average strategy's reservoir",
+    'learning_rate': 'deep-cfr: Adam learning rate (cosine-decayed for advantage networks)',
+    'reinitialize': 'deep-cfr: advantage networks from fresh parameters every iteration',
     'weighting': ("es-mccfr, os-mccfr: 'uniform', 'linear' (Pluribus) or 'discounted' "
                   "(DCFR's alpha, beta, gamma)"),
     'alpha': "algorithm hyperparameter (dcfr, dcfr+, pdcfr+); None keeps the algorithm's default",
@@ -44,7 +54,7 @@ FIELD_HELP = {
     'keep_checkpoints': 'checkpoints kept in <workdir>/checkpoints',
     'num_instances': 'N independent instances, each in <workdir>/instance_<k>',
     'seed': ('recorded per instance (seed + k); exact CFR draws no randomness, '
-             "es-mccfr seeds its PRNG key with it"),
+             'es-mccfr, os-mccfr and deep-cfr seed their PRNG key with it'),
     'sweep_field': 'a config field the instances sweep over (e.g. algorithm)',
     'sweep_values': 'its comma-separated values, one instance each (e.g. cfr+,dcfr,pcfr+)',
     'instances_mode': "'process' (one process per instance) or 'vmap' (one vmapped program)",

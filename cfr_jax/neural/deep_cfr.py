@@ -149,6 +149,8 @@ class DeepCFRSolver:
   game: Game
   hyperparameters: dict
   hidden: tuple = (64, 64)
+  algorithm: str = 'deep-cfr'
+  mesh: Any = None  # one device: the launcher's state placement reads this
 
   def __post_init__(self):
     hp = self.hyperparameters

@@ -62,12 +62,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
-  sampled = sampled_lib.canonical_name(config.algorithm) is not None
+  kind = solver_lib.solver_kind(config.algorithm)
   try:
-    if not sampled:
+    if kind == 'tabular':
       cfr_jax.regret.get_algorithm(config.algorithm)
   except ValueError as e:
-    raise ConfigError(f'{e}; sampled: {", ".join(sampled_lib.SAMPLED_ALGORITHMS)}') from None
+    raise ConfigError(f'{e}; sampled: {", ".join(sampled_lib.SAMPLED_ALGORITHMS)}; '
+                      'neural: deep-cfr') from None
+  if kind == 'neural':
+    _validate_neural(config)
   if config.get('storage', '') not in ('', 'float32', 'bfloat16'):
     raise ConfigError(f"config.storage must be '' (the dtype) or bfloat16, "
                       f"got {config.get('storage')!r}")
@@ -79,9 +82,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
   mode = config.get('instances_mode', 'process')
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
-  if mode == 'vmap' and sampled:
-    raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
-                      "use config.instances_mode='process'")
+  # Sampled and neural solvers: one state on one device, in its own dtype
+  # (run_many, meshes and compact storage are the tabular Solver's).
+  if kind != 'tabular':
+    if mode == 'vmap':
+      raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
+                        "use config.instances_mode='process'")
+    if devices != 1:
+      raise ConfigError(f'config.algorithm={config.algorithm} runs on one device: set '
+                        'config.devices=1')
+    if config.get('storage') == 'bfloat16':
+      raise ConfigError(f'config.algorithm={config.algorithm} has no compact storage: set '
+                        "config.storage=''")
+    if _distributed(config):
+      raise ConfigError(f'config.algorithm={config.algorithm} runs in one process: set '
+                        'config.distributed.enabled=false')
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
@@ -90,6 +105,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
     if not config.sweep_values:
       raise ConfigError('config.sweep_field needs config.sweep_values (comma-separated)')
+
+
+# Deep CFR's settings (config fields named as make_deep_cfr's arguments);
+# `seed` seeds its networks' initialisation and its sampling.
+NEURAL_FIELDS = ('hidden', 'traversals', 'advantage_steps', 'policy_steps', 'batch_size',
+                 'advantage_memory', 'policy_memory', 'learning_rate', 'reinitialize')
+
+
+def _validate_neural(config) -> None:
+  """config.hidden's form; the other fields' ranges are make_deep_cfr's to
+  check (build_solver reports them in one line)."""
+  hidden = config.get('hidden')
+  if hidden is None:
+    return
+  if not isinstance(hidden, (tuple, list)) or not hidden or not all(
+      isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+    raise ConfigError('config.hidden must be one or more positive layer widths '
+                      f'(e.g. 64,64), got {hidden!r}')
 
 
 def _validate_distributed(config) -> None:
@@ -198,10 +231,16 @@ def use_compilation_cache(config) -> str | None:
 def _hyperparameters(config) -> dict:
   hp = {k: config[k] for k in ('alpha', 'beta', 'gamma', 'horizon')
         if config.get(k) is not None}
-  if sampled_lib.canonical_name(config.algorithm) is not None:
+  kind = solver_lib.solver_kind(config.algorithm)
+  if kind == 'sampled':
     # Sampled solvers: their sampling settings, and the seed of their PRNG key.
     hp.update({k: config[k] for k in ('batch_size', 'weighting', 'exploration')
                if config.get(k) is not None})
+  if kind == 'neural':
+    # Deep CFR: its network and training settings (hidden: a list in config.json).
+    hp.update({k: tuple(config[k]) if k == 'hidden' else config[k]
+               for k in NEURAL_FIELDS if config.get(k) is not None})
+  if kind != 'tabular':
     hp['seed'] = int(config.get('seed', 0))
   return hp
 

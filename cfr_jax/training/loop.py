@@ -536,7 +536,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       evaluate(k, inst)  # the final value, however the run ends
     state = batch.get(k)
     if not resume_lib.finite(state):
-      raise diverged(inst, 'non-finite regrets or strategy sums')
+      raise diverged(inst, 'non-finite values in its state')
     with _absl_quiet():  # what it moves aside was reported at restore
       path = inst.store.save(state, r.iteration, {
           'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,

@@ -48,20 +48,29 @@ def finite(state) -> bool:
 
 
 def sanity_check(state, iteration: int) -> str | None:
-  """Why a loaded SolverState cannot be what training saved, or None.
+  """Why a loaded solver state cannot be what training saved, or None.
 
   A checksum mismatch alone is a minor issue (the damage may be harmless), so
   the state it came with is loaded; these checks catch the damage that would
-  poison the run: training never saves non-finite values, the iteration
-  counter matches the step it was saved as, and strategy sums only grow from
-  zero by non-negative amounts.
+  poison the run: training never saves non-finite values (regrets, sums,
+  network parameters, optimizer moments, memories), the iteration counter
+  matches the step it was saved as, strategy sums (tabular and sampled
+  states) only grow from zero by non-negative amounts, and a Deep CFR memory
+  only holds samples weighted by iterations 1 ... t (0: an empty slot).
   """
   if int(state.iteration) != iteration:
     return f'its iteration counter says {int(state.iteration)}, its directory {iteration}'
   if not finite(state):
     return 'it holds non-finite values'
-  if bool(jax.numpy.any(state.strategy_sum < 0)):
+  strategy_sum = getattr(state, 'strategy_sum', None)
+  if strategy_sum is not None and bool(jax.numpy.any(strategy_sum < 0)):
     return 'its strategy sums are negative somewhere'
+  for name in ('advantage_memory', 'policy_memory'):
+    memory = getattr(state, name, None)
+    if memory is not None and (bool(jax.numpy.any(memory.weights < 0)) or
+                               bool(jax.numpy.any(memory.weights > np.float32(iteration))) or
+                               bool(jax.numpy.any(memory.seen < 0))):
+      return f'its {name.replace("_", " ")} holds samples of iterations it has not run'
   return None
 
 
