@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import re
 from typing import Any
 
@@ -1118,10 +1119,8 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   d = histories.index(rep_line)
   sigma = jnp.asarray(sigma)
   game = game.astype(sigma.dtype)
-  policy = hand_policy(game, sigma)
-  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
   p = int(game.dec_player[d])
-  _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+  policy, dec_reach, cfv = _report_passes(game, sigma, p)
   value = np.asarray(jnp.einsum('ah,ha->h', cfv[d], policy[d]))
   own = np.asarray(dec_reach[p, d])
   mass = np.asarray(_disjoint(game, dec_reach[1 - p, d:d + 1]))[0]  # dealt against each hand
@@ -1146,6 +1145,17 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
       hands=names, reach=own[here], probs=probs, ev=ev,
       frequencies=frequencies,
       node_ev=float(own @ value) * norm / total if total > 0 else float('nan'))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _report_passes(game: Subgame, sigma: jax.Array, p: int) -> tuple:
+  """(policy [D, H, A], reaches at decisions [2, D, H], player p's children's
+  values [D, A, H]) for `node_report`, jitted (op by op, a turn subgame's
+  passes take tens of seconds)."""
+  policy = hand_policy(game, sigma)
+  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
+  _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+  return policy, dec_reach, cfv
 
 
 _DEALT = re.compile(r'/([2-9TJQKA][cdhs])/')

@@ -235,7 +235,7 @@ def _load_game(config):
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
       raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
-      buckets=buckets))
+      buckets=buckets, isomorphism=bool(spec.get('isomorphism', True))))
 
 
 def _split(text: str) -> list[str]:
