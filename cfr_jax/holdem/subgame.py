@@ -19,14 +19,21 @@ applies): a suit permutation s that maps the board onto itself and each
 range onto itself (h and s(h) weighed alike) is a symmetry of the subgame.
 The subtree below card s(c) is then the image of the one below c: for every
 hand h, its values satisfy v_s(c)(h) = v_c(s^-1(h)), and its reaches, regrets
-and strategies likewise, because CFR from the uniform strategy keeps every
-iterate symmetric. So a chance node keeps one child per orbit of the cards it
+and strategies likewise, as long as the reaches arriving at the chance node
+are symmetric. So a chance node keeps one child per orbit of the cards it
 deals under its board's stabiliser (the group of the node's board, smaller
 after a card that breaks the symmetry), and its value for hand h sums, over
 every card k, the representative's child values gathered through the hand
-permutation s^-1 (s(rep) = k), masked by the card removal of k itself. The
-fused and whole-tree passes share that gather (`_chance_values`), so they
-agree bit for bit with isomorphism on too.
+permutation s^-1 (s(rep) = k), masked by the card removal of k itself.
+Decisions above an isomorphic deal play the mean of their rows over the
+group's images of each hand: what symmetric iterates play anyway (CFR from
+the uniform strategy keeps them symmetric in exact arithmetic), and in
+floating point it keeps regret matching's jump at zero from splitting a hand
+from its image, so that the tree stays exactly the game it stands for: any
+policy's value and best responses are the full tree's (tests/test_isomorphism.py).
+The fused and whole-tree passes share the gather (`_chance_values`) and the
+symmetrised policy (`_level_policy`), so they agree bit for bit with
+isomorphism on too.
 
 Infoset `d * B + b` is bucket b at decision node d. Without an abstraction,
 a bucket is a hand (B = H); with one (`cfr_jax.abstraction`), every hand of
