@@ -211,8 +211,8 @@ class Subgame:
       permutation maps to h); both None without isomorphism.
     dec_sym: [D, M] rows of hand_perm whose mean symmetrises a decision's
       policy (all 0, the identity: played as it is), or None; static
-      sym_ranges: ((first, end), ...) per level, the decisions that span its
-      symmetrised ones.
+      sym_ranges: ((first, end), ...) the spans of consecutive decisions that
+      play symmetrised (each player's such rows of a level come first).
     chance_count: [C] how many cards a chance node deals to a pair of disjoint hands.
     edge_parent, edge_dec, edge_slot, edge_mover, edge_card: [N] for every node
       its parent's index within the previous level, the parent's decision index
@@ -409,11 +409,24 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   if _off is not None:
     group, iso_note = (_IDENTITY,), _off
   nodes = _public_tree(spec, board, group)
+  streets = 6 - len(board)
+  # With isomorphism, the decisions above an isomorphic deal (their street
+  # deals a card below, and their board keeps some of the group) play
+  # symmetrised policies (`_level_policy`): each player's such rows of a
+  # level come first, one contiguous span.
+  stabiliser = functools.cache(lambda runout: tuple(
+      p for p in group if set(cards_lib.permute_suits(board + list(runout), p).tolist())
+      == set(board + list(runout))))
+  symmetrised_at = [n.kind == _DECISION and len(group) > 1 and not spec.buckets
+                    and len(n.runout) < streets - 1 and len(stabiliser(n.runout)) > 1
+                    for n in nodes]
   # Level order: by depth, then player 0's decisions, player 1's, chance
   # nodes, folds, showdowns (each player's rows of a level are contiguous, so
   # an alternating half step updates them as one static slice).
   order = sorted(range(len(nodes)), key=lambda n: (
-      nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0, n))
+      nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0,
+      not symmetrised_at[n], n))
+  symmetrised_at = [symmetrised_at[n] for n in order]
   index = {n: i for i, n in enumerate(order)}
   nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
            for n in order]
@@ -440,7 +453,6 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   decisions = [i for i, n in enumerate(nodes) if n.kind == _DECISION]
   chances = [i for i, n in enumerate(nodes) if n.kind == _CHANCE]
   terminals = [i for i, n in enumerate(nodes) if n.kind >= _FOLD]
-  streets = 6 - len(board)
   num_a = 3 + max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))
   num_k = cards_lib.NUM_CARDS - len(board)
   dec_child = np.full((len(decisions), num_a), -1, np.int64)
@@ -481,19 +493,13 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       perm_id.setdefault(p, len(perm_id))
     dec_sym = np.zeros((len(decisions), len(group)), np.int32)  # identity: not symmetrised
     for row, i in enumerate(decisions):
-      n = nodes[i]
-      if len(n.runout) == streets - 1:  # the last street: no card dealt below
-        continue
-      dealt = board + list(n.runout)
-      stab = [p for p in group
-              if set(cards_lib.permute_suits(dealt, p).tolist()) == set(dealt)]
-      if len(stab) > 1:
+      if symmetrised_at[i]:
+        stab = stabiliser(nodes[i].runout)
         dec_sym[row] = [perm_id[p] for p in stab * (len(group) // len(stab))]
-    symmetric = (dec_sym != 0).any(1)
-    for (_, nd, _, _), (d0, _, _) in zip(levels, offsets):
-      which = d0 + np.flatnonzero(symmetric[d0:d0 + nd])
-      if len(which):
-        sym_levels += ((int(which[0]), int(which[-1]) + 1),)
+    # The spans of consecutive symmetrised decisions (one per player and level).
+    symmetric = np.concatenate([[False], (dec_sym != 0).any(1), [False]])
+    edges = np.flatnonzero(np.diff(symmetric.astype(np.int8)))
+    sym_levels = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
   if isomorphic:
     dealt = sum(len(nodes[i].deals) for i in chances)
     kept = sum(card == rep for i in chances for card, rep, _ in nodes[i].deals)
