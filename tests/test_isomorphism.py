@@ -143,7 +143,7 @@ def test_isomorphic_and_full_solves_agree():
   sa, sw = a.run(sa, 28), whole.run(whole.init(), 30)
   for name in ('regrets', 'strategy_sum'):
     np.testing.assert_array_equal(np.asarray(getattr(sa, name)), np.asarray(getattr(sw, name)))
-  sa, sb = a.run(sa, 170), b.run(sb, 198)
+  sa, sb = a.run(sa, 70), b.run(sb, 98)
   pa, pb = a.average_policy(sa), b.average_policy(sb)
   ea, eb = cfr_jax.exploitability(iso, pa), cfr_jax.exploitability(plain, pb)
   assert max(ea, eb) < 0.005 * TURN.pot
