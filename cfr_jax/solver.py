@@ -293,6 +293,8 @@ class Solver:
     if not probs.is_fully_addressable:  # sharded over several jax.distributed processes
       probs = multihost_utils.process_allgather(probs, tiled=True)
     probs = np.asarray(probs)[:self.game.num_infosets]  # drop the padded rows
+    if isinstance(self.game, subgame_lib.Subgame):  # the rows as played (chance isomorphism)
+      probs = np.asarray(subgame_lib.symmetrised(self.game, probs))
     return TabularPolicy(self.game.info, probs, np.asarray(self.game.legal))
 
 

@@ -73,6 +73,8 @@ FIELD_HELP = {
                         '"0.33,0.75;0.5,1;1" per street; all-in is always available',
     'holdem.raise_sizes': 'raises as fractions of the pot after calling, like bet_sizes',
     'holdem.max_raises': 'raises per street',
+    'holdem.isomorphism': 'deal one card per class of interchangeable suits where the board '
+                          'and ranges allow (same values, smaller tree); false deals every card',
     'holdem.buckets.method': "card abstraction: '' (none), iso, ehs or hist",
     'holdem.buckets.num_buckets': 'buckets per street (ehs, hist)',
     'holdem.buckets.histogram_bins': 'hand-strength histogram bins (hist)',

@@ -29,7 +29,10 @@ def get_config():
       # its own infoset), 'iso' (lossless suit isomorphism), 'ehs' or 'hist'
       # (k-means on expected hand strength or its histogram, fixed seed).
       buckets=ml_collections.ConfigDict(dict(
-          method='', num_buckets=0, histogram_bins=8, seed=0, kmeans_iterations=50))))
+          method='', num_buckets=0, histogram_bins=8, seed=0, kmeans_iterations=50)),
+      # Chance isomorphism: deal one card per suit class where the board and
+      # ranges are suit-symmetric (turn and flop subgames); values unchanged.
+      isomorphism=True))
   config.max_iterations = 2_000
   config.chunk_iterations = 500
   config.eval_every = 100

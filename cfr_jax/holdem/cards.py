@@ -8,6 +8,7 @@ the host.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 import numpy as np
@@ -167,3 +168,55 @@ def hand_strength(board: list[int]) -> np.ndarray:
   # phevaluator ranks 1 (royal flush) .. 7462 (worst high card); flip to "higher wins".
   return np.array([-1 if blocked[h] else 7463 - evaluate_cards(*board, int(a), int(b))
                    for h, (a, b) in enumerate(HANDS)], np.int32)
+
+
+# ----------------------------------------------------------------------------
+# Suit symmetries (chance isomorphism, `subgame.SubgameSpec.isomorphism`).
+
+
+def permute_suits(c, perm) -> np.ndarray:
+  """Card(s) c with each suit s replaced by perm[s] (perm: 4 suits, e.g. (3, 1, 2, 0)
+  swaps clubs and spades)."""
+  c = np.asarray(c)
+  return 4 * (c // 4) + np.asarray(perm)[c % 4]
+
+
+def permute_hands(perm) -> np.ndarray:
+  """[1326] the index of each hand's image under the suit permutation perm."""
+  mapped = permute_suits(HANDS, perm)
+  return np.array([_HAND_INDEX[(int(min(a, b)), int(max(a, b)))] for a, b in mapped])
+
+
+def inverse_suits(perm) -> tuple:
+  """The inverse of a suit permutation."""
+  inv = [0] * 4
+  for s, t in enumerate(perm):
+    inv[t] = s
+  return tuple(inv)
+
+
+def suit_symmetries(board, weights=()) -> list[tuple]:
+  """The suit permutations (identity first) that map the board onto itself as
+  a set and leave each [1326] weight vector in `weights` unchanged (a range
+  weighing h and its image alike).
+
+  Suits absent from the board permute freely (a two-tone flop leaves two
+  interchangeable suits, a monotone one three); suits on the board swap only
+  where their board cards have the same ranks (9c 9d 5h: clubs and diamonds).
+  """
+  board_set = {int(c) for c in board}
+  out = []
+  for perm in itertools.permutations(range(4)):
+    if {int(permute_suits(c, perm)) for c in board_set} != board_set:
+      continue
+    image = permute_hands(perm) if len(weights) else None
+    if all(np.array_equal(np.asarray(w)[image], np.asarray(w)) for w in weights):
+      out.append(perm)
+  return out
+
+
+def suit_text(perms) -> str:
+  """'clubs and spades' style text of the suits a group of permutations moves."""
+  names = ('clubs', 'diamonds', 'hearts', 'spades')
+  moved = [names[s] for s in sorted({s for p in perms for s in range(4) if p[s] != s})]
+  return ', '.join(moved[:-1]) + ' and ' + moved[-1] if len(moved) > 1 else 'none'

@@ -14,6 +14,27 @@ one per card, so "weaker than h and disjoint from h" is a difference of
 prefix sums. Dealing a card averages its children with probability
 1 / (52 - board - 4), the same for every pair of disjoint hands.
 
+Chance isomorphism (`SubgameSpec.isomorphism`, on by default where it
+applies): a suit permutation s that maps the board onto itself and each
+range onto itself (h and s(h) weighed alike) is a symmetry of the subgame.
+The subtree below card s(c) is then the image of the one below c: for every
+hand h, its values satisfy v_s(c)(h) = v_c(s^-1(h)), and its reaches, regrets
+and strategies likewise, as long as the reaches arriving at the chance node
+are symmetric. So a chance node keeps one child per orbit of the cards it
+deals under its board's stabiliser (the group of the node's board, smaller
+after a card that breaks the symmetry), and its value for hand h sums, over
+every card k, the representative's child values gathered through the hand
+permutation s^-1 (s(rep) = k), masked by the card removal of k itself.
+Decisions above an isomorphic deal play the mean of their rows over the
+group's images of each hand: what symmetric iterates play anyway (CFR from
+the uniform strategy keeps them symmetric in exact arithmetic), and in
+floating point it keeps regret matching's jump at zero from splitting a hand
+from its image, so that the tree stays exactly the game it stands for: any
+policy's value and best responses are the full tree's (tests/test_isomorphism.py).
+The fused and whole-tree passes share the gather (`_chance_values`) and the
+symmetrised policy (`_level_policy`), so they agree bit for bit with
+isomorphism on too.
+
 Infoset `d * B + b` is bucket b at decision node d. Without an abstraction,
 a bucket is a hand (B = H); with one (`cfr_jax.abstraction`), every hand of
 a node's board maps to a bucket, the policy of a hand is its bucket's, and a
@@ -23,6 +44,8 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
+import re
 from typing import Any
 
 from flax import struct
@@ -51,6 +74,12 @@ class SubgameSpec:
     most `max_raises` raises per street.
   buckets: None (every hand is its own infoset) or the keyword arguments of
     `cfr_jax.abstraction.BucketSettings`, e.g. {'method': 'ehs', 'num_buckets': 50}.
+  isomorphism: deal one representative card per suit class where the board
+    and both ranges are symmetric under a suit permutation (e.g. Td9d6h:
+    clubs and spades), weighting it by its class (see the module docstring).
+    It changes no value, only the tree's size; it turns itself off (saying why
+    in `Subgame.info.isomorphism`) where the ranges or buckets break the
+    symmetry, or where no card is dealt (a river).
   """
   board: str
   pot: float
@@ -60,6 +89,7 @@ class SubgameSpec:
   raise_sizes: tuple = (1.0,)
   max_raises: int = 1
   buckets: Any = None
+  isomorphism: bool = True
 
   def sizes(self, which: str, street: int) -> tuple:
     """Bet ('bet') or raise ('raise') sizes on street `street` (0: the board's)."""
@@ -79,10 +109,34 @@ class _Node:
   history: str = ''
   contrib: tuple = (0.0, 0.0)
   runout: tuple = ()  # cards dealt after the subgame's board
+  deals: tuple = ()  # chance nodes: (card, its representative, perm: rep -> card) per card
 
 
-def _public_tree(spec: SubgameSpec, board: list[int]) -> list[_Node]:
-  """Every public node, parents before children (creation order)."""
+_IDENTITY = (0, 1, 2, 3)
+
+
+def _deals(dealt: list, group: list) -> tuple:
+  """((card, representative, perm), ...) for every card not in `dealt`, in
+  card order: the representative is the lowest card of the card's orbit under
+  the permutations of `group` that fix the dealt cards (the node's board),
+  perm one of them mapping the representative to the card (identity first)."""
+  stab = [p for p in group
+          if set(cards_lib.permute_suits(dealt, p).tolist()) == set(dealt)]
+  out = []
+  for card in range(cards_lib.NUM_CARDS):
+    if card in dealt:
+      continue
+    rep = min(int(cards_lib.permute_suits(card, p)) for p in stab)
+    perm = next(p for p in stab if int(cards_lib.permute_suits(rep, p)) == card)
+    out.append((card, rep, perm))
+  return tuple(out)
+
+
+def _public_tree(spec: SubgameSpec, board: list[int], group: tuple = (_IDENTITY,)
+                 ) -> list[_Node]:
+  """Every public node, parents before children (creation order). group: the
+  suit permutations of the subgame's symmetry (identity first); a chance node
+  keeps one child per orbit of its board's stabiliser (see `_deals`)."""
   half, cap = spec.pot / 2, spec.pot / 2 + spec.stack
   streets = 6 - len(board)  # streets still to play, this one included
   widest = max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))
@@ -99,11 +153,12 @@ def _public_tree(spec: SubgameSpec, board: list[int]) -> list[_Node]:
       add(_Node(_SHOWDOWN, parent, slot, depth, history=history, contrib=contrib,
                 runout=runout))
       return
+    deals = _deals(board + list(runout), group)
     me = add(_Node(_CHANCE, parent, slot, depth, history=history, contrib=contrib,
-                   runout=runout))
+                   runout=runout, deals=deals))
     all_in = contrib[0] >= cap
-    for card in range(cards_lib.NUM_CARDS):
-      if card in board or card in runout:
+    for card, rep, _ in deals:
+      if card != rep:  # dealt through its representative's subtree
         continue
       h = f'{history}/{cards_lib.card_text(card)}/'
       if all_in:  # nobody can bet any more: deal on to the showdown
@@ -150,6 +205,14 @@ class Subgame:
     dec_player: [D] who acts; node_legal: [D, A].
     dec_child, chance_child: [D, A], [C, K] children's indices within the next
       level (its size where absent); chance_card: [C, K] the card (52: none).
+      With chance isomorphism, chance_child is the child of the card's
+      representative, chance_perm [C, K] which row of hand_perm [P, H] gathers
+      its values for the card (hand_perm[p, h]: the hand that p's suit
+      permutation maps to h); both None without isomorphism.
+    dec_sym: [D, M] rows of hand_perm whose mean symmetrises a decision's
+      policy (all 0, the identity: played as it is), or None; static
+      sym_ranges: ((first, end), ...) the spans of consecutive decisions that
+      play symmetrised (each player's such rows of a level come first).
     chance_count: [C] how many cards a chance node deals to a pair of disjoint hands.
     edge_parent, edge_dec, edge_slot, edge_mover, edge_card: [N] for every node
       its parent's index within the previous level, the parent's decision index
@@ -185,6 +248,9 @@ class Subgame:
   chance_child: jax.Array
   chance_card: jax.Array
   chance_count: jax.Array
+  chance_perm: jax.Array | None
+  hand_perm: jax.Array | None
+  dec_sym: jax.Array | None
   edge_parent: jax.Array
   edge_dec: jax.Array
   edge_slot: jax.Array
@@ -214,6 +280,7 @@ class Subgame:
   offsets: tuple = struct.field(pytree_node=False)
   splits: tuple = struct.field(pytree_node=False)
   sd_groups: tuple = struct.field(pytree_node=False)
+  sym_ranges: tuple = struct.field(pytree_node=False)
   num_buckets: int = struct.field(pytree_node=False)
   info: GameInfo = struct.field(pytree_node=False)
 
@@ -278,8 +345,41 @@ def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray) -> tuple:
   return np.concatenate(seq), np.stack(idx)
 
 
-def compile_subgame(spec: SubgameSpec) -> Subgame:
-  """Compiles a subgame; hand strengths come from phevaluator (compile time only)."""
+def _symmetry(spec: SubgameSpec, board: list[int], weights: np.ndarray) -> tuple:
+  """(the suit permutations of the subgame's symmetry, identity first; what
+  `Subgame.info.isomorphism` says about it). weights: [2, 1326], zero where
+  the board blocks."""
+  off = (_IDENTITY,)
+  if len(board) == 5:
+    return off, 'none: a river subgame deals no card'
+  on_board = cards_lib.suit_symmetries(board)
+  if len(on_board) == 1:
+    return off, 'none: no two suits are interchangeable on this board'
+  if not spec.isomorphism:
+    return off, 'off (isomorphism=False): every card is dealt'
+  group = cards_lib.suit_symmetries(board, weights)
+  if len(group) == 1:
+    return off, (f'off: {cards_lib.suit_text(on_board)} are interchangeable on the board, '
+                 'but the ranges weigh their hands differently; every card is dealt')
+  return tuple(group), f'on: {cards_lib.suit_text(group)} are interchangeable'
+
+
+def _hand_perms(perms: list, live: np.ndarray) -> np.ndarray:
+  """[P, H] for each suit permutation p, the hand (index in `live`) that p
+  maps to each hand h: the gather taking values below a representative card
+  to values below its image. Every image must be live (symmetric ranges)."""
+  position = np.full(cards_lib.NUM_HANDS, -1)
+  position[live] = np.arange(len(live))
+  out = np.stack([position[cards_lib.permute_hands(cards_lib.inverse_suits(p))[live]]
+                  for p in perms])
+  assert (out >= 0).all(), 'a suit permutation maps a hand in play out of the ranges'
+  return out
+
+
+def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
+  """Compiles a subgame; hand strengths come from phevaluator (compile time only).
+
+  _off: why chance isomorphism was turned off after a first try (internal)."""
   board = cards_lib.parse_cards(spec.board)
   if len(board) not in STREETS:
     raise ValueError(f'a subgame board has 3, 4 or 5 cards, got {spec.board!r}')
@@ -305,12 +405,28 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
   if norm <= 0:
     raise ValueError('the two ranges block each other completely')
 
-  nodes = _public_tree(spec, board)
+  group, iso_note = _symmetry(spec, board, weights * ~blocked)
+  if _off is not None:
+    group, iso_note = (_IDENTITY,), _off
+  nodes = _public_tree(spec, board, group)
+  streets = 6 - len(board)
+  # With isomorphism, the decisions above an isomorphic deal (their street
+  # deals a card below, and their board keeps some of the group) play
+  # symmetrised policies (`_level_policy`): each player's such rows of a
+  # level come first, one contiguous span.
+  stabiliser = functools.cache(lambda runout: tuple(
+      p for p in group if set(cards_lib.permute_suits(board + list(runout), p).tolist())
+      == set(board + list(runout))))
+  symmetrised_at = [n.kind == _DECISION and len(group) > 1 and not spec.buckets
+                    and len(n.runout) < streets - 1 and len(stabiliser(n.runout)) > 1
+                    for n in nodes]
   # Level order: by depth, then player 0's decisions, player 1's, chance
   # nodes, folds, showdowns (each player's rows of a level are contiguous, so
   # an alternating half step updates them as one static slice).
   order = sorted(range(len(nodes)), key=lambda n: (
-      nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0, n))
+      nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0,
+      not symmetrised_at[n], n))
+  symmetrised_at = [symmetrised_at[n] for n in order]
   index = {n: i for i, n in enumerate(order)}
   nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
            for n in order]
@@ -337,13 +453,14 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
   decisions = [i for i, n in enumerate(nodes) if n.kind == _DECISION]
   chances = [i for i, n in enumerate(nodes) if n.kind == _CHANCE]
   terminals = [i for i, n in enumerate(nodes) if n.kind >= _FOLD]
-  streets = 6 - len(board)
   num_a = 3 + max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))
   num_k = cards_lib.NUM_CARDS - len(board)
   dec_child = np.full((len(decisions), num_a), -1, np.int64)
   chance_child = np.full((max(len(chances), 1), num_k), -1, np.int64)
   chance_card = np.full((max(len(chances), 1), num_k), cards_lib.NUM_CARDS, np.int32)
-  fill = np.zeros(max(len(chances), 1), np.int64)
+  chance_perm = np.zeros((max(len(chances), 1), num_k), np.int32)
+  perm_id = {_IDENTITY: 0}  # suit permutation -> its row of hand_perm
+  child_of = {}  # (chance node, card dealt) -> the child's index in its level
   edge = np.zeros((5, len(nodes)), np.int64)  # parent local, dec, slot, mover, card
   edge[4] = cards_lib.NUM_CARDS
   for i, n in enumerate(nodes[1:], 1):
@@ -353,10 +470,40 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       dec_child[kind_id[n.parent], n.slot] = local[i]
       edge[1:4, i] = kind_id[n.parent], n.slot, p.player
     else:
-      c = kind_id[n.parent]
-      chance_child[c, fill[c]], chance_card[c, fill[c]] = local[i], n.slot
-      fill[c] += 1
+      child_of[kind_id[n.parent], n.slot] = local[i]
       edge[3, i], edge[4, i] = -1, n.slot
+  # Every card a chance node deals has a column: its representative's child,
+  # gathered through the permutation taking the representative to the card.
+  for c, i in enumerate(chances):
+    for k, (card, rep, perm) in enumerate(nodes[i].deals):
+      chance_child[c, k], chance_card[c, k] = child_of[c, rep], card
+      chance_perm[c, k] = perm_id.setdefault(perm, len(perm_id))
+  isomorphic = len(perm_id) > 1
+  # The gather at a chance node assumes the reaches arriving there are
+  # symmetric under its board's group: the policies of every decision above it
+  # (on its street and before) are played symmetrised (`_level_policy`). CFR's
+  # iterates are symmetric in exact arithmetic; in floating point, regret
+  # matching's jump at a regret of zero can split a hand from its image, and
+  # the tree would then no longer be the game it stands for. Each node lists
+  # its group's hand permutations, repeated to |group| entries (a subgroup's
+  # order divides it), so that their plain mean is the group's.
+  dec_sym, sym_levels = None, ()
+  if isomorphic and not spec.buckets:  # buckets are checked symmetric instead
+    for p in group:
+      perm_id.setdefault(p, len(perm_id))
+    dec_sym = np.zeros((len(decisions), len(group)), np.int32)  # identity: not symmetrised
+    for row, i in enumerate(decisions):
+      if symmetrised_at[i]:
+        stab = stabiliser(nodes[i].runout)
+        dec_sym[row] = [perm_id[p] for p in stab * (len(group) // len(stab))]
+    # The spans of consecutive symmetrised decisions (one per player and level).
+    symmetric = np.concatenate([[False], (dec_sym != 0).any(1), [False]])
+    edges = np.flatnonzero(np.diff(symmetric.astype(np.int8)))
+    sym_levels = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+  if isomorphic:
+    dealt = sum(len(nodes[i].deals) for i in chances)
+    kept = sum(card == rep for i in chances for card, rep, _ in nodes[i].deals)
+    iso_note += f': {kept} of {dealt} cards dealt at chance nodes are representatives'
   # Absent children point one past the next level's last node (a zero row).
   sizes = np.diff(starts)
   for table, ids in ((dec_child, decisions), (chance_child, chances)):
@@ -414,8 +561,19 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
     bucket, num_b, bucket_spec = _bucket_nodes(spec.buckets, board, live,
                                                [nodes[i].runout for i in decisions])
     names = [f'b{b}' for b in range(num_b)]
+    if isomorphic and not _symmetric_buckets(bucket, board, live, group,
+                                             [nodes[i].runout for i in decisions]):
+      return compile_subgame(spec, _off=(
+          'off: the card abstraction puts suit-isomorphic hands in different buckets; '
+          'every card is dealt'))
   labels = ['fold', 'check/call'] + [f'size{k}' for k in range(num_a - 3)] + ['all-in']
   spec_dict = {'game': 'holdem', **dataclasses.asdict(spec)}
+  # The fingerprint records the suits dealt as one (the state's rows are other
+  # nodes) only when isomorphism is on, so runs without it keep the
+  # fingerprints they always had, whatever the option says.
+  del spec_dict['isomorphism']
+  if isomorphic:
+    spec_dict['isomorphism'] = cards_lib.suit_text(group)
   if bucket_spec is not None:
     spec_dict['buckets'] = bucket_spec  # the table's content hash and settings
   info = GameInfo(name=f'{STREETS[len(board)]}({spec.board})', spec=spec_dict,
@@ -423,6 +581,8 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
   lines = [nodes[i].history for i in decisions]
   info.infoset_keys, info.infoset_index = _Keys(lines, names), _Index(lines, names)
   info.action_names = labels
+  info.isomorphism = iso_note
+  info.suit_group = group  # the subgame's symmetry (node_report maps lines with it)
   info.hands = hands
   info.terminal_histories = [nodes[i].history for i in terminals]
   info.decision_histories = [nodes[i].history for i in decisions]
@@ -438,6 +598,9 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       dec_player=i32(dec_player), node_legal=jnp.asarray(node_legal),
       dec_child=i32(dec_child), chance_child=i32(chance_child), chance_card=i32(chance_card),
       chance_count=f32([num_k - len(nodes[i].runout) - 4 for i in chances] or [1]),
+      chance_perm=i32(chance_perm) if isomorphic else None,
+      hand_perm=i32(_hand_perms(list(perm_id), live)) if isomorphic else None,
+      dec_sym=None if dec_sym is None else i32(dec_sym), sym_ranges=sym_levels,
       edge_parent=i32(edge[0]), edge_dec=i32(edge[1]), edge_slot=i32(edge[2]),
       edge_mover=i32(edge[3]), edge_card=i32(edge[4]),
       fold_sign=f32(fold_sign), stake=f32(stake),
@@ -456,6 +619,21 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
       levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
       sd_groups=tuple(sd_groups),
       num_buckets=num_b, info=info)
+
+
+def _symmetric_buckets(bucket: np.ndarray, board: list[int], live: np.ndarray,
+                       group: tuple, runouts: list) -> bool:
+  """Whether every decision node's buckets [D, H] are invariant under the
+  permutations of `group` that fix its board (what isomorphism assumes)."""
+  perms = dict(zip(group, _hand_perms(list(group), live)))
+  for runout in set(runouts):
+    rows = bucket[[k for k, r in enumerate(runouts) if r == runout]]
+    dealt = board + list(runout)
+    for p in group:
+      if set(cards_lib.permute_suits(dealt, p).tolist()) == set(dealt):
+        if not np.array_equal(rows[:, perms[p]], rows):
+          return False
+  return True
 
 
 class _Keys(collections.abc.Sequence):
@@ -527,6 +705,18 @@ def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
   past D * B (padding for an even split over a mesh) are ignored."""
   num_d = game.num_decisions
   return _level_policy(game, sigma[:num_d * game.num_buckets], 0, num_d)
+
+
+def symmetrised(game: Subgame, sigma: jax.Array) -> jax.Array:
+  """sigma [I, A] with each row as the passes play it: under chance
+  isomorphism, decisions above an isomorphic deal play the mean of their
+  hands' images (`_level_policy`); unchanged otherwise. For reading a policy
+  (`Solver.average_policy`), so that exported rows are the ones played."""
+  if game.dec_sym is None:
+    return sigma
+  rows = game.num_decisions * game.num_buckets
+  played = hand_policy(game, sigma).reshape(rows, -1)
+  return jnp.concatenate([played, sigma[rows:]]) if sigma.shape[0] > rows else played
 
 
 def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> jax.Array:
@@ -641,9 +831,8 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
     _, nd, nc, nt = game.levels[l]
     d0, c0, t0 = game.offsets[l]
     parts = []
-    if nd or nc:
-      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
     if nd:
+      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
       child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
@@ -653,13 +842,29 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
       parts.append(jnp.where(mine, value, child.sum(1)))
       cfv.append(child)
     if nc:
-      child = (padded[game.chance_child[c0:c0 + nc]]
-               * game.alive_card[game.chance_card[c0:c0 + nc]])
-      parts.append(child.sum(1) / game.chance_count[c0:c0 + nc, None])
+      parts.append(_chance_values(game, below, c0, nc))
     if nt:
       parts.append(leaf[t0:t0 + nt])
     below = jnp.concatenate(parts)
   return below[0], jnp.concatenate(cfv[::-1])
+
+
+def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int) -> jax.Array:
+  """[nc, H] the values of chance nodes c0:c0 + nc: the average over the
+  cards each deals of its child's values (below: [next level's nodes, H]),
+  without the hands the card blocks. With isomorphism a card's values are its
+  representative's child's, gathered through the card's hand permutation
+  (one flat gather, so no [nc, K, H] index table is built beyond the
+  result's own shape). Shared by the fused and whole-tree passes."""
+  child_idx = game.chance_child[c0:c0 + nc]  # [nc, K]; absent: one past the end
+  if game.hand_perm is None:
+    child = jnp.take(below, child_idx, axis=0, mode='fill', fill_value=0)  # [nc, K, H]
+  else:
+    num_h = below.shape[1]
+    flat = child_idx[:, :, None] * num_h + game.hand_perm[game.chance_perm[c0:c0 + nc]]
+    child = jnp.take(below.reshape(-1), flat, mode='fill', fill_value=0)
+  child = child * game.alive_card[game.chance_card[c0:c0 + nc]]
+  return child.sum(1) / game.chance_count[c0:c0 + nc, None]
 
 
 def _expect(child: jax.Array, policy: jax.Array) -> jax.Array:
@@ -732,10 +937,29 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
   """[nd, H, A] each hand's policy at decisions d0:d0 + nd from their rows
   sigma [nd * B, A] (`hand_policy` for a slice)."""
   probs = sigma.reshape(nd, game.num_buckets, game.num_actions)
-  if game.bucket is None:
+  if game.bucket is not None:
+    return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
+                               axis=1)
+  # Chance isomorphism: decisions above an isomorphic deal play the mean of
+  # their hands' images (see compile_subgame); others keep their own rows.
+  # Only the spans holding such decisions are touched (static slices, the
+  # same elementwise arithmetic however the caller slices the levels).
+  pieces, done = [], d0
+  for lo, hi in game.sym_ranges:
+    lo, hi = max(lo, done), min(hi, d0 + nd)
+    if lo >= hi:
+      continue
+    sym = game.dec_sym[lo:hi]  # [n, M]
+    part = probs[lo - d0:hi - d0]
+    perms = game.hand_perm[sym]  # [n, M, H]
+    mean = sum(jnp.take_along_axis(part, perms[:, m, :, None], axis=1)
+               for m in range(sym.shape[1])) / sym.shape[1]
+    pieces += [probs[done - d0:lo - d0], jnp.where((sym != 0).any(1)[:, None, None], mean, part)]
+    done = hi
+  if not pieces:
     return probs
-  return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
-                             axis=1)
+  pieces.append(probs[done - d0:])
+  return jnp.concatenate(pieces)
 
 
 # Rows x actions per update chunk of the fused half step: bounds its
@@ -835,9 +1059,7 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
       value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
     if nc:
-      child = (children(game.chance_child[c0:c0 + nc])
-               * game.alive_card[game.chance_card[c0:c0 + nc]])
-      parts.append(child.sum(1) / game.chance_count[c0:c0 + nc, None])
+      parts.append(_chance_values(game, below, c0, nc))
     if nt:
       parts.append(_level_terminal_values(game, opp, me, l))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -901,15 +1123,17 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   the decision node of betting line `history`, e.g. 'kb5c/7h/'."""
   line = history.strip() or '-'
   histories = game.info.decision_histories
-  if line not in histories:
-    raise ValueError(_unknown_line(game, line))
-  d = histories.index(line)
+  # A line through a card that isomorphism deals through another's subtree:
+  # report the representative's node, its hands mapped back by the permutation.
+  rep_line, perm = representative_line(game, line)
+  if rep_line not in histories:
+    raise ValueError(_unknown_line(game, rep_line) + (
+        '' if rep_line == line else f' ({line!r} is dealt as its suit-isomorphic {rep_line!r})'))
+  d = histories.index(rep_line)
   sigma = jnp.asarray(sigma)
   game = game.astype(sigma.dtype)
-  policy = hand_policy(game, sigma)
-  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
   p = int(game.dec_player[d])
-  _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+  policy, dec_reach, cfv = _report_passes(game, sigma, p)
   value = np.asarray(jnp.einsum('ah,ha->h', cfv[d], policy[d]))
   own = np.asarray(dec_reach[p, d])
   mass = np.asarray(_disjoint(game, dec_reach[1 - p, d:d + 1]))[0]  # dealt against each hand
@@ -920,12 +1144,59 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   ev = np.divide(value[here] * norm, mass[here], out=np.zeros(len(here)),
                  where=mass[here] > 0)
   weight = own[here] / max(own[here].sum(), 1e-300)
+  frequencies = weight @ probs
   total = float(own @ mass)
+  names = [game.info.hands[h] for h in here]
+  if perm != _IDENTITY:  # hand h at the representative is perm(h) at the line asked
+    position = {n: k for k, n in enumerate(game.info.hands)}
+    names = [cards_lib.hand_text(cards_lib.hand_index(
+        *cards_lib.permute_suits(cards_lib.parse_cards(n), perm).tolist())) for n in names]
+    order = np.argsort([position[n] for n in names], kind='stable')
+    names, here, probs, ev = [names[k] for k in order], here[order], probs[order], ev[order]
   return NodeReport(
       history=line, player=p, actions=[game.info.action_tokens[d][s] for s in slots],
-      hands=[game.info.hands[h] for h in here], reach=own[here], probs=probs, ev=ev,
-      frequencies=weight @ probs,
+      hands=names, reach=own[here], probs=probs, ev=ev,
+      frequencies=frequencies,
       node_ev=float(own @ value) * norm / total if total > 0 else float('nan'))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _report_passes(game: Subgame, sigma: jax.Array, p: int) -> tuple:
+  """(policy [D, H, A], reaches at decisions [2, D, H], player p's children's
+  values [D, A, H]) for `node_report`, jitted (op by op, a turn subgame's
+  passes take tens of seconds)."""
+  policy = hand_policy(game, sigma)
+  dec_reach, term_reach = _split_levels(game, reaches(game, policy))
+  _, cfv = _backward(game, terminal_values(game, term_reach[1 - p], p), policy, p)
+  return policy, dec_reach, cfv
+
+
+_DEALT = re.compile(r'/([2-9TJQKA][cdhs])/')
+
+
+def representative_line(game: Subgame, history: str) -> tuple:
+  """(the line of the node that stands for betting line `history` in the
+  tree, the suit permutation p mapping it to `history`'s node: hand h there
+  plays as hand p(h) in `history`). Without chance isomorphism, or on a line
+  through representatives only, (history, identity). A card the line cannot
+  deal leaves the line as it is (the caller reports it)."""
+  group = getattr(game.info, 'suit_group', (_IDENTITY,))
+  if len(group) == 1:
+    return history, _IDENTITY
+  dealt = cards_lib.parse_cards(game.info.spec['board'])  # cards of the representative
+  perm, out, pos = _IDENTITY, [], 0
+  for m in _DEALT.finditer(history):
+    card = int(cards_lib.permute_suits(cards_lib.parse_card(m.group(1)),
+                                       cards_lib.inverse_suits(perm)))
+    deals = {k: (r, q) for k, r, q in _deals(dealt, group)}
+    if card not in deals:
+      return history, _IDENTITY
+    rep, q = deals[card]
+    perm = tuple(perm[q[s]] for s in range(4))  # the line's card is perm(q(rep))
+    out.append(history[pos:m.start()] + '/' + cards_lib.card_text(rep) + '/')
+    pos = m.end()
+    dealt = dealt + [rep]
+  return ''.join(out) + history[pos:], perm
 
 
 def _unknown_line(game: Subgame, line: str) -> str:

@@ -282,11 +282,14 @@ def _load_game(config):
 
   buckets = spec.get('buckets')
   buckets = dict(buckets) if buckets is not None and buckets.get('method') else None
+  # A config without the field is a run's config.json from before chance
+  # isomorphism (`load_run`, cfr-query): its checkpoints deal every card.
+  isomorphism = bool(spec.get('isomorphism', False))
   return subgame.compile_subgame(subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
       raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
-      buckets=buckets))
+      buckets=buckets, isomorphism=isomorphism))
 
 
 def _split(text: str) -> list[str]:

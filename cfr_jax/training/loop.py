@@ -370,6 +370,9 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
              restore_warnings=[{'path': p, 'warning': w} for p, w in report.warnings
                                if p == report.restored_from])
     _print_restore(tag, report, r, store)  # every process: each has its own log
+    note = getattr(solver.game.info, 'isomorphism', None)  # hold'em subgames
+    if note and not note.startswith('none') and processes.primary:
+      print(f'{tag}chance isomorphism {note}', flush=True)
     if report.restored_from is not None:
       r.exploitability = meta.get('exploitability')
       r.exploitability_iteration = meta.get('exploitability_iteration')

@@ -26,8 +26,15 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
     out.append(f'it was trained on another card abstraction (bucket table '
                f'{h(saved_game.get("buckets"))} here {h(game.get("buckets"))}): '
                'its regrets mean nothing under this one')
+  if saved_game.get('isomorphism') != game.get('isomorphism'):
+    how = lambda s: (f'one card per suit class ({s} interchangeable)' if s
+                     else 'every card')
+    out.append(f"it was trained dealing {how(saved_game.get('isomorphism'))} at chance "
+               f"nodes, this run deals {how(game.get('isomorphism'))} (chance isomorphism: "
+               'its rows are other nodes, so it is never loaded); to continue it, set '
+               f"--config.holdem.isomorphism={'true' if saved_game.get('isomorphism') else 'false'}")
   out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
-          for k in sorted((set(saved_game) | set(game)) - {'buckets'})
+          for k in sorted((set(saved_game) | set(game)) - {'buckets', 'isomorphism'})
           if saved_game.get(k) != game.get(k)]
   if saved.get('layout') != now.get('layout'):
     out.append(f'it has state layout {saved.get("layout") or 1} of hold\'em subgames, this '
