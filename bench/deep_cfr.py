@@ -27,6 +27,7 @@ reached and for --target, the wall time each took to get there, and the ratio.
 """
 import argparse
 import os
+import shlex
 import sys
 import time
 
@@ -126,7 +127,7 @@ def main():
   info = speed.machine()
   body = (f"Machine: {info['cpu']}, {info['cores']} cores; JAX {info['jax']} on "
           f"{info['device']}; OpenSpiel {info['openspiel']}; {info['date']}.\n"
-          f"Command: `python bench/deep_cfr.py {' '.join(sys.argv[1:])}`. Game {args.game}; "
+          f"Command: `python bench/deep_cfr.py {shlex.join(sys.argv[1:])}`. Game {args.game}; "
           f"OpenSpiel ran {args.openspiel_iterations} iterations (one fresh solver each, "
           f"NashConv {', '.join(f'{c:.3f}' for _, _, c in peers)}); ours compiled in "
           f"{compile_s:.1f} s with its first iteration (not counted), then ran {curve[-1][0] if curve else 0} "
