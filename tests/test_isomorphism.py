@@ -126,6 +126,7 @@ def test_isomorphic_tree_is_smaller_and_computes_the_full_trees_values():
     subgame.node_report(iso, probs, 'b10c/2d/b7.5')
 
 
+@pytest.mark.slow  # suite time: see README "Two commands"
 def test_isomorphic_and_full_solves_agree():
   iso, plain = _pair()
   a, b = (cfr_jax.make_solver(g, 'dcfr', dtype='float64') for g in (iso, plain))
@@ -163,6 +164,7 @@ def test_isomorphic_and_full_solves_agree():
   np.testing.assert_allclose(root, root[image], rtol=0, atol=1e-15)
 
 
+@pytest.mark.slow  # suite time: see README "Two commands"
 def test_symmetry_breaking_ranges_or_buckets_turn_it_off():
   broken = subgame.compile_subgame(dataclasses.replace(
       TURN, ranges=('KQ,98s,A8s:0.5,33', 'AK,QQ,T9s,44,AcQc')))

@@ -73,6 +73,7 @@ def test_runs_in_chunks_then_refuses_another_architecture(tmp_path, cache):
   assert progress(tmp_path)['restored_from']['iteration'] == 4
 
 
+@pytest.mark.slow  # suite time: see README "Two commands"
 def test_chunking_is_invariant(tmp_path):
   # In process, as tests/test_sampled.py: each chunk saved and the state
   # rebuilt from its checkpoint; two chunk sizes, the same final state.
@@ -148,6 +149,7 @@ def test_bad_value_through_the_launcher_is_one_line_and_exit_1(tmp_path):
   assert 'Traceback' not in proc.stderr
 
 
+@pytest.mark.slow  # suite time: see README "Two commands"
 def test_sanity_check_reads_network_states():
   # What restore checks on a Deep CFR checkpoint (a checksum mismatch alone
   # loads it): finite parameters and memories, the iteration of its step.

@@ -80,6 +80,7 @@ def test_kuhn_converges(kuhn):
   assert int(state.iteration) == 500
 
 
+@pytest.mark.slow  # suite time: see README "Two commands"
 def test_leduc_converges_and_chunks_bit_for_bit(leduc_solver):
   solver = leduc_solver
   state = solver.run(solver.init(), 400)

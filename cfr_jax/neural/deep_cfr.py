@@ -176,6 +176,7 @@ class DeepCFRSolver:
     object.__setattr__(self, '_run', jax.jit(self._run_impl, donate_argnums=(0,)))
     object.__setattr__(self, '_init', jax.jit(self._init_impl))
     object.__setattr__(self, '_policy_probs', jax.jit(self._policy_impl))
+    object.__setattr__(self, '_current', jax.jit(self._strategy))
 
   # --- public API (the tabular Solver's) ------------------------------------
 
@@ -200,7 +201,7 @@ class DeepCFRSolver:
 
   def current_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The strategy the advantage networks give (what the next iteration plays)."""
-    probs = jax.jit(self._strategy)(state.advantage_params)
+    probs = self._current(state.advantage_params)
     return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
 
   def describe(self) -> dict:
