@@ -25,7 +25,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
 from cfr_jax import regret as regret_lib
-from cfr_jax.iterations import MAX_ITERATION, checked_count
+from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
@@ -628,12 +628,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
       hp[k] = float(v)
     except (TypeError, ValueError):
       raise ValueError(f'hyperparameter {k} must be a number, got {v!r}') from None
-  dtype = jnp.dtype(dtype)
-  if dtype not in (jnp.float32, jnp.float64):
-    raise ValueError(f'dtype must be float32 or float64, got {dtype}')
-  if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-    raise ValueError('float64 needs jax_enable_x64: call '
-                     'jax.config.update("jax_enable_x64", True) at start-up')
+  dtype = checked_dtype(dtype)
   if storage is not None:
     storage = jnp.dtype(storage)
     if storage == dtype:

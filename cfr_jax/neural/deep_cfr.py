@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from cfr_jax.games.tree import Game
-from cfr_jax.iterations import checked_count
+from cfr_jax.checks import checked_count
 from cfr_jax.neural.features import infoset_features
 from cfr_jax.neural.traversal import external_sampling
 from cfr_jax.policy import TabularPolicy

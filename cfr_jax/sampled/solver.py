@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import regret as regret_lib
-from cfr_jax.iterations import checked_count
+from cfr_jax.checks import checked_count, checked_dtype
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
@@ -283,12 +283,7 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
                      f'{sorted(set(algo.defaults) - set(algo.fixed)) or "none"}; got '
                      f'{sorted(hyperparameters)}')
   hp = {**algo.defaults, **{k: float(v) for k, v in hyperparameters.items()}}
-  dtype = jnp.dtype(dtype)
-  if dtype not in (jnp.float32, jnp.float64):
-    raise ValueError(f'dtype must be float32 or float64, got {dtype}')
-  if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-    raise ValueError('float64 needs jax_enable_x64: call '
-                     'jax.config.update("jax_enable_x64", True) at start-up')
+  dtype = checked_dtype(dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
                        dtype=dtype, compensated=True if compensated is None else bool(compensated),

@@ -1,6 +1,8 @@
-"""The iteration counter every solver state carries, and its limits."""
+"""Checks every solver kind (tabular, sampled, neural) makes of its inputs."""
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 # States count iterations in int32 (x64 is off by default).
@@ -17,3 +19,14 @@ def checked_count(iteration, num_iterations) -> int:
   if int(iteration) + n > MAX_ITERATION:
     raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
   return n
+
+
+def checked_dtype(dtype):
+  """`dtype` as a jnp.dtype: float32, or float64 where x64 is enabled; ValueError else."""
+  dtype = jnp.dtype(dtype)
+  if dtype not in (jnp.float32, jnp.float64):
+    raise ValueError(f'dtype must be float32 or float64, got {dtype}')
+  if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+    raise ValueError('float64 needs jax_enable_x64: call '
+                     'jax.config.update("jax_enable_x64", True) at start-up')
+  return dtype
