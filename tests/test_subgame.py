@@ -210,7 +210,7 @@ def test_mixed_river_solves_below_half_a_percent_of_the_pot():
   np.testing.assert_array_equal(np.asarray(whole.regrets), np.asarray(parts.regrets))
 
 
-def test_river_config_trains_resumably_and_refuses_another_board(tmp_path):
+def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsys):
   """The launcher runs river subgames like any game; a checkpoint of another
   board (another fingerprint) is never restored."""
   import json  # pylint: disable=g-import-not-at-top
@@ -246,18 +246,18 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path):
     last = [json.loads(line) for line in f if 'abstract_exploitability' in line][-1]
   assert last['abstract_exploitability'] <= last['exploitability'] + 1e-6
 
-  def query(*flags):
-    return subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), *flags],
-                          cwd=repo, capture_output=True, text=True, timeout=300)
-
-  out = query('--node=b5')
+  out = subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), '--node=b5'],
+                       cwd=repo, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr
   assert "node 'b5': player 1 to act" in out.stdout and 'range' in out.stdout
   assert len(out.stdout.splitlines()) > 20  # a line per hand
-  summary = query('--node=b5', '--summary')
-  assert summary.returncode == 0 and len(summary.stdout.splitlines()) == 4  # title, node, head, range
-  bad = query('--node=b7')
-  assert bad.returncode == 1 and 'the actions are k, b5, b10, a' in bad.stderr
+  # The other answers in process (a process start and a restore each cost ~5 s).
+  from cfr_jax.cli import query  # pylint: disable=g-import-not-at-top
+  assert query._main(['cfr-query', str(tmp_path)], 'b5', True) == 0  # pylint: disable=protected-access
+  summary = capsys.readouterr().out
+  assert len(summary.splitlines()) == 4, summary  # title, node, head, range
+  assert query._main(['cfr-query', str(tmp_path)], 'b7', False) == 1  # pylint: disable=protected-access
+  assert 'the actions are k, b5, b10, a' in capsys.readouterr().err
 
 
 # Five hearts: clubs, diamonds and spades are interchangeable, so suit
