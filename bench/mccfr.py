@@ -1,8 +1,10 @@
-"""Wall time to a Leduc exploitability target: our ES-MCCFR against OpenSpiel's
-C++ external-sampling MCCFR (pyspiel.ExternalSamplingMCCFRSolver), same run.
+"""Wall time to an exploitability target: our ES-MCCFR against OpenSpiel's
+C++ external-sampling MCCFR (pyspiel.ExternalSamplingMCCFRSolver), same run,
+same game (Leduc by default; any game both load, e.g. liar's dice).
 
-    python bench/mccfr.py                         # targets 5e-2 and 1e-2, 300 s cap each
+    python bench/mccfr.py                         # Leduc, targets 5e-2 and 1e-2, 300 s cap each
     python bench/mccfr.py --batch_size=512 --time_limit=120
+    python bench/mccfr.py --game=liars_dice --targets=5e-2   # 1 die each, 6 sides
 
 Both solvers are evaluated exactly (ours: cfr_jax.exploitability; OpenSpiel:
 pyspiel.exploitability on its average policy) at traversal counts growing
@@ -33,6 +35,8 @@ _WEIGHTING = flags.DEFINE_string('weighting', 'linear', 'uniform, linear or disc
 _TARGETS = flags.DEFINE_list('targets', ['5e-2', '1e-2'], 'exploitability targets')
 _LIMIT = flags.DEFINE_float('time_limit', 300.0, 'seconds of solving per solver, at most')
 _SEED = flags.DEFINE_integer('seed', 0, 'seed of both solvers')
+_GAME = flags.DEFINE_string('game', 'leduc_poker',
+                            'an OpenSpiel game name, solved by both (ours compiles it)')
 
 
 def _race(step, evaluate, first: int, targets, limit: float) -> tuple:
@@ -61,7 +65,8 @@ def main(argv):
   batch, limit = _BATCH.value, _LIMIT.value
 
   print(f'cfr_jax from {os.path.dirname(cfr_jax.__file__)}', flush=True)
-  game = cfr_jax.load_game('leduc')
+  game = cfr_jax.load_game('leduc' if _GAME.value == 'leduc_poker'
+                           else f'openspiel:{_GAME.value}')
   solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=batch,
                                weighting=_WEIGHTING.value, seed=_SEED.value)
   began = time.perf_counter()
@@ -76,7 +81,7 @@ def main(argv):
       ours_step, lambda: cfr_jax.exploitability(game, solver.average_policy(state[0])),
       first=16, targets=targets, limit=limit)
 
-  os_game = pyspiel.load_game('leduc_poker')
+  os_game = pyspiel.load_game(_GAME.value)
   os_solver = pyspiel.ExternalSamplingMCCFRSolver(os_game, seed=_SEED.value,
                                                   avg_type=pyspiel.MCCFRAverageType.SIMPLE)
 
@@ -87,8 +92,8 @@ def main(argv):
       os_step, lambda: pyspiel.exploitability(os_game, os_solver.average_policy()),
       first=16 * batch, targets=targets, limit=limit)
 
-  print(f'# ES-MCCFR on Leduc: time to exploitability (NashConv/2), {platform.machine()} '
-        f'{jax.default_backend()}, jax {jax.__version__}; ours: batch {batch}, weighting '
+  print(f'# ES-MCCFR on {_GAME.value} ({game.num_infosets:,} infosets): time to '
+        f'exploitability (NashConv/2), {platform.machine()} {jax.default_backend()}, jax {jax.__version__}; ours: batch {batch}, weighting '
         f'{_WEIGHTING.value}, seed {_SEED.value}, compile {compile_s:.1f} s (not counted)')
   print('| target | ours s | ours traversals/player | OpenSpiel C++ s | OpenSpiel '
         'traversals/player | OpenSpiel s / ours s |')
