@@ -81,6 +81,17 @@ def _bucket(n: int) -> int:
   return 1 << max(int(n - 1).bit_length(), 0)  # batch sizes: powers of two, few programs
 
 
+def _children(step, padded, parents, actions):
+  """The host states reached from `padded`[parents] by `actions` ([M] each),
+  stepped in one padded batch (`step`: the jitted, vmapped env.step)."""
+  m = len(parents)
+  size = _bucket(m)
+  idx = np.concatenate([parents, np.zeros(size - m, np.int64)])
+  act = np.concatenate([actions, np.zeros(size - m, np.int64)]).astype(np.int32)
+  return jax.tree.map(lambda x: np.asarray(x)[:m], step(
+      jax.tree.map(lambda x: x[idx], padded), act))
+
+
 def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
   """`env` checked against every history of `game`, with the game's infoset rows.
 
@@ -149,13 +160,7 @@ def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
       actions.append(acts)
     if not parents:
       break
-    parents, actions = np.concatenate(parents), np.concatenate(actions)
-    m = len(parents)
-    size = _bucket(m)
-    idx = np.concatenate([parents, np.zeros(size - m, np.int64)])
-    act = np.concatenate([actions, np.zeros(size - m, np.int64)]).astype(np.int32)
-    states = jax.tree.map(lambda x: np.asarray(x)[:m], step(
-        jax.tree.map(lambda x: x[idx], padded), act))
+    states = _children(step, padded, np.concatenate(parents), np.concatenate(actions))
   order = np.argsort(code_of_row, kind='stable')
   return Aligned(base=env, codes=jnp.asarray(code_of_row[order], jnp.int32),
                  rows=jnp.asarray(order, jnp.int32))
@@ -189,13 +194,7 @@ def infoset_observations(env: Aligned, game: Game) -> jax.Array:
             for a in np.flatnonzero(mask[k] if dec[k] else probs[k] > 0)]
     if not kids:
       break
-    idx, act = (np.asarray(x) for x in zip(*kids))
-    m = len(idx)
-    size = _bucket(m)
-    idx = np.concatenate([idx, np.zeros(size - m, np.int64)])
-    act = np.concatenate([act, np.zeros(size - m, np.int64)]).astype(np.int32)
-    states = jax.tree.map(lambda x: np.asarray(x)[:m], step(
-        jax.tree.map(lambda x: x[idx], padded), act))
+    states = _children(step, padded, *(np.asarray(x) for x in zip(*kids)))
   if not found.all():
     raise Disagreement(f'{int((~found).sum())} infosets of {game.name} never reached')
   return jnp.asarray(out)
