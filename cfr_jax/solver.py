@@ -549,7 +549,10 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+', 'postflop_dcfr'
     (the same as `schedule='hs'` or `'postflop'` with the base algorithm); or
     'deep-cfr' (`cfr_jax.neural.make_deep_cfr`: its settings as keyword
-    arguments, `hidden=` the networks' layer widths).
+    arguments, `hidden=` the networks' layer widths). `game` may also be a
+    generative env (`cfr_jax.envs.load_env`), for games that do not compile:
+    then only 'deep-cfr' applies (`cfr_jax.neural.make_env_deep_cfr`, sampled
+    traversals, progress measured by play).
   schedule: None (default: fixed hyperparameters), or a hyperparameter schedule
     (see `regret.SCHEDULES`): 'hs' (Zhang, McAleer & Sandholm 2024) for dcfr,
     pcfr+ and pdcfr+, its hyperparameters gamma (gamma_0, default 30) and
@@ -591,6 +594,17 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     return sampled_lib.make_sampled_solver(
         game, algorithm, alternating=alternating, dtype=dtype, mesh=mesh, storage=storage,
         compensated=compensated, **hyperparameters)
+  from cfr_jax.envs.core import Env  # pylint: disable=g-import-not-at-top
+  if isinstance(game, Env):
+    if solver_kind(algorithm) != 'neural':
+      raise ValueError(f'{getattr(game, "spec", type(game).__name__)!r} is a generative '
+                       f'env (it does not compile): only deep-cfr trains on it, not '
+                       f'{algorithm!r}')
+    if not (alternating is True and mesh is None and str(jnp.dtype(dtype)) == 'float32'
+            and storage is None and schedule is None and compensated is None):
+      raise ValueError('deep-cfr runs in float32 on one device, without tabular options')
+    from cfr_jax.neural import env_deep_cfr  # pylint: disable=g-import-not-at-top
+    return env_deep_cfr.make_env_deep_cfr(game, **hyperparameters)
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
   if solver_kind(algorithm) == 'neural':

@@ -43,6 +43,12 @@ def export_policy(workdir: str, out: str) -> str:
       raise training.ConfigError(f'{workdir} does not exist: give the --workdir of a '
                                  'cfr-train run')
   solver, state = training.load_run(workdir)
+  if solver.game is None:  # Deep CFR on a generative env: a network, no table
+    raise training.ConfigError(
+        f'{workdir} trained {solver.describe()["game"]}, a game that does not compile: its '
+        'policy is a network over observations, not a table of infosets; load it in Python '
+        '(cfr_jax.training.load_run, then solver.policy(state) or '
+        'solver.average_policy_probs(state, env_states))')
   policy = solver.average_policy(state)
   try:
     if ext == '.json':

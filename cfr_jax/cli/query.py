@@ -45,7 +45,8 @@ def _main(argv, node: str, summary: bool) -> int:
   try:
     solver, state = training.load_run(argv[1])
     if not isinstance(solver.game, subgame.Subgame):
-      raise training.ConfigError(f'{argv[1]} is a {solver.game.name} run; cfr-query '
+      name = solver.describe()['game'] if solver.game is None else solver.game.name
+      raise training.ConfigError(f'{argv[1]} is a {name} run; cfr-query '
                                  'reads hold\'em subgames (config.game=holdem)')
     report = subgame.node_report(solver.game, solver.average_policy(state).probs,
                                  node)

@@ -40,9 +40,12 @@ def row(path: str) -> list[str]:
   if status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
   expl = p.get('exploitability')
+  score = '-' if expl is None else f'{expl:.3e}'
+  if p.get('evaluation'):  # a game that does not compile: head-to-head against uniform
+    score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
   rate = p.get('iterations_per_second')
   return [os.path.dirname(path), status, f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
-          '-' if rate is None else f'{rate:,.0f}', '-' if expl is None else f'{expl:.3e}',
+          '-' if rate is None else f'{rate:,.0f}', score,
           _duration(p.get('eta_seconds')) if status == 'running' else '-',
           p.get('updated_at', '')]
 

@@ -14,15 +14,20 @@ import os
 DEFAULT = 'leduc'
 
 FIELD_HELP = {
-    'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>) or "
-            "'holdem' (then config.holdem describes the subgame)",
+    'game': "cfr_jax.load_game spec (kuhn, leduc, leduc(ranks=13), openspiel:<name>), "
+            "'holdem' (then config.holdem describes the subgame), or env:<name> (a "
+            "generative game that is never compiled, e.g. env:liars_dice(dice=2,sides=6); "
+            "deep-cfr only)",
     'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
                   'hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr; '
                   'neural: deep-cfr'),
     'batch_size': ('es-mccfr, os-mccfr: sampled trajectories per player per iteration; '
                    'deep-cfr: samples per Adam step'),
     'hidden': 'deep-cfr: hidden layer widths of its networks (e.g. 64,64)',
-    'traversals': 'deep-cfr: external-sampling traversals per player and iteration',
+    'traversals': ('deep-cfr: traversals per player and iteration (external sampling; on '
+                   'env: games, sampled trajectories)'),
+    'epsilon': "deep-cfr on env: games: the traverser's exploration in its sampled traversals",
+    'eval_games': 'deep-cfr on env: games: games of each head-to-head evaluation',
     'advantage_steps': "deep-cfr: Adam steps of a player's advantage network per iteration",
     'policy_steps': 'deep-cfr: Adam steps of the average-strategy network per iteration',
     'advantage_memory': "deep-cfr: samples in each player's advantage reservoir",

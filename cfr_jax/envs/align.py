@@ -56,6 +56,17 @@ class Aligned(Env):
   def infoset_code(self, s):
     return self.base.infoset_code(s)
 
+  def observation(self, s):
+    return self.base.observation(s)
+
+  @property
+  def spec(self):
+    return getattr(self.base, 'spec', None)
+
+  @property
+  def payoff_scale(self) -> float:
+    return self.base.payoff_scale
+
   def infoset(self, s):
     code = self.base.infoset_code(s)
     i = jnp.clip(jnp.searchsorted(self.codes, code), 0, self.codes.shape[0] - 1)
@@ -68,6 +79,17 @@ class Disagreement(AssertionError):
 
 def _bucket(n: int) -> int:
   return 1 << max(int(n - 1).bit_length(), 0)  # batch sizes: powers of two, few programs
+
+
+def _children(step, padded, parents, actions):
+  """The host states reached from `padded`[parents] by `actions` ([M] each),
+  stepped in one padded batch (`step`: the jitted, vmapped env.step)."""
+  m = len(parents)
+  size = _bucket(m)
+  idx = np.concatenate([parents, np.zeros(size - m, np.int64)])
+  act = np.concatenate([actions, np.zeros(size - m, np.int64)]).astype(np.int32)
+  return jax.tree.map(lambda x: np.asarray(x)[:m], step(
+      jax.tree.map(lambda x: x[idx], padded), act))
 
 
 def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
@@ -138,13 +160,41 @@ def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
       actions.append(acts)
     if not parents:
       break
-    parents, actions = np.concatenate(parents), np.concatenate(actions)
-    m = len(parents)
-    size = _bucket(m)
-    idx = np.concatenate([parents, np.zeros(size - m, np.int64)])
-    act = np.concatenate([actions, np.zeros(size - m, np.int64)]).astype(np.int32)
-    states = jax.tree.map(lambda x: np.asarray(x)[:m], step(
-        jax.tree.map(lambda x: x[idx], padded), act))
+    states = _children(step, padded, np.concatenate(parents), np.concatenate(actions))
   order = np.argsort(code_of_row, kind='stable')
   return Aligned(base=env, codes=jnp.asarray(code_of_row[order], jnp.int32),
                  rows=jnp.asarray(order, jnp.int32))
+
+
+def infoset_observations(env: Aligned, game: Game) -> jax.Array:
+  """[I, F] `env.observation` at one history of each infoset row of `game`
+  (`env` aligned to it by `align`): what a network trained on the env reads
+  at each of the compiled game's infosets, so its policy can be evaluated
+  exactly. Walks every history (breadth first, a vmapped step per level)."""
+  if not isinstance(env, Aligned):
+    raise TypeError('infoset_observations needs an env aligned to the game (envs.align)')
+  look = jax.jit(jax.vmap(lambda s: (env.current_player(s), env.legal_mask(s),
+                                     env.chance_probs(s), env.infoset(s),
+                                     env.observation(s))))
+  step = jax.jit(jax.vmap(env.step))
+  out = np.zeros((game.num_infosets, env.num_features), np.float32)
+  found = np.zeros(game.num_infosets, bool)
+  states = jax.tree.map(lambda x: np.asarray(x)[None], env.root())
+  while True:
+    n = len(np.asarray(jax.tree.leaves(states)[0]))
+    size = _bucket(n)
+    padded = jax.tree.map(lambda x: np.concatenate(
+        [x, np.repeat(x[:1], size - n, axis=0)]), states)
+    player, mask, probs, row, obs = (np.asarray(x)[:n] for x in look(padded))
+    dec = player < CHANCE
+    out[row[dec]] = obs[dec]
+    found[row[dec]] = True
+    live = np.flatnonzero(player != TERMINAL)
+    kids = [(k, a) for k in live
+            for a in np.flatnonzero(mask[k] if dec[k] else probs[k] > 0)]
+    if not kids:
+      break
+    states = _children(step, padded, *(np.asarray(x) for x in zip(*kids)))
+  if not found.all():
+    raise Disagreement(f'{int((~found).sum())} infosets of {game.name} never reached')
+  return jnp.asarray(out)

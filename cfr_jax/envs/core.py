@@ -46,6 +46,13 @@ class Env:
     returns(s) -> [2] float32       the players' payoffs at terminals (zeros elsewhere).
     infoset_code(s) -> [] int32     the acting player's infoset, an integer in
                                     [0, num_codes) (-1 where nobody decides).
+    observation(s) -> [F] float32   what the acting player knows, as a fixed-size
+                                    vector a network reads (F = num_features): a
+                                    function of the infoset alone (equal for
+                                    every history of one infoset), zeros where
+                                    nobody decides.
+  payoff_scale: the largest |payoff| (or a bound on it): neural solvers learn
+  values in this unit.
   `infoset(s)` is the id a tabular solver indexes its tables with: the code,
   or, for an env aligned with a compiled game (`envs.align`), the game's row.
   """
@@ -74,6 +81,18 @@ class Env:
 
   def infoset_code(self, s: State) -> jax.Array:
     raise NotImplementedError
+
+  def observation(self, s: State) -> jax.Array:
+    raise NotImplementedError(f'{type(self).__name__} has no observation() (neural '
+                              'solvers need one)')
+
+  @property
+  def num_features(self) -> int:
+    return int(jax.eval_shape(self.observation, self.root()).shape[0])
+
+  @property
+  def payoff_scale(self) -> float:
+    return 1.0
 
   def infoset(self, s: State) -> jax.Array:
     return self.infoset_code(s)

@@ -41,6 +41,13 @@ class LiarsDice(Env):
                        'do not fit an int32')
 
   @property
+  def spec(self) -> str:
+    """The `envs.load_env` name of this game."""
+    d = self.dice
+    dice = d[0] if d[0] == d[1] else f'{d[0]}:{d[1]}'
+    return f'liars_dice(dice={dice},sides={self.sides})'
+
+  @property
   def total_dice(self) -> int:
     return sum(self.dice)
 
@@ -122,6 +129,24 @@ class LiarsDice(Env):
     powers = base ** jnp.arange(width - 1, -1, -1, dtype=jnp.int32)
     code = (p * base ** width + jnp.sum(dice * powers)) * 2 ** self.num_bids + s.bids
     return jnp.where(p < 2, code, -1).astype(jnp.int32)
+
+
+  def observation(self, s):
+    """[2 + sides + 2 * num_bids]: the acting player (one-hot), how many of
+    their own dice show each face, the bids made so far (the bitmask, which
+    is the whole public history: bids only increase) and the standing bid
+    (one-hot; zeros before the first)."""
+    p = self.current_player(s)
+    deciding = p < 2
+    me = jnp.clip(p, 0, 1)
+    owner = jnp.where(jnp.arange(self.total_dice) < self.dice[0], 0, 1)
+    mine = (owner == me) & (s.dice >= 0)
+    counts = jnp.sum(mine[:, None] & (s.dice[:, None] == jnp.arange(self.sides)), 0)
+    bits = jnp.right_shift(s.bids, jnp.arange(self.num_bids, dtype=jnp.int32)) & 1
+    last = jnp.arange(self.num_bids) == s.last_bid
+    out = jnp.concatenate([jax.nn.one_hot(me, 2), counts.astype(jnp.float32),
+                           bits.astype(jnp.float32), last.astype(jnp.float32)])
+    return jnp.where(deciding, out, 0.0).astype(jnp.float32)
 
 
 def liars_dice_env(dice=(1, 1), sides: int = 6) -> LiarsDice:

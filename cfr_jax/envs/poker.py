@@ -88,6 +88,23 @@ class Kuhn(Env):
     return jnp.where(p < 2, code, -1).astype(jnp.int32)
 
 
+  def observation(self, s):
+    """[9]: the acting player (one-hot), their card (one-hot), the two
+    actions so far (one-hot pass/bet each, zeros if not taken yet)."""
+    p = self.current_player(s)
+    me = jnp.clip(p, 0, 1)
+    taken = jnp.arange(2) < s.length
+    acts = jnp.where(taken[:, None], jax.nn.one_hot(s.history[:2], 2), 0.0).reshape(-1)
+    out = jnp.concatenate([jax.nn.one_hot(me, 2), jax.nn.one_hot(s.cards[me], 3), acts])
+    return jnp.where(p < 2, out, 0.0).astype(jnp.float32)
+
+  @property
+  def payoff_scale(self) -> float:
+    return 2.0
+
+  spec = 'kuhn'
+
+
 # ----------------------------------------------------------------------------
 # Leduc poker and its family.
 
@@ -114,6 +131,13 @@ class Leduc(Env):
   fit an int32 are refused.
   """
   rules: LeducRules = struct.field(pytree_node=False, default=LeducRules())
+
+  @property
+  def spec(self) -> str:
+    r, d = self.rules, LeducRules()
+    changed = [f'{k}={":".join(map(str, v)) if isinstance(v, tuple) else v}'
+               for k, v in vars(r).items() if getattr(d, k) != v]
+    return f'leduc({",".join(changed)})' if changed else 'leduc'
 
   @property
   def num_cards(self) -> int:
@@ -214,6 +238,24 @@ class Leduc(Env):
     code = ((p * n + s.cards[jnp.clip(p, 0, 1)]) * (n + 1) + board) * width
     code = (code + rounds[0]) * width + rounds[1]
     return jnp.where(p < 2, code, -1).astype(jnp.int32)
+
+
+  def observation(self, s):
+    """[2 + 2 * cards + 2 * L * 3]: the acting player (one-hot), their card
+    and the board (one-hot each; zeros before the flop), and each round's
+    action sequence (one-hot fold/call/raise per position)."""
+    p = self.current_player(s)
+    me = jnp.clip(p, 0, 1)
+    n = self.num_cards
+    board = jnp.where(s.round == 1, jax.nn.one_hot(s.cards[2], n), 0.0)
+    seq = jnp.where((s.seq >= 0)[..., None], jax.nn.one_hot(s.seq, 3), 0.0).reshape(-1)
+    out = jnp.concatenate([jax.nn.one_hot(me, 2), jax.nn.one_hot(s.cards[me], n), board, seq])
+    return jnp.where(p < 2, out, 0.0).astype(jnp.float32)
+
+  @property
+  def payoff_scale(self) -> float:
+    r = self.rules
+    return float(r.ante + r.max_raises * sum(r.raise_sizes))
 
 
 def kuhn_env() -> Kuhn:

@@ -109,6 +109,14 @@ class TreeEnv(Env):
   def infoset_code(self, s):
     return self.node_infoset[s]
 
+  def observation(self, s):
+    """[I]: the infoset row, one-hot (a network on it is a table)."""
+    return jax.nn.one_hot(self.node_infoset[s], self.legal.shape[0], dtype=jnp.float32)
+
+  @property
+  def payoff_scale(self) -> float:
+    return float(jnp.abs(self.utility).max()) or 1.0
+
 
 def tree_env(game: Game, dtype=jnp.float32) -> TreeEnv:
   """`game` as an env; infoset ids = the game's infoset rows."""

@@ -21,6 +21,12 @@ def load_game(spec: str) -> Game:
   if not isinstance(spec, str) or not spec.strip():
     raise ValueError(f'game must be a non-empty string, got {spec!r}')
   spec = spec.strip()
+  if spec.startswith('env:'):
+    raise ValueError(
+        f'{spec!r} is a generative game (sampled, never compiled): it has no compiled '
+        'tree and no exact exploitability; train it with algorithm "deep-cfr" '
+        '(cfr_jax.envs.load_env, or game="env:..." in a launcher config), which '
+        'measures progress by head-to-head play')
   if spec.startswith('openspiel:'):
     return import_openspiel(spec[len('openspiel:'):])
   if spec in ('kuhn', 'kuhn_poker'):

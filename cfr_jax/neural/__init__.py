@@ -5,6 +5,8 @@
     cfr_jax.exploitability(game, solver.average_policy(state))
 """
 from cfr_jax.neural.deep_cfr import DeepCFRSolver, DeepCFRState, make_deep_cfr
+from cfr_jax.neural.env_deep_cfr import EnvDeepCFRSolver, make_env_deep_cfr
 from cfr_jax.neural.features import infoset_features
 
-__all__ = ['DeepCFRSolver', 'DeepCFRState', 'infoset_features', 'make_deep_cfr']
+__all__ = ['DeepCFRSolver', 'DeepCFRState', 'EnvDeepCFRSolver', 'infoset_features',
+           'make_deep_cfr', 'make_env_deep_cfr']

@@ -25,18 +25,18 @@ bit on CPU.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Sequence
 
-from flax import linen as nn
 from flax import struct
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from cfr_jax.games.tree import Game
 from cfr_jax.checks import checked_count
+from cfr_jax.neural.common import (MLP, DeepCFRIteration, check_hidden,
+                                   check_hyperparameters, fit, matched, masked_softmax,
+                                   optimizers, reservoir_slots)
 from cfr_jax.neural.features import infoset_features
 from cfr_jax.neural.traversal import external_sampling
 from cfr_jax.policy import TabularPolicy
@@ -56,20 +56,6 @@ DEFAULTS = {
     'reinitialize': True,  # advantage networks from fresh parameters every iteration
     'seed': 0,
 }
-
-
-class MLP(nn.Module):
-  """features [..., F] -> [..., A]: ReLU layers, then the last layer's input
-  normalised (as in Deep CFR's networks: regrets grow and shrink by orders of
-  magnitude over a run), then a linear output."""
-  hidden: Sequence[int]
-  outputs: int
-
-  @nn.compact
-  def __call__(self, x):
-    for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(self.outputs)(nn.LayerNorm()(x))
 
 
 @struct.dataclass
@@ -92,13 +78,7 @@ class Memory:
 
   def add(self, key, mask, ids, targets, weight) -> 'Memory':
     """Offers the [M] candidates where `mask` holds, in order."""
-    size = self.ids.shape[0]
-    pos = self.seen + jnp.cumsum(mask) - 1  # each candidate's place in the stream
-    draw = jax.random.randint(key, mask.shape, 0, jnp.maximum(pos + 1, 1))
-    slot = jnp.where(pos < size, pos, draw)
-    # Out of range: dropped (not kept, or not offered). Two candidates drawing
-    # the same slot in one batch: one of them is kept, as if offered in turn.
-    slot = jnp.where(mask & (slot < size), slot, size)
+    slot = reservoir_slots(key, mask, self.seen, self.ids.shape[0])
     put = lambda buf, x: buf.at[slot].set(jnp.asarray(x, buf.dtype), mode='drop')
     return Memory(put(self.ids, ids), put(self.targets, targets),
                   put(self.weights, jnp.broadcast_to(weight, mask.shape)),
@@ -125,31 +105,8 @@ class DeepCFRState:
   key: jax.Array
 
 
-def _matched(advantages, legal):
-  """Regret matching on predicted advantages [I, A]; where none is positive,
-  the largest (ties share), as in Deep CFR."""
-  positive = jnp.where(legal, jnp.maximum(advantages, 0), 0)
-  total = positive.sum(-1, keepdims=True)
-  masked = jnp.where(legal, advantages, -jnp.inf)
-  best = (masked == masked.max(-1, keepdims=True)) & legal
-  fallback = best / best.sum(-1, keepdims=True)
-  return jnp.where(total > 0, positive / jnp.where(total > 0, total, 1), fallback)
-
-
-def _masked_softmax(logits, legal):
-  logits = jnp.where(legal, logits, -jnp.inf)
-  return jax.nn.softmax(logits, axis=-1)
-
-
-def _restarting_cosine(lr: float, period: int):
-  """Cosine decay from lr to 0 over each `period` steps, restarting (the
-  advantage networks are retrained every iteration)."""
-  period = max(int(period), 1)
-  return lambda count: lr * 0.5 * (1 + jnp.cos(jnp.pi * (count % period) / period))
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
-class DeepCFRSolver:
+class DeepCFRSolver(DeepCFRIteration):
   """Deep CFR bound to a compiled game. Build it with `make_deep_cfr`."""
   game: Game
   hyperparameters: dict
@@ -166,10 +123,7 @@ class DeepCFRSolver:
     scale = float(np.abs(self.game.info.float_arrays['utility']).max()) or 1.0
     object.__setattr__(self, '_scale', scale)
     net = MLP(tuple(self.hidden), self.game.num_actions)
-    adv_opt = optax.chain(optax.clip_by_global_norm(1.0),
-                          optax.adam(_restarting_cosine(hp['learning_rate'],
-                                                        hp['advantage_steps'])))
-    pol_opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(hp['learning_rate']))
+    adv_opt, pol_opt = optimizers(hp)
     for name, value in (('_features', jnp.asarray(features)), ('feature_kind', kind),
                         ('_net', net), ('_adv_opt', adv_opt), ('_pol_opt', pol_opt)):
       object.__setattr__(self, name, value)
@@ -238,78 +192,32 @@ class DeepCFRSolver:
     """[I, A] both players' current strategies from their networks."""
     out = jax.vmap(self._net.apply, in_axes=(0, None))(advantage_params, self._features)
     player = self.game.infoset_player[:, None]
-    return _matched(jnp.where(player == 0, out[0], out[1]), self.game.legal)
+    return matched(jnp.where(player == 0, out[0], out[1]), self.game.legal)
 
   def _policy_impl(self, policy_params):
-    return _masked_softmax(self._net.apply(policy_params, self._features), self.game.legal)
+    return masked_softmax(self._net.apply(policy_params, self._features), self.game.legal)
 
   def _fit(self, params, opt_state, opt, memory, key, steps, loss_of, now):
     """`steps` Adam steps on minibatches of `memory` (none while it is empty)."""
-    hp, legal = self.hyperparameters, self.game.legal
-    filled = jnp.minimum(memory.seen, memory.ids.shape[0])
+    legal = self.game.legal
 
-    def step(i, carry):
-      params, opt_state = carry
-      pick = jax.random.randint(jax.random.fold_in(key, i), (hp['batch_size'],), 0,
-                                jnp.maximum(filled, 1))
+    def batch_of(pick):
       ids = memory.ids[pick]
-      batch = (self._features[ids], memory.targets[pick], memory.weights[pick] / now, legal[ids])
-      grads = jax.grad(lambda p: loss_of(self._net.apply(p, batch[0]), *batch[1:]))(params)
-      updates, opt_state = opt.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), opt_state
+      return self._features[ids], memory.targets[pick], memory.weights[pick] / now, legal[ids]
+    return fit(self._net.apply, opt, params, opt_state, key, steps,
+               self.hyperparameters['batch_size'], jnp.minimum(memory.seen, memory.ids.shape[0]),
+               batch_of, loss_of)
 
-    return jax.lax.fori_loop(0, jnp.where(filled > 0, steps, 0), step, (params, opt_state))
-
-  def _iteration(self, _, state: DeepCFRState) -> DeepCFRState:
+  def _sample(self, adv_params, p, k_walk, now, memory, pol_memory, k_adv, k_pol):
     hp, game = self.hyperparameters, self.game
-    t = state.iteration + 1
-    now = t.astype(jnp.float32)
-    key = jax.random.fold_in(state.key, t)
-    num_infosets, a = game.num_infosets, game.num_actions
-    ids = jnp.tile(jnp.arange(num_infosets, dtype=jnp.int32), hp['traversals'])
-    adv_params, adv_opt = state.advantage_params, state.advantage_opt
-    adv_memory, pol_memory = state.advantage_memory, state.policy_memory
-    for p in (0, 1):
-      k_walk, k_adv, k_pol, k_init, k_fit = jax.random.split(jax.random.fold_in(key, p), 5)
-      sigma = self._strategy(adv_params)
-      walks = jax.random.split(k_walk, hp['traversals'])
-      mine, regrets, theirs = jax.vmap(external_sampling, in_axes=(None, None, None, 0))(
-          game, sigma, p, walks)
-      memory = jax.tree.map(lambda x: x[p], adv_memory)
-      memory = memory.add(k_adv, mine.reshape(-1), ids, regrets.reshape(-1, a) / self._scale,
-                          now)
-      adv_memory = jax.tree.map(lambda m, x: m.at[p].set(x), adv_memory, memory)
-      pol_memory = pol_memory.add(k_pol, theirs.reshape(-1), ids, sigma[ids], now)
-
-      params = jax.tree.map(lambda x: x[p], adv_params)
-      opt_state = jax.tree.map(lambda x: x[p], adv_opt)
-      if hp['reinitialize']:
-        params = self._new_params(k_init)
-        opt_state = self._adv_opt.init(params)
-      params, opt_state = self._fit(params, opt_state, self._adv_opt, memory, k_fit,
-                                    hp['advantage_steps'], _advantage_loss, now)
-      adv_params = jax.tree.map(lambda m, x: m.at[p].set(x), adv_params, params)
-      adv_opt = jax.tree.map(lambda m, x: m.at[p].set(x), adv_opt, opt_state)
-
-    pol_params, pol_opt = self._fit(state.policy_params, state.policy_opt, self._pol_opt,
-                                    pol_memory, jax.random.fold_in(key, 2),
-                                    hp['policy_steps'], _policy_loss, now)
-    return DeepCFRState(adv_params, adv_opt, pol_params, pol_opt, adv_memory, pol_memory,
-                        t, state.key)
-
-  def _run_impl(self, state: DeepCFRState, n) -> DeepCFRState:
-    return jax.lax.fori_loop(0, n, self._iteration, state)
-
-
-def _advantage_loss(predicted, target, weight, legal):
-  """Linear-CFR-weighted squared error over legal actions."""
-  err = jnp.where(legal, predicted - target, 0)
-  return jnp.mean(weight * jnp.sum(err * err, -1))
-
-
-def _policy_loss(logits, target, weight, legal):
-  err = jnp.where(legal, _masked_softmax(logits, legal) - target, 0)
-  return jnp.mean(weight * jnp.sum(err * err, -1))
+    ids = jnp.tile(jnp.arange(game.num_infosets, dtype=jnp.int32), hp['traversals'])
+    sigma = self._strategy(adv_params)
+    walks = jax.random.split(k_walk, hp['traversals'])
+    mine, regrets, theirs = jax.vmap(external_sampling, in_axes=(None, None, None, 0))(
+        game, sigma, p, walks)
+    memory = memory.add(k_adv, mine.reshape(-1), ids,
+                        regrets.reshape(-1, game.num_actions) / self._scale, now)
+    return memory, pol_memory.add(k_pol, theirs.reshape(-1), ids, sigma[ids], now)
 
 
 def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), **hyperparameters
@@ -326,25 +234,6 @@ def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), **hyperparameter
   if not isinstance(game, Game):
     raise TypeError('deep-cfr needs a game from cfr_jax.load_game (hold\'em subgames are '
                     f'solved full-width), got {type(game).__name__}')
-  unknown = set(hyperparameters) - set(DEFAULTS)
-  if unknown:
-    raise ValueError(f'deep-cfr takes {sorted(DEFAULTS)}; got unknown {sorted(unknown)}')
-  hp = {**DEFAULTS, **hyperparameters}
-  for k in DEFAULTS:
-    if k == 'reinitialize':
-      hp[k] = bool(hp[k])
-    elif k == 'learning_rate':
-      hp[k] = float(hp[k])
-      if not (math.isfinite(hp[k]) and hp[k] > 0):
-        raise ValueError(f'learning_rate must be a positive number, got {hp[k]}')
-    else:
-      if isinstance(hp[k], float) and not float(hp[k]).is_integer():
-        raise ValueError(f'{k} must be an integer, got {hp[k]}')
-      hp[k] = int(hp[k])
-      if hp[k] < (0 if k in ('seed', 'policy_steps') else 1):
-        raise ValueError(f'{k} must be >= {0 if k in ("seed", "policy_steps") else 1}, '
-                         f'got {hp[k]}')
-  hidden = tuple(int(h) for h in hidden)
-  if not hidden or min(hidden) < 1:
-    raise ValueError(f'hidden must be one or more positive layer widths, got {hidden}')
+  hp = check_hyperparameters('deep-cfr', DEFAULTS, hyperparameters)
+  hidden = check_hidden(hidden)
   return DeepCFRSolver(game=game, hyperparameters=hp, hidden=hidden)

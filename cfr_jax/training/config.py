@@ -110,7 +110,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
 # Deep CFR's settings (config fields named as make_deep_cfr's arguments);
 # `seed` seeds its networks' initialisation and its sampling.
 NEURAL_FIELDS = ('hidden', 'traversals', 'advantage_steps', 'policy_steps', 'batch_size',
-                 'advantage_memory', 'policy_memory', 'learning_rate', 'reinitialize')
+                 'advantage_memory', 'policy_memory', 'learning_rate', 'reinitialize',
+                 # Deep CFR on a generative env (game='env:...') only:
+                 'epsilon', 'eval_games')
 
 
 def _validate_neural(config) -> None:
@@ -263,7 +265,11 @@ def build_solver(config) -> cfr_jax.Solver:
 
 
 def _load_game(config):
-  """`config.game` by name, or the hold'em subgame that `config.holdem` describes."""
+  """`config.game` by name, or the hold'em subgame that `config.holdem` describes;
+  'env:<name>' is a generative game (`envs.load_env`), never compiled."""
+  if str(config.game).strip().startswith('env:'):
+    from cfr_jax import envs  # pylint: disable=g-import-not-at-top
+    return envs.load_env(config.game)
   if config.game != 'holdem':
     return cfr_jax.load_game(config.game)
   spec = config.get('holdem')

@@ -61,6 +61,10 @@ class _Run:
   solve_iterations: int = 0
   exploitability: float | None = None
   exploitability_iteration: int | None = None
+  # Games that do not compile: the solver's `evaluate` (head-to-head play
+  # against uniform and against the previous evaluation's policy) instead of
+  # exact exploitability, with the iteration it was measured at.
+  evaluation: dict | None = None
   last_checkpoint: dict | None = None
   error: str | None = None
   clock: Any = time.monotonic  # `_Processes.now` under jax.distributed
@@ -88,6 +92,7 @@ class _Run:
         'time_budget_left_seconds': time_left, 'eta_seconds': eta,
         'exploitability': self.exploitability,
         'exploitability_iteration': self.exploitability_iteration,
+        'evaluation': self.evaluation,
         'last_checkpoint': self.last_checkpoint, 'restored_from': self.restored_from,
         'rejected': self.rejected, 'restore_warnings': self.restore_warnings,
         'compile_seconds': self.compile_seconds,
@@ -205,6 +210,9 @@ class _Instance:
   progress_path: str = ''
   chunk_start_iteration: int = 0
   in_chunk: bool = False
+  # Games measured by play: (iteration, policy) of the previous evaluation (or
+  # of the restored checkpoint), the opponent of the next one.
+  previous: Any = None
 
 
 class _States:
@@ -370,12 +378,13 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
              restore_warnings=[{'path': p, 'warning': w} for p, w in report.warnings
                                if p == report.restored_from])
     _print_restore(tag, report, r, store)  # every process: each has its own log
-    note = getattr(solver.game.info, 'isomorphism', None)  # hold'em subgames
+    note = getattr(getattr(solver.game, 'info', None), 'isomorphism', None)  # hold'em subgames
     if note and not note.startswith('none') and processes.primary:
       print(f'{tag}chance isomorphism {note}', flush=True)
     if report.restored_from is not None:
       r.exploitability = meta.get('exploitability')
       r.exploitability_iteration = meta.get('exploitability_iteration')
+      r.evaluation = meta.get('evaluation')
     if state is None:
       state = solver.init()
       if solver.mesh is None:
@@ -386,6 +395,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     r.iteration = int(states[-1].iteration)
     instances.append(_Instance(solver=solver, store=store, r=r,
                                progress_path=os.path.join(workdir, 'progress.json')))
+    if _by_play(solver) and report.restored_from is not None:
+      instances[-1].previous = (r.iteration, solver.snapshot(state))
   for inst in instances:  # opened before compiling: a bad metrics path fails at once
     inst.metrics = stack.enter_context(contextlib.closing(
         MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
@@ -398,7 +409,11 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   compiled = _Compilations.start()
   began = time.monotonic()
   batch.step([0] * len(instances))
-  cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+  if _by_play(solvers[0]):
+    state = batch.get(0)
+    solvers[0].evaluate(state, solvers[0].snapshot(state))  # both of its programs
+  else:
+    cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
   compile_seconds = time.monotonic() - began
   for inst in instances:
     inst.r.compile_seconds, inst.r.compilations = compile_seconds, compiled
@@ -519,6 +534,18 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
 
   def evaluate(k, inst):
     r = inst.r
+    if _by_play(inst.solver):
+      state = batch.get(k)
+      scores = inst.solver.evaluate(state, inst.previous and inst.previous[1])
+      if not all(math.isfinite(v) for v in scores.values()):
+        raise diverged(inst, f'evaluation is {scores}')
+      if inst.previous:
+        scores['previous_iteration'] = inst.previous[0]
+      inst.previous = (r.iteration, inst.solver.snapshot(state))
+      r.evaluation = {**scores, 'iteration': r.iteration}
+      inst.metrics.write(r.iteration, elapsed_seconds=r.elapsed(),
+                         solve_seconds=r.solve_seconds, **scores)
+      return
     value = cfr_jax.exploitability(inst.solver.game,
                                    inst.solver.average_policy(batch.get(k)))
     if not math.isfinite(value):
@@ -535,7 +562,9 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     """Final evaluation if done, save, metrics, progress, rebuild from the save."""
     r = inst.r
     inst.in_chunk = False
-    if r.exploitability_iteration != r.iteration and done(inst):
+    evaluated = (r.evaluation or {}).get('iteration') if _by_play(
+        inst.solver) else r.exploitability_iteration
+    if evaluated != r.iteration and done(inst):
       evaluate(k, inst)  # the final value, however the run ends
     state = batch.get(k)
     if not resume_lib.finite(state):
@@ -544,6 +573,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       path = inst.store.save(state, r.iteration, {
           'elapsed_seconds': r.elapsed(), 'exploitability': r.exploitability,
           'exploitability_iteration': r.exploitability_iteration,
+          'evaluation': r.evaluation,
           'describe': inst.solver.describe()})  # says why a foreign restore is refused
     r.last_checkpoint = {'iteration': r.iteration, 'path': path}
     inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
@@ -659,8 +689,22 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
           f'{_exploitability_text(r)}\n{_where_text(inst)}', flush=True)
 
 
+def _by_play(solver) -> bool:
+  """A solver of a game that does not compile: progress is measured by play."""
+  return solver.game is None and hasattr(solver, 'evaluate')
+
+
 def _exploitability_text(r: _Run) -> str:
   """The final exploitability with its unit (and the pot's share in hold'em)."""
+  if r.evaluation is not None:  # a game that does not compile
+    e = r.evaluation
+    text = (f'head-to-head against the uniform policy {e["vs_uniform"]:+.4f} '
+            f'+- {e["vs_uniform_se"]:.4f} per game (standard error; no exact '
+            'exploitability: the game does not compile)')
+    if 'vs_previous' in e:
+      text += (f', against iteration {e["previous_iteration"]}\'s policy '
+               f'{e["vs_previous"]:+.4f} +- {e["vs_previous_se"]:.4f}')
+    return text
   if r.exploitability is None:
     return 'exploitability not evaluated'
   text = f'exploitability {r.exploitability:.4e} chips (NashConv / 2, exact)'
@@ -675,7 +719,9 @@ def _where_text(inst: _Instance) -> str:
   w = inst.r.workdir
   return (f'  progress:    {os.path.join(w, "progress.json")}\n'
           f'  metrics:     {os.path.join(w, "metrics.jsonl")}\n'
-          f'  checkpoints: {inst.store.directory}\n'
-          f'  strategy:    cfr-export {w} --out=policy.npz  (or .json; in Python: '
-          'cfr_jax.training.load_run)')
+          f'  checkpoints: {inst.store.directory}\n' + (
+              '  strategy:    a network (the game does not compile): in Python, '
+              'cfr_jax.training.load_run, then solver.policy(state)' if _by_play(inst.solver)
+              else f'  strategy:    cfr-export {w} --out=policy.npz  (or .json; in Python: '
+              'cfr_jax.training.load_run)'))
 

@@ -88,8 +88,10 @@ class _Display:
     self._last = now
     it, total = p['iteration'], p['max_iterations']
     expl = p['exploitability']
-    text = (f'it {it}/{total} {p["iterations_per_second"] or 0:,.0f} it/s '
-            f'expl {"-" if expl is None else f"{expl:.3e}"} '
+    score = f'expl {"-" if expl is None else f"{expl:.3e}"}'
+    if p.get('evaluation'):  # a game that does not compile: play against uniform
+      score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
+    text = (f'it {it}/{total} {p["iterations_per_second"] or 0:,.0f} it/s {score} '
             f'ETA {_duration(p["eta_seconds"])}')
     if text == self._text:
       return
