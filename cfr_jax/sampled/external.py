@@ -31,10 +31,10 @@ trajectory per batch element, and its work is the sampled tree's size, not
 the game's: on Leduc the frontier is at most `max(widths)` nodes wide.
 
 Padded or pooled. Padding every trajectory to the widest frontier is cheap
-where the widest is close to the typical (Leduc: 159 padded child slots per
-trajectory against about 85 visited), and wasteful where it is not (liar's
-dice: 6,241 against about 130 nodes, as a bid's reply tree shrinks with the
-bid). There the frontiers of all B trajectories share one pool of C_d nodes
+where the widest is close to the typical (Leduc, traverser 0: 159 padded
+child slots per trajectory against 84 expected under uniform play), and
+wasteful where it is not (liar's dice: 6,241 against 1,182, 130 nodes, as
+the replies to a bid get fewer the higher the bid). There the frontiers of all B trajectories share one pool of C_d nodes
 per depth (`traverse_pooled`), each entry carrying its place in the padded
 layout, so that both layouts draw the same children from the same key.
 C_d comes from the mean and variance of one trajectory's frontier size
