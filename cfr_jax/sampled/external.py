@@ -151,8 +151,11 @@ def make_plan(game: Game, dtype) -> tuple:
 # Pool capacity at depth d: B m (1 + SLACK) + SIGMAS sqrt(B v) + MARGIN, with
 # (m, v) from `frontier_moments`. The normal tail term covers the batch's
 # spread about its mean; SLACK covers the opponent's strategy moving the mean
-# itself away from uniform play's (measured on liar's dice: see
-# pool_capacities).
+# itself away from uniform play's: on liar's dice (B = 1024) a near-
+# equilibrium profile (CFR+, exploitability 1e-3) fills 1.46x uniform play's
+# mean at traverser 1's depth 4 (low opening bids leave more replies); ES
+# after 40 iterations fills at most 76% of these capacities, and overflowed
+# in none of 2 x 50 batches.
 SLACK, SIGMAS, MARGIN = 1.0, 6.0, 64
 # Pool only where the padded path does this many times the pool's work.
 MIN_SAVING = 2.0
