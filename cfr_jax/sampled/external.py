@@ -271,12 +271,10 @@ def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     width = widths[d + 1]
     flat_keep = keep.reshape(batch, -1)
     rank = jnp.cumsum(flat_keep, axis=-1, dtype=jnp.int32) - 1  # position in the row
-    pos = jnp.where(flat_keep, rank, width)
-    nxt = jnp.full((batch, width + 1), sentinel, jnp.int32)
-    nxt = nxt.at[rows, pos].set(child.reshape(batch, -1), mode='drop')[:, :width]
-    below = jnp.where(flat_keep, rows * width + rank, batch * width)
-    levels.append((front, child, below.reshape(child.shape)))
-    front = nxt
+    below = jnp.where(flat_keep, rows * width + rank, batch * width).reshape(child.shape)
+    levels.append((front, child, below))
+    front = jnp.full((batch * width + 1,), sentinel, jnp.int32).at[below].set(child)
+    front = front[:-1].reshape(batch, width)
   return _unpad(*_back_up(plan, levels, front, flat_sigma, traverser, sigma.shape[0]), sigma)
 
 
