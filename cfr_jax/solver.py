@@ -586,7 +586,8 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   player per iteration, default 1024), weighting ('uniform', 'linear'
   (default) or 'discounted', the last with alpha, beta, gamma) and seed (the
   state's PRNG key); 'os-mccfr' also exploration (epsilon, default 0.6) and
-  env (a generative game aligned with `game`; default its tree_env).
+  env (a generative game aligned with `game`; default its tree_env);
+  'es-mccfr' also pooled (None: chosen per game; see sampled/external.py).
   """
   if solver_kind(algorithm) == 'sampled':
     if schedule is not None:

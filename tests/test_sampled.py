@@ -95,6 +95,68 @@ def test_leduc_converges_and_chunks_bit_for_bit(leduc_solver):
   assert not np.array_equal(solver.run(other, 20).regrets, b.regrets)
 
 
+@pytest.fixture(scope='module')
+def liars_dice():
+  return cfr_jax.load_game('openspiel:liars_dice')
+
+
+@pytest.mark.parametrize('name', ['kuhn', 'leduc', pytest.param(
+    'liars_dice', marks=pytest.mark.slow)])  # liar's dice: the pooled case (47 s, compiles)
+def test_pooled_and_padded_frontiers_draw_the_same_trajectories(name, kuhn, liars_dice):
+  # Same key, same draws: the pooled traversal returns the padded one's
+  # estimate, up to the order of the scatter-adds.
+  game = {'kuhn': kuhn, 'liars_dice': liars_dice}.get(name) or cfr_jax.load_game(name)
+  batch = 64
+  plan, widths, fanout = external.make_plan(game, jnp.float32)
+  capacity = external.pool_capacities(game, batch, widths, fanout, pooled=True)
+  sigma = jax.random.dirichlet(jax.random.PRNGKey(3), jnp.ones(game.num_actions),
+                               (game.num_infosets,))
+  sigma = jnp.where(game.legal, sigma, 0)
+  sigma = sigma / jnp.sum(sigma, axis=1, keepdims=True)
+  padded_fn = jax.jit(lambda key, i: external.traverse_padded(
+      plan, widths[i], fanout, sigma, key, i, batch), static_argnums=1)
+  pooled_fn = jax.jit(lambda key, i: external.traverse_pooled(
+      plan, widths[i], fanout, sigma, key, i, batch, capacity[i]), static_argnums=1)
+  for i in (0, 1):
+    key = jax.random.PRNGKey(11 + i)
+    padded = padded_fn(key, i)
+    *pooled, sizes = pooled_fn(key, i)
+    assert np.all(np.asarray(sizes) <= np.asarray(capacity[i]))
+    assert np.asarray(padded[1]).sum() > 0  # the opponent was visited
+    for a, b in zip(pooled, padded):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+def test_overflowing_pool_falls_back_to_the_padded_result_exactly(kuhn):
+  batch = 32
+  plan, widths, fanout = external.make_plan(kuhn, jnp.float32)
+  tiny = (batch,) + (1,) * (len(fanout) - 1)  # overflows from depth 1 on
+  sigma = jnp.full((kuhn.num_infosets, kuhn.num_actions), 0.5)
+  key = jax.random.PRNGKey(5)
+  sizes = jax.jit(lambda: external.traverse_pooled(
+      plan, widths[0], fanout, sigma, key, 0, batch, tiny)[2])()
+  assert np.any(np.asarray(sizes) > np.asarray(tiny))
+  traverse = jax.jit(lambda capacity: external.traverse(
+      plan, widths[0], fanout, sigma, key, 0, batch, capacity), static_argnums=0)
+  assert _equal(traverse(tiny), traverse(None))
+
+
+def test_pooling_is_chosen_where_it_saves_work(kuhn, liars_dice):
+  for game, pooled in ((kuhn, False), (cfr_jax.load_game('leduc'), False), (liars_dice, True)):
+    _, widths, fanout = external.make_plan(game, jnp.float32)
+    capacity = external.pool_capacities(game, 1024, widths, fanout)
+    assert [c is not None for c in capacity] == [pooled, pooled]
+  # Forced on a small game, a pooled solver resumes bit for bit and tracks
+  # the padded one (sums in another order only).
+  solver = cfr_jax.make_solver(kuhn, 'es-mccfr', batch_size=64, pooled=True)
+  assert all(c is not None for c in solver.capacity)
+  assert _equal(solver.run(solver.run(solver.init(), 3), 4), solver.run(solver.init(), 7))
+  padded = cfr_jax.make_solver(kuhn, 'es-mccfr', batch_size=64, pooled=False)
+  assert all(c is None for c in padded.capacity)
+  np.testing.assert_allclose(solver.run(solver.init(), 7).regrets,
+                             padded.run(padded.init(), 7).regrets, rtol=1e-5, atol=1e-5)
+
+
 def test_describe_and_fingerprint_name_the_sampling(kuhn):
   base = cfr_jax.make_solver(kuhn, 'es-mccfr', batch_size=64)
   d = base.describe()
@@ -129,6 +191,8 @@ def test_bad_settings_are_refused(kuhn):
     cfr_jax.make_solver(kuhn, 'os-mccfr', exploration=0)
   with pytest.raises(ValueError, match='outcome sampling'):
     cfr_jax.make_solver(kuhn, 'es-mccfr', exploration=0.5)
+  with pytest.raises(ValueError, match='pooled'):
+    cfr_jax.make_solver(kuhn, 'os-mccfr', pooled=True)
 
 
 def test_launcher_chunking_is_invariant(tmp_path, kuhn):

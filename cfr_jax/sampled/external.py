@@ -29,6 +29,22 @@ children's values are scatter-added into the [I * A] counterfactual-value
 table. This is the same estimator as the recursive ES-MCCFR with one
 trajectory per batch element, and its work is the sampled tree's size, not
 the game's: on Leduc the frontier is at most `max(widths)` nodes wide.
+
+Padded or pooled. Padding every trajectory to the widest frontier is cheap
+where the widest is close to the typical (Leduc, traverser 0: 159 padded
+child slots per trajectory against 84 expected under uniform play), and
+wasteful where it is not (liar's dice: 6,241 against 1,182, 130 nodes, as
+the replies to a bid get fewer the higher the bid). There the frontiers of all B trajectories share one pool of C_d nodes
+per depth (`traverse_pooled`), each entry carrying its place in the padded
+layout, so that both layouts draw the same children from the same key.
+C_d comes from the mean and variance of one trajectory's frontier size
+(`frontier_moments`, uniform opponent play) with slack for the opponent's
+actual strategy (`pool_capacities`), at most B widths[d]. Correctness never
+rests on it: a batch whose pool overflows at any depth is recomputed padded
+(`traverse`), so either way the result is the same estimator from the same
+draws, and only the order of the scatter-adds differs (not bit for bit, but
+each layout is deterministic, so resumed runs still are). `pool_capacities`
+pools where that cuts the child slots at least MIN_SAVING-fold.
 """
 from __future__ import annotations
 
@@ -84,6 +100,41 @@ def frontier_widths(t: TreeArrays, num_levels: int, traverser: int) -> list:
   return [max(int(w), 1) for w in reach[0]]
 
 
+def frontier_moments(t: TreeArrays, num_levels: int, traverser: int) -> tuple:
+  """([D], [D]) float64: the mean and variance of one trajectory's frontier
+  size at each depth, when the opponent samples uniformly (chance: its own
+  probabilities). Bottom up as `frontier_widths`: a node's size vector is
+  itself at its depth plus, at the traverser's nodes, the sum of its
+  children's (independent subtrees: means and variances add), elsewhere the
+  one sampled child's (a mixture: mean sum_c p_c m_c, variance
+  sum_c p_c (v_c + m_c^2) - mean^2).
+
+  The opponent's real strategy is not uniform and changes every iteration,
+  so these are estimates, not bounds; `pool_capacities` adds slack, and an
+  overflowing batch is recomputed by the padded path, so a wrong estimate
+  costs time, never exactness.
+  """
+  n = len(t.first) - 1
+  mean = np.zeros((n, num_levels))
+  mean[np.arange(n), t.depth[:n]] = 1
+  var = np.zeros((n, num_levels))
+  for d in np.unique(t.depth[:n])[::-1][1:]:
+    nodes = np.flatnonzero((t.depth[:n] == d) & (t.count[:n] > 0))
+    if not len(nodes):
+      continue
+    lo, hi = t.first[nodes[0]], t.first[nodes[-1]] + t.count[nodes[-1]]
+    starts = t.first[nodes] - lo
+    own = (t.player[nodes] == traverser)[:, None]
+    chance = np.repeat(t.player[nodes] == CHANCE, t.count[nodes])
+    p = np.where(chance, t.chance_prob[lo:hi], np.repeat(1.0 / t.count[nodes], t.count[nodes]))
+    m, v = mean[lo:hi], var[lo:hi]
+    mixed = np.add.reduceat(p[:, None] * m, starts, axis=0)
+    mixed_var = np.add.reduceat(p[:, None] * (v + m * m), starts, axis=0) - mixed ** 2
+    mean[nodes] += np.where(own, np.add.reduceat(m, starts, axis=0), mixed)
+    var[nodes] += np.where(own, np.add.reduceat(v, starts, axis=0), np.maximum(mixed_var, 0))
+  return mean[0], var[0]
+
+
 def make_plan(game: Game, dtype) -> tuple:
   """(Plan, widths per traverser, fanout per depth) of `game`."""
   t = tree_arrays(game)
@@ -97,51 +148,87 @@ def make_plan(game: Game, dtype) -> tuple:
   return plan, widths, fanout
 
 
-def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-             traverser: int, batch: int) -> tuple:
-  """One batch of external-sampling traversals for `traverser`.
+# Pool capacity at depth d: B m (1 + SLACK) + SIGMAS sqrt(B v) + MARGIN, with
+# (m, v) from `frontier_moments`. The normal tail term covers the batch's
+# spread about its mean; SLACK covers the opponent's strategy moving the mean
+# itself away from uniform play's: on liar's dice (B = 1024) a near-
+# equilibrium profile (CFR+, exploitability 1e-3) fills 1.46x uniform play's
+# mean at traverser 1's depth 4 (low opening bids leave more replies); ES
+# after 40 iterations fills at most 76% of these capacities, and overflowed
+# in none of 2 x 50 batches.
+SLACK, SIGMAS, MARGIN = 1.0, 6.0, 64
+# Pool only where the padded path does this many times the pool's work.
+MIN_SAVING = 2.0
 
-  sigma: [I, A] the current profile. Returns (cfv [I, A], visits [I]):
-  the counterfactual values of the traverser's infosets and the opponent's
-  infoset visit counts, each summed over the `batch` trajectories.
+
+def pool_capacities(game: Game, batch: int, widths, fanout, pooled: bool | None = None) -> tuple:
+  """Per traverser, the pooled frontier's capacity at each depth ([D] ints,
+  for `traverse(capacity=...)`), or None where the padded path is used.
+
+  widths, fanout: `make_plan`'s. pooled: True or False forces the choice;
+  None pools where sum_d B widths[d] fanout[d] (the padded child slots) is
+  at least MIN_SAVING times sum_d C_d fanout[d] (the pool's).
   """
-  num_infosets, num_actions = sigma.shape
-  dtype = sigma.dtype
+  t = tree_arrays(game)
+  out = []
+  for i in (0, 1):
+    mean, var = frontier_moments(t, len(fanout), i)
+    capacity = tuple(
+        min(batch * w, int(np.ceil(batch * m * (1 + SLACK) + SIGMAS * np.sqrt(batch * v))) + MARGIN)
+        for w, m, v in zip(widths[i], mean, var))
+    capacity = (batch,) + capacity[1:]  # the roots: exactly one per trajectory
+    padded = sum(batch * w * k for w, k in zip(widths[i], fanout))
+    pooled_work = sum(c * k for c, k in zip(capacity, fanout))
+    use = padded >= MIN_SAVING * pooled_work if pooled is None else pooled
+    out.append(capacity if use else None)
+  return tuple(out)
+
+
+def _expand(plan: Plan, front: jax.Array, unit: jax.Array, num_children: int,
+            flat_sigma: jax.Array, traverser: int) -> tuple:
+  """Children of a frontier, and which of them the trajectory keeps.
+
+  front: [S] or [B, W] node ids (sentinel padding allowed); unit: front's
+  shape, a uniform draw in [0, 1) per node, which picks the one kept child
+  at opponent and chance nodes. Returns (child, keep), each front's shape +
+  [num_children]; child is the sentinel where a node has fewer children.
+  """
   sentinel = plan.first.shape[0] - 1
-  pad_slot = num_infosets * num_actions
-  flat_sigma = jnp.concatenate([sigma.reshape(-1), jnp.ones((1,), dtype)])
-  rows = jnp.arange(batch)[:, None]
+  k = jnp.arange(num_children, dtype=jnp.int32)
+  player = plan.player[front]
+  count = plan.count[front]
+  valid = k < count[..., None]
+  child = jnp.where(valid, plan.first[front][..., None] + k, sentinel)
+  weight = jnp.where(player[..., None] == CHANCE, plan.chance_prob[child],
+                     flat_sigma[plan.slot[child]])
+  cdf = jnp.cumsum(jnp.where(valid, weight, 0), axis=-1)
+  u = unit * cdf[..., -1]
+  pick = jnp.minimum(jnp.sum(cdf <= u[..., None], axis=-1), count - 1)
+  keep = valid & jnp.where((player == traverser)[..., None], True, k == pick[..., None])
+  return child, keep
+
+
+def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
+             traverser: int, num_infosets: int) -> tuple:
+  """The way back up, shared by the padded and pooled frontiers.
+
+  levels: per depth (front, child, below): front [S_d] or [B, W_d] node
+  ids, child front's shape + [K_d], below the same shape: each child's
+  index into the next level's frontier flattened, or that frontier's size
+  (reads 0) where the child was not kept. last: the deepest frontier.
+  Returns (cfv [I * A + 1], visits [I + 1]), the last entry of each a
+  dump for padding.
+  """
+  dtype = flat_sigma.dtype
+  pad_slot = flat_sigma.shape[0] - 1
   sign = 1.0 if traverser == 0 else -1.0
-
-  front = jnp.zeros((batch, 1), jnp.int32)
-  levels = []  # (front, children, kept positions) per depth, for the way back up
-  for d in range(len(fanout) - 1):
-    k = jnp.arange(fanout[d], dtype=jnp.int32)
-    player = plan.player[front]  # [B, W]
-    count = plan.count[front]
-    valid = k < count[..., None]  # [B, W, K]
-    child = jnp.where(valid, plan.first[front][..., None] + k, sentinel)
-    weight = jnp.where(player[..., None] == CHANCE, plan.chance_prob[child],
-                       flat_sigma[plan.slot[child]])
-    cdf = jnp.cumsum(jnp.where(valid, weight, 0), axis=-1)
-    u = jax.random.uniform(jax.random.fold_in(key, d), front.shape, dtype) * cdf[..., -1]
-    pick = jnp.minimum(jnp.sum(cdf <= u[..., None], axis=-1), count - 1)
-    keep = valid & jnp.where((player == traverser)[..., None], True, k == pick[..., None])
-    width = widths[d + 1]
-    flat_keep = keep.reshape(batch, -1)
-    pos = jnp.where(flat_keep, jnp.cumsum(flat_keep, axis=-1, dtype=jnp.int32) - 1, width)
-    nxt = jnp.full((batch, width + 1), sentinel, jnp.int32)
-    nxt = nxt.at[rows, pos].set(child.reshape(batch, -1), mode='drop')[:, :width]
-    levels.append((front, child, pos.reshape(child.shape)))
-    front = nxt
-
-  value = sign * plan.utility[front]  # the deepest level: terminals (or the sentinel)
+  value = sign * plan.utility[last]  # terminals (or the sentinel)
   cfv = jnp.zeros(pad_slot + 1, dtype)
   visits = jnp.zeros(num_infosets + 1, dtype)
-  zero = jnp.zeros((batch, 1), dtype)
-  for front, child, pos in reversed(levels):
+  zero = jnp.zeros((1,), dtype)
+  for front, child, below in reversed(levels):
     player = plan.player[front]
-    child_value = jnp.concatenate([value, zero], axis=1)[rows[..., None], pos]  # [B, W, K]
+    child_value = jnp.concatenate([value.reshape(-1), zero])[below]  # front's shape + [K]
     mine = player == traverser
     slot = plan.slot[child]
     own_value = jnp.sum(flat_sigma[slot] * child_value, axis=-1)  # pad slot's sigma is 1, value 0
@@ -150,4 +237,104 @@ def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
     cfv = cfv.at[jnp.where(mine[..., None], slot, pad_slot)].add(child_value)
     visits = visits.at[jnp.where(player == 1 - traverser, plan.infoset[front],
                                  num_infosets)].add(1)
-  return cfv[:pad_slot].reshape(num_infosets, num_actions), visits[:num_infosets]
+  return cfv, visits
+
+
+def _draws(key: jax.Array, depth: int, batch: int, width: int, dtype) -> jax.Array:
+  """[B, widths[d]] the uniform draws of depth d: entry [b, j] is for the
+  j-th node of trajectory b's frontier, in both the padded and the pooled
+  layouts (so that both sample the same children)."""
+  return jax.random.uniform(jax.random.fold_in(key, depth), (batch, width), dtype)
+
+
+def _with_pad(sigma: jax.Array) -> jax.Array:
+  """[I * A + 1] sigma flattened, and 1 at the pad slot."""
+  return jnp.concatenate([sigma.reshape(-1), jnp.ones((1,), sigma.dtype)])
+
+
+def _unpad(cfv, visits, sigma) -> tuple:
+  num_infosets, num_actions = sigma.shape
+  return cfv[:-1].reshape(num_infosets, num_actions), visits[:num_infosets]
+
+
+def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
+                    traverser: int, batch: int) -> tuple:
+  """`traverse` with each trajectory's frontier padded to widths[d]: [B, W_d]."""
+  sentinel = plan.first.shape[0] - 1
+  flat_sigma = _with_pad(sigma)
+  rows = jnp.arange(batch)[:, None]
+  front = jnp.zeros((batch, 1), jnp.int32)
+  levels = []
+  for d in range(len(fanout) - 1):
+    unit = _draws(key, d, batch, widths[d], sigma.dtype)
+    child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
+    width = widths[d + 1]
+    flat_keep = keep.reshape(batch, -1)
+    rank = jnp.cumsum(flat_keep, axis=-1, dtype=jnp.int32) - 1  # position in the row
+    below = jnp.where(flat_keep, rows * width + rank, batch * width).reshape(child.shape)
+    levels.append((front, child, below))
+    front = jnp.full((batch * width + 1,), sentinel, jnp.int32).at[below].set(child)
+    front = front[:-1].reshape(batch, width)
+  return _unpad(*_back_up(plan, levels, front, flat_sigma, traverser, sigma.shape[0]), sigma)
+
+
+def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
+                    traverser: int, batch: int, capacity) -> tuple:
+  """`traverse` with all trajectories' frontiers in one pool of capacity[d]
+  nodes per depth. Returns (cfv [I, A], visits [I], sizes [D] int32): sizes
+  are the pool's occupancy per depth; where any exceeds capacity[d], nodes
+  were dropped and cfv and visits are wrong (`traverse` then falls back).
+
+  A pool entry is a node id and its `home`, b * widths[d] + j for the j-th
+  node of trajectory b's frontier (its place in the padded layout), which
+  gives it the padded path's draw. Entries stay sorted by home (parents in
+  order, each parent's kept children in order), so one cumulative sum over
+  the whole pool places every kept child, and j is that place less the
+  number of kept children of earlier trajectories.
+  """
+  sentinel = plan.first.shape[0] - 1
+  flat_sigma = _with_pad(sigma)
+  front = jnp.zeros((batch,), jnp.int32)
+  home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
+  sizes = [jnp.asarray(batch, jnp.int32)]
+  levels = []
+  for d in range(len(fanout) - 1):
+    unit = _draws(key, d, batch, widths[d], sigma.dtype).reshape(-1)[home]
+    child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
+    size = capacity[d + 1]
+    flat_keep = keep.reshape(-1)
+    place = jnp.cumsum(flat_keep, dtype=jnp.int32) - 1  # [S * K] place in the next pool
+    sizes.append(place[-1] + 1)
+    below = jnp.where(flat_keep & (place < size), place, size)
+    owner = home // widths[d]  # padding entries: home 0, no kept children
+    kept = jax.ops.segment_sum(jnp.sum(keep, axis=-1, dtype=jnp.int32), owner,
+                               num_segments=batch, indices_are_sorted=True)
+    earlier = jnp.cumsum(kept) - kept  # [B] kept children of earlier trajectories
+    child_home = (owner[:, None] * widths[d + 1]
+                  + place.reshape(child.shape) - earlier[owner][:, None])
+    below = below.reshape(child.shape)
+    levels.append((front, child, below))
+    front = jnp.full((size + 1,), sentinel, jnp.int32).at[below].set(child)[:size]
+    home = jnp.zeros((size + 1,), jnp.int32).at[below].set(child_home)[:size]
+  cfv, visits = _unpad(*_back_up(plan, levels, front, flat_sigma, traverser, sigma.shape[0]),
+                       sigma)
+  return cfv, visits, jnp.stack(sizes)
+
+
+def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
+             traverser: int, batch: int, capacity=None) -> tuple:
+  """One batch of external-sampling traversals for `traverser`.
+
+  sigma: [I, A] the current profile. Returns (cfv [I, A], visits [I]):
+  the counterfactual values of the traverser's infosets and the opponent's
+  infoset visit counts, each summed over the `batch` trajectories.
+  capacity: None (padded frontiers) or [D] pool sizes (`pool_capacities`):
+  pooled, and where the pool overflows, this batch again padded, so the
+  result is the same estimator from the same draws either way.
+  """
+  args = (plan, widths, fanout, sigma, key, traverser, batch)
+  if capacity is None:
+    return traverse_padded(*args)
+  cfv, visits, sizes = traverse_pooled(*args, capacity)
+  overflow = jnp.any(sizes > jnp.asarray(capacity, jnp.int32))
+  return jax.lax.cond(overflow, lambda: traverse_padded(*args), lambda: (cfv, visits))

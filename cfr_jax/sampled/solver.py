@@ -87,6 +87,7 @@ class SampledSolver:
   compensated: bool = True
   exploration: float | None = None  # outcome sampling's epsilon
   env: Any = None  # outcome sampling's env (None: the game's tree_env)
+  pooled: bool | None = None  # external sampling's frontier layout (None: chosen per game)
   alternating: bool = True  # always: the traverser alternates
   mesh: Any = None  # sampled solvers run on one device
   storage: Any = None
@@ -96,11 +97,12 @@ class SampledSolver:
     batch = self.batch_size
     if self.scheme == 'external':
       plan, widths, fanout = external.make_plan(self.game, self.dtype)
+      capacity = external.pool_capacities(self.game, batch, widths, fanout, self.pooled)
       traverse = lambda plan, sigma, key, i: external.traverse(
-          plan, widths[i], fanout, sigma, key, i, batch)
+          plan, widths[i], fanout, sigma, key, i, batch, capacity[i])
     else:
       plan = self.env if self.env is not None else envs_lib.tree_env(self.game, self.dtype)
-      widths, epsilon = None, self.exploration
+      widths, capacity, epsilon = None, None, self.exploration
       traverse = lambda plan, sigma, key, i: outcome.traverse(
           plan, sigma, key, i, batch, epsilon)
     game = self.game.astype(self.dtype)
@@ -110,6 +112,7 @@ class SampledSolver:
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_run', run)
     object.__setattr__(self, 'widths', widths)
+    object.__setattr__(self, 'capacity', capacity)
     object.__setattr__(self, '_hp', {k: jnp.asarray(v, self.dtype)
                                      for k, v in self.hyperparameters.items()})
 
@@ -242,12 +245,16 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
                         dtype: Any = 'float32', alternating: bool = True, mesh=None,
                         storage=None, compensated: bool | None = None,
                         exploration: float | None = None, env=None,
-                        **hyperparameters) -> SampledSolver:
+                        pooled: bool | None = None, **hyperparameters) -> SampledSolver:
   """A Monte Carlo CFR solver for the compiled `game` (see `cfr_jax.make_solver`).
 
   exploration: outcome sampling's epsilon (default 0.6, OpenSpiel's).
   env: outcome sampling's generative game, whose `infoset(s)` must be the
     game's infoset rows (`envs.tree_env(game)`, the default, or `envs.align`).
+  pooled: external sampling's frontiers, pooled across the batch (True) or
+    padded per trajectory (False); None (default) pools where that saves at
+    least half the work (`external.pool_capacities`). Both give the same
+    estimator from the same draws (sums in another order: not bit for bit).
   """
   name = canonical_name(algorithm)
   if name is None:
@@ -267,6 +274,8 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     raise ValueError(f'{name} has no compact storage yet')
   if name == 'es-mccfr' and (exploration is not None or env is not None):
     raise ValueError('es-mccfr takes neither exploration nor env (outcome sampling does)')
+  if name == 'os-mccfr' and pooled is not None:
+    raise ValueError('os-mccfr takes no pooled (external sampling does)')
   if name == 'os-mccfr':
     exploration = 0.6 if exploration is None else float(exploration)
     if not 0 < exploration <= 1:
@@ -287,4 +296,5 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
                        dtype=dtype, compensated=True if compensated is None else bool(compensated),
-                       exploration=exploration, env=env)
+                       exploration=exploration, env=env,
+                       pooled=None if pooled is None else bool(pooled))
