@@ -74,6 +74,19 @@ class Plan(NamedTuple):
   slot: jax.Array
 
 
+def _parents_bottom_up(t: TreeArrays):
+  """Per depth, deepest first: (nodes with children, lo, hi, starts). The
+  children of a depth's nodes are the contiguous rows lo:hi, and consecutive
+  parents' children are consecutive, so segment j (from starts[j] to the
+  next start, relative to lo) is the j-th parent's children exactly."""
+  n = len(t.first) - 1
+  for d in np.unique(t.depth[:n])[::-1][1:]:
+    nodes = np.flatnonzero((t.depth[:n] == d) & (t.count[:n] > 0))
+    if len(nodes):
+      lo = t.first[nodes[0]]
+      yield nodes, lo, t.first[nodes[-1]] + t.count[nodes[-1]], t.first[nodes] - lo
+
+
 def frontier_widths(t: TreeArrays, num_levels: int, traverser: int) -> list:
   """[D] the most nodes any external-sampling trajectory for `traverser`
   reaches at each depth: the root's reach vector, bottom up, where a node's
@@ -83,16 +96,8 @@ def frontier_widths(t: TreeArrays, num_levels: int, traverser: int) -> list:
   n = len(t.first) - 1
   reach = np.zeros((n, num_levels), np.int64)
   reach[np.arange(n), t.depth[:n]] = 1
-  levels = np.unique(t.depth[:n])
-  for d in levels[::-1][1:]:
-    nodes = np.flatnonzero((t.depth[:n] == d) & (t.count[:n] > 0))
-    if not len(nodes):
-      continue
-    lo, hi = t.first[nodes[0]], t.first[nodes[-1]] + t.count[nodes[-1]]
+  for nodes, lo, hi, starts in _parents_bottom_up(t):
     below = reach[lo:hi]  # the children of depth d, contiguous
-    # Consecutive parents' children are consecutive, so segment j (from one
-    # start to the next) is the j-th parent's children exactly.
-    starts = t.first[nodes] - lo
     summed = np.add.reduceat(below, starts, axis=0)
     maxed = np.maximum.reduceat(below, starts, axis=0)
     own = t.player[nodes] == traverser
@@ -118,12 +123,7 @@ def frontier_moments(t: TreeArrays, num_levels: int, traverser: int) -> tuple:
   mean = np.zeros((n, num_levels))
   mean[np.arange(n), t.depth[:n]] = 1
   var = np.zeros((n, num_levels))
-  for d in np.unique(t.depth[:n])[::-1][1:]:
-    nodes = np.flatnonzero((t.depth[:n] == d) & (t.count[:n] > 0))
-    if not len(nodes):
-      continue
-    lo, hi = t.first[nodes[0]], t.first[nodes[-1]] + t.count[nodes[-1]]
-    starts = t.first[nodes] - lo
+  for nodes, lo, hi, starts in _parents_bottom_up(t):
     own = (t.player[nodes] == traverser)[:, None]
     chance = np.repeat(t.player[nodes] == CHANCE, t.count[nodes])
     p = np.where(chance, t.chance_prob[lo:hi], np.repeat(1.0 / t.count[nodes], t.count[nodes]))
