@@ -220,3 +220,12 @@ def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   proc = script('cfr-status', str(kuhn_run), cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr
   assert 'completed' in proc.stdout and '200/200' in proc.stdout
+
+
+def test_progress_rates_stay_readable_for_slow_solvers():
+  """A network iteration can take seconds: never '0 it/s'."""
+  from cfr_jax.training.outputs import rate_text  # pylint: disable=g-import-not-at-top
+  assert rate_text(0.25) == '4.0 s/it'
+  assert rate_text(2.345) == '2.3 it/s'
+  assert rate_text(12345.6) == '12,346 it/s'
+  assert rate_text(None) == rate_text(0) == '- it/s'

@@ -195,3 +195,29 @@ def test_launcher_round_trip(tmp_path):
   previous = solver.run(solver.init(), 2).policy_params
   assert progress['evaluation'] == {**solver.evaluate(state, previous), 'iteration': 4,
                                     'previous_iteration': 2}
+
+
+def test_launcher_process_exits_with_its_code_after_sigterm_and_resume(tmp_path):
+  """A real `launch.train` process on an env game: SIGTERM saves and exits 75,
+  the same command resumes and exits 0. Before gc ran inside `training.run`,
+  about every other such process aborted at interpreter shutdown (SIGABRT)
+  after its clean save, so a job script saw a crash."""
+  import signal  # pylint: disable=g-import-not-at-top
+  from cfr_jax import training  # pylint: disable=g-import-not-at-top
+  from launcher_util import finish, progress, start, wait_for  # pylint: disable=g-import-not-at-top
+  flags = ['--config.game=env:liars_dice(dice=2,sides=6)', '--config.chunk_iterations=3',
+           '--config.eval_every=3', '--config.max_iterations=100000'] + [
+               f'--config.{k}={",".join(map(str, v)) if isinstance(v, tuple) else v}'
+               for k, v in TINY.items()]
+  proc = start(tmp_path, *flags, config='configs/liars_dice_2x2_deep_cfr.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] >= 6)
+  proc.send_signal(signal.SIGTERM)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED, err[-2000:]
+  reached = progress(tmp_path)['iteration']
+  assert progress(tmp_path)['status'] == 'interrupted'
+  code, out, err = finish(start(tmp_path, *flags[:-1], f'--config.max_iterations={reached + 3}',
+                                config='configs/liars_dice_2x2_deep_cfr.py'))
+  assert code == training.EXIT_COMPLETE, err[-2000:]
+  assert progress(tmp_path)['restored_from']['iteration'] == reached
+  assert 'head-to-head against the uniform policy' in out

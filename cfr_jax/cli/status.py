@@ -8,7 +8,7 @@ import sys
 
 from absl import app
 
-from cfr_jax.training.outputs import _duration  # pylint: disable=protected-access
+from cfr_jax.training.outputs import _duration, rate_text  # pylint: disable=protected-access
 
 
 def find_progress_files(roots):
@@ -45,7 +45,7 @@ def row(path: str) -> list[str]:
     score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
   rate = p.get('iterations_per_second')
   return [os.path.dirname(path), status, f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
-          '-' if rate is None else f'{rate:,.0f}', score,
+          rate_text(rate), score,
           _duration(p.get('eta_seconds')) if status == 'running' else '-',
           p.get('updated_at', '')]
 
@@ -56,7 +56,7 @@ def _main(argv):
   if not rows:
     print(f'no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1
-  header = ['run', 'status', 'iteration', 'it/s', 'exploitability', 'ETA', 'updated']
+  header = ['run', 'status', 'iteration', 'speed', 'exploitability', 'ETA', 'updated']
   widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
   for r in [header] + rows:
     print('  '.join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())

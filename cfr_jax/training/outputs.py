@@ -91,7 +91,7 @@ class _Display:
     score = f'expl {"-" if expl is None else f"{expl:.3e}"}'
     if p.get('evaluation'):  # a game that does not compile: play against uniform
       score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
-    text = (f'it {it}/{total} {p["iterations_per_second"] or 0:,.0f} it/s {score} '
+    text = (f'it {it}/{total} {rate_text(p["iterations_per_second"])} {score} '
             f'ETA {_duration(p["eta_seconds"])}')
     if text == self._text:
       return
@@ -106,6 +106,18 @@ class _Display:
   def close(self):
     if self.tty:
       sys.stderr.write('\n')
+
+
+def rate_text(rate) -> str:
+  """Iterations per second, readable from 1e-3 to 1e7: a slow solver (a
+  network iteration takes seconds) shows seconds per iteration, not 0 it/s."""
+  if not rate:
+    return '- it/s'
+  if rate >= 100:
+    return f'{rate:,.0f} it/s'
+  if rate >= 1:
+    return f'{rate:.1f} it/s'
+  return f'{1 / rate:.1f} s/it'
 
 
 def _duration(seconds) -> str:
