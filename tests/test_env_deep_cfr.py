@@ -79,7 +79,7 @@ def test_sampled_regret_targets_estimate_counterfactual_regrets(kuhn):
   feats = envs.infoset_observations(env, game)
   row_of = lambda f: jnp.argmax(jnp.all(feats == f, -1))
   strategy = lambda f, legal, p: sigma[row_of(f)]
-  epsilon, count = 0.5, 200_000
+  epsilon, count = 0.5, 50_000
   uniform = np.asarray(game.legal / game.legal.sum(-1, keepdims=True))
   xi = epsilon * uniform + (1 - epsilon) * np.asarray(sigma)
   reach = lambda profile: np.asarray(solver_lib.counterfactual_pass(
@@ -96,7 +96,8 @@ def test_sampled_regret_targets_estimate_counterfactual_regrets(kuhn):
       total = np.zeros_like(regret)
       np.add.at(total, rows[mine], (w[..., None] * targets)[mine])
       expected = regret * reach(profile)
-      # Measured error: at most 0.004 (200,000 trajectories, largest target 16).
+      # Measured error: at most 0.004 with 200,000 trajectories (largest target 16),
+      # at most 0.006 with these 50,000 (keys fixed: the same draw every run).
       np.testing.assert_allclose(total[own] / count, expected[own], atol=0.012)
     assert np.abs(expected[own]).max() > 0.1  # the check has something to see
     if p == 0:  # player 0 acts twice in Kuhn: the two reaches differ
