@@ -206,7 +206,8 @@ def _public_tree(spec: SubgameSpec, board: list[int], group: tuple = (_IDENTITY,
 @struct.dataclass
 class Subgame:
   """A compiled subgame: N public nodes (D decisions, C chance, T terminals),
-  H hands, A action slots, B buckets per node (H without an abstraction), F showdown boards, L levels.
+  H hands, A action slots, B buckets per node (H without an abstraction), F
+  showdown boards, L levels.
 
     dec_player: [D] who acts; node_legal: [D, A].
     dec_child, chance_child: [D, A], [C, K] children's indices within the next
@@ -987,8 +988,9 @@ def _split_levels(game: Subgame, rows: list) -> tuple:
 def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tuple:
   """Counterfactual values [I, A] and own reaches [I] of every infoset's owner.
 
-  sigma: [I, A] (the rows of the module docstring). `player` restricts the work to one player's
-  values (alternating updates); the other's rows are then meaningless.
+  sigma: [I, A] (rows as in the module docstring). `player` restricts the
+  work to one player's values (alternating updates); the other's rows are
+  then meaningless.
   """
   policy = hand_policy(game, sigma)
   dec_reach, term_reach = _split_levels(game, reaches(game, policy))
