@@ -514,8 +514,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 
 # Above this state size (one array, in the compute dtype), fused subgame runs
 # recompute loop-invariant values instead of letting XLA hoist them (see
-# Solver._jit_options): the turn config's 8.2 MB keeps them, the flop's 1.0 GB
-# (1.7 GB without chance isomorphism) not.
+# Solver._jit_options): the turn config's 8.2 MB keeps them, the flop's 0.8 GB
+# (1.3 GB without chance isomorphism) not.
 _HOIST_BYTES = 1 << 28
 
 # Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,
