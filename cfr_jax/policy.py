@@ -46,8 +46,8 @@ class TabularPolicy:
     'a'), which differs from node to node.
     """
     tokens = getattr(self.info, 'action_tokens', None)
-    if tokens:
-      return tokens[i // (len(self.keys) // len(tokens))].get(a, str(a))
+    if tokens:  # per decision node; the keys know each row's node
+      return tokens[self.keys.decision(i)].get(a, str(a))
     return str(self.info.action_labels[a])
 
   def to_dict(self) -> dict[str, dict[str, float]]:

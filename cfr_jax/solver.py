@@ -31,11 +31,13 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
 
-# The state layout of hold'em subgames (part of their fingerprint): 2 is the
-# lean one (rows of a level grouped by player, last_regrets only for
-# predictive algorithms). Checkpoints of layout 1 (no 'layout' recorded) hold
-# rows in another order and are refused as foreign, never misloaded.
-SUBGAME_LAYOUT = 2
+# The state layout of hold'em subgames (part of their fingerprint): 3 keeps,
+# at each decision, rows for the acting player's range only (`subgame`'s
+# module docstring); 2 was the lean one (rows of a level grouped by player,
+# last_regrets only for predictive algorithms) with rows for every hand of
+# either range. Checkpoints of layouts 1 (no 'layout' recorded) and 2 hold
+# other rows and are refused as foreign, never misloaded.
+SUBGAME_LAYOUT = 3
 
 
 @struct.dataclass
@@ -512,7 +514,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 
 # Above this state size (one array, in the compute dtype), fused subgame runs
 # recompute loop-invariant values instead of letting XLA hoist them (see
-# Solver._jit_options): the turn config's 9.6 MB keeps them, the flop's 1.7 GB not.
+# Solver._jit_options): the turn config's 8.2 MB keeps them, the flop's 0.8 GB
+# (1.3 GB without chance isomorphism) not.
 _HOIST_BYTES = 1 << 28
 
 # Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,

@@ -5,6 +5,7 @@ The fused half step must compute exactly what the whole-tree passes compute
 x64) their iterates are equal bit for bit; the lean state keeps only the
 arrays its algorithm reads.
 """
+import copy
 import dataclasses
 
 import jax
@@ -97,6 +98,77 @@ def test_fused_half_step_values_equal_cfr_pass():
       np.testing.assert_array_equal(np.asarray(o), np.asarray(own[r0:r1]))
 
 
+# Ranges that overlap (AK, KQs in both) and differ in size: each player's
+# rows are their own hands, not the union's.
+RIVER_OVERLAP = dataclasses.replace(RIVER, ranges=('KQ,98s,A8s,33:0.5,AK', 'AK,QQ,T9s,KQs'))
+TURN_OVERLAP = dataclasses.replace(TURN, ranges=('KQ,98s,A8s:0.5,33,JTs', 'AK,QQ,T9s,44,KQs,JTs'))
+
+
+def _union_rows(game):
+  """The same subgame with the previous layout (2): every decision holds a row
+  for each of the H hands of either range, d * H + h. Hands outside the acting
+  player's range then play their own rows' strategies (at zero reach)."""
+  num_h, player = game.num_hands, np.asarray(game.dec_player)
+  every = jnp.arange(num_h, dtype=jnp.int32)
+  info = copy.copy(game.info)
+  keys = game.info.infoset_keys
+  info.infoset_keys = type(keys)(keys.lines, keys.names, num_h * np.arange(len(player) + 1),
+                                 player, [np.arange(num_h)] * 2)
+  info.infoset_index = type(game.info.infoset_index)(info.infoset_keys)
+  return game.replace(info=info,
+      range_hands=(every, every), range_pos=jnp.stack([every, every]),
+      legal=jnp.repeat(game.node_legal, num_h, axis=0),
+      infoset_player=jnp.asarray(np.repeat(player, num_h), jnp.int32),
+      row_sizes=(num_h, num_h),
+      dec_runs=tuple((lo, hi, p, lo * num_h) for lo, hi, p, _ in game.dec_runs))
+
+
+@pytest.mark.parametrize('spec,iterations', [(RIVER_OVERLAP, 30), (TURN_OVERLAP, 10)],
+                         ids=['river', 'turn'])
+def test_per_player_rows_hold_the_union_layouts_rows_of_each_range(spec, iterations):
+  """Each decision stores its player's hands only (sum over decisions of
+  B_p rows), and the iterates at those rows are the previous layout's, bit for
+  bit in float64: the rows dropped belonged to hands of zero reach."""
+  game = subgame.compile_subgame(spec)
+  player, start = np.asarray(game.dec_player), game.row_start
+  sizes = [len(game.range_hands[p]) for p in (0, 1)]
+  assert sizes[0] != sizes[1] and max(sizes) < game.num_hands < sum(sizes)  # overlapping
+  assert game.num_infosets == start[-1] == sum(sizes[p] for p in player)
+  assert game.num_infosets < game.num_decisions * game.num_hands
+  np.testing.assert_array_equal(np.diff(start), np.asarray(sizes)[player])
+  union = _union_rows(game)
+  rows = np.concatenate([d * game.num_hands + np.asarray(game.range_hands[p])
+                         for d, p in enumerate(player)])
+  np.testing.assert_array_equal(np.asarray(union.legal)[rows], np.asarray(game.legal))
+  # Keys: row -> 'line|hand' of the acting player's hands, and back.
+  keys, index = game.info.infoset_keys, game.info.infoset_index
+  assert len(keys) == game.num_infosets
+  for i in list(range(0, game.num_infosets, max(1, game.num_infosets // 97))) + [
+      game.num_infosets - 1]:
+    d = int(np.searchsorted(start, i, 'right')) - 1
+    line, _, hand = keys[i].rpartition('|')
+    assert line == game.info.decision_histories[d] and keys.decision(i) == d
+    assert game.info.hands.index(hand) == game.range_hands[player[d]][i - start[d]]
+    assert index[keys[i]] == i
+  outside = set(range(game.num_hands)) - set(np.asarray(game.range_hands[1]).tolist())
+  d1 = int(np.flatnonzero(player == 1)[0])
+  with pytest.raises(KeyError):  # player 0's hand at player 1's node: no row
+    index[f'{game.info.decision_histories[d1]}|{game.info.hands[min(outside)]}']
+  # The iterates: fused and whole-tree, against the union layout's at the same rows.
+  for fused in (True, False):
+    a, b = (dataclasses.replace(cfr_jax.make_solver(g, 'dcfr', dtype='float64'), fused=fused)
+            for g in (game, union))
+    sa, sb = a.run(a.init(), iterations), b.run(b.init(), iterations)
+    for name in ('regrets', 'strategy_sum'):
+      np.testing.assert_array_equal(np.asarray(getattr(sa, name)),
+                                    np.asarray(getattr(sb, name))[rows], err_msg=name)
+    assert np.abs(np.asarray(sa.regrets)).max() > 0.01  # it moved
+    pa, pb = a.average_policy(sa), b.average_policy(sb)
+    np.testing.assert_array_equal(pa.probs, pb.probs[rows])
+    assert pa.to_dict() == {k: v for k, v in pb.to_dict().items() if k in index}
+    assert cfr_jax.exploitability(game, pa) == cfr_jax.exploitability(union, pb)
+
+
 def test_update_chunks_do_not_change_the_iterates(monkeypatch):
   """Levels split into update chunks (as on the flop) give the same bits."""
   game = subgame.compile_subgame(RIVER)
@@ -142,15 +214,22 @@ def test_lean_state_keeps_only_what_the_algorithm_reads():
   assert cfr_jax.exploitability(game, lean16.average_policy(state)) < 0.01 * RIVER.pot
 
 
-def test_a_layout_1_checkpoint_is_refused_and_says_why(tmp_path):
-  """A checkpoint written before the lean layout (rows in another order, four
-  arrays) is never loaded, and the reason names the layout."""
+@pytest.mark.parametrize('layout', [1, 2])
+def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
+  """A checkpoint written before the lean layout (1: rows in another order,
+  four arrays) or before per-player hand rows (2: every hand of either range
+  at every decision, D * H rows) is never loaded, and the reason names the layout."""
   game = subgame.compile_subgame(RIVER)
   new = cfr_jax.make_solver(game, 'dcfr')
+  old_rows = game.num_decisions * game.num_hands
+  assert game.num_infosets < old_rows  # the ranges differ: layout 3 has fewer rows
   old_describe = {k: v for k, v in new.describe().items()
                   if k not in ('layout', 'compensated')}
+  old_describe['shape'] = [old_rows, game.num_actions]
+  if layout == 2:
+    old_describe.update(layout=2, compensated=False)
   old_fp = checkpoint.make_fingerprint(**old_describe)
-  zeros = jnp.zeros((game.num_infosets, game.num_actions), jnp.float32)
+  zeros = jnp.zeros((old_rows, game.num_actions), jnp.float32)
   old_state = solver_lib.SolverState(regrets=zeros + 1, strategy_sum=zeros + 1,
                                      strategy_sum_low=zeros, last_regrets=zeros,
                                      iteration=jnp.asarray(5, jnp.int32))
@@ -163,13 +242,15 @@ def test_a_layout_1_checkpoint_is_refused_and_says_why(tmp_path):
   [candidate] = report.candidates
   assert candidate.status == 'foreign'
   reasons = resume._foreign_reasons(candidate, new)  # pylint: disable=protected-access
-  assert any('state layout 1' in r and 'cannot be migrated' in r for r in reasons), reasons
+  assert any(f'state layout {layout}' in r and 'layout 3' in r and 'cannot be migrated' in r
+             for r in reasons), reasons
 
 
 def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypatch):
   """XLA's own accounting (deterministic): the fused chunk's temporaries are
-  under the whole-tree chunk's and a few times the state, as run on big
-  subgames (no loop-invariant hoisting, which small states keep for speed)."""
+  under the whole-tree chunk's and a few times a state of every hand at every
+  decision, as run on big subgames (no loop-invariant hoisting, which small
+  states keep for speed)."""
   game = subgame.compile_subgame(TURN)
   assert not cfr_jax.make_solver(game, 'dcfr')._jit_options  # pylint: disable=protected-access
   monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as for a state over 256 MB
@@ -184,6 +265,9 @@ def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypat
     return compiled.memory_analysis()
 
   a, b = memory(fused), memory(whole)
-  state_bytes = 2 * game.num_infosets * game.num_actions * 4
+  # The passes' arrays are [nodes, H] over both ranges' hands, while the state
+  # holds only the acting player's hands (about half of them here): the bound
+  # is a few times a state of every hand at every decision.
+  hand_tree_bytes = 2 * game.num_decisions * game.num_hands * game.num_actions * 4
   assert a.temp_size_in_bytes < b.temp_size_in_bytes
-  assert a.temp_size_in_bytes < 4 * state_bytes
+  assert a.temp_size_in_bytes < 4 * hand_tree_bytes

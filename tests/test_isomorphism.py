@@ -81,9 +81,11 @@ def _lift(iso, plain, probs):
     return [name[cards.hand_text(cards.hand_index(*cards.permute_suits(
         cards.parse_cards(h), inverse).tolist()))] for h in plain.info.hands]
 
+  start, player = plain.row_start, np.asarray(plain.dec_player)
   for d, line in enumerate(plain.info.decision_histories):
     rep, perm = subgame.representative_line(iso, line)
-    out[d * plain.num_buckets:(d + 1) * plain.num_buckets] = played[rows[rep], hands_of(perm)]
+    mine = np.asarray(plain.range_hands[player[d]])  # the rows: the acting player's hands
+    out[start[d]:start[d + 1]] = played[rows[rep], np.asarray(hands_of(perm))[mine]]
   return out
 
 
@@ -131,7 +133,8 @@ def test_isomorphic_and_full_solves_agree():
   iso, plain = _pair()
   a, b = (cfr_jax.make_solver(g, 'dcfr', dtype='float64') for g in (iso, plain))
   whole = dataclasses.replace(a, fused=False)  # the whole-tree passes, with isomorphism
-  rows = np.concatenate([np.arange(d * plain.num_buckets, (d + 1) * plain.num_buckets)
+  start = plain.row_start
+  rows = np.concatenate([np.arange(start[d], start[d + 1])
                          for d in map(plain.info.decision_histories.index,
                                       iso.info.decision_histories)])
   # The first iterations agree to rounding (no regret has crossed zero apart).
@@ -158,9 +161,12 @@ def test_isomorphic_and_full_solves_agree():
   # The exported rows are the ones played: a hand and its image alike.
   perm = cards.permute_hands((1, 0, 2, 3))
   name = {n: k for k, n in enumerate(iso.info.hands)}
-  image = [name[cards.hand_text(perm[cards.hand_index(*cards.parse_cards(h))])]
-           for h in iso.info.hands]
-  root = pa.probs[:iso.num_buckets]
+  image = np.array([name[cards.hand_text(perm[cards.hand_index(*cards.parse_cards(h))])]
+                    for h in iso.info.hands])
+  mine = np.asarray(iso.range_hands[0])  # the root's rows: player 0's hands
+  image = np.asarray(iso.range_pos[0])[image[mine]]  # images stay in the range
+  assert (image >= 0).all()
+  root = pa.probs[:iso.row_start[1]]
   np.testing.assert_allclose(root, root[image], rtol=0, atol=1e-15)
 
 

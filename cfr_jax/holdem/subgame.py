@@ -35,10 +35,16 @@ The fused and whole-tree passes share the gather (`_chance_values`) and the
 symmetrised policy (`_level_policy`), so they agree bit for bit with
 isomorphism on too.
 
-Infoset `d * B + b` is bucket b at decision node d. Without an abstraction,
-a bucket is a hand (B = H); with one (`cfr_jax.abstraction`), every hand of
-a node's board maps to a bucket, the policy of a hand is its bucket's, and a
-bucket's counterfactual values are the sums over its hands.
+Infoset rows (the solver's state, `Subgame.legal`): decision node d holds
+B_p rows, p the player acting there, from `row_start[d]` (the sum of B_p over
+earlier decisions). Without an abstraction, B_p is the number of hands in
+p's range (`range_hands[p]`): a hand outside it never reaches p's decisions
+(its weight is zero), so it needs no row, and row `row_start[d] + k` is p's
+k-th hand. With one (`cfr_jax.abstraction`), B_p = B buckets for both
+players, row `d * B + b` is bucket b, every hand of a node's board maps to a
+bucket, the policy of a hand is its bucket's, and a bucket's counterfactual
+values are the sums over its hands. A level's decisions are grouped by
+player (`dec_runs`), so one player's rows of a level are one contiguous span.
 """
 from __future__ import annotations
 
@@ -200,7 +206,8 @@ def _public_tree(spec: SubgameSpec, board: list[int], group: tuple = (_IDENTITY,
 @struct.dataclass
 class Subgame:
   """A compiled subgame: N public nodes (D decisions, C chance, T terminals),
-  H hands, A action slots, B buckets per node, F showdown boards, L levels.
+  H hands, A action slots, B buckets per node (H without an abstraction), F
+  showdown boards, L levels.
 
     dec_player: [D] who acts; node_legal: [D, A].
     dec_child, chance_child: [D, A], [C, K] children's indices within the next
@@ -234,13 +241,21 @@ class Subgame:
       group its board, and per terminal its slot (0 for folds).
     prior: [2, H] range weights; norm: [] the weight of all disjoint deals.
     bucket: [D, H] each hand's bucket at each node (-1: blocked) or None.
-    legal, infoset_player: [D * B, A], [D * B], the infoset view the solver uses.
+    range_hands: ([B_0], [B_1]) the hands (union indices) in each player's
+      range, the order of their rows at that player's decisions.
+    range_pos: [2, H] each hand's position in range_hands[p] (-1: not in p's range).
+    legal, infoset_player: [I, A], [I], the infoset view the solver uses:
+      I = sum over decisions of the acting player's B_p (see the module docstring).
   Static: `levels[l] = (start, decisions, chance nodes, terminals)` (global
   node index of the level's first node and the counts), the running
   decision / chance / terminal offsets of each level in `offsets[l]`,
   `splits[l] = (player 0's decisions, folds)`: a level holds player 0's
   decisions, player 1's, chance nodes, folds, then showdowns; and
   `sd_groups[l] = (G, m, group offset, slot offset)` of its showdown groups.
+  `row_sizes = (B_0, B_1)`: rows per decision of each player (the hands in
+  their range; num_buckets for both with an abstraction); `dec_runs`: per
+  level and player with decisions there, (first decision, end, player, first
+  row), in row order: the static row spans (`_row`).
   """
   dec_player: jax.Array
   node_legal: jax.Array
@@ -274,6 +289,8 @@ class Subgame:
   prior: jax.Array
   norm: jax.Array
   bucket: jax.Array | None
+  range_hands: tuple
+  range_pos: jax.Array
   legal: jax.Array
   infoset_player: jax.Array
   levels: tuple = struct.field(pytree_node=False)
@@ -281,6 +298,8 @@ class Subgame:
   splits: tuple = struct.field(pytree_node=False)
   sd_groups: tuple = struct.field(pytree_node=False)
   sym_ranges: tuple = struct.field(pytree_node=False)
+  row_sizes: tuple = struct.field(pytree_node=False)
+  dec_runs: tuple = struct.field(pytree_node=False)
   num_buckets: int = struct.field(pytree_node=False)
   info: GameInfo = struct.field(pytree_node=False)
 
@@ -295,6 +314,13 @@ class Subgame:
   @property
   def num_infosets(self) -> int:
     return self.legal.shape[0]
+
+  @property
+  def row_start(self) -> np.ndarray:
+    """[D + 1] each decision's first infoset row (static, numpy); the last
+    entry is the number of real rows (the state may be padded past it)."""
+    sizes = np.asarray(self.row_sizes)[np.asarray(self.dec_player)]
+    return np.concatenate([[0], np.cumsum(sizes)])
 
   @property
   def num_actions(self) -> int:
@@ -566,6 +592,25 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       return compile_subgame(spec, _off=(
           'off: the card abstraction puts suit-isomorphic hands in different buckets; '
           'every card is dealt'))
+  # Rows: at a decision of player p, one per hand of p's range (a hand outside
+  # it has zero reach there: its row would never be read), or one per bucket.
+  range_hands = [np.flatnonzero(prior[p] > 0) for p in (0, 1)]
+  range_pos = np.full((2, num_h), -1, np.int64)
+  for p in (0, 1):
+    range_pos[p, range_hands[p]] = np.arange(len(range_hands[p]))
+  row_sizes = ((num_b, num_b) if spec.buckets
+               else tuple(len(range_hands[p]) for p in (0, 1)))
+  runs, row = [], 0  # (first decision, end, player, first row) per level and player
+  for l, (_, nd, _, _) in enumerate(levels):
+    d0, n0 = offsets[l][0], splits[l][0]
+    for lo, hi, p in ((d0, d0 + n0, 0), (d0 + n0, d0 + nd, 1)):
+      if hi > lo:
+        runs.append((lo, hi, p, row))
+        row += (hi - lo) * row_sizes[p]
+  per_decision = np.asarray(row_sizes)[dec_player]
+  row_start = np.concatenate([[0], np.cumsum(per_decision)])
+  assert row_start[-1] == row and all(row_start[lo] == r for lo, _, _, r in runs)
+  members = ([np.arange(num_b)] * 2 if spec.buckets else range_hands)
   labels = ['fold', 'check/call'] + [f'size{k}' for k in range(num_a - 3)] + ['all-in']
   spec_dict = {'game': 'holdem', **dataclasses.asdict(spec)}
   # The fingerprint records the suits dealt as one (the state's rows are other
@@ -579,7 +624,8 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   info = GameInfo(name=f'{STREETS[len(board)]}({spec.board})', spec=spec_dict,
                   infoset_keys=[], action_labels=range(num_a), openspiel_name=None)
   lines = [nodes[i].history for i in decisions]
-  info.infoset_keys, info.infoset_index = _Keys(lines, names), _Index(lines, names)
+  info.infoset_keys = _Keys(lines, names, row_start, dec_player, members)
+  info.infoset_index = _Index(info.infoset_keys)
   info.action_names = labels
   info.isomorphism = iso_note
   info.suit_group = group  # the subgame's symmetry (node_report maps lines with it)
@@ -614,10 +660,11 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       sd_slot=i32(sd_slot),
       prior=f32(prior), norm=f32(norm),
       bucket=None if bucket is None else i32(bucket),
-      legal=jnp.asarray(np.repeat(node_legal, num_b, axis=0)),
-      infoset_player=i32(np.repeat(dec_player, num_b)),
+      range_hands=tuple(i32(h) for h in range_hands), range_pos=i32(range_pos),
+      legal=jnp.asarray(np.repeat(node_legal, per_decision, axis=0)),
+      infoset_player=i32(np.repeat(dec_player, per_decision)),
       levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
-      sd_groups=tuple(sd_groups),
+      sd_groups=tuple(sd_groups), row_sizes=row_sizes, dec_runs=tuple(runs),
       num_buckets=num_b, info=info)
 
 
@@ -638,37 +685,59 @@ def _symmetric_buckets(bucket: np.ndarray, board: list[int], live: np.ndarray,
 
 class _Keys(collections.abc.Sequence):
   """Infoset keys 'line|hand' (or 'line|b<bucket>') made on demand: a flop
-  subgame has ~1e8 of them, too many to hold as Python strings."""
+  subgame has ~1e8 of them, too many to hold as Python strings.
 
-  def __init__(self, lines: list, names: list):
+  Row i is decision d = the last with row_start[d] <= i, and its
+  (i - row_start[d])-th member of the acting player (members[p]: indices
+  into names: the hands of p's range, or every bucket)."""
+
+  def __init__(self, lines: list, names: list, row_start: np.ndarray, player: np.ndarray,
+               members: list):
     self.lines, self.names = lines, names
+    self.row_start, self.player = np.asarray(row_start), np.asarray(player)
+    self.members = [np.asarray(m) for m in members]
 
   def __len__(self):
-    return len(self.lines) * len(self.names)
+    return int(self.row_start[-1])
+
+  def decision(self, i: int) -> int:
+    """The decision node of row i (0 <= i < len(self))."""
+    return int(np.searchsorted(self.row_start, i, 'right')) - 1
 
   def __getitem__(self, i):
     if isinstance(i, slice):
       return [self[j] for j in range(*i.indices(len(self)))]
     if not -len(self) <= i < len(self):
       raise IndexError(i)
-    d, b = divmod(i % len(self), len(self.names))
+    i = i % len(self)
+    d = self.decision(i)
+    b = self.members[self.player[d]][i - self.row_start[d]]
     return f'{self.lines[d]}|{self.names[b]}'
 
 
 class _Index(collections.abc.Mapping):
   """Key -> infoset row, the inverse of _Keys, without a dict of every key."""
 
-  def __init__(self, lines: list, names: list):
-    self.keys_ = _Keys(lines, names)
-    self.line = {l: i for i, l in enumerate(lines)}
-    self.name = {n: i for i, n in enumerate(names)}
+  def __init__(self, keys: _Keys):
+    self.keys_ = keys
+    self.line = {l: i for i, l in enumerate(keys.lines)}
+    self.name = {n: i for i, n in enumerate(keys.names)}
+    self.pos = []  # per player: name index -> position among its members (-1: none)
+    for m in keys.members:
+      pos = np.full(len(keys.names), -1, np.int64)
+      pos[m] = np.arange(len(m))
+      self.pos.append(pos)
 
   def __getitem__(self, key):
     line, _, name = str(key).rpartition('|')
     try:
-      return self.line[line] * len(self.name) + self.name[name]
+      d = self.line[line]
+      k = self.pos[self.keys_.player[d]][self.name[name]]
     except KeyError:
       raise KeyError(key) from None
+    if k < 0:  # a hand outside the acting player's range has no row
+      raise KeyError(key)
+    return int(self.keys_.row_start[d] + k)
 
   def __iter__(self):
     return iter(self.keys_)
@@ -700,11 +769,32 @@ def _bucket_nodes(settings: dict, board: list[int], live: np.ndarray, runouts: l
 # Passes, vectorised over hands and batched per tree level.
 
 
+def _row(game: Subgame, d: int) -> int:
+  """The first infoset row of decision d (static; d = D: the real rows' end)."""
+  for lo, hi, p, row in game.dec_runs:
+    if lo <= d <= hi:
+      return row + (d - lo) * game.row_sizes[p]
+  raise ValueError(f'no decision {d}')
+
+
 def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
-  """[D, H, A] each hand's policy from sigma [D * B, A] (its bucket's); rows
-  past D * B (padding for an even split over a mesh) are ignored."""
+  """[D, H, A] each hand's policy from sigma [I, A] (its row's, or its
+  bucket's); rows past the real ones (padding for an even split over a
+  mesh) are ignored."""
   num_d = game.num_decisions
-  return _level_policy(game, sigma[:num_d * game.num_buckets], 0, num_d)
+  return _level_policy(game, sigma[:_row(game, num_d)], 0, num_d)
+
+
+def _to_rows(game: Subgame, x: jax.Array, d0: int) -> jax.Array:
+  """[rows, ...] the infoset rows of decisions d0:d0 + n from x [n, H, ...]
+  (unbucketed): at each decision, the acting player's hands' entries."""
+  pieces = []
+  for lo, hi, p, _ in game.dec_runs:
+    lo, hi = max(lo, d0), min(hi, d0 + x.shape[0])
+    if lo < hi:
+      part = jnp.take(x[lo - d0:hi - d0], game.range_hands[p], axis=1)
+      pieces.append(part.reshape(-1, *x.shape[2:]))
+  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def symmetrised(game: Subgame, sigma: jax.Array) -> jax.Array:
@@ -714,8 +804,8 @@ def symmetrised(game: Subgame, sigma: jax.Array) -> jax.Array:
   (`Solver.average_policy`), so that exported rows are the ones played."""
   if game.dec_sym is None:
     return sigma
-  rows = game.num_decisions * game.num_buckets
-  played = hand_policy(game, sigma).reshape(rows, -1)
+  rows = _row(game, game.num_decisions)
+  played = _to_rows(game, hand_policy(game, sigma), 0)
   return jnp.concatenate([played, sigma[rows:]]) if sigma.shape[0] > rows else played
 
 
@@ -898,8 +988,9 @@ def _split_levels(game: Subgame, rows: list) -> tuple:
 def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tuple:
   """Counterfactual values [I, A] and own reaches [I] of every infoset's owner.
 
-  sigma: [I, A] with I = D * B. `player` restricts the work to one player's
-  values (alternating updates); the other's rows are then meaningless.
+  sigma: [I, A] (rows as in the module docstring). `player` restricts the
+  work to one player's values (alternating updates); the other's rows are
+  then meaningless.
   """
   policy = hand_policy(game, sigma)
   dec_reach, term_reach = _split_levels(game, reaches(game, policy))
@@ -912,10 +1003,12 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
   cfv = cfv.transpose(0, 2, 1)
   if game.bucket is not None:  # a bucket's histories are dealt in proportion to the range
     cfv = cfv * game.prior[game.dec_player][:, :, None]
-  cfv = to_buckets(game, cfv).reshape(-1, game.num_actions)
+    cfv = to_buckets(game, cfv).reshape(-1, game.num_actions)
+    own = to_buckets(game, own).reshape(-1)
+  else:  # each decision's rows: its player's hands
+    cfv, own = _to_rows(game, cfv, 0), _to_rows(game, own, 0)
   pad = game.num_infosets - cfv.shape[0]  # rows that pad the state over a mesh
-  return (jnp.pad(cfv, ((0, pad), (0, 0))),
-          jnp.pad(to_buckets(game, own).reshape(-1), (0, pad)))
+  return jnp.pad(cfv, ((0, pad), (0, 0))), jnp.pad(own, (0, pad))
 
 
 def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -> jax.Array:
@@ -935,11 +1028,24 @@ def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -
 
 def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Array:
   """[nd, H, A] each hand's policy at decisions d0:d0 + nd from their rows
-  sigma [nd * B, A] (`hand_policy` for a slice)."""
-  probs = sigma.reshape(nd, game.num_buckets, game.num_actions)
+  sigma [_row(d0 + nd) - _row(d0), A] (`hand_policy` for a slice). A hand
+  outside the acting player's range has no row there: it plays zeros (its
+  reach is zero from the root, so no value depends on it)."""
   if game.bucket is not None:
+    probs = sigma.reshape(nd, game.num_buckets, game.num_actions)
     return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
                                axis=1)
+  parts, base = [], _row(game, d0)
+  for lo, hi, p, _ in game.dec_runs:
+    lo, hi = max(lo, d0), min(hi, d0 + nd)
+    if lo >= hi:
+      continue
+    rows = sigma[_row(game, lo) - base:_row(game, hi) - base]
+    rows = rows.reshape(hi - lo, game.row_sizes[p], game.num_actions)
+    pos = game.range_pos[p]  # past the end (read as zeros) where not in p's range
+    parts.append(jnp.take(rows, jnp.where(pos < 0, game.row_sizes[p], pos), axis=1,
+                          mode='fill', fill_value=0))
+  probs = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   # Chance isomorphism: decisions above an isomorphic deal play the mean of
   # their hands' images (see compile_subgame); others keep their own rows.
   # Only the spans holding such decisions are touched (static slices, the
@@ -987,7 +1093,7 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   computed, so that no whole-tree array exists but the state itself.
 
   strategy(state, r0, r1) -> [r1 - r0, A]: the current strategy of infoset
-    rows r0:r1 (decision d's rows are d * B:(d + 1) * B).
+    rows r0:r1 (decision d's rows are `row_start[d]:row_start[d + 1]`).
   update(state, r0, r1, sigma, cfv, own) -> state: the algorithm's update of
     rows r0:r1 given their strategy sigma [n, A], counterfactual values
     cfv [n, A] and own reaches own [n].
@@ -999,7 +1105,6 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   level is, so the state can be updated in place. Values are those of
   `cfr_pass(game, sigma, player)`, computed in the same order.
   """
-  num_b = game.num_buckets
   me = player
   stored, prev = [], None  # per level: (own reach at my decisions, opp reach at terminals)
   for l, (start, nd, nc, nt) in enumerate(game.levels):
@@ -1025,7 +1130,7 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
     if nd:  # the level's strategy, for the next level's reaches
-      sigma = strategy(state, d0 * num_b, (d0 + nd) * num_b)
+      sigma = strategy(state, _row(game, d0), _row(game, d0 + nd))
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
       prev = (d0, 0, jnp.zeros((1, game.num_hands, game.num_actions), inner[0].dtype))
@@ -1045,16 +1150,19 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
         if c >= b or c2 <= a:  # the other player's decisions: children summed
           values.append(child.sum(1))
           continue
-        r0, r1 = (d0 + c) * num_b, (d0 + c2) * num_b
+        r0, r1 = _row(game, d0 + c), _row(game, d0 + c2)  # one player's rows
         # Recomputed from the state as updated so far (these rows are not yet).
         sigma = strategy(state, r0, r1)
         values.append(_expect(child, _level_policy(game, sigma, d0 + c, c2 - c)))
         cfv = child.transpose(0, 2, 1)
-        bucket = None if game.bucket is None else game.bucket[d0 + c:d0 + c2]
-        if bucket is not None:  # as in cfr_pass
+        if game.bucket is not None:  # as in cfr_pass
+          bucket = game.bucket[d0 + c:d0 + c2]
           cfv = cfv * game.prior[me][None, :, None]
-        cfv = to_buckets(game, cfv, bucket).reshape(-1, game.num_actions)
-        reach = to_buckets(game, own[c - a:c2 - a], bucket).reshape(-1)
+          cfv = to_buckets(game, cfv, bucket).reshape(-1, game.num_actions)
+          reach = to_buckets(game, own[c - a:c2 - a], bucket).reshape(-1)
+        else:  # my hands' rows
+          cfv = jnp.take(cfv, game.range_hands[me], axis=1).reshape(-1, game.num_actions)
+          reach = jnp.take(own[c - a:c2 - a], game.range_hands[me], axis=1).reshape(-1)
         state = update(state, r0, r1, sigma, cfv, reach)
       value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
