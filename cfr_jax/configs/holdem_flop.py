@@ -16,8 +16,10 @@ pot (docs/design.md quotes 13.9 s in 1.22 GB): a reference for scale, not a
 same-spot comparison.
 
 The public tree has about 375,000 decision nodes and 650,000 terminals over
-285 hands: the solver state alone is about 6.8 GB in float32 (4 arrays of
-nodes x hands x 4 action slots), and one iteration takes seconds on a small
+285 hands (228,000 decisions with chance isomorphism, the default), 180 in
+the first player's range and 265 in the second's: the solver state (DCFR:
+regrets and strategy sums, a row per decision and acting player's hand, 4
+action slots) is about 1.5 GiB in float32, and one iteration takes seconds on a small
 CPU, so this config is for a GPU or a large machine (bench/RESULTS.md has
 the measurements). Buckets (`--config.holdem.buckets.method=ehs
 --config.holdem.buckets.num_buckets=50`) shrink the state ~6x, not the
