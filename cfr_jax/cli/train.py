@@ -303,7 +303,10 @@ def main() -> None:
   # Until the run's own handlers take over (and after they let go), a stop
   # signal has nothing to save: one line and exit 75, never a traceback.
   signals_lib.exit_at_once_on_signals()
-  app.run(_main, flags_parser=parse_flags)
+  try:
+    app.run(_main, flags_parser=parse_flags)
+  except SystemExit as e:
+    signals_lib.exit_process(e.code)  # see there: no interpreter teardown
 
 
 if __name__ == '__main__':

@@ -133,12 +133,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
     with _locked([workdir]):
       return _run_locked(config, workdir)
   finally:
-    # The run's closures and solvers hold device arrays in reference cycles.
-    # Left to the collection inside interpreter shutdown, freeing them raced
-    # XLA's worker threads and aborted the process (SIGABRT, "exception not
-    # rethrown") after a clean save, about every other env Deep CFR run: job
-    # scripts then saw a crash instead of 0 or 75. Collect them now, while
-    # the runtime is whole.
+    # The run's closures and solvers hold device arrays in reference cycles:
+    # free them now, while the runtime is whole, rather than at interpreter
+    # teardown, where freeing arrays raced XLA's threads (see
+    # signals.exit_process, which launcher processes end with).
     gc.collect()
 
 
