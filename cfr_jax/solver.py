@@ -31,18 +31,22 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
 
-# The state layout of hold'em subgames (part of their fingerprint): 3 keeps,
-# at each decision, rows for the acting player's range only (`subgame`'s
-# module docstring); 2 was the lean one (rows of a level grouped by player,
-# last_regrets only for predictive algorithms) with rows for every hand of
-# either range. Checkpoints of layouts 1 (no 'layout' recorded) and 2 hold
-# other rows and are refused as foreign, never misloaded.
-SUBGAME_LAYOUT = 3
+# The state layout of hold'em subgames (part of their fingerprint): 4 stores
+# each decision's legal actions only, one flat array of [rows, k] blocks
+# (`subgame.act_runs`; decisions of a level ordered by their legal actions);
+# 3 kept [rows, A] with A the widest decision's actions; 2 had rows for every
+# hand of either range at every decision (3 and 4: the acting player's range
+# only); 1 also kept last_regrets for every algorithm. Checkpoints of older
+# layouts hold other entries and are refused as foreign, never misloaded.
+SUBGAME_LAYOUT = 4
 
 
 @struct.dataclass
 class SolverState:
   """Everything needed to continue a run bit for bit.
+
+  Hold'em subgames store each array compactly, as [cells] (legal actions x
+  rows, see `Solver.table` for the [I, A] view); tree games as [I, A].
 
   regrets:      [I, A] cumulative (possibly discounted / clipped) regrets.
   strategy_sum: [I, A] weighted sum of reach-weighted current strategies.
@@ -111,17 +115,19 @@ class Solver:
     game = self.game.astype(self.dtype)
     shardings = None
     if self.mesh is not None:
-      game = pad_infosets(game, self.num_rows)
+      if not self.lean:  # subgames pad their compact state, not the game
+        game = pad_infosets(game, self.num_rows)
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
-    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses),
-                  donate_argnums=(1,), **self._jit_options)
+    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses,
+                            self.lean), donate_argnums=(1,), **self._jit_options)
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_schedule', schedule)
     object.__setattr__(self, '_run', run)
     object.__setattr__(self, '_init', jax.jit(self._zeros, out_shardings=shardings))
     object.__setattr__(self, '_run_many', {})
+    object.__setattr__(self, '_table', jax.jit(lambda x: _as_table(game, x)))
     hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
     if self.mesh is not None:
       hp = jax.device_put(hp, jax.sharding.NamedSharding(self.mesh, P()))
@@ -145,23 +151,37 @@ class Solver:
     # buffer assignment: a 13.2 GB loop carry for 3.4 GB of state). Recomputing
     # them costs speed (turn config: ~48 -> ~60 ms/iteration), so they are
     # recomputed only where their memory matters: states over _HOIST_BYTES.
-    state_bytes = self.num_rows * self.game.num_actions * jnp.dtype(self.dtype).itemsize
+    width = 1 if self.lean else self.game.num_actions
+    state_bytes = self.num_rows * width * jnp.dtype(self.dtype).itemsize
     if not self._fuses or state_bytes <= _HOIST_BYTES:
       return {}
     return {'compiler_options': {'xla_disable_hlo_passes': 'while-loop-invariant-code-motion'}}
 
   @property
+  def real_rows(self) -> int:
+    """Entries of the state's first axis that hold the game: its infosets
+    (tree games) or its compact entries (hold'em subgames, `Subgame.num_cells`)."""
+    return self.game.num_cells if self.lean else self.game.num_infosets
+
+  @property
   def num_rows(self) -> int:
-    """Rows of the state's infoset axis: the game's infoset count, rounded up
-    to a multiple of the mesh's device count (JAX shards only even splits)."""
+    """Length of the state's first (sharded) axis: `real_rows`, rounded up to
+    a multiple of the mesh's device count (JAX shards only even splits)."""
     n = 1 if self.mesh is None else self.mesh.size
-    return -(-self.game.num_infosets // n) * n
+    return -(-self.real_rows // n) * n
+
+  def table(self, x: jax.Array) -> jax.Array:
+    """[I, A] the infoset table of a state array (regrets, strategy_sum, ...):
+    hold'em subgames' compact arrays expanded (zeros at illegal actions),
+    tree games' as they are (padding rows over a mesh dropped)."""
+    return self._table(x)
 
   def state_shardings(self) -> SolverState | None:
     """The `NamedSharding` of each state leaf (None without a mesh)."""
     if self.mesh is None:
       return None
-    rows = jax.sharding.NamedSharding(self.mesh, P(self.mesh.axis_names, None))
+    rows = jax.sharding.NamedSharding(
+        self.mesh, P(self.mesh.axis_names) if self.lean else P(self.mesh.axis_names, None))
     scalar = jax.sharding.NamedSharding(self.mesh, P())
     return SolverState(regrets=rows, strategy_sum=rows,
                        strategy_sum_low=rows if self.compensated else None,
@@ -172,8 +192,8 @@ class Solver:
     return not self.lean or regret_lib.get_algorithm(self.algorithm)[1].predictive
 
   def _zeros(self) -> SolverState:
-    zeros = lambda: jnp.zeros((self.num_rows, self.game.num_actions),
-                              self.storage or self.dtype)
+    shape = (self.num_rows,) if self.lean else (self.num_rows, self.game.num_actions)
+    zeros = lambda: jnp.zeros(shape, self.storage or self.dtype)
     return SolverState(regrets=zeros(), strategy_sum=zeros(),
                        strategy_sum_low=zeros() if self.compensated else None,
                        last_regrets=zeros() if self._keeps_last else None,
@@ -234,7 +254,7 @@ class Solver:
       # A shared count keeps the loop's predicate unbatched; per-instance
       # counts make vmap select between old and new states every iteration.
       body = _make_run(self._algo, self.alternating, schedule=self._schedule,
-                        fused=self._fuses)
+                        fused=self._fuses, lean=self.lean)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
@@ -245,13 +265,13 @@ class Solver:
     """`state` in this solver's layout: its infoset axis cut or zero-padded to
     `num_rows` and put on the mesh. A checkpoint written with another device
     count (hence another padding) continues bit for bit after `place`."""
-    rows, real = self.num_rows, self.game.num_infosets
+    rows, real = self.num_rows, self.real_rows
 
     def fit(x):
       if np.ndim(x) == 0:
         return x
       if x.shape[0] < real:
-        raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
+        raise ValueError(f'state has {x.shape[0]} rows; the game needs {real}')
       x = x[:real]
       return jnp.concatenate([x, jnp.zeros((rows - real,) + x.shape[1:], x.dtype)])
     state = jax.tree.map(fit, state)
@@ -267,6 +287,11 @@ class Solver:
 
   def current_policy(self, state: SolverState) -> TabularPolicy:
     """The strategy the next iteration plays."""
+    if self.lean:
+      hp, t = self._hp, state.iteration.astype(self.dtype) + 1
+      if self._schedule is not None:
+        hp, t = self._schedule.hyperparameters(hp, t)
+      return self._policy(self.table(_lean_strategy(self._algo, self._game, state, hp, t)))
     return self._policy(_current_strategy(self._algo, self._game, state, self._hp,
                                           self._schedule))
 
@@ -275,6 +300,8 @@ class Solver:
     total = state.strategy_sum.astype(self.dtype)
     if state.strategy_sum_low is not None:
       total = total + state.strategy_sum_low.astype(self.dtype)
+    if self.lean:
+      total = self.table(total)
     return self._policy(average_strategy(self._game, total))
 
   def describe(self) -> dict:
@@ -355,13 +382,32 @@ def _current_strategy(algo, game, state, hp, schedule=None):
   return _strategy_rows(algo, state, hp, t, game.legal, 0, state.regrets.shape[0])
 
 
-def _strategy_rows(algo, state, hp, t, legal, r0: int, r1: int) -> jax.Array:
-  """[r1 - r0, A] the current strategy of rows r0:r1 at iteration t (hp
-  already scheduled); legal: [r1 - r0, A]."""
+def _lean_strategy(algo, game, state, hp, t) -> jax.Array:
+  """[cells] the current strategy of a hold'em subgame's compact state, block
+  by block (hp already scheduled)."""
+  pieces = []
+  for lo, hi, _, slots in game.act_runs:
+    _, _, c0, c1, _ = subgame_lib.block(game, lo, hi)
+    legal = jnp.ones(((c1 - c0) // len(slots), len(slots)), bool)
+    pieces.append(_strategy_rows(algo, state, hp, t, legal, c0, c1, len(slots)).reshape(-1))
+  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _as_table(game, x: jax.Array) -> jax.Array:
+  """`Solver.table` (jitted there)."""
+  if isinstance(game, subgame_lib.Subgame):
+    return subgame_lib.expand(game, x)
+  return x[:game.num_infosets]
+
+
+def _strategy_rows(algo, state, hp, t, legal, r0: int, r1: int, width: int = 0) -> jax.Array:
+  """[n, A] the current strategy at iteration t (hp already scheduled) of
+  rows r0:r1, or with `width` k, of the [n, k] block held by the compact
+  state's entries r0:r1; legal: [n, A] (or [n, k])."""
   dtype = hp['gamma'].dtype
-  regrets = state.regrets[r0:r1].astype(dtype)
-  last = (jnp.zeros_like(regrets) if state.last_regrets is None
-          else state.last_regrets[r0:r1].astype(dtype))
+  read = lambda x: (x[r0:r1] if not width else x[r0:r1].reshape(-1, width)).astype(dtype)
+  regrets = read(state.regrets)
+  last = jnp.zeros_like(regrets) if state.last_regrets is None else read(state.last_regrets)
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(regrets, last, t, hp, legal)
 
 
@@ -374,7 +420,8 @@ def _hash32(x: jax.Array) -> jax.Array:
   return x ^ (x >> 16)
 
 
-def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0) -> jax.Array:
+def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
+                      slots: tuple | None = None, width: int = 0) -> jax.Array:
   """float32 [I, A] -> bfloat16, rounded up with probability equal to the
   discarded fraction, so the rounding is unbiased and small regret increments
   are not lost on average (round to nearest drops every increment under half
@@ -383,7 +430,9 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0) -> 
   The random bits hash (row, column, salt): they do not depend on the array's
   shape, padding, sharding or batching, so a run is reproducible whatever its
   layout, and chunking stays bit for bit invariant (the salt is the iteration).
-  row0: the global row of x's first row (x is a slice of the state's rows).
+  row0: the global row of x's first row (x is a slice of the state's rows);
+  slots, width: the infoset table's columns of x's columns and its width
+  (a compact block of a hold'em subgame's state), by default x's own.
   """
   if x.dtype == storage:
     return x
@@ -393,7 +442,9 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0) -> 
   # uint32 array (1.7 GB on a flop subgame) instead of fusing it.
   row = ((jnp.arange(rows, dtype=jnp.uint32) + jnp.uint32(row0))[:, None]
          ^ _hash32(salt.astype(jnp.uint32)))
-  index = row * jnp.uint32(cols) + jnp.arange(cols, dtype=jnp.uint32)[None, :]
+  col = (jnp.arange(cols, dtype=jnp.uint32) if slots is None
+         else jnp.asarray(np.asarray(slots, np.uint32)))
+  index = row * jnp.uint32(width or cols) + col[None, :]
   noise = _hash32(index) >> 16
   bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
   rounded = (bits + noise) & jnp.uint32(0xFFFF0000)
@@ -420,7 +471,8 @@ def _row_sum(x: jax.Array) -> jax.Array:
 
 
 def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
-              schedule: regret_lib.Schedule | None = None, fused: bool = False):
+              schedule: regret_lib.Schedule | None = None, fused: bool = False,
+              lean: bool = False):
   """The jitted body: n iterations of `algo`, alternating or simultaneous,
   its hyperparameters following `schedule` if given.
 
@@ -428,6 +480,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   it XLA may choose to replicate the loop and slice only at the end.
   `fused` (hold'em subgames, alternating): each level's rows are updated inside
   the tree pass (`subgame.fused_half_step`) instead of all rows after it.
+  `lean` (hold'em subgames): the state's arrays are compact (`Solver.table`);
+  the whole-tree half step expands and compresses them around its passes.
   """
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
@@ -436,56 +490,90 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   def scheduled(hp, t):
     return (hp, t) if schedule is None else schedule.hyperparameters(hp, t)
 
-  def new_rows(state, r0, r1, legal, sigma, cfv, own, hp, t, salt):
-    """The updated (regrets, last, sum, low) of rows r0:r1 (None where not kept)."""
+  def new_rows(old, legal, sigma, cfv, own, hp, t, salt, where=(0, None, 0)):
+    """The updated (regrets, last, sum, low) of rows whose stored (regrets,
+    last, sum, low) are `old` (None where not kept); where: (first row, slots,
+    width) of those rows in the infoset table, for the stochastic rounding."""
     inst = jnp.where(legal, cfv - _row_sum(sigma * cfv)[:, None], 0)
-    dtype, storage = sigma.dtype, state.regrets.dtype
+    dtype, storage = sigma.dtype, old[0].dtype
     hp_t, t_regret = scheduled(hp, t)
-    rows = lambda x: None if x is None else x[r0:r1].astype(dtype)
-    last = rows(state.last_regrets)
-    regrets, last = update(rows(state.regrets), jnp.zeros_like(inst) if last is None else last,
+    regrets, last, old_sum, low = (None if x is None else x.astype(dtype) for x in old)
+    kept_last = last is not None
+    regrets, last = update(regrets, jnp.zeros_like(inst) if last is None else last,
                            inst, t_regret, hp_t)
-    low = rows(state.strategy_sum_low)
-    old_sum = (rows(state.strategy_sum), jnp.zeros_like(inst) if low is None else low,
-               own[:, None] * sigma)
+    kept_low = low is not None
+    old_sum = (old_sum, jnp.zeros_like(inst) if low is None else low, own[:, None] * sigma)
     if schedule is None:
       total, error = accumulate(*old_sum, t, hp['gamma'])
     else:
       total, error = weighted(*old_sum, *schedule.weights(hp, t))
     # 16-bit storage: regrets rounded stochastically, sums as (high, low) pairs
     # (or, without the low part, rounded stochastically too).
-    regrets = _round_stochastic(regrets, 2 * salt, storage, r0)
-    if state.last_regrets is not None:
-      last = _round_stochastic(last, 2 * salt + 1, storage, r0)
-    if state.strategy_sum_low is not None:
+    regrets = _round_stochastic(regrets, 2 * salt, storage, *where)
+    if kept_last:
+      last = _round_stochastic(last, 2 * salt + 1, storage, *where)
+    if kept_low:
       total, low = _store_sum(total, error, storage)
     else:
-      total, low = _round_stochastic(total, 2 * salt + _SUM_STREAM, storage, r0), None
-    return regrets, (None if state.last_regrets is None else last), total, low
+      total, low = _round_stochastic(total, 2 * salt + _SUM_STREAM, storage, *where), None
+    return regrets, (last if kept_last else None), total, low
 
-  def half_step(game, state, hp, t, players, salt):
-    # One tree pass under the current profile; updates the infosets of `players`.
-    sigma = _current_strategy(algo, game, state, hp, schedule)
-    cfv, own = counterfactual_pass(game, sigma, players)
-    new = new_rows(state, 0, state.regrets.shape[0], game.legal, sigma, cfv, own, hp, t, salt)
-    mask = jnp.isin(game.infoset_player, jnp.asarray(players))[:, None]
-    old = (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
-    new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
+  def leaves(state):
+    return (state.regrets, state.last_regrets, state.strategy_sum, state.strategy_sum_low)
+
+  def with_leaves(state, new):
     return state.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
                          strategy_sum_low=new[3])
 
+  def half_step(game, state, hp, t, players, salt):
+    # One tree pass under the current profile; updates the infosets of `players`.
+    if lean:
+      return lean_half_step(game, state, hp, t, players, salt)
+    old = leaves(state)
+    sigma = _current_strategy(algo, game, state, hp, schedule)
+    cfv, own = counterfactual_pass(game, sigma, players)
+    new = new_rows(old, game.legal, sigma, cfv, own, hp, t, salt)
+    mask = jnp.isin(game.infoset_player, jnp.asarray(players))[:, None]
+    new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
+    return with_leaves(state, new)
+
+  def lean_half_step(game, state, hp, t, players, salt):
+    # The same on a compact state: the passes see the [I, A] table, the
+    # update runs per block of same-action decisions, as the fused step's does.
+    hp_t, t_policy = scheduled(hp, t)
+    sigma = _lean_strategy(algo, game, state, hp_t, t_policy)
+    cfv, own = counterfactual_pass(game, subgame_lib.expand(game, sigma), players)
+    new = list(leaves(state))
+    for lo, hi, p, slots in game.act_runs:
+      if p not in players:
+        continue
+      r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
+      k = len(slots)
+      old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in new)
+      rows = new_rows(old, jnp.ones((r1 - r0, k), bool), sigma[c0:c1].reshape(-1, k),
+                      cfv[r0:r1][:, list(slots)], own[r0:r1], hp, t, salt,
+                      (r0, slots, game.num_actions))
+      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(
+          b, a.reshape(-1), c0, 0) for a, b in zip(rows, new)]
+    return with_leaves(state, new)
+
   def fused_half_step(game, state, hp, t, players, salt):
     hp_t, t_policy = scheduled(hp, t)
-    strategy = lambda st, r0, r1: _strategy_rows(algo, st, hp_t, t_policy,
-                                                 game.legal[r0:r1], r0, r1)
 
-    def write(st, r0, r1, sigma, cfv, own):
-      new = new_rows(st, r0, r1, game.legal[r0:r1], sigma, cfv, own, hp, t, salt)
-      old = (st.regrets, st.last_regrets, st.strategy_sum, st.strategy_sum_low)
-      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(b, a, r0, 0)
-             for a, b in zip(new, old)]
-      return st.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
-                        strategy_sum_low=new[3])
+    def strategy(st, lo, hi):
+      _, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
+      legal = jnp.ones(((c1 - c0) // len(slots), len(slots)), bool)
+      return _strategy_rows(algo, st, hp_t, t_policy, legal, c0, c1, len(slots))
+
+    def write(st, lo, hi, sigma, cfv, own):
+      r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
+      k = len(slots)
+      old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in leaves(st))
+      new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt,
+                     (r0, slots, game.num_actions))
+      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(
+          b, a.reshape(-1), c0, 0) for a, b in zip(new, leaves(st))]
+      return with_leaves(st, new)
     return subgame_lib.fused_half_step(game, state, players[0], strategy, write)
 
   step = fused_half_step if fused else half_step

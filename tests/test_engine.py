@@ -75,26 +75,31 @@ def test_fused_half_step_values_equal_cfr_pass():
   sigma = jnp.asarray(sigma / sigma.sum(1, keepdims=True))
   for player in (0, 1):
     cfv, own = jax.jit(subgame.cfr_pass, static_argnums=2)(game, sigma, player)
-    ranges = []
+    blocks = []
 
     @jax.jit
-    def updates(game, sigma, player=player, ranges=ranges):
+    def updates(game, sigma, player=player, blocks=blocks):
       seen = []
 
-      def update(state, r0, r1, s, c, o):
-        ranges.append((r0, r1))
+      def strategy(st, lo, hi):
+        r0, r1, _, _, slots = subgame.block(game, lo, hi)
+        return sigma[r0:r1][:, list(slots)]
+
+      def update(state, lo, hi, s, c, o):
+        blocks.append(subgame.block(game, lo, hi))
         seen.append((c, o))
         return state
 
-      subgame.fused_half_step(game, jnp.zeros(()), player, lambda st, r0, r1: sigma[r0:r1],
-                              update)
+      subgame.fused_half_step(game, jnp.zeros(()), player, strategy, update)
       return seen
 
     seen = updates(game, sigma)
-    rows = np.concatenate([np.arange(r0, r1) for r0, r1 in ranges])
+    rows = np.concatenate([np.arange(r0, r1) for r0, r1, _, _, _ in blocks])
     assert sorted(rows) == list(np.flatnonzero(np.asarray(game.infoset_player) == player))
-    for (r0, r1), (c, o) in zip(ranges, seen):
-      np.testing.assert_array_equal(np.asarray(c), np.asarray(cfv[r0:r1]))
+    for (r0, r1, _, _, slots), (c, o) in zip(blocks, seen):
+      # Only the legal actions' values: the block's k columns.
+      assert list(slots) == list(np.flatnonzero(np.asarray(game.legal[r0])))
+      np.testing.assert_array_equal(np.asarray(c), np.asarray(cfv[r0:r1])[:, list(slots)])
       np.testing.assert_array_equal(np.asarray(o), np.asarray(own[r0:r1]))
 
 
@@ -160,8 +165,8 @@ def test_per_player_rows_hold_the_union_layouts_rows_of_each_range(spec, iterati
             for g in (game, union))
     sa, sb = a.run(a.init(), iterations), b.run(b.init(), iterations)
     for name in ('regrets', 'strategy_sum'):
-      np.testing.assert_array_equal(np.asarray(getattr(sa, name)),
-                                    np.asarray(getattr(sb, name))[rows], err_msg=name)
+      np.testing.assert_array_equal(np.asarray(a.table(getattr(sa, name))),
+                                    np.asarray(b.table(getattr(sb, name)))[rows], err_msg=name)
     assert np.abs(np.asarray(sa.regrets)).max() > 0.01  # it moved
     pa, pb = a.average_policy(sa), b.average_policy(sb)
     np.testing.assert_array_equal(pa.probs, pb.probs[rows])
@@ -190,6 +195,35 @@ def test_levels_group_each_players_decisions():
     assert (player[d0:d0 + n0] == 0).all() and (player[d0 + n0:d0 + nd] == 1).all()
 
 
+@pytest.mark.parametrize('spec', [RIVER, TURN], ids=['river', 'turn'])
+def test_the_state_stores_each_decisions_legal_actions_only(spec):
+  """Layout 4: runs of one player's decisions of a level with the same legal
+  slots cover the decisions in order, and the state holds rows x legal
+  actions per decision, no padding to the widest decision."""
+  game = subgame.compile_subgame(spec)
+  legal, player = np.asarray(game.node_legal), np.asarray(game.dec_player)
+  assert len(set(map(tuple, legal))) > 1  # decisions of different widths
+  covered, cells = 0, 0
+  for lo, hi, p, slots in game.act_runs:
+    assert lo == covered and hi > lo
+    assert all(tuple(np.flatnonzero(legal[d])) == slots for d in range(lo, hi))
+    assert (player[lo:hi] == p).all()
+    assert any(a <= lo and hi <= b for a, b, _, _ in game.dec_runs)  # within a level's player
+    covered, cells = hi, cells + (hi - lo) * game.row_sizes[p] * len(slots)
+  assert covered == game.num_decisions
+  rows_per_decision = np.diff(game.row_start)
+  assert game.num_cells == cells == (rows_per_decision * legal.sum(1)).sum()
+  assert game.num_cells < game.num_infosets * game.num_actions
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.run(solver.init(), 5)
+  assert state.regrets.shape == (game.num_cells,)
+  table = np.asarray(solver.table(state.regrets))
+  assert table.shape == (game.num_infosets, game.num_actions)
+  assert (table[~np.asarray(game.legal)] == 0).all() and np.abs(table).max() > 0
+  np.testing.assert_array_equal(np.asarray(subgame.compress(game, table)),
+                                np.asarray(state.regrets))
+
+
 def test_lean_state_keeps_only_what_the_algorithm_reads():
   game = subgame.compile_subgame(RIVER)
   arrays = lambda s: sorted(k for k in ('regrets', 'strategy_sum', 'strategy_sum_low',
@@ -214,20 +248,22 @@ def test_lean_state_keeps_only_what_the_algorithm_reads():
   assert cfr_jax.exploitability(game, lean16.average_policy(state)) < 0.01 * RIVER.pot
 
 
-@pytest.mark.parametrize('layout', [1, 2])
+@pytest.mark.parametrize('layout', [1, 2, 3])
 def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   """A checkpoint written before the lean layout (1: rows in another order,
-  four arrays) or before per-player hand rows (2: every hand of either range
-  at every decision, D * H rows) is never loaded, and the reason names the layout."""
+  four arrays), before per-player hand rows (2: every hand of either range
+  at every decision, D * H rows) or before compact actions (3: [I, A] tables,
+  decisions in another order) is never loaded, and the reason names the layout."""
   game = subgame.compile_subgame(RIVER)
   new = cfr_jax.make_solver(game, 'dcfr')
-  old_rows = game.num_decisions * game.num_hands
-  assert game.num_infosets < old_rows  # the ranges differ: layout 3 has fewer rows
+  old_rows = game.num_infosets if layout == 3 else game.num_decisions * game.num_hands
+  assert game.num_infosets < game.num_decisions * game.num_hands  # the ranges differ
+  assert game.num_cells < game.num_infosets * game.num_actions  # some actions are illegal
   old_describe = {k: v for k, v in new.describe().items()
                   if k not in ('layout', 'compensated')}
   old_describe['shape'] = [old_rows, game.num_actions]
-  if layout == 2:
-    old_describe.update(layout=2, compensated=False)
+  if layout > 1:
+    old_describe.update(layout=layout, compensated=False)
   old_fp = checkpoint.make_fingerprint(**old_describe)
   zeros = jnp.zeros((old_rows, game.num_actions), jnp.float32)
   old_state = solver_lib.SolverState(regrets=zeros + 1, strategy_sum=zeros + 1,
@@ -242,7 +278,7 @@ def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   [candidate] = report.candidates
   assert candidate.status == 'foreign'
   reasons = resume._foreign_reasons(candidate, new)  # pylint: disable=protected-access
-  assert any(f'state layout {layout}' in r and 'layout 3' in r and 'cannot be migrated' in r
+  assert any(f'state layout {layout}' in r and 'layout 4' in r and 'cannot be migrated' in r
              for r in reasons), reasons
 
 

@@ -300,6 +300,7 @@ class Subgame:
   sym_ranges: tuple = struct.field(pytree_node=False)
   row_sizes: tuple = struct.field(pytree_node=False)
   dec_runs: tuple = struct.field(pytree_node=False)
+  act_runs: tuple = struct.field(pytree_node=False)
   num_buckets: int = struct.field(pytree_node=False)
   info: GameInfo = struct.field(pytree_node=False)
 
@@ -325,6 +326,12 @@ class Subgame:
   @property
   def num_actions(self) -> int:
     return self.legal.shape[1]
+
+  @property
+  def num_cells(self) -> int:
+    """Entries of the solver's compact state: legal actions x rows, summed
+    over decisions (`act_runs`; the state may be padded past it)."""
+    return _cell(self, self.num_decisions)
 
   @property
   def name(self) -> str:
@@ -446,12 +453,20 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   symmetrised_at = [n.kind == _DECISION and len(group) > 1 and not spec.buckets
                     and len(n.runout) < streets - 1 and len(stabiliser(n.runout)) > 1
                     for n in nodes]
+  # Each decision's legal action slots: its children's.
+  pattern = [[] for _ in nodes]
+  for n in nodes:
+    if n.parent >= 0 and nodes[n.parent].kind == _DECISION:
+      pattern[n.parent].append(n.slot)
+  pattern = [tuple(sorted(x)) for x in pattern]
   # Level order: by depth, then player 0's decisions, player 1's, chance
   # nodes, folds, showdowns (each player's rows of a level are contiguous, so
-  # an alternating half step updates them as one static slice).
+  # an alternating half step updates them as one static slice); within a
+  # player's decisions, by legal actions, so that the state stores each run
+  # of same-action decisions as one dense [rows, k] block (`act_runs`).
   order = sorted(range(len(nodes)), key=lambda n: (
       nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0,
-      not symmetrised_at[n], n))
+      not symmetrised_at[n], pattern[n], n))
   symmetrised_at = [symmetrised_at[n] for n in order]
   index = {n: i for i, n in enumerate(order)}
   nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
@@ -610,6 +625,15 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   per_decision = np.asarray(row_sizes)[dec_player]
   row_start = np.concatenate([[0], np.cumsum(per_decision)])
   assert row_start[-1] == row and all(row_start[lo] == r for lo, _, _, r in runs)
+  # Runs of one player's decisions of a level with the same legal slots.
+  slots = [tuple(np.flatnonzero(node_legal[d]).tolist()) for d in range(len(decisions))]
+  act_runs = []
+  for lo, hi, p, _ in runs:
+    for d in range(lo, hi):
+      if d == lo or slots[d] != slots[d - 1]:
+        act_runs.append([d, d + 1, p, slots[d]])
+      else:
+        act_runs[-1][1] = d + 1
   members = ([np.arange(num_b)] * 2 if spec.buckets else range_hands)
   labels = ['fold', 'check/call'] + [f'size{k}' for k in range(num_a - 3)] + ['all-in']
   spec_dict = {'game': 'holdem', **dataclasses.asdict(spec)}
@@ -665,6 +689,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       infoset_player=i32(np.repeat(dec_player, per_decision)),
       levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
       sd_groups=tuple(sd_groups), row_sizes=row_sizes, dec_runs=tuple(runs),
+      act_runs=tuple(tuple(r) for r in act_runs),
       num_buckets=num_b, info=info)
 
 
@@ -775,6 +800,51 @@ def _row(game: Subgame, d: int) -> int:
     if lo <= d <= hi:
       return row + (d - lo) * game.row_sizes[p]
   raise ValueError(f'no decision {d}')
+
+
+def _cell(game: Subgame, d: int) -> int:
+  """The first entry of decision d in the compact state (static; d = D: the
+  real entries' end): the rows of earlier decisions times their legal actions."""
+  cell = 0
+  for lo, hi, p, slots in game.act_runs:
+    if d <= hi:
+      return cell + (max(d, lo) - lo) * game.row_sizes[p] * len(slots)
+    cell += (hi - lo) * game.row_sizes[p] * len(slots)
+  if d == game.num_decisions or not game.act_runs:
+    return cell
+  raise ValueError(f'no decision {d}')
+
+
+def widen(x: jax.Array, slots: tuple, num_actions: int) -> jax.Array:
+  """[..., A] from x [..., k], its columns put at `slots` (static), zeros elsewhere."""
+  if len(slots) == num_actions:
+    return x
+  zero = jnp.zeros(x.shape[:-1] + (1,), x.dtype)
+  columns = dict(zip(slots, range(len(slots))))
+  return jnp.concatenate([x[..., columns[a], None] if a in columns else zero
+                          for a in range(num_actions)], axis=-1)
+
+
+def expand(game: Subgame, flat: jax.Array) -> jax.Array:
+  """[I, A] the infoset table (zeros at illegal actions) of a compact state
+  array flat [cells] (entries past `num_cells`, padding over a mesh, are ignored)."""
+  pieces = []
+  for lo, hi, _, slots in game.act_runs:
+    block = flat[_cell(game, lo):_cell(game, hi)].reshape(-1, len(slots))
+    pieces.append(widen(block, slots, game.num_actions))
+  if not pieces:
+    return jnp.zeros((0, game.num_actions), flat.dtype)
+  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def compress(game: Subgame, table: jax.Array) -> jax.Array:
+  """[cells] the compact state array of an infoset table [I, A] (the inverse of
+  `expand` on its legal entries)."""
+  pieces = [table[_row(game, lo):_row(game, hi)][:, list(slots)].reshape(-1)
+            for lo, hi, _, slots in game.act_runs]
+  if not pieces:
+    return jnp.zeros((0,), table.dtype)
+  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def hand_policy(game: Subgame, sigma: jax.Array) -> jax.Array:
@@ -1032,7 +1102,7 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
   outside the acting player's range has no row there: it plays zeros (its
   reach is zero from the root, so no value depends on it)."""
   if game.bucket is not None:
-    probs = sigma.reshape(nd, game.num_buckets, game.num_actions)
+    probs = sigma.reshape(nd, game.num_buckets, sigma.shape[-1])
     return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
                                axis=1)
   parts, base = [], _row(game, d0)
@@ -1041,7 +1111,7 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
     if lo >= hi:
       continue
     rows = sigma[_row(game, lo) - base:_row(game, hi) - base]
-    rows = rows.reshape(hi - lo, game.row_sizes[p], game.num_actions)
+    rows = rows.reshape(hi - lo, game.row_sizes[p], sigma.shape[-1])
     pos = game.range_pos[p]  # past the end (read as zeros) where not in p's range
     parts.append(jnp.take(rows, jnp.where(pos < 0, game.row_sizes[p], pos), axis=1,
                           mode='fill', fill_value=0))
@@ -1087,16 +1157,31 @@ def _chunks(a: int, b: int, n: int, size: int) -> list:
   return out
 
 
+def _pieces(game: Subgame, lo: int, hi: int) -> list:
+  """[(first, end, slots)]: decisions lo:hi cut where their legal slots change
+  (`act_runs`; static)."""
+  return [(max(lo, a), min(hi, b), slots) for a, b, _, slots in game.act_runs
+          if a < hi and b > lo]
+
+
+def block(game: Subgame, lo: int, hi: int) -> tuple:
+  """(first row, end row, first cell, end cell, slots) of decisions lo:hi,
+  which share their legal slots (one of `_pieces`): their infoset rows and
+  their [rows, k] block of the compact state (static)."""
+  [(_, _, slots)] = _pieces(game, lo, hi)
+  return _row(game, lo), _row(game, hi), _cell(game, lo), _cell(game, hi), slots
+
+
 def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) -> Any:
   """One alternating half step of a CFR-family algorithm for `player`, with
   each level's regret and strategy-sum update applied where its values are
   computed, so that no whole-tree array exists but the state itself.
 
-  strategy(state, r0, r1) -> [r1 - r0, A]: the current strategy of infoset
-    rows r0:r1 (decision d's rows are `row_start[d]:row_start[d + 1]`).
-  update(state, r0, r1, sigma, cfv, own) -> state: the algorithm's update of
-    rows r0:r1 given their strategy sigma [n, A], counterfactual values
-    cfv [n, A] and own reaches own [n].
+  strategy(state, lo, hi) -> [rows, k]: the current strategy of decisions
+    lo:hi, which share their k legal slots (see `block`), over those slots.
+  update(state, lo, hi, sigma, cfv, own) -> state: the algorithm's update of
+    decisions lo:hi (as above) given their strategy sigma [rows, k],
+    counterfactual values cfv [rows, k] and own reaches own [rows].
 
   The forward pass keeps, per level, only the opponent's reach at the
   terminals and `player`'s at their decisions; the backward pass computes one
@@ -1105,7 +1190,7 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   level is, so the state can be updated in place. Values are those of
   `cfr_pass(game, sigma, player)`, computed in the same order.
   """
-  me = player
+  me, num_a = player, game.num_actions
   stored, prev = [], None  # per level: (own reach at my decisions, opp reach at terminals)
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
@@ -1130,10 +1215,12 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
     if nd:  # the level's strategy, for the next level's reaches
-      sigma = strategy(state, _row(game, d0), _row(game, d0 + nd))
+      parts = [widen(strategy(state, lo, hi), slots, num_a)
+               for lo, hi, slots in _pieces(game, d0, d0 + nd)]
+      sigma = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
-      prev = (d0, 0, jnp.zeros((1, game.num_hands, game.num_actions), inner[0].dtype))
+      prev = (d0, 0, jnp.zeros((1, game.num_hands, num_a), inner[0].dtype))
   below = None
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1146,24 +1233,29 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     if nd:
       values = []
       for c, c2 in _chunks(a, b, nd, _update_decisions(game)):
-        child = children(game.dec_child[d0 + c:d0 + c2])  # [n, A, H]
         if c >= b or c2 <= a:  # the other player's decisions: children summed
-          values.append(child.sum(1))
+          values.append(children(game.dec_child[d0 + c:d0 + c2]).sum(1))
           continue
-        r0, r1 = _row(game, d0 + c), _row(game, d0 + c2)  # one player's rows
-        # Recomputed from the state as updated so far (these rows are not yet).
-        sigma = strategy(state, r0, r1)
-        values.append(_expect(child, _level_policy(game, sigma, d0 + c, c2 - c)))
-        cfv = child.transpose(0, 2, 1)
-        if game.bucket is not None:  # as in cfr_pass
-          bucket = game.bucket[d0 + c:d0 + c2]
-          cfv = cfv * game.prior[me][None, :, None]
-          cfv = to_buckets(game, cfv, bucket).reshape(-1, game.num_actions)
-          reach = to_buckets(game, own[c - a:c2 - a], bucket).reshape(-1)
-        else:  # my hands' rows
-          cfv = jnp.take(cfv, game.range_hands[me], axis=1).reshape(-1, game.num_actions)
-          reach = jnp.take(own[c - a:c2 - a], game.range_hands[me], axis=1).reshape(-1)
-        state = update(state, r0, r1, sigma, cfv, reach)
+        for lo, hi, slots in _pieces(game, d0 + c, d0 + c2):
+          child = children(game.dec_child[lo:hi])  # [n, A, H]
+          # Recomputed from the state as updated so far (these rows are not yet).
+          sigma = strategy(state, lo, hi)
+          # Over every slot, as in `_backward`: XLA contracts products into
+          # fused multiply-adds as the expression's shape allows, so a sum
+          # over the legal slots alone would differ in the last bit.
+          values.append(_expect(child, _level_policy(game, widen(sigma, slots, num_a),
+                                                     lo, hi - lo)))
+          cfv = jnp.take(child, np.asarray(slots), axis=1).transpose(0, 2, 1)  # [n, H, k]
+          mine = own[lo - d0 - a:hi - d0 - a]
+          if game.bucket is not None:  # as in cfr_pass
+            bucket = game.bucket[lo:hi]
+            cfv = cfv * game.prior[me][None, :, None]
+            cfv = to_buckets(game, cfv, bucket).reshape(-1, len(slots))
+            reach = to_buckets(game, mine, bucket).reshape(-1)
+          else:  # my hands' rows
+            cfv = jnp.take(cfv, game.range_hands[me], axis=1).reshape(-1, len(slots))
+            reach = jnp.take(mine, game.range_hands[me], axis=1).reshape(-1)
+          state = update(state, lo, hi, sigma, cfv, reach)
       value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
     if nc:
