@@ -38,7 +38,7 @@ def main():
     game = config_lib._load_game(config)  # pylint: disable=protected-access
     built = time.perf_counter() - t
     solver = cfr_jax.make_solver(game, config.algorithm)
-    state_bytes = solver.num_rows * game.num_actions * 4 * 2
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(jax.eval_shape(solver._zeros)))  # pylint: disable=protected-access
     print(f'isomorphism={iso}: {game.info.isomorphism}')
     print(f'  {game.num_decisions} decision nodes, {game.num_infosets} infoset rows, '
           f'{game.num_hands} hands, state {state_bytes / 2**20:.1f} MiB, '

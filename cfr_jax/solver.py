@@ -571,9 +571,18 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
       old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in leaves(st))
       new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt,
                      (r0, slots, game.num_actions))
-      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(
-          b, a.reshape(-1), c0, 0) for a, b in zip(new, leaves(st))]
-      return with_leaves(st, new)
+      # The sums first, then the regrets, made to depend on the new sums
+      # (`subgame.after`): the sums' update reads the old regrets (XLA
+      # recomputes the strategy inside it), so the regrets are written in
+      # place only once it has run; otherwise XLA copies the whole array.
+      put = lambda x, rows: None if x is None else jax.lax.dynamic_update_slice_in_dim(
+          x, rows.reshape(-1), c0, 0)
+      arrays = leaves(st)
+      total, low = put(arrays[2], new[2]), put(arrays[3], new[3])
+      done = [x[c0:c0 + 1] for x in (total, low) if x is not None]
+      regrets = put(arrays[0], subgame_lib.after(new[0], *done))
+      last = None if new[1] is None else put(arrays[1], subgame_lib.after(new[1], *done))
+      return with_leaves(st, (regrets, last, total, low))
     return subgame_lib.fused_half_step(game, state, players[0], strategy, write)
 
   step = fused_half_step if fused else half_step

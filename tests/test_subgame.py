@@ -353,14 +353,14 @@ def test_sharded_subgame_equals_one_device():
     many = cfr_jax.make_solver(game, 'dcfr', mesh=make_mesh(8))
     a = one.run(one.init(), 2)
     b = many.run(many.run(many.init(), 1), 1)
-    rows = b.regrets.shape[0]
-    assert rows == -(-game.num_infosets // 8) * 8 and rows > game.num_infosets
+    rows = b.regrets.shape[0]  # the compact state's entries, padded
+    assert rows == -(-game.num_cells // 8) * 8 and rows > game.num_cells
     shards = b.regrets.addressable_shards
     assert len({s.device for s in shards}) == 8
-    assert all(s.data.shape == (rows // 8, game.num_actions) for s in shards)
+    assert all(s.data.shape == (rows // 8,) for s in shards)
     assert a.strategy_sum_low is None  # the lean subgame layout
-    total = lambda s: np.asarray(s.strategy_sum, np.float64)[:game.num_infosets]
-    for x, y in ((a.regrets, b.regrets[:game.num_infosets]), (total(a), total(b))):
+    total = lambda s: np.asarray(s.strategy_sum, np.float64)[:game.num_cells]
+    for x, y in ((a.regrets, b.regrets[:game.num_cells]), (total(a), total(b))):
       x, y = np.asarray(x), np.asarray(y)
       np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * np.abs(x).max())
     assert int(b.iteration) == 2

@@ -18,8 +18,8 @@ same-spot comparison.
 The public tree has about 375,000 decision nodes and 650,000 terminals over
 285 hands (228,000 decisions with chance isomorphism, the default), 180 in
 the first player's range and 265 in the second's: the solver state (DCFR:
-regrets and strategy sums, a row per decision and acting player's hand, 4
-action slots) is about 1.5 GiB in float32, and one iteration takes seconds on a small
+regrets and strategy sums, a row per decision and acting player's hand, its
+legal actions only: 2 to 4) is 0.96 GB in float32, and one iteration takes seconds on a small
 CPU, so this config is for a GPU or a large machine (bench/RESULTS.md has
 the measurements). Buckets (`--config.holdem.buckets.method=ehs
 --config.holdem.buckets.num_buckets=50`) shrink the state ~6x, not the
