@@ -282,6 +282,26 @@ def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
              for r in reasons), reasons
 
 
+@pytest.mark.parametrize('algorithm', ['dcfr', 'postflop_dcfr'])
+def test_compiled_fused_chunk_updates_the_state_in_place(monkeypatch, algorithm):
+  """XLA's optimised program (deterministic) copies no state array: every
+  chunk's update is written in place. Without `subgame.after`'s ordering,
+  XLA copied the whole regrets array once per update chunk. (Not yet true
+  where two arrays' new rows each read both old arrays: predictive
+  algorithms' regrets and last regrets, the compensated sum's two parts.)"""
+  compensated = None
+  game = subgame.compile_subgame(TURN)
+  monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as run on big subgames
+  solver = cfr_jax.make_solver(game, algorithm, compensated=compensated)
+  state = jax.eval_shape(solver._zeros)  # pylint: disable=protected-access
+  text = solver._run.lower(  # pylint: disable=protected-access
+      solver._game, state, jnp.asarray(1, jnp.int32), solver._hp).compile().as_text()  # pylint: disable=protected-access
+  shape = f'f32[{state.regrets.shape[0]}]'
+  updates = text.count(f'= {shape}{{0}} fusion(')
+  assert updates >= 2 * len(game.act_runs)  # the chunks' in-place updates are there
+  assert text.count(f'= {shape}{{0}} copy(') == 0
+
+
 def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypatch):
   """XLA's own accounting (deterministic): the fused chunk's temporaries are
   under the whole-tree chunk's and a few times a state of every hand at every
