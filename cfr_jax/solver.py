@@ -339,12 +339,6 @@ def pad_infosets(game: Game, rows: int) -> Game:
     return game
   if extra < 0:
     raise ValueError(f'cannot pad {game.num_infosets} infosets to {rows}')
-  if isinstance(game, subgame_lib.Subgame):  # its passes drop the padding rows
-    return game.replace(
-        legal=jnp.concatenate([game.legal, jnp.zeros((extra, game.num_actions), bool)
-                               .at[:, 0].set(True)]),
-        infoset_player=jnp.concatenate([game.infoset_player,
-                                        jnp.zeros((extra,), game.infoset_player.dtype)]))
   n, a = game.num_nodes, game.num_actions
   fill = lambda x, value, axis=0: jnp.concatenate(
       [x, jnp.full(x.shape[:axis] + (extra,) + x.shape[axis + 1:], value, x.dtype)], axis)

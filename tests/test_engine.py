@@ -289,10 +289,9 @@ def test_compiled_fused_chunk_updates_the_state_in_place(monkeypatch, algorithm)
   XLA copied the whole regrets array once per update chunk. (Not yet true
   where two arrays' new rows each read both old arrays: predictive
   algorithms' regrets and last regrets, the compensated sum's two parts.)"""
-  compensated = None
   game = subgame.compile_subgame(TURN)
   monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as run on big subgames
-  solver = cfr_jax.make_solver(game, algorithm, compensated=compensated)
+  solver = cfr_jax.make_solver(game, algorithm)
   state = jax.eval_shape(solver._zeros)  # pylint: disable=protected-access
   text = solver._run.lower(  # pylint: disable=protected-access
       solver._game, state, jnp.asarray(1, jnp.int32), solver._hp).compile().as_text()  # pylint: disable=protected-access
