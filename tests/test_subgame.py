@@ -369,3 +369,37 @@ def test_sharded_subgame_equals_one_device():
       assert cfr_jax.exploitability(game, solver.average_policy(state)) < 0.005 * spec.pot
     print('ok')
   ''')
+
+
+def test_a_subgame_checkpoint_moves_between_device_counts(tmp_path):
+  """The compact state is padded to a multiple of the device count: a
+  checkpoint written on 8 devices restores on 3 and on 1, entry for entry,
+  and trains on."""
+  import multidevice  # pylint: disable=g-import-not-at-top
+  multidevice.run_python(f'''
+    import numpy as np, cfr_jax
+    from cfr_jax import checkpoint, training
+    from cfr_jax.holdem import subgame
+    from cfr_jax.solver import make_mesh
+    spec = subgame.SubgameSpec(board='Ks 9s 8h 3d 2c', pot=10, stack=25,
+                               ranges=('KQ,98s,A8s,33:0.5', 'AK,QQ,T9s'))
+    game = subgame.compile_subgame(spec)
+    make = lambda n: cfr_jax.make_solver(game, 'dcfr', mesh=None if n == 1 else make_mesh(n))
+    eight = make(8)
+    assert eight.num_rows >= game.num_cells and eight.num_rows % 8 == 0
+    assert make(3).num_rows != eight.num_rows  # another padding: read in its own shape
+    saved = eight.run(eight.init(), 10)
+    store = checkpoint.CheckpointStore({str(tmp_path)!r},
+                                       fingerprint=checkpoint.make_fingerprint(**eight.describe()))
+    store.save(saved, 10)
+    for n in (3, 1):
+      solver = make(n)
+      state, report = training.restore_state(store, solver)
+      assert report.iteration == 10, report
+      assert state.regrets.shape == (solver.num_rows,)
+      for x, y in ((saved.regrets, state.regrets), (saved.strategy_sum, state.strategy_sum)):
+        np.testing.assert_array_equal(np.asarray(x)[:game.num_cells], np.asarray(y)[:game.num_cells])
+      state = solver.run(state, 5)
+      assert int(state.iteration) == 15 and np.isfinite(np.asarray(state.regrets)).all()
+    print('ok')
+  ''')

@@ -90,14 +90,19 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
   one device and re-laid out with `Solver.place`: runs move freely between
   device counts, at the price of one unsharded read.
   """
-  state, report = store.restore(solver.abstract_state(), check=sanity_check)
+  abstract = solver.abstract_state()
+  state, report = store.restore(abstract, check=sanity_check)
   have = -1 if state is None else report.iteration
+  # The regret table's shape: [rows, A] (tree games, sampled solvers), or
+  # [cells] (hold'em subgames); neural solvers have none.
+  want = getattr(getattr(abstract, 'regrets', None), 'shape', None)
+  real = getattr(solver, 'real_rows', None) or getattr(solver.game, 'num_infosets', 0)
   other = {}
   for c in report.candidates:
     shape = (((c.metadata or {}).get('arrays') or {}).get('regrets') or {}).get('shape')
-    if (c.status == 'rejected' and shape and len(shape) == 2 and c.iteration is not None
-        and c.iteration > have and shape[0] != solver.num_rows
-        and shape[0] >= solver.game.num_infosets and shape[1] == solver.game.num_actions):
+    if (c.status == 'rejected' and shape and want is not None and len(shape) == len(want)
+        and c.iteration is not None and c.iteration > have and shape[0] != solver.num_rows
+        and shape[0] >= real and tuple(shape[1:]) == tuple(want[1:])):
       other[shape[0]] = max(other.get(shape[0], -1), c.iteration)
   for rows in sorted(other, key=other.get, reverse=True):
     found, found_report = store.restore(solver.abstract_state(num_rows=rows),
