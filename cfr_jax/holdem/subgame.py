@@ -251,7 +251,7 @@ class Subgame:
     range_hands: ([B_0], [B_1]) the hands (union indices) in each player's
       range, the order of their rows at that player's decisions.
     range_pos: [2, H] each hand's position in range_hands[p] (-1: not in p's range).
-    legal, infoset_player: [I, A], [I], the infoset view the solver uses:
+    legal, infoset_player (properties, computed when asked): [I, A], [I], the infoset view:
       I = sum over decisions of the acting player's B_p (see the module docstring).
   Static: `levels[l] = (start, decisions, chance nodes, terminals)` (global
   node index of the level's first node and the counts), the running
@@ -301,8 +301,6 @@ class Subgame:
   bucket: jax.Array | None
   range_hands: tuple
   range_pos: jax.Array
-  legal: jax.Array
-  infoset_player: jax.Array
   levels: tuple = struct.field(pytree_node=False)
   offsets: tuple = struct.field(pytree_node=False)
   splits: tuple = struct.field(pytree_node=False)
@@ -324,7 +322,26 @@ class Subgame:
 
   @property
   def num_infosets(self) -> int:
-    return self.legal.shape[0]
+    return _row(self, self.num_decisions)
+
+  @property
+  def legal(self) -> jax.Array:
+    """[I, A] each infoset row's legal actions: its decision's. Computed
+    when asked (the solver's passes never need it): on the flop config it
+    would hold 0.2 GB, and infoset_player as much again."""
+    return self._per_row(self.node_legal)
+
+  @property
+  def infoset_player(self) -> jax.Array:
+    """[I] the player acting at each infoset row."""
+    return self._per_row(self.dec_player)
+
+  def _per_row(self, x: jax.Array) -> jax.Array:
+    pieces = [jnp.repeat(x[lo:hi], self.row_sizes[p], axis=0, total_repeat_length=(hi - lo)
+                         * self.row_sizes[p]) for lo, hi, p, _ in self.dec_runs]
+    if not pieces:
+      return x[:0]
+    return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
   @property
   def row_start(self) -> np.ndarray:
@@ -335,7 +352,7 @@ class Subgame:
 
   @property
   def num_actions(self) -> int:
-    return self.legal.shape[1]
+    return self.node_legal.shape[1]
 
   @property
   def num_cells(self) -> int:
@@ -695,8 +712,6 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       prior=f32(prior), norm=f32(norm),
       bucket=None if bucket is None else i32(bucket),
       range_hands=tuple(i32(h) for h in range_hands), range_pos=i32(range_pos),
-      legal=jnp.asarray(np.repeat(node_legal, per_decision, axis=0)),
-      infoset_player=i32(np.repeat(dec_player, per_decision)),
       levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
       sd_groups=tuple(sd_groups), row_sizes=row_sizes, dec_runs=tuple(runs),
       act_runs=tuple(tuple(r) for r in act_runs),
