@@ -379,12 +379,16 @@ def _current_strategy(algo, game, state, hp, schedule=None):
 def _lean_strategy(algo, game, state, hp, t) -> jax.Array:
   """[cells] the current strategy of a hold'em subgame's compact state, block
   by block (hp already scheduled)."""
-  pieces = []
-  for lo, hi, _, slots in game.act_runs:
-    _, _, c0, c1, _ = subgame_lib.block(game, lo, hi)
-    legal = jnp.ones(((c1 - c0) // len(slots), len(slots)), bool)
-    pieces.append(_strategy_rows(algo, state, hp, t, legal, c0, c1, len(slots)).reshape(-1))
+  pieces = [_block_strategy(algo, game, state, hp, t, lo, hi).reshape(-1)
+            for lo, hi, _, _ in game.act_runs]
   return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _block_strategy(algo, game, state, hp, t, lo: int, hi: int) -> jax.Array:
+  """[rows, k] the current strategy of decisions lo:hi's block (`subgame.block`)."""
+  _, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
+  legal = jnp.ones(((c1 - c0) // len(slots), len(slots)), bool)
+  return _strategy_rows(algo, state, hp, t, legal, c0, c1, len(slots))
 
 
 def _as_table(game, x: jax.Array) -> jax.Array:
@@ -475,7 +479,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   `fused` (hold'em subgames, alternating): each level's rows are updated inside
   the tree pass (`subgame.fused_half_step`) instead of all rows after it.
   `lean` (hold'em subgames): the state's arrays are compact (`Solver.table`);
-  the whole-tree half step expands and compresses them around its passes.
+  the whole-tree half step passes the expanded [I, A] strategy and updates
+  block by block with the fused step's writer.
   """
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
@@ -531,53 +536,45 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
     return with_leaves(state, new)
 
+  def write(game, st, lo, hi, sigma, cfv, own, hp, t, salt):
+    """st with decisions lo:hi's block (one of `subgame.block`) updated in place."""
+    r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
+    k = len(slots)
+    old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in leaves(st))
+    new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt,
+                   (r0, slots, game.num_actions))
+    # The sums first, then the regrets, made to depend on the new sums
+    # (`subgame.after`): the sums' update reads the old regrets (XLA
+    # recomputes the strategy inside it), so the regrets are written in
+    # place only once it has run; otherwise XLA copies the whole array.
+    put = lambda x, rows: None if x is None else jax.lax.dynamic_update_slice_in_dim(
+        x, rows.reshape(-1), c0, 0)
+    arrays = leaves(st)
+    total, low = put(arrays[2], new[2]), put(arrays[3], new[3])
+    done = [x[c0:c0 + 1] for x in (total, low) if x is not None]
+    regrets = put(arrays[0], subgame_lib.after(new[0], *done))
+    last = None if new[1] is None else put(arrays[1], subgame_lib.after(new[1], *done))
+    return with_leaves(st, (regrets, last, total, low))
+
   def lean_half_step(game, state, hp, t, players, salt):
     # The same on a compact state: the passes see the [I, A] table, the
     # update runs per block of same-action decisions, as the fused step's does.
     hp_t, t_policy = scheduled(hp, t)
     sigma = _lean_strategy(algo, game, state, hp_t, t_policy)
     cfv, own = counterfactual_pass(game, subgame_lib.expand(game, sigma), players)
-    new = list(leaves(state))
     for lo, hi, p, slots in game.act_runs:
-      if p not in players:
-        continue
-      r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
-      k = len(slots)
-      old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in new)
-      rows = new_rows(old, jnp.ones((r1 - r0, k), bool), sigma[c0:c1].reshape(-1, k),
-                      cfv[r0:r1][:, list(slots)], own[r0:r1], hp, t, salt,
-                      (r0, slots, game.num_actions))
-      new = [None if b is None else jax.lax.dynamic_update_slice_in_dim(
-          b, a.reshape(-1), c0, 0) for a, b in zip(rows, new)]
-    return with_leaves(state, new)
+      if p in players:
+        r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
+        state = write(game, state, lo, hi, sigma[c0:c1].reshape(-1, len(slots)),
+                      cfv[r0:r1][:, list(slots)], own[r0:r1], hp, t, salt)
+    return state
 
   def fused_half_step(game, state, hp, t, players, salt):
     hp_t, t_policy = scheduled(hp, t)
-
-    def strategy(st, lo, hi):
-      _, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
-      legal = jnp.ones(((c1 - c0) // len(slots), len(slots)), bool)
-      return _strategy_rows(algo, st, hp_t, t_policy, legal, c0, c1, len(slots))
-
-    def write(st, lo, hi, sigma, cfv, own):
-      r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
-      k = len(slots)
-      old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in leaves(st))
-      new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt,
-                     (r0, slots, game.num_actions))
-      # The sums first, then the regrets, made to depend on the new sums
-      # (`subgame.after`): the sums' update reads the old regrets (XLA
-      # recomputes the strategy inside it), so the regrets are written in
-      # place only once it has run; otherwise XLA copies the whole array.
-      put = lambda x, rows: None if x is None else jax.lax.dynamic_update_slice_in_dim(
-          x, rows.reshape(-1), c0, 0)
-      arrays = leaves(st)
-      total, low = put(arrays[2], new[2]), put(arrays[3], new[3])
-      done = [x[c0:c0 + 1] for x in (total, low) if x is not None]
-      regrets = put(arrays[0], subgame_lib.after(new[0], *done))
-      last = None if new[1] is None else put(arrays[1], subgame_lib.after(new[1], *done))
-      return with_leaves(st, (regrets, last, total, low))
-    return subgame_lib.fused_half_step(game, state, players[0], strategy, write)
+    strategy = lambda st, lo, hi: _block_strategy(algo, game, st, hp_t, t_policy, lo, hi)
+    update = lambda st, lo, hi, sigma, cfv, own: write(game, st, lo, hi, sigma, cfv, own,
+                                                        hp, t, salt)
+    return subgame_lib.fused_half_step(game, state, players[0], strategy, update)
 
   step = fused_half_step if fused else half_step
 
