@@ -128,7 +128,7 @@ def _union_rows(game):
 
 @pytest.mark.parametrize('spec,iterations', [
     (RIVER_OVERLAP, 30),
-    # ~65 s (four compiles of a turn); the bit-for-bit tests above cover the turn.
+    # ~35 s (two compiles of a turn); the bit-for-bit tests above cover the turn.
     pytest.param(TURN_OVERLAP, 10, marks=pytest.mark.slow)], ids=['river', 'turn'])
 def test_per_player_rows_hold_the_union_layouts_rows_of_each_range(spec, iterations):
   """Each decision stores its player's hands only (sum over decisions of
@@ -159,19 +159,18 @@ def test_per_player_rows_hold_the_union_layouts_rows_of_each_range(spec, iterati
   d1 = int(np.flatnonzero(player == 1)[0])
   with pytest.raises(KeyError):  # player 0's hand at player 1's node: no row
     index[f'{game.info.decision_histories[d1]}|{game.info.hands[min(outside)]}']
-  # The iterates: fused and whole-tree, against the union layout's at the same rows.
-  for fused in (True, False):
-    a, b = (dataclasses.replace(cfr_jax.make_solver(g, 'dcfr', dtype='float64'), fused=fused)
-            for g in (game, union))
-    sa, sb = a.run(a.init(), iterations), b.run(b.init(), iterations)
-    for name in ('regrets', 'strategy_sum'):
-      np.testing.assert_array_equal(np.asarray(a.table(getattr(sa, name))),
-                                    np.asarray(b.table(getattr(sb, name)))[rows], err_msg=name)
-    assert np.abs(np.asarray(sa.regrets)).max() > 0.01  # it moved
-    pa, pb = a.average_policy(sa), b.average_policy(sb)
-    np.testing.assert_array_equal(pa.probs, pb.probs[rows])
-    assert pa.to_dict() == {k: v for k, v in pb.to_dict().items() if k in index}
-    assert cfr_jax.exploitability(game, pa) == cfr_jax.exploitability(union, pb)
+  # The iterates against the union layout's at the same rows, with the fused
+  # step (the whole-tree passes equal it bit for bit, tested above).
+  a, b = (cfr_jax.make_solver(g, 'dcfr', dtype='float64') for g in (game, union))
+  sa, sb = a.run(a.init(), iterations), b.run(b.init(), iterations)
+  for name in ('regrets', 'strategy_sum'):
+    np.testing.assert_array_equal(np.asarray(a.table(getattr(sa, name))),
+                                  np.asarray(b.table(getattr(sb, name)))[rows], err_msg=name)
+  assert np.abs(np.asarray(sa.regrets)).max() > 0.01  # it moved
+  pa, pb = a.average_policy(sa), b.average_policy(sb)
+  np.testing.assert_array_equal(pa.probs, pb.probs[rows])
+  assert pa.to_dict() == {k: v for k, v in pb.to_dict().items() if k in index}
+  assert cfr_jax.exploitability(game, pa) == cfr_jax.exploitability(union, pb)
 
 
 def test_update_chunks_do_not_change_the_iterates(monkeypatch):
@@ -195,7 +194,9 @@ def test_levels_group_each_players_decisions():
     assert (player[d0:d0 + n0] == 0).all() and (player[d0 + n0:d0 + nd] == 1).all()
 
 
-@pytest.mark.parametrize('spec', [RIVER, TURN], ids=['river', 'turn'])
+@pytest.mark.parametrize('spec', [
+    RIVER, pytest.param(TURN, marks=pytest.mark.slow)],  # ~25 s, a turn compile
+    ids=['river', 'turn'])
 def test_the_state_stores_each_decisions_legal_actions_only(spec):
   """Layout 4: runs of one player's decisions of a level with the same legal
   slots cover the decisions in order, and the state holds rows x legal
@@ -282,7 +283,8 @@ def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
              for r in reasons), reasons
 
 
-@pytest.mark.parametrize('algorithm', ['dcfr', 'postflop_dcfr'])
+@pytest.mark.parametrize('algorithm', [
+    'dcfr', pytest.param('postflop_dcfr', marks=pytest.mark.slow)])  # ~20 s: a schedule
 def test_compiled_fused_chunk_updates_the_state_in_place(monkeypatch, algorithm):
   """XLA's optimised program (deterministic) copies no state array: every
   chunk's update is written in place. Without `subgame.after`'s ordering,
