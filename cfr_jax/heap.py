@@ -3,10 +3,11 @@
 Compiling a big program (a flop subgame's chunk: ~80 s) allocates gigabytes
 of small, short-lived objects in glibc's heap. Freed, they stay in the
 process (glibc returns only the top of its heap), so the program's own
-buffers are then allocated on top of them: measured on the flop config, the
-process held 4.07 GB after compiling (1.60 GB before) and peaked at 7.70 GB
-in its first iteration. `malloc_trim(0)` right after the compilation gives
-1.75 GB of that back and the peak fell to 5.99 GB (bench/RESULTS.md).
+buffers are then allocated on top of them: on the flop config the process
+held 4.06 GB after compiling (1.59 GB before) and peaked at 7.85 GB in its
+first iteration; `malloc_trim(0)` right after the compilation gives 1.66 GB
+back, and the peak falls to 6.19 GB (`python bench/memory_phases.py`,
+bench/RESULTS.md).
 
 `watch_compilations()` (called when cfr_jax is imported) trims after every
 compilation that took at least `MIN_COMPILE_SECONDS`, before the program

@@ -1,0 +1,67 @@
+r"""A subgame config's process memory, phase by phase: built, state, compiled, run.
+
+    python bench/memory_phases.py                       # the flop config (~3 min, ~6 GB)
+    python bench/memory_phases.py --config=holdem_turn --no_trim
+
+Prints the process's resident memory (now, and the peak so far) after each
+phase, and the compiled chunk's XLA `memory_analysis()`. `--no_trim` turns
+off `cfr_jax.heap`'s trim after long compilations, to show what it returns
+(bench/RESULTS.md, "Compilation leftovers returned before the first run").
+Linux only (/proc). No peer runs here: this splits our own footprint.
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
+
+import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+from cfr_jax import heap  # pylint: disable=g-import-not-at-top,wrong-import-position
+from cfr_jax.cli import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from cfr_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _mb() -> str:
+  with open('/proc/self/statm') as f:
+    now = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+  return f'RSS {now:,.0f} MB (peak {peak:,.0f} MB)'
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--config', default='holdem_flop', help='a holdem_* config name')
+  parser.add_argument('--no_trim', action='store_true', help='no heap trim after compiling')
+  args = parser.parse_args()
+  if args.no_trim:
+    heap.MIN_COMPILE_SECONDS = float('inf')
+  began = time.perf_counter()
+  config, _ = train.load_config(args.config)
+  game = config_lib._load_game(config)  # pylint: disable=protected-access
+  print(f'{args.config}: built in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
+  solver = cfr_jax.make_solver(game, config.algorithm)
+  state = jax.block_until_ready(solver.init())
+  print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
+        flush=True)
+  began = time.perf_counter()
+  one = jnp.asarray(1, jnp.int32)
+  compiled = solver._run.lower(solver._game, state, one, solver._hp).compile()  # pylint: disable=protected-access
+  m = compiled.memory_analysis()
+  print(f'compiled in {time.perf_counter() - began:.1f} s (temporaries '
+        f'{m.temp_size_in_bytes / 2**20:,.0f} MB, arguments {m.argument_size_in_bytes / 2**20:,.0f} MB; '
+        f'trims so far {heap.trims()}); {_mb()}', flush=True)
+  for k in (1, 2):
+    began = time.perf_counter()
+    state = jax.block_until_ready(compiled(solver._game, state, one, solver._hp))  # pylint: disable=protected-access
+    print(f'iteration {k} in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
+  print(f'Command: `{" ".join(["python bench/memory_phases.py"] + sys.argv[1:])}`', flush=True)
+
+
+if __name__ == '__main__':
+  main()
