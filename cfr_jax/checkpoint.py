@@ -98,11 +98,22 @@ class _UnretrievedReadFailures(std_logging.Filter):
                 and any(k in str(exc) for k in ("OCDBT", "zarr", "tensorstore")))
 
 
+def _abandoned_orbax_read(args) -> bool:
+  """Whether an unraisable exception is one of Orbax's per-array read
+  coroutines re-raising its read error as it is closed: the sibling reads of
+  a failed restore are dropped un-awaited, and each prints a ~60-line
+  tensorstore traceback when the garbage collector closes it."""
+  code = getattr(args.object, "cr_code", None)  # coroutine objects only
+  return (code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
+          and "reading array index" in str(args.exc_value))
+
+
 def _quiet_closed_loops():
   """Silences the after-effects of a failed Orbax read, which are stray
   tracebacks, not errors: the "Event loop is closed" that tensorstore
   callbacks raise after Orbax closed the event loop of the failed read
-  (printed as unraisable, sometimes long after), and asyncio's unretrieved
+  (printed as unraisable, sometimes long after), Orbax's abandoned read
+  coroutines (`_abandoned_orbax_read`), and asyncio's unretrieved
   sibling-task errors (`_UnretrievedReadFailures`). The failure itself was
   caught and reported. Every other error still reaches its handler."""
   asyncio_log = std_logging.getLogger("asyncio")
@@ -114,7 +125,7 @@ def _quiet_closed_loops():
 
   def hook(args):
     if isinstance(args.exc_value, RuntimeError) and str(args.exc_value) == (
-        "Event loop is closed"):
+        "Event loop is closed") or _abandoned_orbax_read(args):
       return
     previous(args)
   hook._cfr_jax_quiet = True  # pylint: disable=protected-access

@@ -630,6 +630,50 @@ def test_fallback_then_save_moves_broken_newer_step_aside(clean_dir):
   assert report.iteration == 210 and not report.rejected
 
 
+def test_fallback_leaves_no_stray_tracebacks_for_the_collector(clean_dir):
+  """A notebook or a long-lived process that fell back past a corrupt step
+  must not see Orbax's abandoned read coroutines print a traceback each when
+  they are collected (they did, ~60 lines apiece), while other unraisable
+  errors still reach the default hook. A real process: pytest replaces
+  sys.unraisablehook around every test."""
+  open(largest_array_file(os.path.join(clean_dir, "300")), "r+b").truncate(0)
+  script = textwrap.dedent(f"""
+      import gc, sys
+      import jax
+      jax.config.update("jax_enable_x64", True)  # as tests/conftest.py
+      sys.path.insert(0, {os.path.join(REPO, "tests")!r})
+      import types
+      from test_checkpoint import ABSTRACT
+      from cfr_jax.checkpoint import CheckpointStore
+      store = CheckpointStore({str(clean_dir)!r}, fingerprint={FP!r})
+      state, report = store.restore(ABSTRACT)
+      print("restored", report.iteration, flush=True)
+      del state, report, store
+      gc.collect()
+      @types.coroutine
+      def pause():
+        yield
+      async def ours():
+        try:
+          await pause()
+        finally:
+          raise ValueError("an unrelated error")
+      coroutine = ours()
+      coroutine.send(None)
+      del coroutine
+      gc.collect()
+      print("collected", flush=True)
+  """)
+  done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300, cwd=REPO, check=False)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stdout.split() == ["restored", "200", "collected"]
+  assert "rejected checkpoint" in done.stderr and "unreadable" in done.stderr
+  assert done.stderr.count("Exception ignored") == 1, done.stderr[-3000:]
+  assert "an unrelated error" in done.stderr
+  assert "_read_array_index" not in done.stderr
+
+
 def test_make_fingerprint_is_stable_and_sensitive():
   a = make_fingerprint(game="leduc", alpha=1.5, state=ABSTRACT)
   assert a == make_fingerprint(state=ABSTRACT, alpha=1.5, game="leduc")
