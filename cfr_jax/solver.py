@@ -120,7 +120,8 @@ class Solver:
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
     run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses,
-                            self.lean), donate_argnums=(1,), **self._jit_options)
+                            self.lean, bool(self._jit_options)), donate_argnums=(1,),
+                  **self._jit_options)
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_schedule', schedule)
@@ -470,7 +471,7 @@ def _row_sum(x: jax.Array) -> jax.Array:
 
 def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
               schedule: regret_lib.Schedule | None = None, fused: bool = False,
-              lean: bool = False):
+              lean: bool = False, recompute: bool = False):
   """The jitted body: n iterations of `algo`, alternating or simultaneous,
   its hyperparameters following `schedule` if given.
 
@@ -585,8 +586,10 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     t = state.iteration.astype(hp['gamma'].dtype) + 1
     salt = 2 * state.iteration  # distinct random bits for every half step
     if alternating:
-      state = step(game, state, hp, t, (0,), salt)
-      state = step(game, state, hp, t, (1,), salt + 1)
+      for p in (0, 1):
+        seen, state = (jax.lax.optimization_barrier((game, state)) if recompute
+                       else (game, state))
+        state = step(seen, state, hp, t, (p,), salt + p)
     else:
       state = half_step(game, state, hp, t, (0, 1), salt)
     return game, state.replace(iteration=state.iteration + 1), hp

@@ -934,7 +934,18 @@ def _grow(game: Subgame, parent: jax.Array, taken: jax.Array, edges: slice, p: i
   (parent: [nodes of the previous level, H]) times p's probability of the
   action taken there (taken: [n, H]), with the hands a dealt card blocks removed."""
   factor = jnp.where(game.edge_mover[edges][:, None] == p, taken, 1)
-  return parent[game.edge_parent[edges]] * factor * game.alive_card[game.edge_card[edges]]
+  return parent[game.edge_parent[edges]] * factor * _alive(game, game.edge_card[edges])
+
+
+def _alive(game: Subgame, cards: jax.Array) -> jax.Array:
+  """cards.shape + [H]: 1 for the hands that do not hold the card (card 52,
+  no card: every hand), 0 for the others: `game.alive_card[cards]`, computed
+  elementwise. A gather of the table is an array XLA materialises (and, on
+  the flop config, kept alive for a whole iteration: ~1 GB of temporaries);
+  two comparisons fuse into whatever multiplies by it."""
+  card = cards[..., None]
+  hand = game.hand_cards
+  return ((hand[:, 0] != card) & (hand[:, 1] != card)).astype(game.alive_card.dtype)
 
 
 def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
@@ -969,18 +980,33 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
 
   The showdowns sharing a board share its layout (`sd_groups`): one group's
   gathers read the same positions for each of its rows, so no per-showdown
-  index table is ever materialised."""
+  index table is ever materialised.
+
+  Batches of groups run in a loop that gathers each batch's rows itself and
+  writes into a buffer made for this call (zeros that depend on opp,
+  `after`): with `lax.map`, the [G, m, H] rows were gathered whole up front,
+  and its zero-filled output buffers, equal in every half step, were shared
+  by XLA and kept alive for a whole iteration (0.24 GB on the flop config).
+  """
   num_g, m, g0, s0 = game.sd_groups[l]
   if opp.shape[0] == 0:
     return opp
+  batch = min(max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1])), num_g)
+  steps = -(-num_g // batch)
+  pad = steps * batch - num_g  # groups padded with absent rows (read as zeros)
   table = game.sd_group_term[s0:s0 + num_g * m].reshape(num_g, m)
-  grouped = jnp.take(opp, table, axis=0, mode='fill', fill_value=0)  # [G, m, H]
-  batch = max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1]))
-  values = jax.lax.map(lambda args: _board_sweep(game, *args),
-                       (grouped, game.sd_group_board[g0:g0 + num_g]),
-                       batch_size=min(batch, num_g))
+  table = jnp.pad(table, ((0, pad), (0, 0)), constant_values=opp.shape[0])
+  boards = jnp.pad(game.sd_group_board[g0:g0 + num_g], (0, pad))
+  table, boards = table.reshape(steps, batch, m), boards.reshape(steps, batch)
+  sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b))
+
+  def one_batch(i, out):
+    rows = jnp.take(opp, table[i], axis=0, mode='fill', fill_value=0)  # [batch, m, H]
+    return jax.lax.dynamic_update_index_in_dim(out, sweep(rows, boards[i]), i, 0)
+  out = after(jnp.zeros((steps, batch, m, opp.shape[1]), opp.dtype), opp)
+  values = jax.lax.fori_loop(0, steps, one_batch, out)
   t0, nf, nt = game.offsets[l][2], game.splits[l][1], game.levels[l][3]
-  return values.reshape(num_g * m, -1)[game.sd_slot[t0 + nf:t0 + nt]]
+  return values.reshape(steps * batch * m, -1)[game.sd_slot[t0 + nf:t0 + nt]]
 
 
 def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
@@ -1048,7 +1074,7 @@ def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int) -> jax.Arr
     num_h = below.shape[1]
     flat = child_idx[:, :, None] * num_h + game.hand_perm[game.chance_perm[c0:c0 + nc]]
     child = jnp.take(below.reshape(-1), flat, mode='fill', fill_value=0)
-  child = child * game.alive_card[game.chance_card[c0:c0 + nc]]
+  child = child * _alive(game, game.chance_card[c0:c0 + nc])
   return child.sum(1) / game.chance_count[c0:c0 + nc, None]
 
 
