@@ -324,7 +324,49 @@ def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypat
   a, b = memory(fused), memory(whole)
   # The passes' arrays are [nodes, H] over both ranges' hands, while the state
   # holds only the acting player's hands (about half of them here): the bound
-  # is a few times a state of every hand at every decision.
+  # is a state of every hand at every decision, and a half (3.0x before the
+  # dealt-card masks were computed elementwise, the sweeps looped into their
+  # own buffers and the half steps isolated; 1.36x after).
   hand_tree_bytes = 2 * game.num_decisions * game.num_hands * game.num_actions * 4
   assert a.temp_size_in_bytes < b.temp_size_in_bytes
-  assert a.temp_size_in_bytes < 4 * hand_tree_bytes
+  assert a.temp_size_in_bytes < 1.5 * hand_tree_bytes
+
+
+def test_isolated_half_steps_iterate_as_the_whole_tree_passes(monkeypatch):
+  """Big subgames' half steps see the game through an optimization barrier
+  (`_make_run(recompute=True)`): the iterates are unchanged, bit for bit."""
+  monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as for a state over 256 MB
+  game = subgame.compile_subgame(TURN)
+  fused, whole = _pair(game, 'dcfr')
+  assert fused._jit_options and not whole._jit_options  # pylint: disable=protected-access
+  a, b = fused.run(fused.init(), 25), whole.run(whole.init(), 25)
+  for name in ('regrets', 'strategy_sum'):
+    np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)))
+
+
+def test_dealt_card_masks_equal_the_table():
+  game = subgame.compile_subgame(TURN)
+  cards = jnp.asarray([[0, 51, 52], [17, 3, 52]])
+  mask = subgame._alive(game, cards)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(np.asarray(mask), np.asarray(game.alive_card)[np.asarray(cards)])
+  assert mask.shape == (2, 3, game.num_hands) and float(mask[0, 2].min()) == 1.0
+
+
+@pytest.mark.slow  # ~2-3 min and ~4 GB: compiles one chunk of the flop config
+def test_flop_chunk_memory_is_bounded():
+  """Issue 13's deterministic memory check on the flop config itself (XLA's
+  `memory_analysis()`, nothing run): state <= 1.1 GB in float32 and the
+  chunk's temporaries pinned a little above the measured 2.17x the state (the
+  issue's target is 1.0x: not met yet, see bench/RESULTS.md)."""
+  from cfr_jax.cli import train  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
+  config, _ = train.load_config('holdem_flop')
+  game = config_lib._load_game(config)  # pylint: disable=protected-access
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = jax.eval_shape(solver._zeros)  # pylint: disable=protected-access
+  state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+  compiled = solver._run.lower(  # pylint: disable=protected-access
+      solver._game, state, jnp.asarray(1, jnp.int32), solver._hp).compile()  # pylint: disable=protected-access
+  temp = compiled.memory_analysis().temp_size_in_bytes
+  assert state_bytes <= 1.1e9
+  assert temp <= 2.3 * state_bytes, (temp, state_bytes)
