@@ -121,7 +121,7 @@ class Solver:
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
     run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses,
-                            self.lean, bool(self._jit_options)), donate_argnums=(1,),
+                            self.lean, self._recomputes), donate_argnums=(1,),
                   **self._jit_options)
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_algo', algo)
@@ -151,16 +151,23 @@ class Solver:
     return self.lean and self.fused and self.alternating
 
   @property
-  def _jit_options(self) -> dict:
-    # XLA hoists loop-invariant values out of the iteration loop whole: on a
-    # subgame, every level's uniform fallback strategy [rows, A] and its dealt
-    # cards' [nodes, H] masks, about 2.5x the state on the flop config (XLA's
-    # buffer assignment: a 13.2 GB loop carry for 3.4 GB of state). Recomputing
-    # them costs speed (turn config: ~48 -> ~60 ms/iteration), so they are
-    # recomputed only where their memory matters: states over _HOIST_BYTES.
+  def _recomputes(self) -> bool:
+    """Whether derived values are recomputed where used rather than kept.
+
+    XLA hoists loop-invariant values out of the iteration loop whole: on a
+    subgame, every level's uniform fallback strategy [rows, A] and its dealt
+    cards' [nodes, H] masks, about 2.5x the state on the flop config (XLA's
+    buffer assignment: a 13.2 GB loop carry for 3.4 GB of state). Recomputing
+    them costs speed (turn config: ~48 -> ~60 ms/iteration), so they are
+    recomputed only where their memory matters: fused states over
+    _HOIST_BYTES (hoisting off, and half steps isolated: `_make_run`)."""
     width = 1 if self.lean else self.game.num_actions
     state_bytes = self.num_rows * width * jnp.dtype(self.dtype).itemsize
-    if not self._fuses or state_bytes <= _HOIST_BYTES:
+    return self._fuses and state_bytes > _HOIST_BYTES
+
+  @property
+  def _jit_options(self) -> dict:
+    if not self._recomputes:
       return {}
     return {'compiler_options': {'xla_disable_hlo_passes': 'while-loop-invariant-code-motion'}}
 
@@ -262,7 +269,7 @@ class Solver:
       # counts make vmap select between old and new states every iteration.
       body = _make_run(self._algo, self.alternating, schedule=self._schedule,
                         fused=self._fuses, lean=self.lean,
-                        recompute=bool(self._jit_options))
+                        recompute=self._recomputes)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
