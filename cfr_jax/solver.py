@@ -32,14 +32,16 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
 
-# The state layout of hold'em subgames (part of their fingerprint): 4 stores
-# each decision's legal actions only, one flat array of [rows, k] blocks
+# The state layout of hold'em subgames (part of their fingerprint): 5 orders
+# the hands player 0's alone, both players', player 1's alone (a decision's
+# rows are its player's hands in that order; 4 and older: by card index);
+# 4 stores each decision's legal actions only, one flat array of [rows, k] blocks
 # (`subgame.act_runs`; decisions of a level ordered by their legal actions);
 # 3 kept [rows, A] with A the widest decision's actions; 2 had rows for every
 # hand of either range at every decision (3 and 4: the acting player's range
 # only); 1 also kept last_regrets for every algorithm. Checkpoints of older
 # layouts hold other entries and are refused as foreign, never misloaded.
-SUBGAME_LAYOUT = 4
+SUBGAME_LAYOUT = 5
 
 
 @struct.dataclass

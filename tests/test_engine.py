@@ -121,8 +121,7 @@ def _union_rows(game):
                                  player, [np.arange(num_h)] * 2)
   info.infoset_index = type(game.info.infoset_index)(info.infoset_keys)
   return game.replace(info=info,
-      range_hands=(every, every), range_pos=jnp.stack([every, every]),
-      row_sizes=(num_h, num_h),
+      range_span=((0, num_h), (0, num_h)), row_sizes=(num_h, num_h),
       dec_runs=tuple((lo, hi, p, lo * num_h) for lo, hi, p, _ in game.dec_runs))
 
 
@@ -249,15 +248,17 @@ def test_lean_state_keeps_only_what_the_algorithm_reads():
   assert cfr_jax.exploitability(game, lean16.average_policy(state)) < 0.01 * RIVER.pot
 
 
-@pytest.mark.parametrize('layout', [1, 2, 3])
+@pytest.mark.parametrize('layout', [1, 2, 3, 4])
 def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   """A checkpoint written before the lean layout (1: rows in another order,
   four arrays), before per-player hand rows (2: every hand of either range
-  at every decision, D * H rows) or before compact actions (3: [I, A] tables,
-  decisions in another order) is never loaded, and the reason names the layout."""
+  at every decision, D * H rows), before compact actions (3: [I, A] tables,
+  decisions in another order) or before each range's hands were contiguous
+  (4: a decision's rows in card order) is never loaded, and the reason names
+  the layout."""
   game = subgame.compile_subgame(RIVER)
   new = cfr_jax.make_solver(game, 'dcfr')
-  old_rows = game.num_infosets if layout == 3 else game.num_decisions * game.num_hands
+  old_rows = game.num_infosets if layout >= 3 else game.num_decisions * game.num_hands
   assert game.num_infosets < game.num_decisions * game.num_hands  # the ranges differ
   assert game.num_cells < game.num_infosets * game.num_actions  # some actions are illegal
   old_describe = {k: v for k, v in new.describe().items()
@@ -279,7 +280,8 @@ def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   [candidate] = report.candidates
   assert candidate.status == 'foreign'
   reasons = resume._foreign_reasons(candidate, new)  # pylint: disable=protected-access
-  assert any(f'state layout {layout}' in r and 'layout 4' in r and 'cannot be migrated' in r
+  now = f'layout {solver_lib.SUBGAME_LAYOUT}'
+  assert any(f'state layout {layout}' in r and now in r and 'cannot be migrated' in r
              for r in reasons), reasons
 
 
