@@ -63,7 +63,8 @@ def source_lines(hlo: str, depth: int = 2) -> dict:
       location, parent = tables['StackFrames'][frame]
       function, line = tables['FileLocations'][location]
       out.append(f"{tables['FunctionNames'][function]}:{line}")
-      frame = 0 if parent == frame else parent
+      # XLA prints a frame's parent as its id + 1 (1: no parent).
+      frame = 0 if parent - 1 == frame else parent - 1
     return ' < '.join(out)
   lines = {name: '(no source line)' for name in re.findall(
       r'^\s*(?:ROOT )?%?(\S+) = ', hlo, re.M)}
