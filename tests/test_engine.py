@@ -18,6 +18,7 @@ pytest.importorskip('phevaluator')
 import cfr_jax  # pylint: disable=g-import-not-at-top
 from cfr_jax import checkpoint  # pylint: disable=g-import-not-at-top
 from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+from cfr_jax.holdem import cards  # pylint: disable=g-import-not-at-top
 from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 from cfr_jax.training import resume  # pylint: disable=g-import-not-at-top
 
@@ -114,7 +115,6 @@ def _union_rows(game):
   for each of the H hands of either range, d * H + h. Hands outside the acting
   player's range then play their own rows' strategies (at zero reach)."""
   num_h, player = game.num_hands, np.asarray(game.dec_player)
-  every = jnp.arange(num_h, dtype=jnp.int32)
   info = copy.copy(game.info)
   keys = game.info.infoset_keys
   info.infoset_keys = type(keys)(keys.lines, keys.names, num_h * np.arange(len(player) + 1),
@@ -123,6 +123,25 @@ def _union_rows(game):
   return game.replace(info=info,
       range_span=((0, num_h), (0, num_h)), row_sizes=(num_h, num_h),
       dec_runs=tuple((lo, hi, p, lo * num_h) for lo, hi, p, _ in game.dec_runs))
+
+
+def test_each_range_is_one_span_of_the_hands():
+  """Layout 5: the hands are player 0's alone, both players', player 1's
+  alone, so each range is one contiguous span (rows <-> hands: a slice and a
+  pad), and the rows of a decision are its player's span, in order."""
+  game = subgame.compile_subgame(RIVER_OVERLAP)
+  (a0, a1), (b0, b1) = game.range_span
+  assert a0 == 0 < b0 < a1 < b1 == game.num_hands  # overlapping, neither inside the other
+  inside = np.asarray(game.prior) > 0
+  np.testing.assert_array_equal(np.flatnonzero(inside[0]), np.arange(a0, a1))
+  np.testing.assert_array_equal(np.flatnonzero(inside[1]), np.arange(b0, b1))
+  assert game.row_sizes == (a1 - a0, b1 - b0)
+  # The same hands as the ranges' text gives, whatever their order.
+  for p, text in enumerate(RIVER_OVERLAP.ranges):
+    board = cards.parse_cards(RIVER_OVERLAP.board)
+    expected = set(np.flatnonzero((cards.parse_range(text) > 0) & ~cards.blocked_by(board)))
+    hands = {game.info.hands[h] for h in game.range_hands[p]}
+    assert hands == {cards.hand_text(h) for h in expected}
 
 
 @pytest.mark.parametrize('spec,iterations', [
