@@ -36,7 +36,7 @@ from cfr_jax.training import config as config_lib  # pylint: disable=g-import-no
 def source_lines(hlo: str, depth: int = 2) -> dict:
   """{instruction name: 'function:line < caller:line'} from an HLO module's
   text ('(no source line)' for instructions without a stack frame)."""
-  tables = {'FileNames': {}, 'FunctionNames': {}, 'FileLocations': {}, 'StackFrames': {}}
+  tables = {'FunctionNames': {}, 'FileLocations': {}, 'StackFrames': {}}
   section = None
   for line in hlo.splitlines():
     text = line.strip()
@@ -52,8 +52,8 @@ def source_lines(hlo: str, depth: int = 2) -> dict:
     if section is tables['FileLocations']:
       rest = (int(fields['function_name_id']), fields['line'])
     elif section is tables['StackFrames']:
-      rest = (int(fields['file_location_id']), int(fields.get('parent_frame_id', 0)))
-    else:  # a file's or function's name: its last component
+      rest = (int(fields['file_location_id']), int(fields.get('parent_frame_id', 1)))
+    else:  # a function's name: its last component
       rest = rest.strip('"').split('.')[-1]
     section[key] = rest
 
@@ -63,8 +63,7 @@ def source_lines(hlo: str, depth: int = 2) -> dict:
       location, parent = tables['StackFrames'][frame]
       function, line = tables['FileLocations'][location]
       out.append(f"{tables['FunctionNames'][function]}:{line}")
-      # XLA prints a frame's parent as its id + 1 (1: no parent).
-      frame = 0 if parent - 1 == frame else parent - 1
+      frame = parent - 1  # XLA prints a frame's parent as its id + 1 (1: no parent)
     return ' < '.join(out)
   lines = {name: '(no source line)' for name in re.findall(
       r'^\s*(?:ROOT )?%?(\S+) = ', hlo, re.M)}

@@ -137,8 +137,8 @@ def test_each_range_is_one_span_of_the_hands():
   np.testing.assert_array_equal(np.flatnonzero(inside[1]), np.arange(b0, b1))
   assert game.row_sizes == (a1 - a0, b1 - b0)
   # The same hands as the ranges' text gives, whatever their order.
+  board = cards.parse_cards(RIVER_OVERLAP.board)
   for p, text in enumerate(RIVER_OVERLAP.ranges):
-    board = cards.parse_cards(RIVER_OVERLAP.board)
     expected = set(np.flatnonzero((cards.parse_range(text) > 0) & ~cards.blocked_by(board)))
     hands = {game.info.hands[h] for h in game.range_hands[p]}
     assert hands == {cards.hand_text(h) for h in expected}
