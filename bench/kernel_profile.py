@@ -72,6 +72,13 @@ def source_lines(hlo: str, depth: int = 2) -> dict:
   return lines
 
 
+def control_flow(hlo: str) -> set:
+  """Names of an HLO module's while, conditional and call instructions: their
+  trace events span the kernels they run, so counting them too would count
+  those kernels twice."""
+  return set(re.findall(r'^\s*(?:ROOT )?%?(\S+) = .* (?:while|conditional|call)\(', hlo, re.M))
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='holdem_turn', help='a holdem_* config name')
@@ -85,7 +92,8 @@ def main():
   state = solver.init()
   n = args.iterations
   compiled = solver._run.lower(solver._game, state, n, solver._hp).compile()  # pylint: disable=protected-access
-  lines = source_lines(compiled.as_text())
+  hlo = compiled.as_text()
+  lines, nested = source_lines(hlo), control_flow(hlo)
   state = jax.block_until_ready(solver.run(state, n))  # compiles the same program
   start = time.perf_counter()
   state = jax.block_until_ready(solver.run(state, n))
@@ -101,7 +109,7 @@ def main():
   kinds = collections.defaultdict(collections.Counter)
   for e in events:
     name = e.get('name', '')
-    if e.get('ph') != 'X' or name not in lines:
+    if e.get('ph') != 'X' or name not in lines or name in nested:
       continue
     key = lines[name]
     time_us[key] += e['dur']

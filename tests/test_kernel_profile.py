@@ -30,3 +30,17 @@ def test_every_kernel_is_named_by_its_source_line_and_caller():
   # Every instruction of the module has an entry (the trace names kernels by them).
   assert 'ENTRY' not in lines and all(isinstance(v, str) for v in lines.values())
   assert len(lines) >= 2
+
+
+def test_loops_are_not_counted_over_the_kernels_they_run():
+  """A while loop's trace event spans its body's kernels: it is recognised as
+  control flow (and skipped), its body's kernels are not."""
+  def loop(x):
+    return jax.lax.fori_loop(0, 3, lambda i, y: jnp.sin(y) * i, x)
+  hlo = jax.jit(loop).lower(jnp.ones((64,))).compile().as_text()
+  nested = kernel_profile.control_flow(hlo)
+  lines = kernel_profile.source_lines(hlo)
+  assert nested and all(name.startswith('while') for name in nested), nested
+  assert nested < set(lines)  # named like every instruction
+  kernels = [n for n in lines if 'fusion' in n]
+  assert kernels and not nested & set(kernels)
