@@ -107,6 +107,8 @@ def final_state(workdir):
   return solver, state, report
 
 
+# Suite time (~75 s): the signal tests below stop both processes at one saved step.
+@pytest.mark.slow
 def test_two_processes_killed_resume_and_end_where_one_process_does(tmp_path):
   budget = ['--config.max_iterations=1500', '--config.chunk_iterations=500']
   reference = tmp_path / 'reference'

@@ -46,6 +46,10 @@ def assert_equal_states(a, b):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+# Suite time (~75 s): Deep CFR's launcher resume is the SIGKILL test below, the
+# network in the fingerprint is test_neural's describe test, and a foreign
+# fingerprint's refusal is test_checkpoint's.
+@pytest.mark.slow
 def test_runs_in_chunks_then_refuses_another_architecture(tmp_path, cache):
   code, out, err = deep_train(tmp_path, cache, '--config.max_iterations=4',
                               '--config.chunk_iterations=2', '--config.eval_every=2')

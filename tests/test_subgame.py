@@ -2,6 +2,7 @@
 import dataclasses
 import itertools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -86,11 +87,14 @@ def test_game_value_matches_enumeration(spec):
 def test_terminal_values_are_zero_sum(spec):
   """Player 1's pass sees exactly the negative of player 0's game value."""
   game = subgame.compile_subgame(spec).astype(jnp.float64)
-  sigma = jnp.asarray(random_policy(game, 3))
-  policy = subgame.hand_policy(game, sigma)
-  _, term = subgame._split_levels(game, subgame.reaches(game, policy))  # pylint: disable=protected-access
-  values = [subgame._backward(game, subgame.terminal_values(game, term[1 - p], p), policy, p)[0]  # pylint: disable=protected-access
+
+  @jax.jit  # one program: op by op, the turn took ~50 s of dispatch and small compiles
+  def values(sigma):
+    policy = subgame.hand_policy(game, sigma)
+    _, term = subgame._split_levels(game, subgame.reaches(game, policy))  # pylint: disable=protected-access
+    return [subgame._backward(game, subgame.terminal_values(game, term[1 - p], p), policy, p)[0]  # pylint: disable=protected-access
             @ game.prior[p] for p in (0, 1)]
+  values = values(jnp.asarray(random_policy(game, 3)))
   assert float(values[0]) == pytest.approx(-float(values[1]), abs=1e-12)
   assert abs(float(values[0])) > 1e-3  # not trivially zero
 
@@ -126,9 +130,9 @@ def test_sweep_and_fold_sums_match_dense_card_removal():
 def test_best_responses_bound_the_value():
   game = subgame.compile_subgame(MIXED)
   sigma = random_policy(game, 2)
-  value = float(subgame.game_value(game, sigma))
-  br0 = float(subgame.best_response_value(game, sigma, 0))
-  br1 = float(subgame.best_response_value(game, sigma, 1))
+  value, br0, br1 = map(float, jax.jit(lambda sigma: (  # one program, not op by op
+      subgame.game_value(game, sigma), subgame.best_response_value(game, sigma, 0),
+      subgame.best_response_value(game, sigma, 1)))(sigma))
   # Each best response does at least as well as the policy itself, and a random
   # policy is exploitable.
   assert br0 >= value - 1e-9 and br1 >= -value - 1e-9 and br0 + br1 > 0.1
@@ -371,6 +375,8 @@ def test_sharded_subgame_equals_one_device():
   ''')
 
 
+# Suite time (~60 s): test_scale's launcher test moves a run between device counts.
+@pytest.mark.slow
 def test_a_subgame_checkpoint_moves_between_device_counts(tmp_path):
   """The compact state is padded to a multiple of the device count: a
   checkpoint written on 8 devices restores on 3 and on 1, entry for entry,

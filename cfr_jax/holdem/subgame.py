@@ -351,6 +351,12 @@ class Subgame:
     return self._per_row(self.dec_player)
 
   def _per_row(self, x: jax.Array) -> jax.Array:
+    if not isinstance(x, jax.core.Tracer):
+      # Outside jit, in numpy: op by op, each run's slice and repeat was a
+      # program of its own shape to compile (~2 s per call on a river).
+      x = np.asarray(x)
+      return jnp.asarray(np.repeat(x, np.asarray(self.row_sizes)[np.asarray(self.dec_player)],
+                                   axis=0)) if len(x) else jnp.asarray(x[:0])
     pieces = [jnp.repeat(x[lo:hi], self.row_sizes[p], axis=0, total_repeat_length=(hi - lo)
                          * self.row_sizes[p]) for lo, hi, p, _ in self.dec_runs]
     if not pieces:
