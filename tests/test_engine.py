@@ -125,6 +125,22 @@ def _union_rows(game):
       dec_runs=tuple((lo, hi, p, lo * num_h) for lo, hi, p, _ in game.dec_runs))
 
 
+def test_row_views_are_the_same_outside_and_inside_jit():
+  """`legal` and `infoset_player` repeat each decision's entry over its
+  player's rows: outside jit in numpy (op by op, each run of decisions was a
+  program to compile: 12.7 s on the turn config), inside jit traced. Both
+  give the same rows, on a layout whose two players' row counts differ."""
+  game = subgame.compile_subgame(RIVER_OVERLAP)
+  traced = jax.jit(lambda g: (g.legal, g.infoset_player))(game)
+  start, player = game.row_start, np.asarray(game.dec_player)
+  assert len(set(game.row_sizes)) == 2 and len(game.dec_runs) > 1
+  for eager, inside, per_decision in zip((game.legal, game.infoset_player), traced,
+                                         (np.asarray(game.node_legal), player)):
+    assert eager.dtype == inside.dtype and eager.shape == inside.shape
+    np.testing.assert_array_equal(np.asarray(eager), np.asarray(inside))
+    np.testing.assert_array_equal(np.asarray(eager), np.repeat(per_decision, np.diff(start), 0))
+
+
 def test_each_range_is_one_span_of_the_hands():
   """Layout 5: the hands are player 0's alone, both players', player 1's
   alone, so each range is one contiguous span (rows <-> hands: a slice and a
