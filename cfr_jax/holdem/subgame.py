@@ -352,11 +352,11 @@ class Subgame:
 
   def _per_row(self, x: jax.Array) -> jax.Array:
     if not isinstance(x, jax.core.Tracer):
-      # Outside jit, in numpy: op by op, each run's slice and repeat was a
-      # program of its own shape to compile (~2 s per call on a river).
-      x = np.asarray(x)
-      return jnp.asarray(np.repeat(x, np.asarray(self.row_sizes)[np.asarray(self.dec_player)],
-                                   axis=0)) if len(x) else jnp.asarray(x[:0])
+      # Outside jit, in numpy: op by op, each run's slice and repeat below is a
+      # program of its own shape to compile (legal and infoset_player of the
+      # turn config: 12.7 s on first use; in numpy 0.04 s).
+      sizes = np.asarray(self.row_sizes)[np.asarray(self.dec_player)]
+      return jnp.asarray(np.repeat(np.asarray(x), sizes, axis=0))
     pieces = [jnp.repeat(x[lo:hi], self.row_sizes[p], axis=0, total_repeat_length=(hi - lo)
                          * self.row_sizes[p]) for lo, hi, p, _ in self.dec_runs]
     if not pieces:
