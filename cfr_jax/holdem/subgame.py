@@ -355,8 +355,7 @@ class Subgame:
       # Outside jit, in numpy: op by op, each run's slice and repeat below is a
       # program of its own shape to compile (legal and infoset_player of the
       # turn config: 12.7 s on first use; in numpy 0.04 s).
-      sizes = np.asarray(self.row_sizes)[np.asarray(self.dec_player)]
-      return jnp.asarray(np.repeat(np.asarray(x), sizes, axis=0))
+      return jnp.asarray(np.repeat(np.asarray(x), np.diff(self.row_start), axis=0))
     pieces = [jnp.repeat(x[lo:hi], self.row_sizes[p], axis=0, total_repeat_length=(hi - lo)
                          * self.row_sizes[p]) for lo, hi, p, _ in self.dec_runs]
     if not pieces:
