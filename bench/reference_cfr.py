@@ -75,6 +75,7 @@ def solve(game, algorithm: str, iterations: int, checkpoints=CHECKPOINTS):
   strategy = lambda i: regret_matching(regrets[i] + last[i])  # last is 0 but for PCFR+
   sigma = [strategy(i) for i in range(len(sizes))]
   gamma = {'pcfr+': 2.0, 'cfr+': 1.0, 'dcfr': 2.0}[algorithm]
+  owned = [[i for i, p in enumerate(tree.owner) if p == me] for me in (0, 1)]
 
   def walk(n, me, reach_others, reach_mine, inst, weight):
     kind = tree.kind[n]
@@ -106,7 +107,7 @@ def solve(game, algorithm: str, iterations: int, checkpoints=CHECKPOINTS):
     for me in (0, 1):
       inst = [np.zeros(k) for k in sizes]
       walk(0, me, 1.0, 1.0, inst, float(t) ** gamma)
-      for i in (i for i in range(len(sizes)) if tree.owner[i] == me):
+      for i in owned[me]:
         if algorithm == 'dcfr':
           r = regrets[i] + inst[i]
           regrets[i] = np.where(r > 0, r * t ** 1.5 / (t ** 1.5 + 1), r * 0.5)
