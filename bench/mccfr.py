@@ -5,12 +5,16 @@ same game (Leduc by default; any game both load, e.g. liar's dice).
     python bench/mccfr.py                         # Leduc, targets 5e-2 and 1e-2, 300 s cap each
     python bench/mccfr.py --batch_size=512 --time_limit=120
     python bench/mccfr.py --game=liars_dice --targets=5e-2   # 1 die each, 6 sides
+    python bench/mccfr.py --devices=2     # ours split over two CPU devices (one per core)
 
 Both solvers are evaluated exactly (ours: cfr_jax.exploitability; OpenSpiel:
 pyspiel.exploitability on its average policy) at traversal counts growing
 geometrically (x1.25), and the clock counts solving only, not evaluation;
 a target's time is that of the first evaluation at or below it (so it
 over-states both sides by up to 25%). Our compile time is reported apart.
+With --devices=N (CPU), N simulated host devices are made before JAX starts
+and each runs batch_size / N of our trajectories per iteration, one device
+per core (OpenSpiel's solver is one C++ thread).
 One traversal = one trajectory of one player; an OpenSpiel iteration is one
 traversal per player, ours `batch_size` per player. Single runs on a shared
 machine are noisy: read ratios, not digits.
@@ -24,7 +28,13 @@ import time
 
 from absl import app
 from absl import flags
-import jax
+
+# Host devices must exist before JAX starts: --devices is read here too.
+_DEVICES_ARG = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--devices=')]
+if _DEVICES_ARG and int(_DEVICES_ARG[-1]) > 1:
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                             f' --xla_force_host_platform_device_count={_DEVICES_ARG[-1]}')
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
@@ -35,6 +45,8 @@ _WEIGHTING = flags.DEFINE_string('weighting', 'linear', 'uniform, linear or disc
 _TARGETS = flags.DEFINE_list('targets', ['5e-2', '1e-2'], 'exploitability targets')
 _LIMIT = flags.DEFINE_float('time_limit', 300.0, 'seconds of solving per solver, at most')
 _SEED = flags.DEFINE_integer('seed', 0, 'seed of both solvers')
+_DEVICES = flags.DEFINE_integer('devices', 1, 'devices our batches are split over (CPU: '
+                                'simulated host devices, one per core)')
 _GAME = flags.DEFINE_string('game', 'leduc_poker',
                             'an OpenSpiel game name, solved by both (ours compiles it)')
 
@@ -67,7 +79,8 @@ def main(argv):
   print(f'cfr_jax from {os.path.dirname(cfr_jax.__file__)}', flush=True)
   game = cfr_jax.load_game('leduc' if _GAME.value == 'leduc_poker'
                            else f'openspiel:{_GAME.value}')
-  solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=batch,
+  mesh = cfr_jax.make_mesh(_DEVICES.value) if _DEVICES.value > 1 else None
+  solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=batch, mesh=mesh,
                                weighting=_WEIGHTING.value, seed=_SEED.value)
   began = time.perf_counter()
   jax.block_until_ready(solver.run(solver.init(), 1))
@@ -94,7 +107,7 @@ def main(argv):
 
   print(f'# ES-MCCFR on {_GAME.value} ({game.num_infosets:,} infosets): time to '
         f'exploitability (NashConv/2), {platform.machine()} {jax.default_backend()}, jax {jax.__version__}; ours: batch {batch}, weighting '
-        f'{_WEIGHTING.value}, seed {_SEED.value}, compile {compile_s:.1f} s (not counted)')
+        f'{_WEIGHTING.value}, seed {_SEED.value}, devices {_DEVICES.value}, compile {compile_s:.1f} s (not counted)')
   print('| target | ours s | ours traversals/player | OpenSpiel C++ s | OpenSpiel '
         'traversals/player | OpenSpiel s / ours s |')
   print('|---|---|---|---|---|---|')

@@ -211,3 +211,59 @@ def test_launcher_chunking_is_invariant(tmp_path, kuhn):
     assert int(state.iteration) == 120 and solver.describe()['algorithm'] == 'es-mccfr'
     states.append(state)
   assert _equal(*states)
+
+
+def test_batch_split_over_devices_sums_each_devices_draws(tmp_path):
+  # In a child with two CPU devices: a mesh splits each batch in two, each
+  # device drawing from the key folded with its index. The run must equal,
+  # to rounding, one device summing the same two half batches (so neither
+  # half is dropped or drawn twice), chunk bit for bit, converge, and run
+  # through the launcher with config.devices=2 (resumed from a checkpoint:
+  # the same state as uninterrupted).
+  import multidevice  # pylint: disable=g-import-not-at-top
+  out = multidevice.run_python(f'''
+      import jax, numpy as np, cfr_jax
+      from cfr_jax import training
+      from cfr_jax.configs import leduc_mccfr
+      from cfr_jax.sampled import external, solver as sampled
+      assert len(jax.devices()) == 2
+      game = cfr_jax.load_game('kuhn')
+      mesh = cfr_jax.make_mesh(2)
+      split = cfr_jax.make_solver(game, 'es-mccfr', batch_size=64, mesh=mesh)
+      state = split.run(split.init(), 30)
+      assert state.regrets.sharding.is_fully_replicated
+
+      def halves(plan, sigma, key, i):
+        parts = [external.traverse(plan, split.widths[i], split.fanout, sigma,
+                                   jax.random.fold_in(key, d), i, 32, split.capacity[i])
+                 for d in (0, 1)]
+        return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1]
+      one = cfr_jax.make_solver(game, 'es-mccfr', batch_size=64)
+      run = jax.jit(sampled._make_run(one._algo, halves, 64))
+      ref = run(one._game, one._plan, one.init(), 30, one._hp)
+      for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(state)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+      # Folded keys: not the unsplit solver's draws.
+      assert not np.allclose(one.run(one.init(), 30).regrets, state.regrets)
+      chunked = split.run(split.run(split.init(), 11), 19)
+      assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(chunked),
+                                                      jax.tree.leaves(state)))
+      state = split.run(state, 470)
+      value = cfr_jax.exploitability(game, split.average_policy(state))
+      assert value <= 2e-2, value
+
+      states = []
+      for chunk in (40, 120):
+        config = leduc_mccfr.get_config()
+        config.game, config.batch_size, config.devices = 'kuhn', 64, 2
+        config.max_iterations, config.chunk_iterations, config.eval_every = 120, chunk, 60
+        config.compilation_cache = {str(tmp_path / 'cache')!r}
+        workdir = {str(tmp_path)!r} + f'/chunk{{chunk}}'
+        assert training.run(config, workdir) == training.EXIT_COMPLETE
+        solver, s = training.load_run(workdir)
+        assert solver.shards == 2 and int(s.iteration) == 120
+        states.append(s)
+      assert all(np.array_equal(a, b) for a, b in zip(*map(jax.tree.leaves, states)))
+      print('ok', value)
+  ''', devices=2)
+  assert 'ok' in out

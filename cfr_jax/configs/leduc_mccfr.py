@@ -2,7 +2,8 @@
 
     python -m launch.train --config=configs/leduc_mccfr.py --workdir=/tmp/leduc_mccfr
 
-An iteration is `batch_size` sampled traversals per player; `seed` is the
+An iteration is `batch_size` sampled traversals per player (split over
+`devices` when more than one: each device runs its share); `seed` is the
 PRNG key's seed (it is in the state, so a resumed run draws what an
 uninterrupted one draws). Exploitability is exact (Leduc compiles).
 """

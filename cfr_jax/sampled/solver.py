@@ -89,12 +89,12 @@ class SampledSolver:
   env: Any = None  # outcome sampling's env (None: the game's tree_env)
   pooled: bool | None = None  # external sampling's frontier layout (None: chosen per game)
   alternating: bool = True  # always: the traverser alternates
-  mesh: Any = None  # sampled solvers run on one device
+  mesh: Any = None  # a 1-D mesh: each device runs batch_size / devices trajectories
   storage: Any = None
 
   def __post_init__(self):
     algo = regret_lib.ALGORITHMS[WEIGHTINGS[self.weighting]]
-    batch = self.batch_size
+    batch = self.batch_size // self.shards  # each device's trajectories
     if self.scheme == 'external':
       plan, widths, fanout = external.make_plan(self.game, self.dtype)
       capacity = external.pool_capacities(self.game, batch, widths, fanout, self.pooled)
@@ -102,19 +102,22 @@ class SampledSolver:
           plan, widths[i], fanout, sigma, key, i, batch, capacity[i])
     else:
       plan = self.env if self.env is not None else envs_lib.tree_env(self.game, self.dtype)
-      widths, capacity, epsilon = None, None, self.exploration
+      widths, fanout, capacity, epsilon = None, None, None, self.exploration
       traverse = lambda plan, sigma, key, i: outcome.traverse(
           plan, sigma, key, i, batch, epsilon)
     game = self.game.astype(self.dtype)
-    run = jax.jit(_make_run(algo, traverse, batch), donate_argnums=(2,))
+    hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
+    if self.mesh is not None:
+      game, plan, hp = jax.device_put((game, plan, hp), self._replicated)
+    run = jax.jit(_make_run(algo, traverse, self.batch_size, self.mesh), donate_argnums=(2,))
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_plan', plan)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_run', run)
     object.__setattr__(self, 'widths', widths)
+    object.__setattr__(self, 'fanout', fanout)
     object.__setattr__(self, 'capacity', capacity)
-    object.__setattr__(self, '_hp', {k: jnp.asarray(v, self.dtype)
-                                     for k, v in self.hyperparameters.items()})
+    object.__setattr__(self, '_hp', hp)
 
   @property
   def scheme(self) -> str:
@@ -124,8 +127,21 @@ class SampledSolver:
   def num_rows(self) -> int:
     return self.game.num_infosets
 
-  def state_shardings(self):
-    return None
+  @property
+  def shards(self) -> int:
+    """Devices the batch is split over (1 without a mesh)."""
+    return 1 if self.mesh is None else self.mesh.size
+
+  @property
+  def _replicated(self):
+    return jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+
+  def state_shardings(self) -> SampledState | None:
+    """Every leaf whole on every device of the mesh (None without one): the
+    tables are small next to the traversals, which are what is split."""
+    if self.mesh is None:
+      return None
+    return jax.tree.map(lambda _: self._replicated, jax.eval_shape(self._zeros))
 
   def _zeros(self) -> SampledState:
     zeros = lambda: jnp.zeros((self.num_rows, self.game.num_actions), self.dtype)
@@ -136,13 +152,18 @@ class SampledSolver:
 
   def init(self) -> SampledState:
     """The state before the first iteration (uniform strategy, key from `seed`)."""
-    return self._zeros()
+    state = self._zeros()
+    return state if self.mesh is None else jax.device_put(state, self._replicated)
 
   def abstract_state(self, num_rows: int | None = None) -> SampledState:
-    """Shapes and dtypes of a state (for restoring checkpoints)."""
+    """Shapes and dtypes (and shardings, with a mesh) of a state (for
+    restoring checkpoints)."""
     shapes = jax.eval_shape(self._zeros)
     if num_rows is None:
-      return shapes
+      if self.mesh is None:
+        return shapes
+      return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                         sharding=self._replicated), shapes)
     # Another row count (a padded checkpoint), read as is for `place` to cut.
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
         (num_rows,) + x.shape[1:] if x.ndim == 2 else x.shape, x.dtype), shapes)
@@ -157,7 +178,8 @@ class SampledSolver:
       if x.shape[0] < real:
         raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
       return x[:real]
-    return jax.device_put(jax.tree.map(fit, state), jax.devices()[0])
+    where = jax.devices()[0] if self.mesh is None else self._replicated
+    return jax.device_put(jax.tree.map(fit, state), where)
 
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
@@ -203,16 +225,32 @@ def _strategy(algo, game, state, hp):
       state.regrets, zeros, t, hp, game.legal)
 
 
-def _make_run(algo, traverse, batch):
+def _make_run(algo, traverse, batch, mesh=None):
   """The jitted body: n iterations of sampled MCCFR, `traverse(plan, sigma,
-  key, traverser)` -> (cfv [I, A], visits [I]) summed over `batch` trajectories."""
+  key, traverser)` -> (cfv [I, A], visits [I]) summed over its trajectories:
+  all `batch` of them, or with a 1-D `mesh` each device's share, drawn from
+  the key folded with the device's index and summed across devices (so the
+  draws, not the estimator, depend on the device count)."""
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
+
+  def sampled(plan, sigma, key, traverser):
+    if mesh is None:
+      return traverse(plan, sigma, key, traverser)
+    axis = mesh.axis_names[0]
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(mesh.size))
+
+    def share(plan, sigma, keys):
+      cfv, visits = traverse(plan, sigma, keys[0], traverser)
+      return jax.lax.psum(cfv, axis), jax.lax.psum(visits, axis)
+    spec = jax.sharding.PartitionSpec
+    return jax.shard_map(share, mesh=mesh, in_specs=(spec(), spec(), spec(axis)),
+                         out_specs=(spec(), spec()))(plan, sigma, keys)
 
   def half_step(game, plan, state, hp, t, traverser):
     sigma = _strategy(algo, game, state, hp)
     key = jax.random.fold_in(jax.random.fold_in(state.key, state.iteration), traverser)
-    cfv, visits = traverse(plan, sigma, key, traverser)
+    cfv, visits = sampled(plan, sigma, key, traverser)
     cfv = cfv / batch
     inst = jnp.where(game.legal, cfv - jnp.sum(sigma * cfv, axis=1, keepdims=True), 0)
     regrets, _ = update(state.regrets, jnp.zeros_like(inst), inst, t, hp)
@@ -268,8 +306,6 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     raise ValueError(f'weighting must be one of {", ".join(WEIGHTINGS)}, got {weighting!r}')
   if not alternating:
     raise ValueError(f'{name} alternates the traverser; alternating=False is not offered')
-  if mesh is not None:
-    raise ValueError(f'{name} runs on one device (no mesh yet)')
   if storage is not None and jnp.dtype(storage) != jnp.dtype(dtype):
     raise ValueError(f'{name} has no compact storage yet')
   if name == 'es-mccfr' and (exploration is not None or env is not None):
@@ -284,6 +320,13 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
       raise ValueError(f'env has {env.num_actions} action slots, the game {game.num_actions}')
   if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
     raise ValueError(f'batch_size must be a positive whole number, got {batch_size!r}')
+  if mesh is not None:
+    if not isinstance(mesh, jax.sharding.Mesh) or len(mesh.axis_names) != 1:
+      raise ValueError(f'{name} takes a 1-D jax.sharding.Mesh (cfr_jax.make_mesh), got '
+                       f'{mesh!r}')
+    if batch_size % mesh.size:
+      raise ValueError(f'batch_size {batch_size} does not split evenly over '
+                       f'{mesh.size} devices')
   algo = regret_lib.ALGORITHMS[WEIGHTINGS[weighting]]
   fixed = set(hyperparameters) & set(algo.fixed)
   unknown = set(hyperparameters) - set(algo.defaults)
@@ -296,5 +339,5 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
                        dtype=dtype, compensated=True if compensated is None else bool(compensated),
-                       exploration=exploration, env=env,
+                       exploration=exploration, env=env, mesh=mesh,
                        pooled=None if pooled is None else bool(pooled))

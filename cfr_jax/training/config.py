@@ -82,13 +82,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   mode = config.get('instances_mode', 'process')
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
-  # Sampled and neural solvers: one state on one device, in its own dtype
-  # (run_many, meshes and compact storage are the tabular Solver's).
+  # Sampled and neural solvers: one state, in its own dtype (run_many and
+  # compact storage are the tabular Solver's); sampled ones split each batch
+  # of trajectories over `devices`, neural ones run on one device.
   if kind != 'tabular':
     if mode == 'vmap':
       raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
                         "use config.instances_mode='process'")
-    if devices != 1:
+    if devices != 1 and kind == 'neural':
       raise ConfigError(f'config.algorithm={config.algorithm} runs on one device: set '
                         'config.devices=1')
     if config.get('storage') == 'bfloat16':
