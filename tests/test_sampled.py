@@ -219,7 +219,7 @@ def test_batch_split_over_devices_sums_each_devices_draws(tmp_path):
   # to rounding, one device summing the same two half batches (so neither
   # half is dropped or drawn twice), chunk bit for bit, converge, and run
   # through the launcher with config.devices=2 (resumed from a checkpoint:
-  # the same state as uninterrupted).
+  # the same state as uninterrupted); outcome sampling splits too.
   import multidevice  # pylint: disable=g-import-not-at-top
   out = multidevice.run_python(f'''
       import jax, numpy as np, cfr_jax
@@ -251,6 +251,13 @@ def test_batch_split_over_devices_sums_each_devices_draws(tmp_path):
       state = split.run(state, 470)
       value = cfr_jax.exploitability(game, split.average_policy(state))
       assert value <= 2e-2, value
+      # Outcome sampling splits the same way (its loops' carries vary by device).
+      outcome = cfr_jax.make_solver(game, 'os-mccfr', batch_size=512, mesh=mesh)
+      o = outcome.run(outcome.init(), 300)
+      assert all(np.array_equal(a, b) for a, b in zip(
+          jax.tree.leaves(outcome.run(outcome.run(outcome.init(), 3), 4)),
+          jax.tree.leaves(outcome.run(outcome.init(), 7))))
+      assert cfr_jax.exploitability(game, outcome.average_policy(o)) <= 2e-2
 
       states = []
       for chunk in (40, 120):
