@@ -646,8 +646,9 @@ def solver_kind(algorithm: str) -> str:
   """'sampled' (Monte Carlo CFR), 'neural' (Deep CFR) or 'tabular' (every
   other name; `make_solver` says whether it is known).
 
-  Only tabular solvers have `run_many` (vmapped instances), meshes and
-  compact storage; the launcher refuses those for the other kinds with one check.
+  Only tabular solvers have `run_many` (vmapped instances) and compact
+  storage, and neural ones run on one device (sampled ones split their
+  batches over a mesh); the launcher refuses the rest with one check.
   """
   if sampled_lib.canonical_name(algorithm) is not None:
     return 'sampled'
