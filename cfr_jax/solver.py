@@ -647,8 +647,8 @@ def solver_kind(algorithm: str) -> str:
   other name; `make_solver` says whether it is known).
 
   Only tabular solvers have `run_many` (vmapped instances) and compact
-  storage, and neural ones run on one device (sampled ones split their
-  batches over a mesh); the launcher refuses the rest with one check.
+  storage; sampled and neural ones split their batches over a mesh (neural
+  ones on compiled games only); the launcher refuses the rest with one check.
   """
   if sampled_lib.canonical_name(algorithm) is not None:
     return 'sampled'
@@ -732,14 +732,14 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   if not isinstance(game, (Game, subgame_lib.Subgame)):
     raise TypeError(f'expected a Game from cfr_jax.load_game, got {type(game).__name__}')
   if solver_kind(algorithm) == 'neural':
-    tabular = {'alternating': alternating is not True, 'mesh': mesh is not None,
+    tabular = {'alternating': alternating is not True,
                'dtype': str(jnp.dtype(dtype)) != 'float32', 'storage': storage is not None,
                'schedule': schedule is not None, 'compensated': compensated is not None}
     if any(tabular.values()):
       raise ValueError(f'deep-cfr does not take {[k for k, v in tabular.items() if v]} '
-                       '(it runs in float32 on one device)')
+                       '(it runs in float32)')
     from cfr_jax.neural import deep_cfr  # pylint: disable=g-import-not-at-top
-    return deep_cfr.make_deep_cfr(game, **hyperparameters)
+    return deep_cfr.make_deep_cfr(game, mesh=mesh, **hyperparameters)
   name, named_schedule = regret_lib.parse_algorithm(algorithm)
   algo = regret_lib.ALGORITHMS[name]
   if named_schedule and schedule and named_schedule != schedule:

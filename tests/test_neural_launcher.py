@@ -124,7 +124,7 @@ def test_sigkill_mid_chunk_resumes_bit_for_bit(tmp_path, cache):
 
 @pytest.mark.parametrize('flag,message', [
     ('--config.instances_mode=vmap', 'runs no vmapped instances'),
-    ('--config.devices=2', 'runs on one device'),
+    ('--config.devices=2', 'asked for 2 devices; 1 available'),  # splits minibatches
     ('--config.storage=bfloat16', 'no compact storage'),
     ('--config.dtype=float64', 'float32'),
     ('--config.hidden=0', 'config.hidden must be one or more positive'),
@@ -141,6 +141,14 @@ def test_refusals_are_one_line(tmp_path, flag, message):
   with pytest.raises(training.ConfigError, match=message) as e:
     training.run(config, str(tmp_path))
   assert '\n' not in str(e.value)
+
+
+def test_deep_cfr_on_an_env_runs_on_one_device(tmp_path):
+  from cfr_jax.configs import liars_dice_2x2_deep_cfr  # pylint: disable=g-import-not-at-top
+  config = liars_dice_2x2_deep_cfr.get_config()
+  config.devices = 2
+  with pytest.raises(training.ConfigError, match='generative env runs on one device'):
+    training.run(config, str(tmp_path))
 
 
 def test_bad_value_through_the_launcher_is_one_line_and_exit_1(tmp_path):

@@ -88,17 +88,35 @@ def reservoir_slots(key, mask, seen, size: int):
 
 
 def fit(apply: Callable, opt, params, opt_state, key, steps, batch_size: int, filled,
-        batch_of: Callable, loss_of: Callable):
+        batch_of: Callable, loss_of: Callable, mesh=None):
   """`steps` Adam steps on minibatches of a memory holding `filled` samples
   (none while it is empty). batch_of(pick [batch_size] int32) -> (inputs,
   targets, weights, legal) of those samples; loss_of(outputs, targets,
-  weights, legal) -> [] loss."""
+  weights, legal) -> [] loss (a mean over the minibatch).
+
+  mesh: a 1-D mesh splits each minibatch evenly over its devices, each
+  computing its part's gradient, averaged across them (`pmean`): the same
+  minibatch and, up to rounding, the same step as on one device.
+  """
+  def gradient(params, batch):
+    inputs, *rest = batch
+    return jax.grad(lambda p: loss_of(apply(p, inputs), *rest))(params)
+
+  if mesh is not None:
+    # The minibatch is gathered from the (replicated) memory outside, then
+    # each device differentiates its rows: a memory closed over inside a
+    # shard_map could not be indexed there.
+    axis, spec = mesh.axis_names[0], jax.sharding.PartitionSpec
+    local = gradient
+    gradient = jax.shard_map(lambda p, batch: jax.lax.pmean(local(p, batch), axis),
+                             mesh=mesh, in_specs=(spec(), spec(axis)), out_specs=spec(),
+                             check_vma=False)
+
   def step(i, carry):
     params, opt_state = carry
     pick = jax.random.randint(jax.random.fold_in(key, i), (batch_size,), 0,
                               jnp.maximum(filled, 1))
-    inputs, *rest = batch_of(pick)
-    grads = jax.grad(lambda p: loss_of(apply(p, inputs), *rest))(params)
+    grads = gradient(params, batch_of(pick))
     updates, opt_state = opt.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 

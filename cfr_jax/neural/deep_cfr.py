@@ -112,7 +112,7 @@ class DeepCFRSolver(DeepCFRIteration):
   hyperparameters: dict
   hidden: tuple = (64, 64)
   algorithm: str = 'deep-cfr'
-  mesh: Any = None  # one device: the launcher's state placement reads this
+  mesh: Any = None  # a 1-D mesh splits every training minibatch over its devices
 
   def __post_init__(self):
     hp = self.hyperparameters
@@ -135,8 +135,14 @@ class DeepCFRSolver(DeepCFRIteration):
   # --- public API (the tabular Solver's) ------------------------------------
 
   def init(self) -> DeepCFRState:
-    """Fresh networks, empty memories, iteration 0."""
-    return self._init()
+    """Fresh networks, empty memories, iteration 0 (whole on every device
+    of the mesh, if any)."""
+    state = self._init()
+    return state if self.mesh is None else jax.device_put(state, self._replicated)
+
+  @property
+  def _replicated(self):
+    return jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
 
   def run(self, state: DeepCFRState, num_iterations: int) -> DeepCFRState:
     """Runs `num_iterations` more Deep CFR iterations in one jitted call
@@ -145,8 +151,13 @@ class DeepCFRSolver(DeepCFRIteration):
     return self._run(state, jnp.asarray(n, jnp.int32))
 
   def abstract_state(self) -> DeepCFRState:
-    """Shapes and dtypes of a state (for restoring checkpoints)."""
-    return jax.eval_shape(self._init_impl)
+    """Shapes and dtypes (and, with a mesh, shardings) of a state (for
+    restoring checkpoints)."""
+    shapes = jax.eval_shape(self._init_impl)
+    if self.mesh is None:
+      return shapes
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                       sharding=self._replicated), shapes)
 
   def average_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The average-strategy network's policy on every infoset."""
@@ -206,7 +217,7 @@ class DeepCFRSolver(DeepCFRIteration):
       return self._features[ids], memory.targets[pick], memory.weights[pick] / now, legal[ids]
     return fit(self._net.apply, opt, params, opt_state, key, steps,
                self.hyperparameters['batch_size'], jnp.minimum(memory.seen, memory.ids.shape[0]),
-               batch_of, loss_of)
+               batch_of, loss_of, self.mesh)
 
   def _sample(self, adv_params, p, k_walk, now, memory, pol_memory, k_adv, k_pol):
     hp, game = self.hyperparameters, self.game
@@ -220,12 +231,16 @@ class DeepCFRSolver(DeepCFRIteration):
     return memory, pol_memory.add(k_pol, theirs.reshape(-1), ids, sigma[ids], now)
 
 
-def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), **hyperparameters
-                  ) -> DeepCFRSolver:
+def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), mesh=None,
+                  **hyperparameters) -> DeepCFRSolver:
   """A Deep CFR solver for a compiled `game` (not a hold'em subgame).
 
   hidden: the widths of the networks' hidden layers (advantage and average
     strategy networks share the architecture).
+  mesh: None (one device) or a 1-D mesh (`cfr_jax.make_mesh`): the state is
+    whole on every device and each Adam step's minibatch is split over them,
+    the gradients averaged (data parallelism; on a CPU, simulated host
+    devices put one device on each core). batch_size must split evenly.
   hyperparameters (defaults in `DEFAULTS`): traversals, advantage_steps,
     policy_steps, batch_size, advantage_memory, policy_memory (samples),
     learning_rate (Adam; the advantage networks' decays to 0 over each
@@ -236,4 +251,11 @@ def make_deep_cfr(game: Game, hidden: Sequence[int] = (64, 64), **hyperparameter
                     f'solved full-width), got {type(game).__name__}')
   hp = check_hyperparameters('deep-cfr', DEFAULTS, hyperparameters)
   hidden = check_hidden(hidden)
-  return DeepCFRSolver(game=game, hyperparameters=hp, hidden=hidden)
+  if mesh is not None:
+    if not isinstance(mesh, jax.sharding.Mesh) or len(mesh.axis_names) != 1:
+      raise ValueError(f'deep-cfr takes a 1-D jax.sharding.Mesh (cfr_jax.make_mesh), got '
+                       f'{mesh!r}')
+    if hp['batch_size'] % mesh.size:
+      raise ValueError(f"batch_size {hp['batch_size']} does not split evenly over "
+                       f'{mesh.size} devices')
+  return DeepCFRSolver(game=game, hyperparameters=hp, hidden=hidden, mesh=mesh)
