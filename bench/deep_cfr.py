@@ -5,6 +5,7 @@ r"""Deep CFR on Leduc: wall time to a NashConv, ours against OpenSpiel's JAX Dee
     python bench/deep_cfr.py --openspiel_iterations=10,20 --max_seconds=300
     python bench/deep_cfr.py --out=bench/RESULTS.md
     python bench/deep_cfr.py --openspiel_every=10 --openspiel_max_seconds=4000  # to 0.3
+    python bench/deep_cfr.py --openspiel_iterations= --devices=2  # ours alone, two devices
 
 OpenSpiel runs its example's settings (open_spiel/python/examples/deep_cfr_jax.py):
 networks with one hidden layer of 64, Adam at 1e-3, batches of 256, memories of
@@ -37,7 +38,12 @@ import shlex
 import sys
 import time
 
-import jax
+# Host devices must exist before JAX starts: --devices is read here too.
+_DEVICES_ARG = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--devices=')]
+if _DEVICES_ARG and int(_DEVICES_ARG[-1]) > 1:
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                             f' --xla_force_host_platform_device_count={_DEVICES_ARG[-1]}')
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,9 +122,11 @@ def run_openspiel_curve(game_name, every, max_seconds, stop_at):
   return curve
 
 
-def run_ours(game_name, policy_steps, chunk, max_seconds, stop_at):
+def run_ours(game_name, policy_steps, chunk, max_seconds, stop_at, devices=1):
   game = cfr_jax.load_game(game_name)
-  solver = cfr_jax.make_solver(game, 'deep-cfr', policy_steps=policy_steps)  # the defaults
+  mesh = cfr_jax.make_mesh(devices) if devices > 1 else None
+  solver = cfr_jax.make_solver(game, 'deep-cfr', policy_steps=policy_steps,
+                               mesh=mesh)  # the defaults
   start = time.perf_counter()
   state = jax.block_until_ready(solver.init())
   # Compiles run() on a copy (run donates its state): the clock below starts
@@ -157,6 +165,9 @@ def main():
   parser.add_argument('--policy_steps', type=int, default=200)
   parser.add_argument('--chunk', type=int, default=1, help='iterations between evaluations')
   parser.add_argument('--max_seconds', type=float, default=600, help='our solving budget')
+  parser.add_argument('--devices', type=int, default=1,
+                      help='devices our minibatches are split over (CPU: simulated host '
+                      'devices, one per core)')
   parser.add_argument('--out', default=None)
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
@@ -178,7 +189,7 @@ def main():
   stop_at = args.target if args.openspiel_every else min(
       [args.target] + [c for _, _, c in peers])
   compile_s, curve = run_ours(ours_name, args.policy_steps, args.chunk, args.max_seconds,
-                              stop_at)
+                              stop_at, args.devices)
 
   rows = []
   targets = sorted({args.target} | {c for _, _, c in peers}, reverse=True)
@@ -204,7 +215,8 @@ def main():
           f"{info['device']}; OpenSpiel {info['openspiel']}; {info['date']}.\n"
           f"Command: `python bench/deep_cfr.py {shlex.join(sys.argv[1:])}`. Game {args.game}; "
           f"OpenSpiel ran {openspiel_runs}, "
-          f"NashConv {', '.join(f'{c:.3f}' for _, _, c in peers)}; ours compiled in "
+          f"NashConv {', '.join(f'{c:.3f}' for _, _, c in peers)}; ours "
+          f"({args.devices} device{'s' if args.devices > 1 else ''}) compiled in "
           f"{compile_s:.1f} s (a throwaway first iteration, not counted), then ran {curve[-1][0] if curve else 0} "
           f"iterations in {curve[-1][1] if curve else 0:.1f} s.\n\n"
           '| NashConv | OpenSpiel JAX Deep CFR | cfr_jax deep-cfr | ours faster by |\n'
