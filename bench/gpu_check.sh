@@ -13,6 +13,8 @@
 #     bash bench/gpu_check.sh --quick         # CPU smoke run (CI), < 1 min, writes a temp file
 #     bash bench/gpu_check.sh --out=FILE      # write the sections to FILE instead
 #                                             # (relative to the calling directory)
+#     bash bench/gpu_check.sh --only=sampled  # only these steps (comma-separated names
+#                                             # from the list below; `device` always runs)
 #
 # Steps, each under its own `timeout` (a step that times out or fails is recorded as
 # such in the results file, and the next step still runs):
@@ -30,6 +32,12 @@
 #            host): it/s, history-updates/s and device peak bytes per history; its
 #            targets table gives the verdict on ">= 1e9 history-updates/s on >= 10M
 #            histories".
+#   sampled  bench/traversals.py (issue 12): traversals per player per second of
+#            ES-MCCFR (Leduc, batches of 1,024 and 16,384), OS-MCCFR (Leduc) and
+#            Deep CFR (Leduc, and liar's dice with 2 dice each on the generative
+#            env), with compile time and peak device memory. Not in the default
+#            run (which the holdem and leduc steps fill): run it alone with
+#            --only=sampled (~3 min).
 #
 # Each step writes its own `## Run:` section (label "gpu_check: <step>, <backend>
 # (<device>)", replaced in place on a rerun) with the machine and the exact command;
@@ -49,14 +57,22 @@ set -euo pipefail
 quick=0
 any_backend=0
 out=
+only=
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
+    --only=*) only=${arg#--only=} ;;
     --any-backend) any_backend=1 ;;
     --out=*) out=${arg#--out=} ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
+done
+known_steps=" river turn flop leduc leduc_big sampled "
+for name in ${only//,/ }; do
+  if [[ "$known_steps" != *" $name "* ]]; then
+    echo "gpu_check.sh: unknown step in --only: $name (steps:$known_steps)" >&2; exit 2
+  fi
 done
 if [[ -n "$out" && "$out" != /* ]]; then
   out="$PWD/$out"  # relative to where it was called from
@@ -141,6 +157,9 @@ EOF
 step() {
   local name=$1 limit=$2
   shift 2
+  if [[ -n "$only" && ",$only," != *",$name,"* ]]; then
+    return 0  # not asked for (--only)
+  fi
   local left=$(( BUDGET_S - SECONDS ))
   if (( left < limit )); then limit=$left; fi
   local label="gpu_check: $name, $backend ($device_kind)"
@@ -183,6 +202,8 @@ if (( quick )); then
   step river 40 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=20
   step leduc 40 "$PY" bench/speed.py --quick --sections=sizes --sizes=leduc --min_time=0.05 \
     --repeats=1 --subprocess_timeout=600
+  step sampled 60 "$PY" bench/traversals.py --seconds=0.3 --entry='es-mccfr|leduc|batch_size=256' \
+    --entry='deep-cfr|kuhn|traversals=16,advantage_steps=2,policy_steps=2,batch_size=16'
 else
   step river 45 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=5000 \
     --max_seconds=20
@@ -196,6 +217,9 @@ else
     --repeats=3 --subprocess_timeout=600
   step leduc_big 100 "$PY" bench/speed.py --sections=sizes --sizes="$big_leduc" \
     --min_time=0.5 --repeats=3 --subprocess_timeout=600
+  if [[ -n "$only" ]]; then  # its own run: the steps above fill the default's budget
+    step sampled 240 "$PY" bench/traversals.py --seconds=8
+  fi
 fi
 
 echo

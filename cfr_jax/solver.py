@@ -25,6 +25,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
+from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
@@ -295,12 +296,7 @@ class Solver:
     shardings = self.state_shardings()
     if shardings is None:
       return jax.device_put(state, jax.devices()[0])
-    if not all(s.is_fully_addressable for s in jax.tree.leaves(shardings)):
-      # Several jax.distributed processes: device_put cannot reach the others'
-      # devices; each process holds the whole state and keeps its own shards.
-      return jax.tree.map(lambda x, s: jax.make_array_from_callback(
-          np.shape(x), s, lambda index, x=np.asarray(x): x[index]), state, shardings)
-    return jax.device_put(state, shardings)
+    return placement.put(state, shardings)
 
   def current_policy(self, state: SolverState) -> TabularPolicy:
     """The strategy the next iteration plays."""

@@ -7,6 +7,7 @@ coordinator on a free local port; stops are real signals to real processes.
 import contextlib
 import json
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -36,14 +37,14 @@ def launched():
   the end (a failed assertion) is killed, so no test leaves processes behind."""
   procs = []
 
-  def start(workdir, *flags, name='run'):
+  def start(workdir, *flags, name='run', base=FLAGS):
     port = free_port()
     pair = []
     for k in range(2):
       path = os.path.join(workdir, f'{name}.{k}.log')  # a file: a full pipe would block
       with open(path, 'w') as log:
         pair.append(subprocess.Popen(
-            [sys.executable, '-m', 'launch.train', *FLAGS, f'--workdir={workdir}',
+            [sys.executable, '-m', 'launch.train', *base, f'--workdir={workdir}',
              '--config.distributed.enabled=true',
              f'--config.distributed.coordinator_address=localhost:{port}',
              '--config.distributed.num_processes=2', f'--config.distributed.process_id={k}',
@@ -96,10 +97,13 @@ def steps(workdir) -> list:
                 if n.isdigit())
 
 
-def final_state(workdir):
-  """The newest checkpoint of a run, restored here on one device."""
-  from configs import kuhn  # pylint: disable=g-import-not-at-top
-  solver = training.build_solver(kuhn.get_config())
+def final_state(workdir, config=None):
+  """The newest checkpoint of a run (of `config`, default configs/kuhn.py),
+  restored here on one device."""
+  if config is None:
+    from configs import kuhn  # pylint: disable=g-import-not-at-top
+    config = kuhn.get_config()
+  solver = training.build_solver(config)
   store = checkpoint.CheckpointStore(
       os.path.join(workdir, 'checkpoints'),
       fingerprint=checkpoint.make_fingerprint(**solver.describe()))
@@ -171,6 +175,47 @@ def test_a_signal_to_one_process_stops_both_at_the_same_saved_step(tmp_path, sig
   assert f'at iteration {reached};' in output(pair[1])
   _, state, report = final_state(tmp_path)
   assert report.iteration == reached and int(state.iteration) == reached
+
+
+# Sampled and neural solvers split each batch over every device of the job:
+# configs/leduc_mccfr.py on Kuhn, configs/kuhn_deep_cfr.py, both small.
+SPLIT_RUNS = {
+    'es-mccfr': ('configs/leduc_mccfr.py', dict(game='kuhn', batch_size=64, max_iterations=60,
+                                                chunk_iterations=20, eval_every=20)),
+    'deep-cfr': ('configs/kuhn_deep_cfr.py', dict(
+        max_iterations=4, chunk_iterations=2, eval_every=2, traversals=32,
+        advantage_steps=20, policy_steps=10, batch_size=64)),
+}
+
+
+@pytest.mark.parametrize('algorithm', sorted(SPLIT_RUNS))
+def test_sampled_and_neural_runs_span_two_processes_as_one_of_four_devices(tmp_path, algorithm):
+  path, fields = SPLIT_RUNS[algorithm]
+  flags = [f'--config.{k}={v}' for k, v in fields.items()]
+  # The same run in one process over 4 devices: each device draws from its
+  # index in the mesh, so the two layouts must train the same state.
+  reference = tmp_path / 'reference'
+  reference.mkdir()
+  one = subprocess.run([sys.executable, '-m', 'launch.train', f'--config={path}', *flags,
+                        '--config.devices=4', f'--workdir={reference}'], cwd=multidevice.REPO,
+                       env=multidevice.env(4), capture_output=True, text=True, timeout=200)
+  assert one.returncode == training.EXIT_COMPLETE, one.stderr[-3000:]
+  run = tmp_path / 'run'
+  run.mkdir()
+  with launched() as start:
+    pair = start(run, *flags, base=(f'--config={path}',))
+    assert finish(pair, timeout=200) == [training.EXIT_COMPLETE] * 2, output(pair[1])[-3000:]
+  config = runpy.run_path(os.path.join(multidevice.REPO, path))['get_config']()
+  config.update(fields)
+  _, expected, _ = final_state(reference, config)
+  _, got, report = final_state(run, config)
+  assert report.iteration == fields['max_iterations']
+  # The sums over devices (psum, pmean) meet in another order across
+  # processes than within one: equal to rounding, not bit for bit.
+  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+  assert progress(run)['exploitability'] == pytest.approx(
+      progress(reference)['exploitability'], rel=1e-3)
 
 
 @pytest.mark.parametrize('flag,message', [

@@ -1,4 +1,4 @@
-"""bench/gpu_check.sh --quick: the GPU benchmark script's CPU smoke run (~20 s on 2 cores)."""
+"""bench/gpu_check.sh --quick: the GPU benchmark script's CPU smoke run (~40 s on 2 cores)."""
 import os
 import re
 import subprocess
@@ -22,11 +22,24 @@ def test_gpu_check_quick(tmp_path):
                    rf'{FLOAT} \| {FLOAT} \| ', text, re.M), text
   assert re.search(rf'^\| `leduc` \| 9,457 \| 936 \| 3 \| {FLOAT} \| {FLOAT} \| [\d,]+ \| ',
                    text, re.M), text
-  assert 'river: done' in text and 'leduc: done' in text, text
+  # The sampled step's rows: ES-MCCFR's, and Deep CFR's with and without its training.
+  row = rf'\| {FLOAT} \| [\d,.]+ \| [\d,]+ \| [\d,]+ \| [\d,]+ MiB \((?:RSS|device)\) \|$'
+  assert re.search(r'^\| es-mccfr \| leduc \| batch_size=256 \| iteration ' + row, text, re.M), text
+  for what in ('iteration', 'sampling'):
+    assert re.search(rf'^\| deep-cfr \| kuhn \| [^|]+ \| {what} ' + row, text, re.M), text
+  assert 'river: done' in text and 'leduc: done' in text and 'sampled: done' in text, text
   # Both sections landed in --out, with the machine and the command.
   written = out.read_text()
-  for label in ('river', 'leduc'):
+  for label in ('river', 'leduc', 'sampled'):
     assert f'## Run: gpu_check: {label}, cpu (cpu)' in written, written
   assert 'Command: `python bench/holdem.py --targets=0.5,0.1 --configs=river' in written
   assert 'command: `python bench/speed.py --quick --sections=sizes --sizes=leduc' in written
   assert 'timed out' not in written and 'failed' not in written, written
+
+
+def test_gpu_check_refuses_an_unknown_step(tmp_path):
+  proc = subprocess.run(['bash', os.path.join(REPO, 'bench', 'gpu_check.sh'), '--quick',
+                         '--only=river,flp'], cwd=tmp_path, capture_output=True, text=True,
+                        timeout=60, check=False)
+  assert proc.returncode == 2, proc.stdout + proc.stderr
+  assert 'unknown step in --only: flp' in proc.stderr, proc.stderr

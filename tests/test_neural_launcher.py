@@ -143,11 +143,14 @@ def test_refusals_are_one_line(tmp_path, flag, message):
   assert '\n' not in str(e.value)
 
 
-def test_deep_cfr_on_an_env_runs_on_one_device(tmp_path):
+@pytest.mark.parametrize('field,value,message', [
+    ('devices', 2, 'generative env runs on one device'),
+    ('distributed.enabled', True, 'generative env runs in one process')])
+def test_deep_cfr_on_an_env_runs_on_one_device(tmp_path, field, value, message):
   from cfr_jax.configs import liars_dice_2x2_deep_cfr  # pylint: disable=g-import-not-at-top
   config = liars_dice_2x2_deep_cfr.get_config()
-  config.devices = 2
-  with pytest.raises(training.ConfigError, match='generative env runs on one device'):
+  config.update_from_flattened_dict({field: value})
+  with pytest.raises(training.ConfigError, match=message):
     training.run(config, str(tmp_path))
 
 

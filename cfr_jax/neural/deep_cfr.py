@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax import placement
 from cfr_jax.games.tree import Game
 from cfr_jax.checks import checked_count
 from cfr_jax.neural.common import (MLP, DeepCFRIteration, check_hidden,
@@ -138,7 +139,7 @@ class DeepCFRSolver(DeepCFRIteration):
     """Fresh networks, empty memories, iteration 0 (whole on every device
     of the mesh, if any)."""
     state = self._init()
-    return state if self.mesh is None else jax.device_put(state, self._replicated)
+    return state if self.mesh is None else placement.put(state, self._replicated)
 
   @property
   def _replicated(self):

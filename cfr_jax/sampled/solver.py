@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import checked_count, checked_dtype
 from cfr_jax.games.tree import Game
@@ -108,7 +109,7 @@ class SampledSolver:
     game = self.game.astype(self.dtype)
     hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
     if self.mesh is not None:
-      game, plan, hp = jax.device_put((game, plan, hp), self._replicated)
+      game, plan, hp = placement.put((game, plan, hp), self._replicated)
     run = jax.jit(_make_run(algo, traverse, self.batch_size, self.mesh), donate_argnums=(2,))
     object.__setattr__(self, '_game', game)
     object.__setattr__(self, '_plan', plan)
@@ -153,7 +154,7 @@ class SampledSolver:
   def init(self) -> SampledState:
     """The state before the first iteration (uniform strategy, key from `seed`)."""
     state = self._zeros()
-    return state if self.mesh is None else jax.device_put(state, self._replicated)
+    return state if self.mesh is None else placement.put(state, self._replicated)
 
   def abstract_state(self, num_rows: int | None = None) -> SampledState:
     """Shapes and dtypes (and shardings, with a mesh) of a state (for
@@ -178,8 +179,10 @@ class SampledSolver:
       if x.shape[0] < real:
         raise ValueError(f'state has {x.shape[0]} infoset rows; the game has {real}')
       return x[:real]
-    where = jax.devices()[0] if self.mesh is None else self._replicated
-    return jax.device_put(jax.tree.map(fit, state), where)
+    state = jax.tree.map(fit, state)
+    if self.mesh is None:
+      return jax.device_put(state, jax.devices()[0])
+    return placement.put(state, self._replicated)
 
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""

@@ -83,22 +83,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if mode not in ('process', 'vmap'):
     raise ConfigError(f"config.instances_mode must be 'process' or 'vmap', got {mode!r}")
   # Sampled and neural solvers: one state, in its own dtype (run_many and
-  # compact storage are the tabular Solver's); over `devices`, sampled ones
-  # split each batch of trajectories, neural ones each training minibatch
-  # (on compiled games; on generative envs they run on one device).
+  # compact storage are the tabular Solver's); over `devices` (and the
+  # processes of a jax.distributed job), sampled ones split each batch of
+  # trajectories, neural ones each training minibatch (on compiled games; on
+  # generative envs they run on one device of one process).
   if kind != 'tabular':
     if mode == 'vmap':
       raise ConfigError(f'config.algorithm={config.algorithm} runs no vmapped instances yet: '
                         "use config.instances_mode='process'")
-    if devices != 1 and kind == 'neural' and str(config.game).strip().startswith('env:'):
-      raise ConfigError(f'config.algorithm={config.algorithm} on a generative env runs on '
-                        'one device: set config.devices=1')
+    if kind == 'neural' and str(config.game).strip().startswith('env:'):
+      if devices != 1:
+        raise ConfigError(f'config.algorithm={config.algorithm} on a generative env runs on '
+                          'one device: set config.devices=1')
+      if _distributed(config):
+        raise ConfigError(f'config.algorithm={config.algorithm} on a generative env runs in '
+                          'one process: set config.distributed.enabled=false')
     if config.get('storage') == 'bfloat16':
       raise ConfigError(f'config.algorithm={config.algorithm} has no compact storage: set '
                         "config.storage=''")
-    if _distributed(config):
-      raise ConfigError(f'config.algorithm={config.algorithm} runs in one process: set '
-                        'config.distributed.enabled=false')
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
