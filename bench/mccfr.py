@@ -49,6 +49,8 @@ _LIMIT = flags.DEFINE_float('time_limit', 300.0, 'seconds of solving per solver,
 _SEED = flags.DEFINE_integer('seed', 0, 'seed of both solvers (the first, with --seeds)')
 _SEEDS = flags.DEFINE_integer('seeds', 1, 'runs, seeds seed, seed + 1, ...; a median table '
                               'follows the per-seed ones')
+_PEER = flags.DEFINE_bool('peer', True, "race OpenSpiel's solver (--nopeer: ours alone, e.g. "
+                          'to compare our settings against a recorded OpenSpiel run)')
 _GROWTH = flags.DEFINE_float('growth', 1.25, 'evaluations every x this many traversals')
 _DEVICES = flags.DEFINE_integer('devices', 1, 'devices our batches are split over (CPU: '
                                 'simulated host devices, one per core)')
@@ -118,10 +120,12 @@ def main(argv):
     def os_step(n, os_solver=os_solver):
       for _ in range(n):
         os_solver.run_iteration()
-    peer, peer_last = _race(
-        os_step, lambda os_solver=os_solver: pyspiel.exploitability(
-            os_game, os_solver.average_policy()),
-        first=16 * batch, targets=targets, limit=limit)
+    peer, peer_last = {}, (0, float('nan'), float('nan'))
+    if _PEER.value:
+      peer, peer_last = _race(
+          os_step, lambda os_solver=os_solver: pyspiel.exploitability(
+              os_game, os_solver.average_policy()),
+          first=16 * batch, targets=targets, limit=limit)
 
     print(f'# ES-MCCFR on {_GAME.value} ({game.num_infosets:,} infosets): time to '
           f'exploitability (NashConv/2), {platform.machine()} {jax.default_backend()}, '
@@ -135,9 +139,10 @@ def main(argv):
       o = ours.get(t)
       p = peer.get(t)
       cell = lambda r, last, per: (f'{r[0]:.2f} | {r[1] * per:,}' if r else
+                                   '- | -' if last[2] != last[2] else  # not run
                                    f'> {last[2]:.0f} (not reached) | -')
       ratio = f'{p[0] / o[0]:.1f}x' if o and p else (f'> {peer_last[2] / o[0]:.1f}x'
-                                                     if o else '-')
+                                                     if o and _PEER.value else '-')
       print(f'| {t:g} | {cell(o, ours_last, batch)} | {cell(p, peer_last, 1)} | {ratio} |')
       summary[t][0].append((o[0], True) if o else (ours_last[2], False))
       summary[t][1].append((p[0], True) if p else (peer_last[2], False))
@@ -147,7 +152,8 @@ def main(argv):
           f'{rate(peer_last, 1):,.0f} (last {peer_last[1]:.2e} at {peer_last[0]:,})\n',
           flush=True)
   if _SEEDS.value > 1:
-    show = lambda m: f'{"> " if not m[1] else ""}{m[0]:.2f}'
+    show = lambda m: ('-' if m[0] != m[0] else  # nan: OpenSpiel not run (--nopeer)
+                      f'{"> " if not m[1] else ""}{m[0]:.2f}')
     print(f'# median over {_SEEDS.value} seeds ({_SEED.value}..'
           f'{_SEED.value + _SEEDS.value - 1}); "> x": not reached by the median seed in x s')
     print('| target | ours s (median) | ours s (each seed) | OpenSpiel C++ s (median) | '
@@ -156,7 +162,8 @@ def main(argv):
     for t in targets:
       o, p = (_median(x) for x in summary[t])
       each = lambda xs: ', '.join(show(x) for x in xs)
-      ratio = '-' if not o[1] else f'{"> " if not p[1] else ""}{p[0] / o[0]:.1f}x'
+      ratio = ('-' if not (o[1] and _PEER.value) else
+               f'{"> " if not p[1] else ""}{p[0] / o[0]:.1f}x')
       print(f'| {t:g} | {show(o)} | {each(summary[t][0])} | {show(p)} | '
             f'{each(summary[t][1])} | {ratio} |')
 

@@ -170,7 +170,8 @@ class SampledSolver:
         (num_rows,) + x.shape[1:] if x.ndim == 2 else x.shape, x.dtype), shapes)
 
   def place(self, state: SampledState) -> SampledState:
-    """`state` on the default device, its infoset rows cut to the game's."""
+    """`state` on the default device (whole on every device of the mesh, if
+    any), its infoset rows cut to the game's."""
     real = self.game.num_infosets
 
     def fit(x):
