@@ -202,7 +202,7 @@ if (( quick )); then
   step river 40 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=20
   step leduc 40 "$PY" bench/speed.py --quick --sections=sizes --sizes=leduc --min_time=0.05 \
     --repeats=1 --subprocess_timeout=600
-  step sampled 60 "$PY" bench/traversals.py --seconds=0.3 --entry='es-mccfr|leduc|batch_size=256' \
+  step sampled 60 "$PY" bench/traversals.py --seconds=0.3 --entry='es-mccfr|kuhn|batch_size=64' \
     --entry='deep-cfr|kuhn|traversals=16,advantage_steps=2,policy_steps=2,batch_size=16'
 else
   step river 45 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=5000 \

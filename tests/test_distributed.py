@@ -188,7 +188,11 @@ SPLIT_RUNS = {
 }
 
 
-@pytest.mark.parametrize('algorithm', sorted(SPLIT_RUNS))
+@pytest.mark.parametrize('algorithm', [
+    'es-mccfr',
+    # Suite time (~70 s on 2 busy cores); its single-process split is tested
+    # by tests/test_neural.py, and placement is the same code as es-mccfr's.
+    pytest.param('deep-cfr', marks=pytest.mark.slow)])
 def test_sampled_and_neural_runs_span_two_processes_as_one_of_four_devices(tmp_path, algorithm):
   path, fields = SPLIT_RUNS[algorithm]
   flags = [f'--config.{k}={v}' for k, v in fields.items()]

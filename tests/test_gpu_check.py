@@ -24,7 +24,7 @@ def test_gpu_check_quick(tmp_path):
                    text, re.M), text
   # The sampled step's rows: ES-MCCFR's, and Deep CFR's with and without its training.
   row = rf'\| {FLOAT} \| [\d,.]+ \| [\d,]+ \| [\d,]+ \| [\d,]+ MiB \((?:RSS|device)\) \|$'
-  assert re.search(r'^\| es-mccfr \| leduc \| batch_size=256 \| iteration ' + row, text, re.M), text
+  assert re.search(r'^\| es-mccfr \| kuhn \| batch_size=64 \| iteration ' + row, text, re.M), text
   for what in ('iteration', 'sampling'):
     assert re.search(rf'^\| deep-cfr \| kuhn \| [^|]+ \| {what} ' + row, text, re.M), text
   assert 'river: done' in text and 'leduc: done' in text and 'sampled: done' in text, text
