@@ -52,6 +52,8 @@ DEFAULT_ENTRIES = (
     'deep-cfr|env:liars_dice(dice=2,sides=6)|hidden=128:128,traversals=2048,'
     'advantage_steps=300,batch_size=512,advantage_memory=200000,policy_memory=400000',
 )
+
+
 def _parse(entry: str) -> tuple:
   """'algo|game|k=v,k=v' -> (algo, game, kwargs)."""
   parts = entry.split('|')
