@@ -25,6 +25,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
+from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype
@@ -427,15 +428,6 @@ def _strategy_rows(algo, state, hp, t, legal, r0: int, r1: int, width: int = 0) 
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(regrets, last, t, hp, legal)
 
 
-def _hash32(x: jax.Array) -> jax.Array:
-  """A uint32 -> uint32 mixing function (the murmur3 finaliser)."""
-  x = x ^ (x >> 16)
-  x = x * jnp.uint32(0x85EBCA6B)
-  x = x ^ (x >> 13)
-  x = x * jnp.uint32(0xC2B2AE35)
-  return x ^ (x >> 16)
-
-
 def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
                       slots: tuple | None = None, width: int = 0) -> jax.Array:
   """float32 [I, A] -> bfloat16, rounded up with probability equal to the
@@ -457,11 +449,11 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
   # be loop-invariant, and XLA hoists it out of the loop as a whole [I, A]
   # uint32 array (1.7 GB on a flop subgame) instead of fusing it.
   row = ((jnp.arange(rows, dtype=jnp.uint32) + jnp.uint32(row0))[:, None]
-         ^ _hash32(salt.astype(jnp.uint32)))
+         ^ kernels.hash32(salt.astype(jnp.uint32)))
   col = (jnp.arange(cols, dtype=jnp.uint32) if slots is None
          else jnp.asarray(np.asarray(slots, np.uint32)))
   index = row * jnp.uint32(width or cols) + col[None, :]
-  noise = _hash32(index) >> 16
+  noise = kernels.hash32(index) >> 16
   bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
   rounded = (bits + noise) & jnp.uint32(0xFFFF0000)
   # Infinities and NaNs keep their bits (adding noise could change their kind).

@@ -22,6 +22,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from cfr_jax import kernels
+
 CHANCE = 2
 TERMINAL = 3
 
@@ -108,7 +110,7 @@ class Env:
 def sample_outcome(probs: jax.Array, key: jax.Array) -> jax.Array:
   """[] int32 slot drawn from the weights `probs` [C] (not necessarily
   normalised) by inverse CDF from one uniform; never a zero-weight slot."""
-  cdf = jnp.cumsum(probs)
+  cdf = kernels.running_sum(probs)  # jnp.cumsum: a ladder of reduce-windows on CPU
   u = jax.random.uniform(key, dtype=cdf.dtype) * cdf[-1]
   last = probs.shape[0] - 1 - jnp.argmax(probs[::-1] > 0)  # u * total may round up
   return jnp.minimum(jnp.sum(cdf <= u), last).astype(jnp.int32)

@@ -67,6 +67,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
 
@@ -972,18 +973,6 @@ def _alive(game: Subgame, cards: jax.Array) -> jax.Array:
   return ((hand[:, 0] != card) & (hand[:, 1] != card)).astype(game.alive_card.dtype)
 
 
-def _prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
-  """Inclusive cumulative sum over the last axis as two small triangular
-  matmuls (within blocks, then over block totals): several times faster than
-  `jnp.cumsum`'s scan on CPU, and matmuls are what accelerators do best."""
-  n = x.shape[-1]
-  k = -(-n // block)
-  x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * block - n)])
-  inner = x.reshape(*x.shape[:-1], k, block) @ jnp.triu(jnp.ones((block, block), x.dtype))
-  offsets = inner[..., -1] @ jnp.triu(jnp.ones((k, k), x.dtype), 1)
-  return (inner + offsets[..., None]).reshape(*x.shape[:-1], k * block)[..., :n]
-
-
 # Showdowns per batch of the sweep: bounds its temporaries (about 12 x this
 # many elements) on flop subgames with ~1e6 showdowns.
 _SWEEP_ELEMENTS = 1 << 22
@@ -992,7 +981,7 @@ _SWEEP_ELEMENTS = 1 << 22
 def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array) -> jax.Array:
   """[m, H] the sweep of opponent reaches rows [m, H] at showdowns on board b."""
   zero = jnp.zeros((rows.shape[0], 1), rows.dtype)
-  prefix = jnp.concatenate([zero, _prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
+  prefix = jnp.concatenate([zero, kernels.prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
   idx = game.sd_idx[b]
   return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
 

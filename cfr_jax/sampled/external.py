@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax import kernels
 from cfr_jax.envs.core import CHANCE, TERMINAL
 from cfr_jax.envs.tree import TreeArrays, tree_arrays
 from cfr_jax.games.tree import Game
@@ -201,7 +202,7 @@ def _expand(plan: Plan, front: jax.Array, unit: jax.Array, num_children: int,
   child = jnp.where(valid, plan.first[front][..., None] + k, sentinel)
   weight = jnp.where(player[..., None] == CHANCE, plan.chance_prob[child],
                      flat_sigma[plan.slot[child]])
-  cdf = jnp.cumsum(jnp.where(valid, weight, 0), axis=-1)
+  cdf = kernels.running_sum(jnp.where(valid, weight, 0))
   u = unit * cdf[..., -1]
   pick = jnp.minimum(jnp.sum(cdf <= u[..., None], axis=-1), count - 1)
   keep = valid & jnp.where((player == traverser)[..., None], True, k == pick[..., None])
@@ -225,10 +226,12 @@ def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
   value = sign * plan.utility[last]  # terminals (or the sentinel)
   cfv = jnp.zeros(pad_slot + 1, dtype)
   visits = jnp.zeros(num_infosets + 1, dtype)
-  zero = jnp.zeros((1,), dtype)
   for front, child, below in reversed(levels):
     player = plan.player[front]
-    child_value = jnp.concatenate([value.reshape(-1), zero])[below]  # front's shape + [K]
+    # below's past-the-end index reads the appended 0; every index is in bounds,
+    # which spares the gather its per-element bounds check
+    child_value = jnp.concatenate([value.reshape(-1), jnp.zeros((1,), dtype)]).at[below].get(
+        mode='promise_in_bounds')  # front's shape + [K]
     mine = player == traverser
     slot = plan.slot[child]
     own_value = jnp.sum(flat_sigma[slot] * child_value, axis=-1)  # pad slot's sigma is 1, value 0
@@ -240,11 +243,18 @@ def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
   return cfv, visits
 
 
-def _draws(key: jax.Array, depth: int, batch: int, width: int, dtype) -> jax.Array:
-  """[B, widths[d]] the uniform draws of depth d: entry [b, j] is for the
-  j-th node of trajectory b's frontier, in both the padded and the pooled
-  layouts (so that both sample the same children)."""
-  return jax.random.uniform(jax.random.fold_in(key, depth), (batch, width), dtype)
+def _seeds(key: jax.Array, depths: int) -> jax.Array:
+  """[D, 2] uint32: the seed of each depth's draws."""
+  return jax.random.bits(key, (depths, 2), jnp.uint32)
+
+
+def _draws(seeds: jax.Array, depth: int, home: jax.Array, dtype) -> jax.Array:
+  """Uniform draws in [0, 1), home's shape: entry home = b * widths[d] + j
+  is for the j-th node of trajectory b's frontier at depth d, in both the
+  padded and the pooled layouts (so that both sample the same children). A
+  counter-based hash of (the depth's seed, home), so the pooled layout draws
+  only its entries, not the padded layout's B widths[d]."""
+  return kernels.uniform_hash(seeds[depth], home, dtype)
 
 
 def _with_pad(sigma: jax.Array) -> jax.Array:
@@ -264,13 +274,14 @@ def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   flat_sigma = _with_pad(sigma)
   rows = jnp.arange(batch)[:, None]
   front = jnp.zeros((batch, 1), jnp.int32)
+  seeds = _seeds(key, len(fanout))
   levels = []
   for d in range(len(fanout) - 1):
-    unit = _draws(key, d, batch, widths[d], sigma.dtype)
+    unit = _draws(seeds, d, rows * widths[d] + jnp.arange(widths[d]), sigma.dtype)
     child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
     width = widths[d + 1]
     flat_keep = keep.reshape(batch, -1)
-    rank = jnp.cumsum(flat_keep, axis=-1, dtype=jnp.int32) - 1  # position in the row
+    rank = kernels.count_prefix(flat_keep) - 1  # position in the row
     below = jnp.where(flat_keep, rows * width + rank, batch * width).reshape(child.shape)
     levels.append((front, child, below))
     front = jnp.full((batch * width + 1,), sentinel, jnp.int32).at[below].set(child)
@@ -297,19 +308,20 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   front = jnp.zeros((batch,), jnp.int32)
   home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
   sizes = [jnp.asarray(batch, jnp.int32)]
+  seeds = _seeds(key, len(fanout))
   levels = []
   for d in range(len(fanout) - 1):
-    unit = _draws(key, d, batch, widths[d], sigma.dtype).reshape(-1)[home]
+    unit = _draws(seeds, d, home, sigma.dtype)
     child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
     size = capacity[d + 1]
     flat_keep = keep.reshape(-1)
-    place = jnp.cumsum(flat_keep, dtype=jnp.int32) - 1  # [S * K] place in the next pool
+    place = kernels.count_prefix(flat_keep) - 1  # [S * K] place in the next pool
     sizes.append(place[-1] + 1)
     below = jnp.where(flat_keep & (place < size), place, size)
     owner = home // widths[d]  # padding entries: home 0, no kept children
     kept = jax.ops.segment_sum(jnp.sum(keep, axis=-1, dtype=jnp.int32), owner,
                                num_segments=batch, indices_are_sorted=True)
-    earlier = jnp.cumsum(kept) - kept  # [B] kept children of earlier trajectories
+    earlier = kernels.count_prefix(kept) - kept  # [B] kept children of earlier trajectories
     child_home = (owner[:, None] * widths[d + 1]
                   + place.reshape(child.shape) - earlier[owner][:, None])
     below = below.reshape(child.shape)

@@ -1,0 +1,71 @@
+"""cfr_jax.kernels: prefix sums without reduce-windows, counter-based draws."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import cfr_jax
+from cfr_jax import kernels
+
+
+def test_running_sum_adds_in_order_whatever_the_leading_shape():
+  x = np.random.default_rng(0).random((64, 7, 11)).astype(np.float32)
+  out = np.asarray(jax.jit(kernels.running_sum)(x))
+  # numpy's accumulate adds in order too: the same float32 roundings
+  np.testing.assert_array_equal(out, np.add.accumulate(x, axis=-1))
+  # the pooled and padded traversals rely on this: the same row gives the
+  # same sums laid out [S, K] or [B, W, K]
+  flat = np.asarray(jax.jit(kernels.running_sum)(x.reshape(-1, 11)))
+  np.testing.assert_array_equal(flat.reshape(x.shape), out)
+
+
+@pytest.mark.parametrize('n', [1, 31, 32, 33, 1000, 33 * 32 + 5, 100_000])
+def test_count_prefix_is_cumsum_exactly(n):
+  rng = np.random.default_rng(n)
+  keep = rng.random((3, n)) < 0.4
+  np.testing.assert_array_equal(jax.jit(kernels.count_prefix)(keep), np.cumsum(keep, axis=-1))
+  counts = rng.integers(0, 9, size=n).astype(np.int32)
+  np.testing.assert_array_equal(jax.jit(kernels.count_prefix)(counts), np.cumsum(counts))
+
+
+def test_count_prefix_refuses_what_float32_cannot_count():
+  with pytest.raises(ValueError, match='2\\^24'):
+    kernels.count_prefix(jax.ShapeDtypeStruct((1 << 24,), jnp.bool_))
+
+
+def test_prefix_sum_over_many_blocks_matches_cumsum():
+  x = np.random.default_rng(1).standard_normal((2, 5000))
+  np.testing.assert_allclose(jax.jit(kernels.prefix_sum)(jnp.asarray(x, jnp.float32)),
+                             np.cumsum(x, axis=-1), rtol=1e-4, atol=1e-3)
+
+
+def test_uniform_hash_draws_depend_on_seed_and_index_only():
+  seed = jax.random.bits(jax.random.PRNGKey(3), (2,), jnp.uint32)
+  index = jnp.arange(200_000, dtype=jnp.int32)
+  u = np.asarray(kernels.uniform_hash(seed, index, jnp.float32))
+  assert u.min() >= 0 and u.max() < 1
+  # uniform: every twentieth of [0, 1) holds its share (chi-square, 19 dof;
+  # 60 is far in the tail, a broken mixer lands far past it)
+  counts = np.histogram(u, bins=20, range=(0, 1))[0]
+  assert ((counts - 10_000) ** 2 / 10_000).sum() < 60
+  # consecutive indices are not correlated
+  assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
+  # the same (seed, index) in another shape and order: the same draw
+  picked = jnp.asarray([[7, 199_999], [0, 12345]], jnp.int32)
+  np.testing.assert_array_equal(kernels.uniform_hash(seed, picked, jnp.float32),
+                                u[np.asarray(picked)])
+  other = np.asarray(kernels.uniform_hash(seed + 1, index, jnp.float32))
+  assert abs(np.corrcoef(u, other)[0, 1]) < 0.01
+
+
+@pytest.mark.parametrize('name', ['leduc', 'kuhn'])
+def test_es_mccfr_iteration_has_no_reduce_window(name):
+  # jnp.cumsum lowers to reduce-windows that XLA:CPU expands into hundreds of
+  # small kernels per iteration; the traversal's prefix sums must not.
+  game = cfr_jax.load_game(name)
+  solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=64)
+  state = solver.init()
+  hlo = solver._run.lower(solver._game, solver._plan, state, jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
+                          solver._hp).as_text()  # pylint: disable=protected-access
+  assert 'reduce_window' not in hlo and 'reduce-window' not in hlo
+  assert 'cumsum' not in hlo
