@@ -36,7 +36,9 @@ child slots per trajectory against 84 expected under uniform play), and
 wasteful where it is not (liar's dice: 6,241 against 1,182, 130 nodes, as
 the replies to a bid get fewer the higher the bid). There the frontiers of all B trajectories share one pool of C_d nodes
 per depth (`traverse_pooled`), each entry carrying its place in the padded
-layout, so that both layouts draw the same children from the same key.
+layout, so that both layouts draw the same children from the same key: a
+draw is a counter-based hash of the depth's seed and that place
+(`kernels.uniform_hash`), so the pool draws for its own entries only.
 C_d comes from the mean and variance of one trajectory's frontier size
 (`frontier_moments`, uniform opponent play) with slack for the opponent's
 actual strategy (`pool_capacities`), at most B widths[d]. Correctness never
