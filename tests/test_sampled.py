@@ -141,11 +141,18 @@ def test_overflowing_pool_falls_back_to_the_padded_result_exactly(kuhn):
   assert _equal(traverse(tiny), traverse(None))
 
 
-def test_pooling_is_chosen_where_it_saves_work(kuhn, liars_dice):
-  for game, pooled in ((kuhn, False), (cfr_jax.load_game('leduc'), False), (liars_dice, True)):
+def test_frontiers_are_pooled_unless_padding_is_asked_for(kuhn, liars_dice):
+  for game in (kuhn, cfr_jax.load_game('leduc'), liars_dice):
     _, widths, fanout = external.make_plan(game, jnp.float32)
     capacity = external.pool_capacities(game, 1024, widths, fanout)
-    assert [c is not None for c in capacity] == [pooled, pooled]
+    assert all(c is not None for c in capacity)
+    # never wider than padding, and narrower where trajectories' frontiers vary
+    for c, w in zip(capacity, widths):
+      assert all(ci <= 1024 * wi for ci, wi in zip(c, w))
+    assert external.pool_capacities(game, 1024, widths, fanout, pooled=False) == (None, None)
+  _, widths, fanout = external.make_plan(liars_dice, jnp.float32)
+  capacity = external.pool_capacities(liars_dice, 1024, widths, fanout)
+  assert sum(capacity[1]) * 4 < sum(1024 * w for w in widths[1])
   # Forced on a small game, a pooled solver resumes bit for bit and tracks
   # the padded one (sums in another order only).
   solver = cfr_jax.make_solver(kuhn, 'es-mccfr', batch_size=64, pooled=True)

@@ -30,23 +30,27 @@ table. This is the same estimator as the recursive ES-MCCFR with one
 trajectory per batch element, and its work is the sampled tree's size, not
 the game's: on Leduc the frontier is at most `max(widths)` nodes wide.
 
-Padded or pooled. Padding every trajectory to the widest frontier is cheap
-where the widest is close to the typical (Leduc, traverser 0: 159 padded
-child slots per trajectory against 84 expected under uniform play), and
-wasteful where it is not (liar's dice: 6,241 against 1,182, 130 nodes, as
-the replies to a bid get fewer the higher the bid). There the frontiers of all B trajectories share one pool of C_d nodes
-per depth (`traverse_pooled`), each entry carrying its place in the padded
-layout, so that both layouts draw the same children from the same key: a
-draw is a counter-based hash of the depth's seed and that place
-(`kernels.uniform_hash`), so the pool draws for its own entries only.
+Padded or pooled. Padding every trajectory to the widest frontier wastes
+work where the widest is far from the typical (Leduc, traverser 0: 159
+padded child slots per trajectory against 84 expected under uniform play;
+liar's dice: 6,241 against 1,182, 130 nodes, as the replies to a bid get
+fewer the higher the bid). So by default the frontiers of all B trajectories
+share one pool of C_d nodes per depth (`traverse_pooled`), each entry
+carrying its place in the padded layout, so that both layouts draw the same
+children from the same key: a draw is a counter-based hash of the depth's
+seed and that place (`kernels.uniform_hash`), so the pool draws for its own
+entries only. Each entry's kept children are one segment of the next pool
+(a prefix sum of the kept counts places it), and the way back up sums each
+segment: the work is the entries and their children, not a slot for every
+child that a node at the depth could have (measured 1.5-2.2x faster than
+padding on Kuhn, Leduc and liar's dice, bench/RESULTS.md).
 C_d comes from the mean and variance of one trajectory's frontier size
 (`frontier_moments`, uniform opponent play) with slack for the opponent's
 actual strategy (`pool_capacities`), at most B widths[d]. Correctness never
 rests on it: a batch whose pool overflows at any depth is recomputed padded
 (`traverse`), so either way the result is the same estimator from the same
-draws, and only the order of the scatter-adds differs (not bit for bit, but
-each layout is deterministic, so resumed runs still are). `pool_capacities`
-pools where that cuts the child slots at least MIN_SAVING-fold.
+draws, and only the order of the sums differs (not bit for bit, but each
+layout is deterministic, so resumed runs still are).
 """
 from __future__ import annotations
 
@@ -160,17 +164,14 @@ def make_plan(game: Game, dtype) -> tuple:
 # after 40 iterations fills at most 76% of these capacities, and overflowed
 # in none of 2 x 50 batches.
 SLACK, SIGMAS, MARGIN = 1.0, 6.0, 64
-# Pool only where the padded path does this many times the pool's work.
-MIN_SAVING = 2.0
 
 
 def pool_capacities(game: Game, batch: int, widths, fanout, pooled: bool | None = None) -> tuple:
   """Per traverser, the pooled frontier's capacity at each depth ([D] ints,
   for `traverse(capacity=...)`), or None where the padded path is used.
 
-  widths, fanout: `make_plan`'s. pooled: True or False forces the choice;
-  None pools where sum_d B widths[d] fanout[d] (the padded child slots) is
-  at least MIN_SAVING times sum_d C_d fanout[d] (the pool's).
+  widths, fanout: `make_plan`'s. pooled: False pads (the fallback's layout,
+  for comparison); True or None (default) pools.
   """
   t = tree_arrays(game)
   out = []
@@ -180,10 +181,7 @@ def pool_capacities(game: Game, batch: int, widths, fanout, pooled: bool | None 
         min(batch * w, int(np.ceil(batch * m * (1 + SLACK) + SIGMAS * np.sqrt(batch * v))) + MARGIN)
         for w, m, v in zip(widths[i], mean, var))
     capacity = (batch,) + capacity[1:]  # the roots: exactly one per trajectory
-    padded = sum(batch * w * k for w, k in zip(widths[i], fanout))
-    pooled_work = sum(c * k for c, k in zip(capacity, fanout))
-    use = padded >= MIN_SAVING * pooled_work if pooled is None else pooled
-    out.append(capacity if use else None)
+    out.append(None if pooled is False else capacity)
   return tuple(out)
 
 
@@ -301,9 +299,11 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   A pool entry is a node id and its `home`, b * widths[d] + j for the j-th
   node of trajectory b's frontier (its place in the padded layout), which
   gives it the padded path's draw. Entries stay sorted by home (parents in
-  order, each parent's kept children in order), so one cumulative sum over
-  the whole pool places every kept child, and j is that place less the
-  number of kept children of earlier trajectories.
+  order, each parent's kept children in order). Each entry's kept children
+  are a segment of the next pool (a prefix sum of the kept counts gives its
+  start), so the next pool is built from, and backed up over, its own
+  entries, not a slot per child that a node at this depth could have (on
+  liar's dice a fifth of those slots are children, bench/RESULTS.md).
   """
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
@@ -314,25 +314,68 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   levels = []
   for d in range(len(fanout) - 1):
     unit = _draws(seeds, d, home, sigma.dtype)
-    child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
+    num = front.shape[0]
+    _, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
+    kept = jnp.sum(keep, axis=-1, dtype=jnp.int32)  # [S] children kept
+    pick = jnp.argmax(keep, axis=-1).astype(jnp.int32)  # the one kept child elsewhere
+    mine = plan.player[front] == traverser
+    end = kernels.count_prefix(kept)
+    start = end - kept  # [S] first place of each entry's children in the next pool
+    sizes.append(end[-1])
     size = capacity[d + 1]
-    flat_keep = keep.reshape(-1)
-    place = kernels.count_prefix(flat_keep) - 1  # [S * K] place in the next pool
-    sizes.append(place[-1] + 1)
-    below = jnp.where(flat_keep & (place < size), place, size)
+    # parent[p]: the entry whose segment holds place p. Each entry with
+    # children marks its start; the count of marks up to p ranks p's parent
+    # among them, and `rank_entry` names it.
+    has = kept > 0
+    mark = jnp.zeros((size + 1,), jnp.int32).at[jnp.where(has & (start < size), start, size)].set(1)
+    rank = kernels.count_prefix(mark[:size]) - 1
+    rank_entry = jnp.full((num + 1,), num, jnp.int32).at[
+        jnp.where(has, kernels.count_prefix(has) - 1, num)].set(jnp.arange(num, dtype=jnp.int32))
+    place = jnp.arange(size, dtype=jnp.int32)
+    live = place < end[-1]
+    parent = jnp.where(live, rank_entry[jnp.maximum(rank, 0)], num)  # num: none
+    safe = jnp.minimum(parent, num - 1)
+    k = jnp.where(mine[safe], place - start[safe], pick[safe])
+    child = jnp.where(live, plan.first[front[safe]] + k, sentinel)
     owner = home // widths[d]  # padding entries: home 0, no kept children
-    kept = jax.ops.segment_sum(jnp.sum(keep, axis=-1, dtype=jnp.int32), owner,
-                               num_segments=batch, indices_are_sorted=True)
-    earlier = kernels.count_prefix(kept) - kept  # [B] kept children of earlier trajectories
-    child_home = (owner[:, None] * widths[d + 1]
-                  + place.reshape(child.shape) - earlier[owner][:, None])
-    below = below.reshape(child.shape)
-    levels.append((front, child, below))
-    front = jnp.full((size + 1,), sentinel, jnp.int32).at[below].set(child)[:size]
-    home = jnp.zeros((size + 1,), jnp.int32).at[below].set(child_home)[:size]
-  cfv, visits = _unpad(*_back_up(plan, levels, front, flat_sigma, traverser, sigma.shape[0]),
-                       sigma)
+    per_trajectory = jax.ops.segment_sum(kept, owner, num_segments=batch, indices_are_sorted=True)
+    earlier = kernels.count_prefix(per_trajectory) - per_trajectory  # [B] kept before b
+    child_home = owner[safe] * widths[d + 1] + place - earlier[owner[safe]]
+    levels.append((front, parent, child, mine))
+    front = child
+    home = jnp.where(live, child_home, 0)
+  cfv, visits = _unpad(*_back_up_pooled(plan, levels, front, flat_sigma, traverser,
+                                        sigma.shape[0]), sigma)
   return cfv, visits, jnp.stack(sizes)
+
+
+def _back_up_pooled(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
+                    traverser: int, num_infosets: int) -> tuple:
+  """`_back_up` for pooled frontiers. levels: per depth (front [S], and for
+  each entry p of the next pool its parent [S'] (S: none), its node child
+  [S'] and whether its parent is the traverser's (mine [S], by parent)).
+  A parent's value is the segment sum of its children's (sigma-weighted at
+  the traverser's nodes), and the traverser's children's values are
+  scatter-added into the counterfactual-value table, one entry per child."""
+  dtype = flat_sigma.dtype
+  pad_slot = flat_sigma.shape[0] - 1
+  sign = 1.0 if traverser == 0 else -1.0
+  value = sign * plan.utility[last]  # terminals (or the sentinel)
+  cfv = jnp.zeros(pad_slot + 1, dtype)
+  visits = jnp.zeros(num_infosets + 1, dtype)
+  for front, parent, child, mine in reversed(levels):
+    num = front.shape[0]
+    player = plan.player[front]
+    by_mine = jnp.concatenate([mine, jnp.zeros((1,), bool)])[parent]  # [S'] (none: False)
+    slot = plan.slot[child]
+    weight = jnp.where(by_mine, flat_sigma[slot], 1)
+    summed = jax.ops.segment_sum(weight * value, parent, num_segments=num + 1,
+                                 indices_are_sorted=True)[:num]
+    cfv = cfv.at[jnp.where(by_mine, slot, pad_slot)].add(value)
+    value = jnp.where(player == TERMINAL, sign * plan.utility[front], summed)
+    visits = visits.at[jnp.where(player == 1 - traverser, plan.infoset[front],
+                                 num_infosets)].add(1)
+  return cfv, visits
 
 
 def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,

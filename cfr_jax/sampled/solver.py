@@ -88,7 +88,7 @@ class SampledSolver:
   compensated: bool = True
   exploration: float | None = None  # outcome sampling's epsilon
   env: Any = None  # outcome sampling's env (None: the game's tree_env)
-  pooled: bool | None = None  # external sampling's frontier layout (None: chosen per game)
+  pooled: bool | None = None  # external sampling's frontier layout (None: pooled)
   alternating: bool = True  # always: the traverser alternates
   mesh: Any = None  # a 1-D mesh: each device runs batch_size / devices trajectories
   storage: Any = None
@@ -296,10 +296,11 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   exploration: outcome sampling's epsilon (default 0.6, OpenSpiel's).
   env: outcome sampling's generative game, whose `infoset(s)` must be the
     game's infoset rows (`envs.tree_env(game)`, the default, or `envs.align`).
-  pooled: external sampling's frontiers, pooled across the batch (True) or
-    padded per trajectory (False); None (default) pools where that saves at
-    least half the work (`external.pool_capacities`). Both give the same
-    estimator from the same draws (sums in another order: not bit for bit).
+  pooled: external sampling's frontiers, pooled across the batch (True or
+    None, the default) or padded per trajectory (False, the layout a pool
+    that overflows falls back to; slower on every game measured). Both give
+    the same estimator from the same draws (sums in another order: not bit
+    for bit).
   """
   name = canonical_name(algorithm)
   if name is None:
