@@ -209,6 +209,18 @@ def _expand(plan: Plan, front: jax.Array, unit: jax.Array, num_children: int,
   return child, keep
 
 
+def _leaves(plan: Plan, last: jax.Array, flat_sigma: jax.Array, traverser: int,
+            num_infosets: int) -> tuple:
+  """Where both ways back up start: (the pad slot, the traverser's sign, the
+  deepest frontier's values, empty cfv [I * A + 1] and visits [I + 1])."""
+  dtype = flat_sigma.dtype
+  pad_slot = flat_sigma.shape[0] - 1
+  sign = 1.0 if traverser == 0 else -1.0
+  value = sign * plan.utility[last]  # terminals (or the sentinel)
+  return (pad_slot, sign, value, jnp.zeros(pad_slot + 1, dtype),
+          jnp.zeros(num_infosets + 1, dtype))
+
+
 def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
              traverser: int, num_infosets: int) -> tuple:
   """The way back up, shared by the padded and pooled frontiers.
@@ -220,18 +232,14 @@ def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
   Returns (cfv [I * A + 1], visits [I + 1]), the last entry of each a
   dump for padding.
   """
-  dtype = flat_sigma.dtype
-  pad_slot = flat_sigma.shape[0] - 1
-  sign = 1.0 if traverser == 0 else -1.0
-  value = sign * plan.utility[last]  # terminals (or the sentinel)
-  cfv = jnp.zeros(pad_slot + 1, dtype)
-  visits = jnp.zeros(num_infosets + 1, dtype)
+  pad_slot, sign, value, cfv, visits = _leaves(plan, last, flat_sigma, traverser,
+                                               num_infosets)
   for front, child, below in reversed(levels):
     player = plan.player[front]
     # below's past-the-end index reads the appended 0; every index is in bounds,
     # which spares the gather its per-element bounds check
-    child_value = jnp.concatenate([value.reshape(-1), jnp.zeros((1,), dtype)]).at[below].get(
-        mode='promise_in_bounds')  # front's shape + [K]
+    padded = jnp.concatenate([value.reshape(-1), jnp.zeros((1,), value.dtype)])
+    child_value = padded.at[below].get(mode='promise_in_bounds')  # front's shape + [K]
     mine = player == traverser
     slot = plan.slot[child]
     own_value = jnp.sum(flat_sigma[slot] * child_value, axis=-1)  # pad slot's sigma is 1, value 0
@@ -357,12 +365,8 @@ def _back_up_pooled(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.A
   A parent's value is the segment sum of its children's (sigma-weighted at
   the traverser's nodes), and the traverser's children's values are
   scatter-added into the counterfactual-value table, one entry per child."""
-  dtype = flat_sigma.dtype
-  pad_slot = flat_sigma.shape[0] - 1
-  sign = 1.0 if traverser == 0 else -1.0
-  value = sign * plan.utility[last]  # terminals (or the sentinel)
-  cfv = jnp.zeros(pad_slot + 1, dtype)
-  visits = jnp.zeros(num_infosets + 1, dtype)
+  pad_slot, sign, value, cfv, visits = _leaves(plan, last, flat_sigma, traverser,
+                                               num_infosets)
   for front, parent, child, mine in reversed(levels):
     num = front.shape[0]
     player = plan.player[front]
