@@ -65,7 +65,8 @@ def test_es_mccfr_iteration_has_no_reduce_window(name):
   game = cfr_jax.load_game(name)
   solver = cfr_jax.make_solver(game, 'es-mccfr', batch_size=64)
   state = solver.init()
-  hlo = solver._run.lower(solver._game, solver._plan, state, jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
-                          solver._hp).as_text()  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  hlo = solver._run.lower(solver._game, solver._plan, state, jnp.asarray(1, jnp.int32),
+                          solver._hp).as_text()
   assert 'reduce_window' not in hlo and 'reduce-window' not in hlo
   assert 'cumsum' not in hlo
