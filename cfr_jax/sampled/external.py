@@ -223,7 +223,7 @@ def _leaves(plan: Plan, last: jax.Array, flat_sigma: jax.Array, traverser: int,
 
 def _back_up(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.Array,
              traverser: int, num_infosets: int) -> tuple:
-  """The way back up, shared by the padded and pooled frontiers.
+  """The way back up of padded frontiers (pooled ones: `_back_up_pooled`).
 
   levels: per depth (front, child, below): front [S_d] or [B, W_d] node
   ids, child front's shape + [K_d], below the same shape: each child's
@@ -343,13 +343,14 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     live = place < end[-1]
     parent = jnp.where(live, rank_entry[jnp.maximum(rank, 0)], num)  # num: none
     safe = jnp.minimum(parent, num - 1)
-    k = jnp.where(mine[safe], place - start[safe], pick[safe])
+    by_mine = live & mine[safe]  # [S'] the child of a traverser's node
+    k = jnp.where(by_mine, place - start[safe], pick[safe])
     child = jnp.where(live, plan.first[front[safe]] + k, sentinel)
     owner = home // widths[d]  # padding entries: home 0, no kept children
     per_trajectory = jax.ops.segment_sum(kept, owner, num_segments=batch, indices_are_sorted=True)
     earlier = kernels.count_prefix(per_trajectory) - per_trajectory  # [B] kept before b
     child_home = owner[safe] * widths[d + 1] + place - earlier[owner[safe]]
-    levels.append((front, parent, child, mine))
+    levels.append((front, parent, child, by_mine))
     front = child
     home = jnp.where(live, child_home, 0)
   cfv, visits = _unpad(*_back_up_pooled(plan, levels, front, flat_sigma, traverser,
@@ -361,16 +362,15 @@ def _back_up_pooled(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.A
                     traverser: int, num_infosets: int) -> tuple:
   """`_back_up` for pooled frontiers. levels: per depth (front [S], and for
   each entry p of the next pool its parent [S'] (S: none), its node child
-  [S'] and whether its parent is the traverser's (mine [S], by parent)).
+  [S'] and whether that parent is the traverser's, by_mine [S']).
   A parent's value is the segment sum of its children's (sigma-weighted at
   the traverser's nodes), and the traverser's children's values are
   scatter-added into the counterfactual-value table, one entry per child."""
   pad_slot, sign, value, cfv, visits = _leaves(plan, last, flat_sigma, traverser,
                                                num_infosets)
-  for front, parent, child, mine in reversed(levels):
+  for front, parent, child, by_mine in reversed(levels):
     num = front.shape[0]
     player = plan.player[front]
-    by_mine = jnp.concatenate([mine, jnp.zeros((1,), bool)])[parent]  # [S'] (none: False)
     slot = plan.slot[child]
     weight = jnp.where(by_mine, flat_sigma[slot], 1)
     summed = jax.ops.segment_sum(weight * value, parent, num_segments=num + 1,
