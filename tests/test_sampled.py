@@ -10,6 +10,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax import training
 from cfr_jax import envs
+from cfr_jax import regret as regret_lib
+from cfr_jax.envs.core import CHANCE
 from cfr_jax.sampled import external, outcome
 
 
@@ -125,6 +127,44 @@ def test_pooled_and_padded_frontiers_draw_the_same_trajectories(name, kuhn, liar
     assert np.asarray(padded[1]).sum() > 0  # the opponent was visited
     for a, b in zip(pooled, padded):
       np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('name', ['leduc', 'openspiel:liars_dice(dice_sides=4)'])
+def test_binary_search_picks_the_child_a_running_sum_over_the_children_picks(name):
+  # The draw's child, found by `_pick`'s binary search over `child_cdf`, is
+  # the one a sequential cumulative sum over the node's own children picks
+  # (numpy here, in float32 and in order), at every node, chance or not,
+  # including draws at the ends of [0, 1).
+  game = cfr_jax.load_game(name)
+  plan, _, fanout = external.make_plan(game, jnp.float32)
+  sigma = jax.random.dirichlet(jax.random.PRNGKey(5), jnp.ones(game.num_actions),
+                               (game.num_infosets,))
+  # zero weights too, as regret matching gives them (uniform where all are 0)
+  sigma = jnp.where(jax.random.bernoulli(jax.random.PRNGKey(6), 0.3, sigma.shape), 0, sigma)
+  sigma = jax.vmap(regret_lib.regret_matching)(sigma, game.legal)
+  num = plan.first.shape[0]
+  first, count, player = (np.asarray(a) for a in (plan.first, plan.count, plan.player))
+  slot, chance_prob = np.asarray(plan.slot), np.asarray(plan.chance_prob)
+  flat_sigma = np.append(np.asarray(sigma).reshape(-1), 1).astype(np.float32)
+  front = jnp.arange(num, dtype=jnp.int32)
+  cdf = external.child_cdf(plan, sigma)
+  for unit in (np.random.default_rng(0).random(num, dtype=np.float32),
+               np.zeros(num, np.float32), np.full(num, 1 - 2.0 ** -24, np.float32)):
+    got = np.asarray(jax.jit(external._pick, static_argnums=4)(
+        plan, cdf, front, jnp.asarray(unit), max(fanout)))
+    picks = {-1: 0}
+    for node in range(num):
+      children = first[node] + np.arange(count[node])
+      weight = np.where(player[node] == CHANCE, chance_prob[children], flat_sigma[slot[children]])
+      acc, cum = np.float32(0), []
+      for w in weight.astype(np.float32):
+        acc = np.float32(acc + w)
+        cum.append(acc)
+      u = np.float32(unit[node] * (cum[-1] if cum else np.float32(0)))
+      want = min(int(np.sum(np.asarray(cum) <= u)), count[node] - 1)
+      assert got[node] == want, (node, got[node], want)
+      picks[want >= 0] = picks.get(want >= 0, 0) + 1
+    assert picks[True] > 1000  # nodes with children were checked, not only leaves
 
 
 def test_overflowing_pool_falls_back_to_the_padded_result_exactly(kuhn):

@@ -79,6 +79,7 @@ class Plan(NamedTuple):
   utility: jax.Array
   chance_prob: jax.Array
   slot: jax.Array
+  chance_cdf: jax.Array
 
 
 def _parents_bottom_up(t: TreeArrays):
@@ -142,6 +143,21 @@ def frontier_moments(t: TreeArrays, num_levels: int, traverser: int) -> tuple:
   return mean[0], var[0]
 
 
+def chance_cdf(t: TreeArrays, dtype) -> np.ndarray:
+  """[N+1] of dtype: for each child of a chance node, its parent's outcome
+  probabilities summed in order up to and including it (0 elsewhere). Added
+  one by one in dtype, as `kernels.running_sum` adds on the device."""
+  out = np.zeros(len(t.first), dtype)
+  nodes = np.flatnonzero((t.player == CHANCE) & (t.count > 0))
+  acc = np.zeros(len(nodes), dtype)
+  for k in range(int(t.count[nodes].max(initial=0))):
+    has = k < t.count[nodes]
+    rows = t.first[nodes[has]] + k
+    acc[has] = (acc[has] + t.chance_prob[rows].astype(dtype)).astype(dtype)
+    out[rows] = acc[has]
+  return out
+
+
 def make_plan(game: Game, dtype) -> tuple:
   """(Plan, widths per traverser, fanout per depth) of `game`."""
   t = tree_arrays(game)
@@ -151,7 +167,8 @@ def make_plan(game: Game, dtype) -> tuple:
   plan = Plan(first=jnp.asarray(t.first), count=jnp.asarray(t.count),
               player=jnp.asarray(t.player), infoset=jnp.asarray(t.infoset),
               utility=jnp.asarray(t.utility, dtype),
-              chance_prob=jnp.asarray(t.chance_prob, dtype), slot=jnp.asarray(t.slot))
+              chance_prob=jnp.asarray(t.chance_prob, dtype), slot=jnp.asarray(t.slot),
+              chance_cdf=jnp.asarray(chance_cdf(t, jnp.dtype(dtype))))
   return plan, widths, fanout
 
 
@@ -185,27 +202,55 @@ def pool_capacities(game: Game, batch: int, widths, fanout, pooled: bool | None 
   return tuple(out)
 
 
-def _expand(plan: Plan, front: jax.Array, unit: jax.Array, num_children: int,
-            flat_sigma: jax.Array, traverser: int) -> tuple:
-  """Children of a frontier, and which of them the trajectory keeps.
+def child_cdf(plan: Plan, sigma: jax.Array) -> jax.Array:
+  """[N+1]: for each node, its parent's sampling weights (chance: outcome
+  probabilities; decision nodes: sigma) summed in order over its siblings up
+  to and including it. sigma is 0 at illegal actions, and a node's children
+  are its infoset's legal actions in order, so the running sum along an
+  infoset's row, read at each child's slot, is that sum exactly. One pass
+  over the infoset table per half step, where drawing from a frontier's
+  [S, K] children would gather K weights per entry at every depth."""
+  cum = kernels.running_sum(sigma).reshape(-1)
+  cum = jnp.concatenate([cum, jnp.zeros((1,), sigma.dtype)])  # slot I * A: not a decision edge
+  return plan.chance_cdf + cum[plan.slot]
 
-  front: [S] or [B, W] node ids (sentinel padding allowed); unit: front's
-  shape, a uniform draw in [0, 1) per node, which picks the one kept child
-  at opponent and chance nodes. Returns (child, keep), each front's shape +
-  [num_children]; child is the sentinel where a node has fewer children.
+
+def _pick(plan: Plan, cdf: jax.Array, front: jax.Array, unit: jax.Array,
+          num_children: int) -> jax.Array:
+  """front's shape: the child a draw picks at each node (its index among
+  the node's children; -1 at a node without any). unit: front's shape, a
+  uniform draw in [0, 1) per node; num_children: the most children a node
+  of front has. The pick is the first child whose cdf (`child_cdf`) exceeds
+  unit times the node's total, so a zero-weight child is never picked.
+  Siblings' cdfs rise with the index, so a binary search finds it: log2(K)
+  gathers per node, not K."""
+  first, count = plan.first[front], plan.count[front]
+  u = unit * cdf[first + jnp.maximum(count, 1) - 1]
+  below = jnp.zeros_like(count)  # children known to have cdf <= u
+  step = 1 << (num_children.bit_length() - 1)
+  while step:
+    ahead = below + step
+    below = jnp.where((ahead <= count) & (cdf[first + ahead - 1] <= u), ahead, below)
+    step >>= 1
+  return jnp.minimum(below, count - 1)
+
+
+def _expand(plan: Plan, cdf: jax.Array, front: jax.Array, unit: jax.Array,
+            num_children: int, traverser: int) -> tuple:
+  """Children of a padded frontier, and which of them the trajectory keeps.
+
+  front: [B, W] node ids (sentinel padding allowed); unit: front's shape, a
+  uniform draw in [0, 1) per node (`_pick`'s, at opponent and chance nodes).
+  Returns (child, keep), each front's shape + [num_children]; child is the
+  sentinel where a node has fewer children.
   """
   sentinel = plan.first.shape[0] - 1
   k = jnp.arange(num_children, dtype=jnp.int32)
-  player = plan.player[front]
-  count = plan.count[front]
-  valid = k < count[..., None]
+  valid = k < plan.count[front][..., None]
   child = jnp.where(valid, plan.first[front][..., None] + k, sentinel)
-  weight = jnp.where(player[..., None] == CHANCE, plan.chance_prob[child],
-                     flat_sigma[plan.slot[child]])
-  cdf = kernels.running_sum(jnp.where(valid, weight, 0))
-  u = unit * cdf[..., -1]
-  pick = jnp.minimum(jnp.sum(cdf <= u[..., None], axis=-1), count - 1)
-  keep = valid & jnp.where((player == traverser)[..., None], True, k == pick[..., None])
+  pick = _pick(plan, cdf, front, unit, num_children)
+  mine = plan.player[front] == traverser
+  keep = valid & jnp.where(mine[..., None], True, k == pick[..., None])
   return child, keep
 
 
@@ -280,13 +325,14 @@ def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   """`traverse` with each trajectory's frontier padded to widths[d]: [B, W_d]."""
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
+  cdf = child_cdf(plan, sigma)
   rows = jnp.arange(batch)[:, None]
   front = jnp.zeros((batch, 1), jnp.int32)
   seeds = _seeds(key, len(fanout))
   levels = []
   for d in range(len(fanout) - 1):
     unit = _draws(seeds, d, rows * widths[d] + jnp.arange(widths[d]), sigma.dtype)
-    child, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
+    child, keep = _expand(plan, cdf, front, unit, fanout[d], traverser)
     width = widths[d + 1]
     flat_keep = keep.reshape(batch, -1)
     rank = kernels.count_prefix(flat_keep) - 1  # position in the row
@@ -315,6 +361,7 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   """
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
+  cdf = child_cdf(plan, sigma)
   front = jnp.zeros((batch,), jnp.int32)
   home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
   sizes = [jnp.asarray(batch, jnp.int32)]
@@ -323,10 +370,10 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   for d in range(len(fanout) - 1):
     unit = _draws(seeds, d, home, sigma.dtype)
     num = front.shape[0]
-    _, keep = _expand(plan, front, unit, fanout[d], flat_sigma, traverser)
-    kept = jnp.sum(keep, axis=-1, dtype=jnp.int32)  # [S] children kept
-    pick = jnp.argmax(keep, axis=-1).astype(jnp.int32)  # the one kept child elsewhere
+    pick = _pick(plan, cdf, front, unit, fanout[d])  # the one kept child off the traverser's nodes
     mine = plan.player[front] == traverser
+    count = plan.count[front]
+    kept = jnp.where(mine, count, jnp.minimum(count, 1))  # [S] children kept
     end = kernels.count_prefix(kept)
     start = end - kept  # [S] first place of each entry's children in the next pool
     sizes.append(end[-1])
