@@ -364,6 +364,7 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   cdf = child_cdf(plan, sigma)
   front = jnp.zeros((batch,), jnp.int32)
   home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
+  offset = jnp.arange(batch, dtype=jnp.int32)  # [B] each trajectory's first place in the pool
   sizes = [jnp.asarray(batch, jnp.int32)]
   seeds = _seeds(key, len(fanout))
   levels = []
@@ -378,25 +379,26 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     start = end - kept  # [S] first place of each entry's children in the next pool
     sizes.append(end[-1])
     size = capacity[d + 1]
-    # parent[p]: the entry whose segment holds place p. Each entry with
-    # children marks its start; the count of marks up to p ranks p's parent
-    # among them, and `rank_entry` names it.
-    has = kept > 0
-    mark = jnp.zeros((size + 1,), jnp.int32).at[jnp.where(has & (start < size), start, size)].set(1)
-    rank = kernels.count_prefix(mark[:size]) - 1
-    rank_entry = jnp.full((num + 1,), num, jnp.int32).at[
-        jnp.where(has, kernels.count_prefix(has) - 1, num)].set(jnp.arange(num, dtype=jnp.int32))
+    # parent[p]: the entry whose segment holds place p, the last entry whose
+    # start is at most p. Every entry marks its start; an entry without
+    # children shares its start with the next one, so the count of marks up
+    # to p, less one, is that entry's index.
+    mark = jnp.zeros((size + 1,), jnp.int32).at[jnp.minimum(start, size)].add(1)
     place = jnp.arange(size, dtype=jnp.int32)
     live = place < end[-1]
-    parent = jnp.where(live, rank_entry[jnp.maximum(rank, 0)], num)  # num: none
+    parent = jnp.where(live, kernels.count_prefix(mark[:size]) - 1, num)  # num: none
     safe = jnp.minimum(parent, num - 1)
     by_mine = live & mine[safe]  # [S'] the child of a traverser's node
     k = jnp.where(by_mine, place - start[safe], pick[safe])
     child = jnp.where(live, plan.first[front[safe]] + k, sentinel)
-    owner = home // widths[d]  # padding entries: home 0, no kept children
-    per_trajectory = jax.ops.segment_sum(kept, owner, num_segments=batch, indices_are_sorted=True)
-    earlier = kernels.count_prefix(per_trajectory) - per_trajectory  # [B] kept before b
-    child_home = owner[safe] * widths[d + 1] + place - earlier[owner[safe]]
+    # A child's home is its rank among its trajectory's children. Pools are
+    # sorted by trajectory, so the children of trajectories before b are the
+    # entries before b's first, `offset[b]` (that of the first place after
+    # them where b has none), and their kept children come before b's.
+    earlier = jnp.append(start, end[-1])[jnp.minimum(offset, num)]  # [B]
+    owner = home[safe] // widths[d]
+    child_home = owner * widths[d + 1] + place - earlier[owner]
+    offset = earlier
     levels.append((front, parent, child, by_mine))
     front = child
     home = jnp.where(live, child_home, 0)
