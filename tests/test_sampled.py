@@ -1,4 +1,6 @@
 """External-sampling MCCFR (cfr_jax/sampled) against exact quantities."""
+import itertools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -117,12 +119,14 @@ def test_pooled_and_padded_frontiers_draw_the_same_trajectories(name, kuhn, liar
   sigma = sigma / jnp.sum(sigma, axis=1, keepdims=True)
   padded_fn = jax.jit(lambda key, i: external.traverse_padded(
       plan, widths[i], fanout, sigma, key, i, batch), static_argnums=1)
-  pooled_fn = jax.jit(lambda key, i: external.traverse_pooled(
-      plan, widths[i], fanout, sigma, key, i, batch, capacity[i]), static_argnums=1)
-  for i in (0, 1):
+  # movers: who acts at each depth, which lets the pooled layout skip cases;
+  # None: anyone anywhere
+  pooled_fn = jax.jit(lambda key, i, movers: external.traverse_pooled(
+      plan, widths[i], fanout, sigma, key, i, batch, capacity[i], movers), static_argnums=(1, 2))
+  for i, movers in itertools.product((0, 1), (None, external.depth_movers(game))):
     key = jax.random.PRNGKey(11 + i)
     padded = padded_fn(key, i)
-    *pooled, sizes = pooled_fn(key, i)
+    *pooled, sizes = pooled_fn(key, i, movers)
     assert np.all(np.asarray(sizes) <= np.asarray(capacity[i]))
     assert np.asarray(padded[1]).sum() > 0  # the opponent was visited
     for a, b in zip(pooled, padded):

@@ -158,6 +158,16 @@ def chance_cdf(t: TreeArrays, dtype) -> np.ndarray:
   return out
 
 
+def depth_movers(game: Game) -> tuple:
+  """[D] frozensets: who acts at each depth's nodes (0, 1, CHANCE; not
+  terminals). Static, so that a depth where the traverser never acts skips
+  her bookkeeping, and one where only she acts skips the draws (in liar's
+  dice and Kuhn the players alternate by depth: half of each)."""
+  t = tree_arrays(game)
+  return tuple(frozenset(int(p) for p in np.unique(t.player[lo:hi][t.count[lo:hi] > 0]))
+               for lo, hi in game.levels)
+
+
 def make_plan(game: Game, dtype) -> tuple:
   """(Plan, widths per traverser, fanout per depth) of `game`."""
   t = tree_arrays(game)
@@ -344,7 +354,7 @@ def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
 
 
 def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-                    traverser: int, batch: int, capacity) -> tuple:
+                    traverser: int, batch: int, capacity, movers=None) -> tuple:
   """`traverse` with all trajectories' frontiers in one pool of capacity[d]
   nodes per depth. Returns (cfv [I, A], visits [I], sizes [D] int32): sizes
   are the pool's occupancy per depth; where any exceeds capacity[d], nodes
@@ -358,6 +368,8 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   start), so the next pool is built from, and backed up over, its own
   entries, not a slot per child that a node at this depth could have (on
   liar's dice a fifth of those slots are children, bench/RESULTS.md).
+  movers: `depth_movers(game)`, or None (anyone may act anywhere): the same
+  result, with less work where a depth's movers rule out a case.
   """
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
@@ -371,10 +383,19 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   for d in range(len(fanout) - 1):
     unit = _draws(seeds, d, home, sigma.dtype)
     num = front.shape[0]
-    pick = _pick(plan, cdf, front, unit, fanout[d])  # the one kept child off the traverser's nodes
-    mine = plan.player[front] == traverser
+    acting = movers[d] if movers is not None else {0, 1, CHANCE}
+    draws = bool(acting - {traverser})  # someone other than the traverser picks a child
     count = plan.count[front]
-    kept = jnp.where(mine, count, jnp.minimum(count, 1))  # [S] children kept
+    if traverser not in acting:  # the one kept child of each node
+      mine = None
+      kept = jnp.minimum(count, 1)
+    elif draws:
+      mine = plan.player[front] == traverser
+      kept = jnp.where(mine, count, jnp.minimum(count, 1))  # [S] children kept
+    else:  # all of them
+      mine = None
+      kept = count
+    pick = _pick(plan, cdf, front, unit, fanout[d]) if draws else 0
     end = kernels.count_prefix(kept)
     start = end - kept  # [S] first place of each entry's children in the next pool
     sizes.append(end[-1])
@@ -388,8 +409,14 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     live = place < end[-1]
     parent = jnp.where(live, kernels.count_prefix(mark[:size]) - 1, num)  # num: none
     safe = jnp.minimum(parent, num - 1)
-    by_mine = live & mine[safe]  # [S'] the child of a traverser's node
-    k = jnp.where(by_mine, place - start[safe], pick[safe])
+    # by_mine [S']: the child of a traverser's node (None: of none)
+    if mine is not None:
+      by_mine = live & mine[safe]
+      k = jnp.where(by_mine, place - start[safe], pick[safe])
+    elif draws:
+      by_mine, k = None, pick[safe]
+    else:
+      by_mine, k = live, place - start[safe]
     child = jnp.where(live, plan.first[front[safe]] + k, sentinel)
     # A child's home is its rank among its trajectory's children. Pools are
     # sorted by trajectory, so the children of trajectories before b are the
@@ -399,7 +426,7 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     owner = home[safe] // widths[d]
     child_home = owner * widths[d + 1] + place - earlier[owner]
     offset = earlier
-    levels.append((front, parent, child, by_mine))
+    levels.append((front, parent, child, by_mine, 1 - traverser in acting))
     front = child
     home = jnp.where(live, child_home, 0)
   cfv, visits = _unpad(*_back_up_pooled(plan, levels, front, flat_sigma, traverser,
@@ -411,28 +438,32 @@ def _back_up_pooled(plan: Plan, levels: list, last: jax.Array, flat_sigma: jax.A
                     traverser: int, num_infosets: int) -> tuple:
   """`_back_up` for pooled frontiers. levels: per depth (front [S], and for
   each entry p of the next pool its parent [S'] (S: none), its node child
-  [S'] and whether that parent is the traverser's, by_mine [S']).
+  [S'] and whether that parent is the traverser's, by_mine [S'] (None: no
+  parent is); then whether the opponent acts at any of front).
   A parent's value is the segment sum of its children's (sigma-weighted at
   the traverser's nodes), and the traverser's children's values are
   scatter-added into the counterfactual-value table, one entry per child."""
   pad_slot, sign, value, cfv, visits = _leaves(plan, last, flat_sigma, traverser,
                                                num_infosets)
-  for front, parent, child, by_mine in reversed(levels):
+  for front, parent, child, by_mine, opponent in reversed(levels):
     num = front.shape[0]
     player = plan.player[front]
-    slot = plan.slot[child]
-    weight = jnp.where(by_mine, flat_sigma[slot], 1)
-    summed = jax.ops.segment_sum(weight * value, parent, num_segments=num + 1,
+    weighted = value
+    if by_mine is not None:
+      slot = plan.slot[child]
+      weighted = jnp.where(by_mine, flat_sigma[slot], 1) * value
+      cfv = cfv.at[jnp.where(by_mine, slot, pad_slot)].add(value)
+    summed = jax.ops.segment_sum(weighted, parent, num_segments=num + 1,
                                  indices_are_sorted=True)[:num]
-    cfv = cfv.at[jnp.where(by_mine, slot, pad_slot)].add(value)
     value = jnp.where(player == TERMINAL, sign * plan.utility[front], summed)
-    visits = visits.at[jnp.where(player == 1 - traverser, plan.infoset[front],
-                                 num_infosets)].add(1)
+    if opponent:
+      visits = visits.at[jnp.where(player == 1 - traverser, plan.infoset[front],
+                                   num_infosets)].add(1)
   return cfv, visits
 
 
 def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-             traverser: int, batch: int, capacity=None) -> tuple:
+             traverser: int, batch: int, capacity=None, movers=None) -> tuple:
   """One batch of external-sampling traversals for `traverser`.
 
   sigma: [I, A] the current profile. Returns (cfv [I, A], visits [I]):
@@ -441,10 +472,11 @@ def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
   capacity: None (padded frontiers) or [D] pool sizes (`pool_capacities`):
   pooled, and where the pool overflows, this batch again padded, so the
   result is the same estimator from the same draws either way.
+  movers: `depth_movers(game)` (less work for the pooled layout) or None.
   """
   args = (plan, widths, fanout, sigma, key, traverser, batch)
   if capacity is None:
     return traverse_padded(*args)
-  cfv, visits, sizes = traverse_pooled(*args, capacity)
+  cfv, visits, sizes = traverse_pooled(*args, capacity, movers)
   overflow = jnp.any(sizes > jnp.asarray(capacity, jnp.int32))
   return jax.lax.cond(overflow, lambda: traverse_padded(*args), lambda: (cfv, visits))

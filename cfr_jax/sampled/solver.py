@@ -99,8 +99,9 @@ class SampledSolver:
     if self.scheme == 'external':
       plan, widths, fanout = external.make_plan(self.game, self.dtype)
       capacity = external.pool_capacities(self.game, batch, widths, fanout, self.pooled)
+      movers = external.depth_movers(self.game)
       traverse = lambda plan, sigma, key, i: external.traverse(
-          plan, widths[i], fanout, sigma, key, i, batch, capacity[i])
+          plan, widths[i], fanout, sigma, key, i, batch, capacity[i], movers)
     else:
       plan = self.env if self.env is not None else envs_lib.tree_env(self.game, self.dtype)
       widths, fanout, capacity, epsilon = None, None, None, self.exploration
