@@ -377,6 +377,7 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   front = jnp.zeros((batch,), jnp.int32)
   home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
   offset = jnp.arange(batch, dtype=jnp.int32)  # [B] each trajectory's first place in the pool
+  owner = jnp.arange(batch, dtype=jnp.int32)  # [S] each entry's trajectory (padding: 0)
   sizes = [jnp.asarray(batch, jnp.int32)]
   seeds = _seeds(key, len(fanout))
   levels = []
@@ -423,7 +424,7 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     # entries before b's first, `offset[b]` (that of the first place after
     # them where b has none), and their kept children come before b's.
     earlier = jnp.append(start, end[-1])[jnp.minimum(offset, num)]  # [B]
-    owner = home[safe] // widths[d]
+    owner = jnp.where(live, owner[safe], 0)
     child_home = owner * widths[d + 1] + place - earlier[owner]
     offset = earlier
     levels.append((front, parent, child, by_mine, 1 - traverser in acting))
