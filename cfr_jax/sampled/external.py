@@ -401,14 +401,19 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
     start = end - kept  # [S] first place of each entry's children in the next pool
     sizes.append(end[-1])
     size = capacity[d + 1]
-    # parent[p]: the entry whose segment holds place p, the last entry whose
-    # start is at most p. Every entry marks its start; an entry without
-    # children shares its start with the next one, so the count of marks up
-    # to p, less one, is that entry's index.
-    mark = jnp.zeros((size + 1,), jnp.int32).at[jnp.minimum(start, size)].add(1)
+    # parent[p]: the entry whose segment holds place p (num: none).
     place = jnp.arange(size, dtype=jnp.int32)
     live = place < end[-1]
-    parent = jnp.where(live, kernels.count_prefix(mark[:size]) - 1, num)  # num: none
+    if mine is None and draws:  # at most one child per entry: each names its place
+      parent = jnp.full((size + 1,), num, jnp.int32).at[
+          jnp.where(kept > 0, jnp.minimum(start, size), size)].set(
+              jnp.arange(num, dtype=jnp.int32))[:size]
+    else:  # the last entry whose start is at most p
+      # Every entry marks its start; an entry without children shares its
+      # start with the next one, so the count of marks up to p, less one, is
+      # that entry's index.
+      mark = jnp.zeros((size + 1,), jnp.int32).at[jnp.minimum(start, size)].add(1)
+      parent = jnp.where(live, kernels.count_prefix(mark[:size]) - 1, num)
     safe = jnp.minimum(parent, num - 1)
     # by_mine [S']: the child of a traverser's node (None: of none)
     if mine is not None:
