@@ -183,6 +183,18 @@ def test_overflowing_pool_falls_back_to_the_padded_result_exactly(kuhn):
   traverse = jax.jit(lambda capacity: external.traverse(
       plan, widths[0], fanout, sigma, key, 0, batch, capacity), static_argnums=0)
   assert _equal(traverse(tiny), traverse(None))
+  # Past FALLBACK_ROWS trajectories the fallback pads them a chunk at a time:
+  # the same draws (the last chunk part empty), summed in another order.
+  batch = 2 * external.FALLBACK_ROWS + 40
+  tiny = (batch,) + (1,) * (len(fanout) - 1)
+  chunked, padded = (jax.jit(lambda capacity: external.traverse(
+      plan, widths[0], fanout, sigma, key, 0, batch, capacity), static_argnums=0)(c)
+                     for c in (tiny, None))
+  # every trajectory, the last chunk's too, meets the opponent after both of
+  # the traverser's opening actions, and the rows past the batch add nothing
+  assert np.asarray(chunked[1]).sum() == 2 * batch
+  for a, b in zip(chunked, padded):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
 
 
 def test_frontiers_are_pooled_unless_padding_is_asked_for(kuhn, liars_dice):
