@@ -331,15 +331,17 @@ def _unpad(cfv, visits, sigma) -> tuple:
 
 
 def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-                    traverser: int, batch: int, first_row=0, num_rows=None) -> tuple:
+                    traverser: int, batch: int, first_row=0, num_rows=None,
+                    cdf=None) -> tuple:
   """`traverse` with each trajectory's frontier padded to widths[d]: [B, W_d].
 
   first_row, num_rows: these B rows are trajectories first_row.. of a batch
   of num_rows (default: B), drawn as that batch's; rows past its end start
-  at the sentinel and add nothing (`_padded_in_chunks`)."""
+  at the sentinel and add nothing (`_padded_in_chunks`). cdf: `child_cdf`
+  of sigma, if the caller has it."""
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
-  cdf = child_cdf(plan, sigma)
+  cdf = child_cdf(plan, sigma) if cdf is None else cdf
   rows = jnp.arange(batch)[:, None]
   front = jnp.zeros((batch, 1), jnp.int32)
   if num_rows is not None:
@@ -360,7 +362,7 @@ def traverse_padded(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
 
 
 def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-                    traverser: int, batch: int, capacity, movers=None) -> tuple:
+                    traverser: int, batch: int, capacity, movers=None, cdf=None) -> tuple:
   """`traverse` with all trajectories' frontiers in one pool of capacity[d]
   nodes per depth. Returns (cfv [I, A], visits [I], sizes [D] int32): sizes
   are the pool's occupancy per depth; where any exceeds capacity[d], nodes
@@ -375,11 +377,12 @@ def traverse_pooled(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array
   entries, not a slot per child that a node at this depth could have (on
   liar's dice a fifth of those slots are children, bench/RESULTS.md).
   movers: `depth_movers(game)`, or None (anyone may act anywhere): the same
-  result, with less work where a depth's movers rule out a case.
+  result, with less work where a depth's movers rule out a case. cdf:
+  `child_cdf` of sigma, if the caller has it.
   """
   sentinel = plan.first.shape[0] - 1
   flat_sigma = _with_pad(sigma)
-  cdf = child_cdf(plan, sigma)
+  cdf = child_cdf(plan, sigma) if cdf is None else cdf
   front = jnp.zeros((batch,), jnp.int32)
   home = jnp.arange(batch, dtype=jnp.int32)  # widths[0] == 1
   offset = jnp.arange(batch, dtype=jnp.int32)  # [B] each trajectory's first place in the pool
@@ -483,14 +486,15 @@ FALLBACK_ROWS = 128
 
 
 def _padded_in_chunks(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
-                      traverser: int, batch: int) -> tuple:
+                      traverser: int, batch: int, cdf: jax.Array) -> tuple:
   """`traverse_padded`'s result, FALLBACK_ROWS trajectories at a time (the
-  same draws; one chunk, the same sums)."""
+  same draws; one chunk, the same sums). cdf: `child_cdf` of sigma, made
+  once for every chunk."""
   rows = min(batch, FALLBACK_ROWS)
 
   def chunk(c, sums):
     part = traverse_padded(plan, widths, fanout, sigma, key, traverser, rows,
-                           first_row=c * rows, num_rows=batch)
+                           first_row=c * rows, num_rows=batch, cdf=cdf)
     return sums[0] + part[0], sums[1] + part[1]
   zeros = (jnp.zeros_like(sigma), jnp.zeros(sigma.shape[0], sigma.dtype))
   return jax.lax.fori_loop(0, -(-batch // rows), chunk, zeros)
@@ -512,6 +516,7 @@ def traverse(plan: Plan, widths, fanout, sigma: jax.Array, key: jax.Array,
   args = (plan, widths, fanout, sigma, key, traverser, batch)
   if capacity is None:
     return traverse_padded(*args)
-  cfv, visits, sizes = traverse_pooled(*args, capacity, movers)
+  cdf = child_cdf(plan, sigma)  # one table for the pool and its fallback
+  cfv, visits, sizes = traverse_pooled(*args, capacity, movers, cdf)
   overflow = jnp.any(sizes > jnp.asarray(capacity, jnp.int32))
-  return jax.lax.cond(overflow, lambda: _padded_in_chunks(*args), lambda: (cfv, visits))
+  return jax.lax.cond(overflow, lambda: _padded_in_chunks(*args, cdf), lambda: (cfv, visits))
