@@ -30,6 +30,7 @@ from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
+from cfr_jax.holdem import split as split_lib
 from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
@@ -112,6 +113,9 @@ class Solver:
   schedule: str | None = None  # a hyperparameter schedule (regret.SCHEDULES)
   compensated: bool = True  # keep strategy_sum_low (see make_solver)
   fused: bool = True  # subgames: the level-fused half step (False: whole-tree passes)
+  # Subgames: cards per batch of the subtree-bounded passes (holdem/split.py);
+  # None: _SPLIT_CARDS on states over _SPLIT_BYTES, else off; 0: off.
+  subtrees: int | None = None
 
   def __post_init__(self):
     _, algo = regret_lib.get_algorithm(self.algorithm)
@@ -128,6 +132,11 @@ class Solver:
                             self.lean, self._recomputes), donate_argnums=(1,),
                   **self._jit_options)
     object.__setattr__(self, '_game', game)
+    # What the run programs take: the game, or its parts for split passes.
+    passes = game
+    if self._splits:
+      passes = split_lib.split_subgame(self.game, self._split_cards).astype(self.dtype)
+    object.__setattr__(self, '_passes', passes)
     object.__setattr__(self, '_algo', algo)
     object.__setattr__(self, '_schedule', schedule)
     object.__setattr__(self, '_run', run)
@@ -155,6 +164,26 @@ class Solver:
     return self.lean and self.fused and self.alternating
 
   @property
+  def _split_cards(self) -> int:
+    """Cards per batch of the subtree-bounded passes (0: whole levels)."""
+    if self.subtrees is not None:
+      return int(self.subtrees)
+    return _SPLIT_CARDS if self._state_bytes > _SPLIT_BYTES else 0
+
+  @property
+  def _splits(self) -> bool:
+    """Whether the half steps run split below the first deal
+    (`cfr_jax.holdem.split`): fused, unsharded subgames that deal a card."""
+    return (self._fuses and self.mesh is None and self._split_cards > 0
+            and split_lib.deals(self.game))
+
+  @property
+  def _state_bytes(self) -> int:
+    """Bytes of one state array in the compute dtype."""
+    width = 1 if self.lean else self.game.num_actions
+    return self.num_rows * width * jnp.dtype(self.dtype).itemsize
+
+  @property
   def _recomputes(self) -> bool:
     """Whether derived values are recomputed where used rather than kept.
 
@@ -165,9 +194,7 @@ class Solver:
     them costs speed (turn config: ~48 -> ~60 ms/iteration), so they are
     recomputed only where their memory matters: fused states over
     _HOIST_BYTES (hoisting off, and half steps isolated: `_make_run`)."""
-    width = 1 if self.lean else self.game.num_actions
-    state_bytes = self.num_rows * width * jnp.dtype(self.dtype).itemsize
-    return self._fuses and state_bytes > _HOIST_BYTES
+    return self._fuses and self._state_bytes > _HOIST_BYTES
 
   @property
   def _jit_options(self) -> dict:
@@ -240,7 +267,7 @@ class Solver:
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
     n = checked_count(state.iteration, num_iterations)
-    return self._run(self._game, state, jnp.asarray(n, jnp.int32), self._hp)
+    return self._run(self._passes, state, jnp.asarray(n, jnp.int32), self._hp)
 
   def run_many(self, states: SolverState, num_iterations, hyperparameters=None) -> SolverState:
     """Runs N instances as one vmapped program (states are donated).
@@ -278,7 +305,7 @@ class Solver:
       self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
     n = jnp.asarray(n[0] if same else n, jnp.int32)
-    return self._run_many[same](self._game, states, n, hp)
+    return self._run_many[same](self._passes, states, n, hp)
 
   def place(self, state: SolverState) -> SolverState:
     """`state` in this solver's layout: its infoset axis cut or zero-padded to
@@ -417,15 +444,43 @@ def _as_table(game, x: jax.Array) -> jax.Array:
   return x[:game.num_infosets]
 
 
-def _strategy_rows(algo, state, hp, t, legal, r0: int, r1: int, width: int = 0) -> jax.Array:
+def _strategy_rows(algo, state, hp, t, legal, r0: int = 0, r1: int = 0, width: int = 0,
+                   read=None) -> jax.Array:
   """[n, A] the current strategy at iteration t (hp already scheduled) of
   rows r0:r1, or with `width` k, of the [n, k] block held by the compact
-  state's entries r0:r1; legal: [n, A] (or [n, k])."""
+  state's entries r0:r1, or of the rows read(x) gives of a state array x;
+  legal: [n, A] (or [n, k])."""
   dtype = hp['gamma'].dtype
-  read = lambda x: (x[r0:r1] if not width else x[r0:r1].reshape(-1, width)).astype(dtype)
-  regrets = read(state.regrets)
-  last = jnp.zeros_like(regrets) if state.last_regrets is None else read(state.last_regrets)
+  if read is None:
+    read = lambda x: x[r0:r1] if not width else x[r0:r1].reshape(-1, width)
+  regrets = read(state.regrets).astype(dtype)
+  last = (jnp.zeros_like(regrets) if state.last_regrets is None
+          else read(state.last_regrets).astype(dtype))
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(regrets, last, t, hp, legal)
+
+
+def _part_block(part, lo: int, hi: int) -> tuple:
+  """(entries per decision, legal slots) of a split part's block lo:hi (static)."""
+  [(_, _, slots)] = subgame_lib._pieces(part.game, lo, hi)
+  p = next(p for a, b, p, _ in part.game.act_runs if a <= lo < b)
+  return part.game.row_sizes[p] * len(slots), slots
+
+
+def _windows(x: jax.Array, starts: jax.Array, width: int) -> jax.Array:
+  """[n, width] the windows x[s:s + width] at starts [n]."""
+  dnums = jax.lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(),
+                                         start_index_map=(0,))
+  return jax.lax.gather(x, starts[:, None], dnums, (width,), indices_are_sorted=True,
+                        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def _put_windows(x: jax.Array, starts: jax.Array, rows: jax.Array) -> jax.Array:
+  """x with x[s:s + width] = rows[i] at each start s = starts[i]."""
+  dnums = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(),
+                                          scatter_dims_to_operand_dims=(0,))
+  return jax.lax.scatter(x, starts[:, None], rows.astype(x.dtype), dnums,
+                         indices_are_sorted=True, unique_indices=True,
+                         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
 def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
@@ -448,8 +503,9 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
   # The salt enters before the [I, A] index is formed: a salt-free index would
   # be loop-invariant, and XLA hoists it out of the loop as a whole [I, A]
   # uint32 array (1.7 GB on a flop subgame) instead of fusing it.
-  row = ((jnp.arange(rows, dtype=jnp.uint32) + jnp.uint32(row0))[:, None]
-         ^ kernels.hash32(salt.astype(jnp.uint32)))
+  ids = (jnp.asarray(row0).astype(jnp.uint32) if np.ndim(row0) == 1  # each row's id
+         else jnp.arange(rows, dtype=jnp.uint32) + jnp.uint32(row0))
+  row = ids[:, None] ^ kernels.hash32(salt.astype(jnp.uint32))
   col = (jnp.arange(cols, dtype=jnp.uint32) if slots is None
          else jnp.asarray(np.asarray(slots, np.uint32)))
   index = row * jnp.uint32(width or cols) + col[None, :]
@@ -553,25 +609,30 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
     return with_leaves(state, new)
 
-  def write(game, st, lo, hi, sigma, cfv, own, hp, t, salt):
-    """st with decisions lo:hi's block (one of `subgame.block`) updated in place."""
-    r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
-    k = len(slots)
-    old = tuple(None if x is None else x[c0:c1].reshape(-1, k) for x in leaves(st))
-    new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt,
-                   (r0, slots, game.num_actions))
+  def write_rows(st, old_of, put, where, mark, sigma, cfv, own, hp, t, salt):
+    """st with some rows updated in place: old_of(x) their [rows, k] entries
+    of a state array, put(x, new) that array with them replaced, `where` as
+    in `new_rows`, mark: an entry that `put` writes (static)."""
+    old = tuple(None if x is None else old_of(x) for x in leaves(st))
+    new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt, where)
     # The sums first, then the regrets, made to depend on the new sums
     # (`subgame.after`): the sums' update reads the old regrets (XLA
     # recomputes the strategy inside it), so the regrets are written in
     # place only once it has run; otherwise XLA copies the whole array.
-    put = lambda x, rows: None if x is None else jax.lax.dynamic_update_slice_in_dim(
-        x, rows.reshape(-1), c0, 0)
+    keep = lambda x, rows: None if x is None else put(x, rows)
     arrays = leaves(st)
-    total, low = put(arrays[2], new[2]), put(arrays[3], new[3])
-    done = [x[c0:c0 + 1] for x in (total, low) if x is not None]
-    regrets = put(arrays[0], subgame_lib.after(new[0], *done))
-    last = None if new[1] is None else put(arrays[1], subgame_lib.after(new[1], *done))
+    total, low = keep(arrays[2], new[2]), keep(arrays[3], new[3])
+    done = [x[mark:mark + 1] for x in (total, low) if x is not None]
+    regrets = keep(arrays[0], subgame_lib.after(new[0], *done))
+    last = None if new[1] is None else keep(arrays[1], subgame_lib.after(new[1], *done))
     return with_leaves(st, (regrets, last, total, low))
+
+  def write(game, st, lo, hi, sigma, cfv, own, hp, t, salt):
+    """st with decisions lo:hi's block (one of `subgame.block`) updated in place."""
+    r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
+    put = lambda x, rows: jax.lax.dynamic_update_slice_in_dim(x, rows.reshape(-1), c0, 0)
+    return write_rows(st, lambda x: x[c0:c1].reshape(-1, len(slots)), put,
+                      (r0, slots, game.num_actions), c0, sigma, cfv, own, hp, t, salt)
 
   def lean_half_step(game, state, hp, t, players, salt):
     # The same on a compact state: the passes see the [I, A] table, the
@@ -593,7 +654,52 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
                                                         hp, t, salt)
     return subgame_lib.fused_half_step(game, state, players[0], strategy, update)
 
-  step = fused_half_step if fused else half_step
+  def part_strategy(part, st, hp_t, t_policy, lo, hi):
+    """[rows, k] the current strategy of a split part's decisions lo:hi (one
+    block), read from their windows of the full state."""
+    width, slots = _part_block(part, lo, hi)
+    read = lambda x: _windows(x, part.base[lo:hi], width).reshape(-1, len(slots))
+    legal = jnp.ones(((hi - lo) * width // len(slots), len(slots)), bool)
+    return _strategy_rows(algo, st, hp_t, t_policy, legal, read=read)
+
+  def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
+    """`write` for a split part: the block's rows at their windows of the full state."""
+    width, slots = _part_block(part, lo, hi)
+    starts = part.base[lo:hi]
+    rows = width // len(slots)
+    row_ids = (part.row[lo:hi][:, None] + jnp.arange(rows, dtype=part.row.dtype)).reshape(-1)
+    return write_rows(st, lambda x: _windows(x, starts, width).reshape(-1, len(slots)),
+                      lambda x, new: _put_windows(x, starts, new.reshape(-1, width)),
+                      (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt)
+
+  def split_half_step(split, state, hp, t, players, salt):
+    hp_t, t_policy = scheduled(hp, t)
+    me = players[0]
+    strategy = lambda part: (lambda st, lo, hi: part_strategy(part, st, hp_t, t_policy, lo, hi))
+    update = lambda part: (lambda st, lo, hi, sigma, cfv, own: part_write(
+        part, st, lo, hi, sigma, cfv, own, hp, t, salt))
+    up = split.upper
+    stored, reach = subgame_lib.fused_forward(up.game, state, me, strategy(up),
+                                              stubs=split.stubs)
+    values = jnp.zeros(reach.shape[1:], reach.dtype)
+    for cls in split.classes:
+      def batch(j, carry, cls=cls):
+        st, acc = carry
+        part = split_lib.batch_of(cls, j)
+        kept, _ = subgame_lib.fused_forward(part.game, st, me, strategy(part), reach,
+                                            split.stubs)
+        st, v = subgame_lib.fused_backward(part.game, st, me, kept, strategy(part),
+                                           update(part), stubs=split.stubs)
+        return st, acc + v
+      state, values = jax.lax.fori_loop(0, split_lib.num_batches(cls), batch,
+                                        (state, values))
+    return subgame_lib.fused_backward(up.game, state, me, stored, strategy(up), update(up),
+                                      values, split.stubs)[0]
+
+  def step(game, state, hp, t, players, salt):
+    if isinstance(game, split_lib.Split):
+      return split_half_step(game, state, hp, t, players, salt)
+    return (fused_half_step if fused else half_step)(game, state, hp, t, players, salt)
 
   def iteration(_, carry):
     game, state, hp = carry
@@ -625,6 +731,13 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 # (1.3 GB without chance isomorphism) not.
 _HOIST_BYTES = 1 << 28
 
+# Above this state size, subgames' half steps run split below the first deal,
+# _SPLIT_CARDS cards at a time (`cfr_jax.holdem.split`): on the flop config
+# XLA's temporaries fall from 2.06x to 0.35x the state. Small states run whole
+# levels: the turn config's iterations are ~15% slower split 8 cards at a time.
+_SPLIT_BYTES = 1 << 28
+_SPLIT_CARDS = 4
+
 # Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,
 # optimizer states and memories, not regret tables).
 NEURAL_ALGORITHMS = ('deep-cfr', 'deepcfr')
@@ -653,7 +766,8 @@ _SUM_STREAM = 1 << 30
 def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True,
                 dtype: Any = 'float32', mesh: jax.sharding.Mesh | None = None,
                 storage: Any = None, schedule: str | None = None,
-                compensated: bool | None = None, **hyperparameters) -> Solver:
+                compensated: bool | None = None, subtrees: int | None = None,
+                **hyperparameters) -> Solver:
   """A solver for `game`.
 
   algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+' or 'pdcfr+'; or a
@@ -685,6 +799,11 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     state's size). None (default): yes for tree games (Leduc's 1e5-iteration
     runs need it), no for hold'em subgames, whose few hundred iterations reach
     the same exploitability without it (bench/RESULTS.md) in a quarter less memory.
+  subtrees: hold'em subgames that deal a card: how many cards' subtrees each
+    half step passes over at a time (`cfr_jax.holdem.split`), which bounds its
+    temporaries by that many cards' levels instead of whole levels. None
+    (default): 4 on states over 256 MB (the flop config), whole levels below;
+    0: whole levels. Alternating, unsharded runs only (others ignore it).
 
   Hold'em subgames have a lean state layout: `last_regrets` only for the
   predictive algorithms (pcfr+, pdcfr+), and alternating updates run the
@@ -767,9 +886,14 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     raise ValueError(f'horizon must be >= 1, got {hp["horizon"]}')
   if compensated is None:
     compensated = not isinstance(game, subgame_lib.Subgame)
+  if subtrees is not None:
+    if isinstance(subtrees, bool) or not isinstance(subtrees, (int, np.integer)) or subtrees < 0:
+      raise ValueError(f'subtrees must be a number of cards >= 0 (0: off) or None, '
+                       f'got {subtrees!r}')
+    subtrees = int(subtrees)
   return Solver(game=game, algorithm=name, hyperparameters=hp,
                 alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage,
-                schedule=schedule, compensated=bool(compensated))
+                schedule=schedule, compensated=bool(compensated), subtrees=subtrees)
 
 
 def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding.Mesh:

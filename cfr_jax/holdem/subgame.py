@@ -1278,13 +1278,36 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   update must write the regrets after the strategy sum, see `Solver`).
   Values are those of `cfr_pass(game, sigma, player)`, computed in the same order.
   """
+  stored, _ = fused_forward(game, state, player, strategy)
+  return fused_backward(game, state, player, stored, strategy, update)[0]
+
+
+def _stub_rows(x: jax.Array, first: int, count: int, rows: jax.Array) -> jax.Array:
+  """x [n, H] (a level's chance nodes' values) with its first `count` rows,
+  the level's stubs, replaced by rows[first:first + count]."""
+  return jnp.concatenate([rows[first:first + count], x[count:]])
+
+
+def fused_forward(game: Subgame, state: Any, player: int, strategy,
+                  stub_reach: jax.Array | None = None, stubs: tuple = ()) -> tuple:
+  """The forward pass of `fused_half_step`: (per level, what the backward
+  pass reads: `player`'s reach at her decisions and the opponent's at the
+  terminals; [2, S, H] both players' reaches at the stubs, or None).
+
+  stubs: per level (first stub, count): the level's first chance nodes are
+  stubs, chance nodes of a part of a split game (`cfr_jax.holdem.split`)
+  whose other side lives in another part. With stub_reach [2, S, H] given
+  (a part below the cut) their reaches are those; otherwise they are
+  computed and returned (the part above it).
+  """
   me, num_a = player, game.num_actions
-  stored, prev = [], None  # per level: (own reach at my decisions, opp reach at terminals)
+  stored, prev, at_stubs = [], None, []  # per level: (own reach at my decisions, opp reach at terminals)
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     if l == 0:
-      inner = [game.prior[p][None] for p in (0, 1)]  # the root: [1, H] per player
+      # The root: [1, H] per player (none in a part below a split's cut).
+      inner = [game.prior[p][None][:1 if nd + nc + nt else 0] for p in (0, 1)]
       term = inner[1 - me][:0]
     else:
       pd0, pnd, policy = prev
@@ -1298,7 +1321,17 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
       # computed for the opponent alone, and never kept for the next level.
       ends, kids = slice(start + nd + nc, start + nd + nc + nt), slice(start, start + nd + nc)
       term = _grow(game, inner[1 - me], taken(ends), ends, 1 - me)
-      inner = [_grow(game, inner[p], taken(kids), kids, p) for p in (0, 1)]
+      if stub_reach is not None and stubs[l][1]:  # the stubs' reaches are given
+        first, count = stubs[l]
+        pieces = (slice(start, start + nd), slice(start + nd + count, start + nd + nc))
+        inner = [jnp.concatenate([_grow(game, inner[p], taken(pieces[0]), pieces[0], p),
+                                  stub_reach[p, first:first + count],
+                                  _grow(game, inner[p], taken(pieces[1]), pieces[1], p)])
+                 for p in (0, 1)]
+      else:
+        inner = [_grow(game, inner[p], taken(kids), kids, p) for p in (0, 1)]
+    if stub_reach is None and stubs and stubs[l][1]:
+      at_stubs.append([x[nd:nd + stubs[l][1]] for x in inner])
     # The barrier materialises the two slices, so that the level's reaches
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
@@ -1312,6 +1345,22 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
       prev = (d0, 0, jnp.zeros((1, game.num_hands, num_a), inner[0].dtype))
+  if stub_reach is not None or not at_stubs:
+    return stored, None
+  return stored, jnp.stack([jnp.concatenate([x[p] for x in at_stubs]) for p in (0, 1)])
+
+
+def fused_backward(game: Subgame, state: Any, player: int, stored: list, strategy, update,
+                   stub_values: jax.Array | None = None, stubs: tuple = ()) -> tuple:
+  """The backward pass of `fused_half_step` from the forward pass's `stored`:
+  (the updated state, [S, H] `player`'s values at the stubs or None).
+
+  With stub_values [S, H] (the part above a split's cut) the stubs' values
+  are those; otherwise (below it) the values computed at the stubs, over
+  the cards this part deals, are returned.
+  """
+  me, num_a = player, game.num_actions
+  at_stubs = []
   below = None
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1319,6 +1368,8 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
     own, opp = stored[l]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     parts = []
+    if below is not None and not below.shape[0]:  # an empty level (in a split's part):
+      below = jnp.zeros((1, game.num_hands), own.dtype)  # its "one past the end" row
     # Absent children index one past the level's end: read as zeros.
     children = lambda idx, below=below: jnp.take(below, idx, axis=0, mode='fill', fill_value=0)
     if nd:
@@ -1354,11 +1405,21 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
       value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
     if nc:
-      parts.append(_chance_values(game, below, c0, nc))
+      chance = _chance_values(game, below, c0, nc)
+      if stubs and stubs[l][1]:
+        if stub_values is None:
+          at_stubs.insert(0, chance[:stubs[l][1]])  # levels in order
+        else:
+          chance = _stub_rows(chance, *stubs[l], stub_values)
+      parts.append(chance)
     if nt:
       parts.append(_level_terminal_values(game, opp, me, l))
+    if not parts:  # a level with no node (above a split's cut)
+      parts.append(jnp.zeros((0, game.num_hands), own.dtype))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
-  return state
+  if stub_values is not None or not at_stubs:
+    return state, None
+  return state, jnp.concatenate(at_stubs)
 
 
 def best_response_value(game: Subgame, sigma: jax.Array, player: int,

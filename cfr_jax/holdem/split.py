@@ -1,0 +1,312 @@
+"""Subtree-bounded passes: a subgame cut below its first deal into equal parts.
+
+A flop subgame's tree is its flop betting (the *upper* part, small) and, below
+each turn card, a subtree whose betting repeats card after card. Its
+whole-tree passes hold a level's values for every turn card at once (the
+flop config's widest levels: ~190 MiB each, 1.85 GiB of temporaries in all).
+Here the same half step runs the upper part's forward pass, then loops over
+batches of turn cards, each batch a complete forward and backward pass with
+its regret updates, then the upper part's backward pass: only one batch's
+levels are ever live.
+
+Each part is itself a `Subgame` (so the level-fused pass,
+`subgame.fused_half_step`, runs on it unchanged) over a subset of the full
+game's nodes, in the full game's order:
+- the upper part: every node above the first deal; the chance nodes of that
+  deal (*stubs*) keep no children, their values come from the batches;
+- a batch: the stubs (the roots, their reaches come from the upper part),
+  dealing only the batch's cards, and every node below those cards.
+Batches of one shape class (the same structure card for card: every card
+without isomorphism) are stacked, and their arrays indexed by the loop; the
+static structure (`levels`, `act_runs`, ...) is the class's, shared.
+
+The state keeps the full game's layout: a part's decision reads and writes its
+rows at their place in the full state (`Part.base`, the first entry of each
+of the part's decisions there), a window per decision.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cfr_jax.holdem import cards as cards_lib
+from cfr_jax.holdem import subgame as sg
+
+_NONE = cards_lib.NUM_CARDS
+
+
+def _np(x):
+  return None if x is None else np.asarray(x)
+
+
+def _node_tables(game: sg.Subgame) -> dict:
+  """Per global node (level order): its level, local index, kind (0 decision,
+  1 chance, 2 terminal), index among its kind, and the first card dealt on
+  its path (52: none)."""
+  n = sum(nd + nc + nt for _, nd, nc, nt in game.levels)
+  level, kind, kind_id = (np.zeros(n, np.int64) for _ in range(3))
+  for l, ((start, nd, nc, nt), (d0, c0, t0)) in enumerate(zip(game.levels, game.offsets)):
+    level[start:start + nd + nc + nt] = l
+    kind[start:start + nd + nc + nt] = [0] * nd + [1] * nc + [2] * nt
+    kind_id[start:start + nd + nc + nt] = np.concatenate(
+        [d0 + np.arange(nd), c0 + np.arange(nc), t0 + np.arange(nt)])
+  local = np.arange(n) - np.asarray([game.levels[l][0] for l in level])
+  parent = np.full(n, -1)
+  edge_parent, edge_card = _np(game.edge_parent), _np(game.edge_card)
+  first = np.full(n, _NONE)
+  for l in range(1, len(game.levels)):
+    start, nd, nc, nt = game.levels[l]
+    ids = np.arange(start, start + nd + nc + nt)
+    parent[ids] = game.levels[l - 1][0] + edge_parent[ids]
+    first[ids] = np.where(first[parent[ids]] != _NONE, first[parent[ids]], edge_card[ids])
+  return dict(level=level, kind=kind, kind_id=kind_id, local=local, parent=parent,
+              first=first)
+
+
+def _cell_starts(game: sg.Subgame) -> np.ndarray:
+  """[D] each decision's first entry in the compact state (`subgame._cell`)."""
+  out = np.zeros(game.num_decisions, np.int64)
+  cell = 0
+  for lo, hi, p, slots in game.act_runs:
+    width = game.row_sizes[p] * len(slots)
+    out[lo:hi] = cell + np.arange(hi - lo) * width
+    cell += (hi - lo) * width
+  return out
+
+
+def _row_starts(game: sg.Subgame) -> np.ndarray:
+  return game.row_start[:-1]
+
+
+_PER_NODE = ('dec_player', 'node_legal', 'dec_child', 'chance_child', 'chance_card',
+             'chance_count', 'chance_perm', 'dec_sym', 'edge_parent', 'edge_dec',
+             'edge_slot', 'edge_mover', 'edge_card', 'fold_sign', 'stake', 'term_runout',
+             'term_board', 'fold_terms', 'show_terms', 'sd_group_term', 'sd_group_board',
+             'sd_slot', 'bucket')
+
+
+def _restrict(game: sg.Subgame, t: dict, keep: np.ndarray, stub: np.ndarray,
+              cut: bool) -> tuple:
+  """(per-node arrays, static fields, decision ids) of the part of `game`
+  holding the nodes `keep` [N] (bool); `stub` [N]: the first deal's chance
+  nodes, put first among their level's chance nodes; `cut`: the stubs lose
+  their children (the upper part)."""
+  g = {k: _np(getattr(game, k)) for k in _PER_NODE}
+  num_l = len(game.levels)
+  order = []  # per level, the kept global nodes in the part's order
+  for l, (start, nd, nc, nt) in enumerate(game.levels):
+    ids = np.arange(start, start + nd + nc + nt)
+    ids = ids[keep[ids]]
+    seg = t['kind'][ids] * 2 - stub[ids]  # stubs first among the chance nodes
+    order.append(ids[np.argsort(seg, kind='stable')])
+  new_local = np.full(len(keep), -1)
+  for ids in order:
+    new_local[ids] = np.arange(len(ids))
+  sizes = [len(ids) for ids in order] + [0]
+  dec = np.concatenate([ids[t['kind'][ids] == 0] for ids in order])
+  chance = np.concatenate([ids[t['kind'][ids] == 1] for ids in order])
+  term = np.concatenate([ids[t['kind'][ids] == 2] for ids in order])
+  new_dec = np.full(len(keep), -1)
+  new_dec[dec] = np.arange(len(dec))
+  d_full, c_full, t_full = (t['kind_id'][x] for x in (dec, chance, term))
+  lev_d, lev_c = t['level'][dec], t['level'][chance]
+
+  def relocal(child_local, lev):
+    """Children's local indices in the full level lev + 1 -> in the part's."""
+    out = np.full(child_local.shape, 0)
+    for l in np.unique(lev):
+      rows = lev == l
+      start, nd, nc, nt = game.levels[l + 1] if l + 1 < num_l else (0, 0, 0, 0)
+      c = child_local[rows]
+      present = c < nd + nc + nt
+      glob = np.where(present, start + np.minimum(c, max(nd + nc + nt - 1, 0)), 0)
+      mapped = np.where(present & keep[glob] & (new_local[glob] >= 0), new_local[glob], -1)
+      out[rows] = np.where(mapped >= 0, mapped, sizes[l + 1])
+    return out
+
+  a = {}
+  a['dec_player'] = g['dec_player'][d_full]
+  a['node_legal'] = g['node_legal'][d_full]
+  a['dec_child'] = relocal(g['dec_child'][d_full], lev_d)
+  if len(chance):
+    child = relocal(g['chance_child'][c_full], lev_c)
+    if cut:
+      child[stub[chance]] = np.asarray(sizes)[lev_c[stub[chance]] + 1][:, None]
+    a['chance_child'] = child
+    for k in ('chance_card', 'chance_count', 'chance_perm'):
+      a[k] = None if g[k] is None else g[k][c_full]
+  else:  # as compile_subgame: one inert row
+    a['chance_child'] = np.zeros((1, g['chance_child'].shape[1]), np.int64)
+    a['chance_card'] = np.full((1, g['chance_card'].shape[1]), _NONE)
+    a['chance_count'] = np.ones(1)
+    a['chance_perm'] = None if g['chance_perm'] is None else np.zeros(
+        (1, g['chance_perm'].shape[1]), np.int64)
+  a['dec_sym'] = None if g['dec_sym'] is None else g['dec_sym'][d_full]
+  a['bucket'] = None if g['bucket'] is None else g['bucket'][d_full]
+  nodes = np.concatenate(order)
+  par = t['parent'][nodes]
+  has_parent = (par >= 0) & keep[np.maximum(par, 0)]
+  a['edge_parent'] = np.where(has_parent, new_local[np.maximum(par, 0)], 0)
+  a['edge_dec'] = np.where(has_parent, np.maximum(new_dec[np.maximum(par, 0)], 0), 0)
+  a['edge_slot'] = g['edge_slot'][nodes]
+  a['edge_mover'] = np.where(has_parent, g['edge_mover'][nodes], -1)
+  a['edge_card'] = np.where(has_parent, g['edge_card'][nodes], _NONE)
+  for k in ('fold_sign', 'stake', 'term_runout', 'term_board'):
+    a[k] = g[k][t_full]
+  fold = (a['fold_sign'] != 0)
+  a['fold_terms'] = np.flatnonzero(fold)
+  a['show_terms'] = np.flatnonzero(~fold)
+  # Static structure, as compile_subgame lays it out.
+  levels, offsets, splits = [], [], []
+  counts = np.zeros(3, np.int64)
+  start = 0
+  for l, ids in enumerate(order):
+    k = t['kind'][ids]
+    nd, nc, nt = int((k == 0).sum()), int((k == 1).sum()), int((k == 2).sum())
+    levels.append((start, nd, nc, nt))
+    offsets.append(tuple(int(x) for x in counts))
+    n0 = int((a['dec_player'][counts[0]:counts[0] + nd] == 0).sum())
+    nf = int((a['fold_sign'][counts[2]:counts[2] + nt] != 0).sum())
+    splits.append((n0, nf))
+    counts += (nd, nc, nt)
+    start += len(ids)
+  # Showdowns grouped by runout (not by board: a batch's groups must have the
+  # same sizes as every other batch's, and two runouts can share a board).
+  group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(term), np.int64), []
+  for l, (_, _, _, nt) in enumerate(levels):
+    t0, nf = offsets[l][2], splits[l][1]
+    by_key = {}
+    for k in range(nt - nf):
+      by_key.setdefault(int(a['term_runout'][t0 + nf + k]), []).append(k)
+    m = max((len(v) for v in by_key.values()), default=0)
+    sd_groups.append((len(by_key), m, len(group_board), len(group_term)))
+    for gi, (_, members) in enumerate(sorted(by_key.items())):
+      group_board.append(int(a['term_board'][t0 + nf + members[0]]))
+      group_term += members + [nt - nf] * (m - len(members))
+      sd_slot[[t0 + nf + k for k in members]] = gi * m + np.arange(len(members))
+  a['sd_group_term'] = np.asarray(group_term or [0])
+  a['sd_group_board'] = np.asarray(group_board or [0])
+  a['sd_slot'] = sd_slot
+  runs, row = [], 0
+  for l, (_, nd, _, _) in enumerate(levels):
+    d0, n0 = offsets[l][0], splits[l][0]
+    for lo, hi, p in ((d0, d0 + n0, 0), (d0 + n0, d0 + nd, 1)):
+      if hi > lo:
+        runs.append((lo, hi, p, row))
+        row += (hi - lo) * game.row_sizes[p]
+  slots = [tuple(np.flatnonzero(x).tolist()) for x in a['node_legal']]
+  act_runs = []
+  for lo, hi, p, _ in runs:
+    for d in range(lo, hi):
+      if d == lo or slots[d] != slots[d - 1]:
+        act_runs.append([d, d + 1, p, slots[d]])
+      else:
+        act_runs[-1][1] = d + 1
+  sym_ranges = ()
+  if a['dec_sym'] is not None:
+    symmetric = np.concatenate([[False], (a['dec_sym'] != 0).any(1), [False]])
+    edges = np.flatnonzero(np.diff(symmetric.astype(np.int8)))
+    sym_ranges = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+  static = dict(levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
+                sd_groups=tuple(sd_groups), dec_runs=tuple(runs),
+                act_runs=tuple(tuple(r) for r in act_runs), sym_ranges=sym_ranges)
+  # Stubs per level: (first stub id, count); stub ids in the order met.
+  stubs, s = [], 0
+  for ids in order:
+    n = int(stub[ids].sum())
+    stubs.append((s, n))
+    s += n
+  return a, static, d_full, tuple(stubs)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Part:
+  """One part's game and its decisions' first entries in the full state."""
+  game: sg.Subgame
+  base: jax.Array  # [D'] int: first entry of each decision in the full compact state
+  row: jax.Array  # [D'] int: first infoset row of each decision in the full table
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """A subgame cut into its upper part and classes of batches.
+
+  upper: Part; classes: tuple of Parts whose arrays have a leading [n] batch
+  axis (each class's batches share its static structure); stubs: per level
+  (first stub id, count), shared by every part; num_stubs: static."""
+  upper: Part
+  classes: tuple
+  stubs: tuple = dataclasses.field(metadata=dict(static=True))
+  num_stubs: int = dataclasses.field(metadata=dict(static=True))
+
+  def astype(self, dtype) -> 'Split':
+    cast = lambda p: dataclasses.replace(p, game=p.game.astype(dtype))
+    return dataclasses.replace(self, upper=cast(self.upper),
+                               classes=tuple(cast(c) for c in self.classes))
+
+
+def deals(game: sg.Subgame) -> bool:
+  """Whether the subgame deals a card (a flop or a turn): what a split cuts below."""
+  return bool(np.asarray(game.chance_card != _NONE).any())
+
+
+def _part(game, arrays, static, decisions, cells, rows) -> Part:
+  """A Part from `_restrict`'s output (arrays maybe stacked over batches);
+  decisions: the full game's ids of its decisions."""
+  fields = {k: None if v is None else jnp.asarray(v, getattr(game, k).dtype)
+            for k, v in arrays.items()}
+  return Part(game.replace(**fields, **static), jnp.asarray(cells[decisions], jnp.int32),
+              jnp.asarray(rows[decisions], jnp.int32))
+
+
+def split_subgame(game: sg.Subgame, batch: int = 0) -> Split:
+  """The parts of `game` (see the module docstring), `batch` cards per batch
+  (0: every card of a class in one batch)."""
+  t = _node_tables(game)
+  stub = (t['kind'] == 1) & (t['first'] == _NONE)
+  if not stub.any():
+    raise ValueError('a subgame without a deal (a river) has nothing to split')
+  upper = t['first'] == _NONE
+  cells, rows = _cell_starts(game), _row_starts(game)
+  arrays, static, d_full, stubs = _restrict(game, t, upper, stub, cut=True)
+  upper_part = _part(game, arrays, static, d_full, cells, rows)
+  cards = np.unique(t['first'][~upper])
+  # Shape classes: cards whose parts have the same static structure.
+  by_shape = {}
+  for c in cards:
+    a, s, d, st = _restrict(game, t, upper & stub | (t['first'] == c), stub, cut=False)
+    assert st == stubs
+    key = repr(sorted(s.items()))
+    by_shape.setdefault(key, []).append(c)
+  classes = []
+  for members in by_shape.values():
+    # Equal batches only (a class's loop runs one program): the most cards
+    # up to `batch` that divide the class (a class of 13 cards: 1 at a time).
+    size = max(d for d in range(1, min(batch or len(members), len(members)) + 1)
+               if len(members) % d == 0)
+    parts = [_restrict(game, t, upper & stub | np.isin(t['first'], members[i:i + size]),
+                       stub, cut=False) for i in range(0, len(members), size)]
+    static = parts[0][1]
+    assert all(p[1] == static for p in parts), 'batches of one class differ in shape'
+    stacked = {k: None if parts[0][0][k] is None else np.stack([p[0][k] for p in parts])
+               for k in parts[0][0]}
+    decisions = np.stack([p[2] for p in parts])
+    classes.append(_part(game, stacked, static, decisions, cells, rows))
+  return Split(upper_part, tuple(classes), stubs, int(stub.sum()))
+
+
+def batch_of(part: Part, j) -> Part:
+  """The j-th batch of a class (j traced): its per-node arrays indexed, the
+  tables every part shares (hands, showdown layouts) as they are."""
+  pick = lambda x: None if x is None else x[j]
+  game = part.game.replace(**{k: pick(getattr(part.game, k)) for k in _PER_NODE})
+  return Part(game, part.base[j], part.row[j])
+
+
+def num_batches(part: Part) -> int:
+  return part.base.shape[0]
