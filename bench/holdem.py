@@ -55,13 +55,13 @@ def _device_peak():
 
 
 def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int,
-          storage=None):
+          storage=None, subtrees=None):
   config = _config(name)
   pot = float(config.holdem.pot)
   start = time.perf_counter()
   game = training._load_game(config)  # pylint: disable=protected-access
   build_s = time.perf_counter() - start
-  solver = cfr_jax.make_solver(game, 'dcfr', storage=storage)
+  solver = cfr_jax.make_solver(game, 'dcfr', storage=storage, subtrees=subtrees)
   state = solver.init()
   start = time.perf_counter()
   state = jax.block_until_ready(solver.run(state, 1))
@@ -129,13 +129,15 @@ def main():
                       help='solving time per config before giving up on the targets')
   parser.add_argument('--max_iterations', type=int, default=5000)
   parser.add_argument('--storage', default=None, help="bfloat16: compact state")
+  parser.add_argument('--subtrees', type=int, default=None,
+                      help='cards per batch of split passes (default: automatic; 0: off)')
   parser.add_argument('--out', default=None, help='write a section into this Markdown file')
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
   targets = [float(t) for t in args.targets.split(',')]
   load_at_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
   results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations,
-                   args.storage)
+                   args.storage, args.subtrees)
              for name in args.configs.split(',')]
   info = speed.machine()
   argv, command = sys.argv[1:], []

@@ -2,6 +2,7 @@ r"""A subgame config's process memory, phase by phase: built, state, compiled, r
 
     python bench/memory_phases.py                       # the flop config (~3 min, ~6 GB)
     python bench/memory_phases.py --config=holdem_turn --no_trim
+    python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
 
 Prints the process's resident memory (now, and the peak so far) after each
 phase, and the compiled chunk's XLA `memory_analysis()`. `--no_trim` turns
@@ -38,6 +39,8 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='holdem_flop', help='a holdem_* config name')
   parser.add_argument('--no_trim', action='store_true', help='no heap trim after compiling')
+  parser.add_argument('--subtrees', type=int, default=None,
+                      help='cards per batch of the split passes (default: automatic; 0: off)')
   args = parser.parse_args()
   if args.no_trim:
     heap.MIN_COMPILE_SECONDS = float('inf')
@@ -45,20 +48,20 @@ def main():
   config, _ = train.load_config(args.config)
   game = config_lib._load_game(config)  # pylint: disable=protected-access
   print(f'{args.config}: built in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
-  solver = cfr_jax.make_solver(game, config.algorithm)
+  solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees)
   state = jax.block_until_ready(solver.init())
   print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
         flush=True)
   began = time.perf_counter()
   one = jnp.asarray(1, jnp.int32)
-  compiled = solver._run.lower(solver._game, state, one, solver._hp).compile()  # pylint: disable=protected-access
+  compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access
   m = compiled.memory_analysis()
   print(f'compiled in {time.perf_counter() - began:.1f} s (temporaries '
         f'{m.temp_size_in_bytes / 2**20:,.0f} MB, arguments {m.argument_size_in_bytes / 2**20:,.0f} MB; '
         f'trims so far {heap.trims()}); {_mb()}', flush=True)
   for k in (1, 2):
     began = time.perf_counter()
-    state = jax.block_until_ready(compiled(solver._game, state, one, solver._hp))  # pylint: disable=protected-access
+    state = jax.block_until_ready(compiled(solver._passes, state, one, solver._hp))  # pylint: disable=protected-access
     print(f'iteration {k} in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
   print(f'Command: `{" ".join(["python bench/memory_phases.py"] + sys.argv[1:])}`', flush=True)
 

@@ -733,10 +733,12 @@ _HOIST_BYTES = 1 << 28
 
 # Above this state size, subgames' half steps run split below the first deal,
 # _SPLIT_CARDS cards at a time (`cfr_jax.holdem.split`): on the flop config
-# XLA's temporaries fall from 2.06x to 0.35x the state. Small states run whole
-# levels: the turn config's iterations are ~15% slower split 8 cards at a time.
+# XLA's temporaries fall from 2.06x the state to 0.09x (0.35x 4 cards at a
+# time, no faster and compiling 2.5x longer: four programs, for shape classes
+# of 13 and 23 cards). Small states run whole levels: the turn config's
+# iterations are ~15% slower split 8 cards at a time (bench/RESULTS.md).
 _SPLIT_BYTES = 1 << 28
-_SPLIT_CARDS = 4
+_SPLIT_CARDS = 1
 
 # Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,
 # optimizer states and memories, not regret tables).
@@ -802,7 +804,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   subtrees: hold'em subgames that deal a card: how many cards' subtrees each
     half step passes over at a time (`cfr_jax.holdem.split`), which bounds its
     temporaries by that many cards' levels instead of whole levels. None
-    (default): 4 on states over 256 MB (the flop config), whole levels below;
+    (default): 1 on states over 256 MB (the flop config), whole levels below;
     0: whole levels. Alternating, unsharded runs only (others ignore it).
 
   Hold'em subgames have a lean state layout: `last_regrets` only for the

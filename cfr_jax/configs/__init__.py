@@ -45,6 +45,8 @@ FIELD_HELP = {
     'storage': "'' (the dtype) or bfloat16: half the state's memory, slower convergence",
     'compensated': "keep the average strategy's low-order sum (None: tree games yes, "
                    'hold\'em subgames no)',
+    'subtrees': "hold'em subgames: cards dealt per batch of the half steps' subtree passes "
+                '(less memory; None: automatic, 0: whole levels)',
     'max_iterations': 'the run is complete after this many iterations',
     'time_budget_minutes': 'or after this many minutes of training, summed over restarts',
     'chunk_iterations': 'a chunk (then save, progress, rebuild) ends after this many '

@@ -27,6 +27,9 @@ def get_config() -> ml_collections.ConfigDict:
   # The average strategy's compensated low-order sum (one more state-sized
   # array); None: on for tree games, off for hold'em subgames.
   config.compensated = config_dict.placeholder(bool)
+  # Hold'em subgames: cards whose subtrees each half step passes over at a
+  # time (less memory); None: 1 on states over 256 MB, else whole levels; 0: off.
+  config.subtrees = config_dict.placeholder(int)
 
   # Budgets. The run is complete at max_iterations or when time_budget_minutes
   # of training (summed over restarts) are spent, whichever comes first.

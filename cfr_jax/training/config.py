@@ -263,6 +263,7 @@ def build_solver(config) -> cfr_jax.Solver:
                                dtype=config.dtype, mesh=mesh,
                                storage=config.get('storage') or None,
                                compensated=config.get('compensated'),
+                               subtrees=config.get('subtrees'),
                                **_hyperparameters(config))
   except (ValueError, TypeError, ImportError) as e:
     raise ConfigError(str(e).splitlines()[0]) from None
