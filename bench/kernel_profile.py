@@ -91,7 +91,7 @@ def main():
   solver = cfr_jax.make_solver(game, args.algorithm)
   state = solver.init()
   n = args.iterations
-  args_of = lambda state: (solver._game, state, n, solver._hp)  # pylint: disable=protected-access
+  args_of = lambda state: (solver._passes, state, n, solver._hp)  # pylint: disable=protected-access
   # Compiled once: its text names the kernels, and it is what runs below.
   compiled = solver._run.lower(*args_of(state)).compile()  # pylint: disable=protected-access
   hlo = compiled.as_text()

@@ -114,7 +114,7 @@ class Solver:
   compensated: bool = True  # keep strategy_sum_low (see make_solver)
   fused: bool = True  # subgames: the level-fused half step (False: whole-tree passes)
   # Subgames: cards per batch of the subtree-bounded passes (holdem/split.py);
-  # None: _SPLIT_CARDS on states over _SPLIT_BYTES, else off; 0: off.
+  # None: _SPLIT_CARDS on states over split.BIG_BYTES, else off; 0: off.
   subtrees: int | None = None
 
   def __post_init__(self):
@@ -168,7 +168,7 @@ class Solver:
     """Cards per batch of the subtree-bounded passes (0: whole levels)."""
     if self.subtrees is not None:
       return int(self.subtrees)
-    return _SPLIT_CARDS if self._state_bytes > _SPLIT_BYTES else 0
+    return _SPLIT_CARDS if self._state_bytes > split_lib.BIG_BYTES else 0
 
   @property
   def _splits(self) -> bool:
@@ -459,30 +459,6 @@ def _strategy_rows(algo, state, hp, t, legal, r0: int = 0, r1: int = 0, width: i
   return jax.vmap(algo.policy, in_axes=(0, 0, None, None, 0))(regrets, last, t, hp, legal)
 
 
-def _part_block(part, lo: int, hi: int) -> tuple:
-  """(entries per decision, legal slots) of a split part's block lo:hi (static)."""
-  [(_, _, slots)] = subgame_lib._pieces(part.game, lo, hi)
-  p = next(p for a, b, p, _ in part.game.act_runs if a <= lo < b)
-  return part.game.row_sizes[p] * len(slots), slots
-
-
-def _windows(x: jax.Array, starts: jax.Array, width: int) -> jax.Array:
-  """[n, width] the windows x[s:s + width] at starts [n]."""
-  dnums = jax.lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(),
-                                         start_index_map=(0,))
-  return jax.lax.gather(x, starts[:, None], dnums, (width,), indices_are_sorted=True,
-                        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
-
-
-def _put_windows(x: jax.Array, starts: jax.Array, rows: jax.Array) -> jax.Array:
-  """x with x[s:s + width] = rows[i] at each start s = starts[i]."""
-  dnums = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(),
-                                          scatter_dims_to_operand_dims=(0,))
-  return jax.lax.scatter(x, starts[:, None], rows.astype(x.dtype), dnums,
-                         indices_are_sorted=True, unique_indices=True,
-                         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
-
-
 def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
                       slots: tuple | None = None, width: int = 0) -> jax.Array:
   """float32 [I, A] -> bfloat16, rounded up with probability equal to the
@@ -657,19 +633,19 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   def part_strategy(part, st, hp_t, t_policy, lo, hi):
     """[rows, k] the current strategy of a split part's decisions lo:hi (one
     block), read from their windows of the full state."""
-    width, slots = _part_block(part, lo, hi)
-    read = lambda x: _windows(x, part.base[lo:hi], width).reshape(-1, len(slots))
-    legal = jnp.ones(((hi - lo) * width // len(slots), len(slots)), bool)
-    return _strategy_rows(algo, st, hp_t, t_policy, legal, read=read)
+    rows, slots = split_lib.block_shape(part, lo, hi)
+    read = lambda x: split_lib.windows(x, part.base[lo:hi], rows * len(slots))
+    legal = jnp.ones(((hi - lo) * rows, len(slots)), bool)
+    return _strategy_rows(algo, st, hp_t, t_policy, legal,
+                          read=lambda x: read(x).reshape(legal.shape))
 
   def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
     """`write` for a split part: the block's rows at their windows of the full state."""
-    width, slots = _part_block(part, lo, hi)
-    starts = part.base[lo:hi]
-    rows = width // len(slots)
+    rows, slots = split_lib.block_shape(part, lo, hi)
+    width, starts = rows * len(slots), part.base[lo:hi]
     row_ids = (part.row[lo:hi][:, None] + jnp.arange(rows, dtype=part.row.dtype)).reshape(-1)
-    return write_rows(st, lambda x: _windows(x, starts, width).reshape(-1, len(slots)),
-                      lambda x, new: _put_windows(x, starts, new.reshape(-1, width)),
+    return write_rows(st, lambda x: split_lib.windows(x, starts, width).reshape(-1, len(slots)),
+                      lambda x, new: split_lib.put_windows(x, starts, new.reshape(-1, width)),
                       (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt)
 
   def split_half_step(split, state, hp, t, players, salt):
@@ -731,13 +707,12 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
 # (1.3 GB without chance isomorphism) not.
 _HOIST_BYTES = 1 << 28
 
-# Above this state size, subgames' half steps run split below the first deal,
-# _SPLIT_CARDS cards at a time (`cfr_jax.holdem.split`): on the flop config
+# Above split.BIG_BYTES of state, subgames' half steps run split below the first
+# deal, _SPLIT_CARDS cards at a time (`cfr_jax.holdem.split`): on the flop config
 # XLA's temporaries fall from 2.06x the state to 0.09x (0.35x 4 cards at a
 # time, no faster and compiling 2.5x longer: four programs, for shape classes
 # of 13 and 23 cards). Small states run whole levels: the turn config's
 # iterations are ~15% slower split 8 cards at a time (bench/RESULTS.md).
-_SPLIT_BYTES = 1 << 28
 _SPLIT_CARDS = 1
 
 # Algorithms `make_solver` hands to cfr_jax.neural (their state is networks,

@@ -20,9 +20,10 @@ from test_engine import RIVER, TURN  # pylint: disable=g-import-not-at-top
 ISO_TURN = subgame.SubgameSpec(board='Td 9d 6h 5h', pot=10, stack=20,
                                ranges=('AA,KQ,T9,87', 'KK,QJ,65,A5'),
                                bet_sizes=((0.75,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
-# A flop: a turn and a river below, all-in lines dealing both at once.
+# A flop: a turn and a river below (all-in only on them), all-in lines
+# dealing both at once.
 FLOP = subgame.SubgameSpec(board='Ks 9s 8h', pot=10, stack=15, ranges=('KQ,98s,33', 'AK,QQ,T9s'),
-                           bet_sizes=((1.0,),), raise_sizes=(), max_raises=0)
+                           bet_sizes=((1.0,), (), ()), raise_sizes=(), max_raises=0)
 
 
 def _random_state(solver, seed=0):
@@ -35,13 +36,16 @@ def _random_state(solver, seed=0):
 
 
 @pytest.mark.parametrize('spec,buckets,algorithm,cards', [
-    (TURN, None, 'dcfr', 1),
-    (TURN, None, 'dcfr', 5),  # 44 cards: batches of 4
+    # ~20-25 s each on a cold compilation cache: one card at a time, batches
+    # of 4 (44 cards), a predictive algorithm's last regrets, bucket rows.
+    pytest.param(TURN, None, 'dcfr', 1, marks=pytest.mark.slow),
+    pytest.param(TURN, None, 'dcfr', 5, marks=pytest.mark.slow),
+    pytest.param(TURN, None, 'pcfr+', 3, marks=pytest.mark.slow),
     (ISO_TURN, None, 'dcfr', 2),
-    (TURN, None, 'pcfr+', 3),  # predictive: last regrets
-    (TURN, {'method': 'ehs', 'num_buckets': 6}, 'dcfr', 4),
-    (FLOP, None, 'dcfr', 7),
-], ids=['turn-1', 'turn-5', 'iso-turn', 'turn-pcfr+', 'turn-buckets', 'flop'])
+    pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6}, 'dcfr', 4,
+                 marks=pytest.mark.slow),
+    (FLOP, None, 'dcfr', 7),  # two shape classes of turn cards
+], ids=['turn-1', 'turn-5', 'turn-pcfr+', 'iso-turn', 'turn-buckets', 'flop'])
 def test_split_iterations_equal_whole_levels_to_rounding(spec, buckets, algorithm, cards):
   """From a mid-run state, an iteration split below the first deal updates
   every row as whole levels do, to float64 rounding (the chance nodes of the
@@ -65,24 +69,21 @@ def test_split_iterations_equal_whole_levels_to_rounding(spec, buckets, algorith
 
 def test_parts_cover_every_decision_once():
   """Every decision's entries are read and written by exactly one part."""
-  for spec in (ISO_TURN, FLOP):
-    game = subgame.compile_subgame(spec)
-    parts = split.split_subgame(game, 3)
-    covered = np.zeros(game.num_cells, np.int64)
-    for part in (parts.upper,) + parts.classes:
-      base = np.asarray(part.base).reshape(-1, np.asarray(part.base).shape[-1])
-      for batch in base:
-        sizes = np.diff(np.append(split._cell_starts(game), game.num_cells))  # pylint: disable=protected-access
-        start = split._cell_starts(game)  # pylint: disable=protected-access
-        for b in batch:
-          d = int(np.searchsorted(start, b))
-          assert start[d] == b
-          covered[b:b + sizes[d]] += 1
-    assert (covered == 1).all()
-  # Clubs and diamonds interchangeable on the flop: below a club (the pair's
-  # representative) the river deals every card, below a heart or a spade
-  # one per pair: two shapes of turn subtrees.
-  assert len(split.split_subgame(subgame.compile_subgame(FLOP), 2).classes) == 2
+  game = subgame.compile_subgame(FLOP)
+  parts = split.split_subgame(game, 3)
+  start = split._cell_starts(game)  # pylint: disable=protected-access
+  sizes = np.diff(np.append(start, game.num_cells))
+  covered = np.zeros(game.num_cells, np.int64)
+  for part in (parts.upper,) + parts.classes:
+    for b in np.asarray(part.base).reshape(-1):
+      d = int(np.searchsorted(start, b))
+      assert start[d] == b
+      covered[b:b + sizes[d]] += 1
+  assert (covered == 1).all()
+  # Clubs and diamonds interchangeable on this flop: below a club (the pair's
+  # representative) the river deals every card, below a heart or a spade one
+  # per pair: two shapes of turn subtrees.
+  assert len(parts.classes) == 2
 
 
 def test_split_runs_chunk_invariant_and_converge():
@@ -96,6 +97,12 @@ def test_split_runs_chunk_invariant_and_converge():
   b = parts.run(parts.init(), 40)
   for name in ('regrets', 'strategy_sum'):
     np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)))
+  # Vmapped instances (`run_many`) run the split passes too.
+  many = parts.run_many(solver_lib.stack_states([_random_state(parts, k) for k in (1, 2)]), 1)
+  for k, state in enumerate(solver_lib.unstack_states(many)):
+    np.testing.assert_allclose(np.asarray(state.regrets),
+                               np.asarray(whole.run(_random_state(whole, k + 1), 1).regrets),
+                               rtol=1e-9, atol=1e-9)
   c = whole.run(whole.init(), 40)
   ea = float(cfr_jax.exploitability(game, parts.average_policy(a)))
   ec = float(cfr_jax.exploitability(game, whole.average_policy(c)))
@@ -107,7 +114,8 @@ def test_split_runs_chunk_invariant_and_converge():
 
 def test_split_chunk_temporaries_are_under_the_state():
   """XLA's own accounting (deterministic): split one card at a time, the
-  chunk's temporaries are a fraction of whole levels' and under the state."""
+  chunk's temporaries are a fraction of whole levels' and under the state,
+  and the state is updated in place."""
   game = subgame.compile_subgame(TURN)
 
   def memory(solver):
@@ -115,12 +123,19 @@ def test_split_chunk_temporaries_are_under_the_state():
     compiled = solver._run.lower(  # pylint: disable=protected-access
         solver._passes, state, jnp.asarray(1, jnp.int32), solver._hp).compile()  # pylint: disable=protected-access
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
-    return compiled.memory_analysis().temp_size_in_bytes, state_bytes
+    return compiled.memory_analysis().temp_size_in_bytes, state_bytes, compiled.as_text()
 
-  (split_temp, state_bytes), (whole_temp, _) = (
+  (split_temp, state_bytes, text), (whole_temp, _, _) = (
       memory(cfr_jax.make_solver(game, 'dcfr', subtrees=n)) for n in (1, 0))
   assert split_temp <= 1.0 * state_bytes, (split_temp, state_bytes)
   assert split_temp * 4 < whole_temp, (split_temp, whole_temp)
+  # The parts' window scatters update the donated state in place: no
+  # state-sized copy (each would be a pass over the whole state per batch).
+  # As for whole levels (tests/test_engine.py), this holds for the
+  # non-predictive algorithms without the compensated sum.
+  shape = f'f32[{game.num_cells}]'
+  assert text.count(f'= {shape}{{0}} scatter(') + text.count(f'= {shape}{{0}} fusion(') > 0
+  assert text.count(f'= {shape}{{0}} copy(') == 0
 
 
 def test_subtrees_option():
@@ -138,7 +153,7 @@ def test_subtrees_option():
 
 def test_big_states_split_by_default(monkeypatch):
   turn = subgame.compile_subgame(TURN)
-  monkeypatch.setattr(solver_lib, '_SPLIT_BYTES', 0)  # as for the flop config's state
+  monkeypatch.setattr(split, 'BIG_BYTES', 0)  # as for the flop config's state
   solver = cfr_jax.make_solver(turn, 'dcfr')
   assert solver._splits and solver._split_cards == solver_lib._SPLIT_CARDS  # pylint: disable=protected-access
   # The state's layout is the full game's: a split run's state goes on in a
@@ -147,3 +162,26 @@ def test_big_states_split_by_default(monkeypatch):
   assert solver.describe() == whole.describe()
   state = whole.run(solver.run(solver.init(), 3), 2)
   assert int(state.iteration) == 5 and np.isfinite(np.asarray(state.regrets)).all()
+
+
+@pytest.mark.parametrize('spec,buckets', [
+    (ISO_TURN, None),
+    pytest.param(FLOP, None, marks=pytest.mark.slow),  # ~20-30 s: two shape classes
+    (TURN, {'method': 'ehs', 'num_buckets': 6})], ids=['iso-turn', 'flop', 'turn-buckets'])
+def test_split_best_responses_equal_whole_tree_ones(spec, buckets, monkeypatch):
+  """Big subgames' exact exploitability (split best responses, one dealt
+  card's levels at a time) equals the whole-tree passes' to float64
+  rounding, abstract or not."""
+  game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets)).astype(jnp.float64)
+  solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=0)
+  policy = solver.average_policy(solver.run(_random_state(solver), 3))
+  whole = [cfr_jax.exploitability(game, policy)]
+  if buckets:
+    whole.append(cfr_jax.abstract_exploitability(game, policy))
+  monkeypatch.setattr(split, 'BIG_BYTES', 0)
+  assert split.is_big(game)
+  parted = [cfr_jax.exploitability(game, policy)]
+  if buckets:
+    parted.append(cfr_jax.abstract_exploitability(game, policy))
+  np.testing.assert_allclose(parted, whole, rtol=1e-12)
+  assert whole[0] > 0 and (not buckets or whole[1] != whole[0])

@@ -43,9 +43,9 @@ def _np(x):
 
 
 def _node_tables(game: sg.Subgame) -> dict:
-  """Per global node (level order): its level, local index, kind (0 decision,
-  1 chance, 2 terminal), index among its kind, and the first card dealt on
-  its path (52: none)."""
+  """Per global node (level order): its level, kind (0 decision, 1 chance,
+  2 terminal), index among its kind, parent (-1: the root) and the first
+  card dealt on its path (52: none)."""
   n = sum(nd + nc + nt for _, nd, nc, nt in game.levels)
   level, kind, kind_id = (np.zeros(n, np.int64) for _ in range(3))
   for l, ((start, nd, nc, nt), (d0, c0, t0)) in enumerate(zip(game.levels, game.offsets)):
@@ -53,7 +53,6 @@ def _node_tables(game: sg.Subgame) -> dict:
     kind[start:start + nd + nc + nt] = [0] * nd + [1] * nc + [2] * nt
     kind_id[start:start + nd + nc + nt] = np.concatenate(
         [d0 + np.arange(nd), c0 + np.arange(nc), t0 + np.arange(nt)])
-  local = np.arange(n) - np.asarray([game.levels[l][0] for l in level])
   parent = np.full(n, -1)
   edge_parent, edge_card = _np(game.edge_parent), _np(game.edge_card)
   first = np.full(n, _NONE)
@@ -62,8 +61,7 @@ def _node_tables(game: sg.Subgame) -> dict:
     ids = np.arange(start, start + nd + nc + nt)
     parent[ids] = game.levels[l - 1][0] + edge_parent[ids]
     first[ids] = np.where(first[parent[ids]] != _NONE, first[parent[ids]], edge_card[ids])
-  return dict(level=level, kind=kind, kind_id=kind_id, local=local, parent=parent,
-              first=first)
+  return dict(level=level, kind=kind, kind_id=kind_id, parent=parent, first=first)
 
 
 def _cell_starts(game: sg.Subgame) -> np.ndarray:
@@ -75,10 +73,6 @@ def _cell_starts(game: sg.Subgame) -> np.ndarray:
     out[lo:hi] = cell + np.arange(hi - lo) * width
     cell += (hi - lo) * width
   return out
-
-
-def _row_starts(game: sg.Subgame) -> np.ndarray:
-  return game.row_start[:-1]
 
 
 _PER_NODE = ('dec_player', 'node_legal', 'dec_child', 'chance_child', 'chance_card',
@@ -272,7 +266,7 @@ def split_subgame(game: sg.Subgame, batch: int = 0) -> Split:
   if not stub.any():
     raise ValueError('a subgame without a deal (a river) has nothing to split')
   upper = t['first'] == _NONE
-  cells, rows = _cell_starts(game), _row_starts(game)
+  cells, rows = _cell_starts(game), game.row_start[:-1]
   arrays, static, d_full, stubs = _restrict(game, t, upper, stub, cut=True)
   upper_part = _part(game, arrays, static, d_full, cells, rows)
   cards = np.unique(t['first'][~upper])
@@ -298,6 +292,90 @@ def split_subgame(game: sg.Subgame, batch: int = 0) -> Split:
     decisions = np.stack([p[2] for p in parts])
     classes.append(_part(game, stacked, static, decisions, cells, rows))
   return Split(upper_part, tuple(classes), stubs, int(stub.sum()))
+
+
+# Above this many bytes of float32 state (one array of the compact layout),
+# solvers run their half steps split (`Solver.subtrees`) and exact
+# exploitability runs its best responses split: on the flop config the whole
+# levels' temporaries are 2x the state, split one card at a time 0.09x.
+BIG_BYTES = 1 << 28
+
+
+def is_big(game: sg.Subgame) -> bool:
+  """Whether a subgame is big enough for split passes by default (and deals a card)."""
+  return game.num_cells * 4 > BIG_BYTES and deals(game)
+
+
+_CACHE = {}  # id(game) -> (game, its split one card at a time)
+
+
+def parts_of(game: sg.Subgame) -> Split:
+  """`split_subgame(game, 1)`, built once per game object (the flop config's
+  takes ~2 s), for repeated evaluations of one game."""
+  hit = _CACHE.get(id(game))
+  if hit is None or hit[0] is not game:
+    _CACHE.clear()  # one game at a time: a split holds the game's node tables again
+    hit = _CACHE[id(game)] = (game, split_subgame(game, 1))
+  return hit[1]
+
+
+def block_shape(part: Part, lo: int, hi: int) -> tuple:
+  """(rows per decision, legal slots) of a part's decisions lo:hi, one block
+  of `subgame._pieces` (static)."""
+  [(_, _, slots)] = sg._pieces(part.game, lo, hi)  # pylint: disable=protected-access
+  player = next(p for a, b, p, _ in part.game.act_runs if a <= lo < b)
+  return part.game.row_sizes[player], slots
+
+
+def windows(x: jax.Array, starts: jax.Array, size: int) -> jax.Array:
+  """[n, size, ...] the windows x[s:s + size] of x's first axis at starts [n]
+  (sorted, in bounds): a part's decisions' entries (or rows) in the full
+  game's arrays."""
+  dnums = jax.lax.GatherDimensionNumbers(offset_dims=tuple(range(1, x.ndim + 1)),
+                                         collapsed_slice_dims=(), start_index_map=(0,))
+  return jax.lax.gather(x, starts[:, None], dnums, (size,) + x.shape[1:],
+                        indices_are_sorted=True,
+                        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def put_windows(x: jax.Array, starts: jax.Array, rows: jax.Array) -> jax.Array:
+  """x [N] with x[s:s + size] = rows[i] [size] at each s = starts[i] (disjoint)."""
+  dnums = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(),
+                                          scatter_dims_to_operand_dims=(0,))
+  return jax.lax.scatter(x, starts[:, None], rows.astype(x.dtype), dnums,
+                         indices_are_sorted=True, unique_indices=True,
+                         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def _table_rows(part: Part, table: jax.Array, lo: int, hi: int) -> jax.Array:
+  """[rows, k] a part's decisions lo:hi's rows of the full game's [I, A]
+  table, at their legal slots."""
+  rows, slots = block_shape(part, lo, hi)
+  picked = windows(table, part.row[lo:hi], rows)
+  return picked.reshape(-1, table.shape[1])[:, list(slots)]
+
+
+def best_response_value(parts: Split, sigma: jax.Array, player: int,
+                        abstract: bool = False) -> jax.Array:
+  """`subgame.best_response_value` in split passes: [] `player`'s value best
+  responding to sigma [I, A] (the full game's table), one batch of dealt
+  cards' levels live at a time."""
+  respond = 'bucket' if abstract else 'hand'
+  strategy = lambda part: lambda table, lo, hi: _table_rows(part, table, lo, hi)
+  up = parts.upper
+  stored, reach = sg.fused_forward(up.game, sigma, player, strategy(up), stubs=parts.stubs)
+  values = jnp.zeros(reach.shape[1:], reach.dtype)
+  for cls in parts.classes:
+    def batch(j, acc, cls=cls):
+      part = batch_of(cls, j)
+      kept, _ = sg.fused_forward(part.game, sigma, player, strategy(part), reach, parts.stubs)
+      _, v = sg.fused_backward(part.game, sigma, player, kept, strategy(part), None,
+                               stubs=parts.stubs, respond=respond)
+      return acc + v
+    values = jax.lax.fori_loop(0, num_batches(cls), batch, values)
+  _, root = sg.fused_backward(up.game, sigma, player, stored, strategy(up), None, values,
+                              parts.stubs, respond)
+  return root @ up.game.prior[player]
 
 
 def batch_of(part: Part, j) -> Part:

@@ -1351,13 +1351,15 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
 
 
 def fused_backward(game: Subgame, state: Any, player: int, stored: list, strategy, update,
-                   stub_values: jax.Array | None = None, stubs: tuple = ()) -> tuple:
+                   stub_values: jax.Array | None = None, stubs: tuple = (),
+                   respond: str | None = None) -> tuple:
   """The backward pass of `fused_half_step` from the forward pass's `stored`:
-  (the updated state, [S, H] `player`'s values at the stubs or None).
+  (the updated state, `player`'s values: [S, H] at the stubs where this is a
+  part below a split's cut (over the cards it deals), else [H] at the root).
 
   With stub_values [S, H] (the part above a split's cut) the stubs' values
-  are those; otherwise (below it) the values computed at the stubs, over
-  the cards this part deals, are returned.
+  are those. With `respond` ('hand' or 'bucket', as in `_backward`) `player`
+  best responds at her decisions and nothing is updated (`update` unused).
   """
   me, num_a = player, game.num_actions
   at_stubs = []
@@ -1380,6 +1382,9 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           continue
         for lo, hi, slots in _pieces(game, d0 + c, d0 + c2):
           child = children(game.dec_child[lo:hi])  # [n, A, H]
+          if respond is not None:
+            values.append(_best(game, child, lo, respond))
+            continue
           # Recomputed from the state as updated so far (these rows are not yet).
           sigma = strategy(state, lo, hi)
           # Over every slot, as in `_backward`: XLA contracts products into
@@ -1418,7 +1423,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
       parts.append(jnp.zeros((0, game.num_hands), own.dtype))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   if stub_values is not None or not at_stubs:
-    return state, None
+    return state, below[0]
   return state, jnp.concatenate(at_stubs)
 
 
