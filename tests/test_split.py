@@ -1,5 +1,6 @@
 """Subtree-bounded passes (cfr_jax/holdem/split.py): the same iterates as whole
 levels, to rounding, in a fraction of the memory."""
+# pylint: disable=protected-access
 import dataclasses
 
 import jax
@@ -55,7 +56,7 @@ def test_split_iterations_equal_whole_levels_to_rounding(spec, buckets, algorith
   game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets))
   whole = cfr_jax.make_solver(game, algorithm, dtype='float64', subtrees=0)
   parts = cfr_jax.make_solver(game, algorithm, dtype='float64', subtrees=cards)
-  assert not whole._splits and parts._splits  # pylint: disable=protected-access
+  assert not whole._splits and parts._splits
   a, b = whole.run(_random_state(whole), 1), parts.run(_random_state(parts), 1)
   for name in ('regrets', 'last_regrets', 'strategy_sum'):
     x, y = getattr(a, name), getattr(b, name)
@@ -71,7 +72,7 @@ def test_parts_cover_every_decision_once():
   """Every decision's entries are read and written by exactly one part."""
   game = subgame.compile_subgame(FLOP)
   parts = split.split_subgame(game, 3)
-  start = split._cell_starts(game)  # pylint: disable=protected-access
+  start = split._cell_starts(game)
   sizes = np.diff(np.append(start, game.num_cells))
   covered = np.zeros(game.num_cells, np.int64)
   for part in (parts.upper,) + parts.classes:
@@ -119,9 +120,9 @@ def test_split_chunk_temporaries_are_under_the_state():
   game = subgame.compile_subgame(TURN)
 
   def memory(solver):
-    state = jax.eval_shape(solver._zeros)  # pylint: disable=protected-access
-    compiled = solver._run.lower(  # pylint: disable=protected-access
-        solver._passes, state, jnp.asarray(1, jnp.int32), solver._hp).compile()  # pylint: disable=protected-access
+    state = jax.eval_shape(solver._zeros)
+    compiled = solver._run.lower(
+        solver._passes, state, jnp.asarray(1, jnp.int32), solver._hp).compile()
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
     return compiled.memory_analysis().temp_size_in_bytes, state_bytes, compiled.as_text()
 
@@ -140,10 +141,10 @@ def test_split_chunk_temporaries_are_under_the_state():
 
 def test_subtrees_option():
   river = subgame.compile_subgame(RIVER)
-  assert not cfr_jax.make_solver(river, 'dcfr', subtrees=2)._splits  # pylint: disable=protected-access
+  assert not cfr_jax.make_solver(river, 'dcfr', subtrees=2)._splits
   turn = subgame.compile_subgame(TURN)
-  assert not cfr_jax.make_solver(turn, 'dcfr')._splits  # pylint: disable=protected-access
-  assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, alternating=False)._splits  # pylint: disable=protected-access
+  assert not cfr_jax.make_solver(turn, 'dcfr')._splits
+  assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, alternating=False)._splits
   for bad in (-1, 1.5, 'two', True):
     with pytest.raises(ValueError, match='subtrees'):
       cfr_jax.make_solver(turn, 'dcfr', subtrees=bad)
@@ -155,7 +156,7 @@ def test_big_states_split_by_default(monkeypatch):
   turn = subgame.compile_subgame(TURN)
   monkeypatch.setattr(split, 'BIG_BYTES', 0)  # as for the flop config's state
   solver = cfr_jax.make_solver(turn, 'dcfr')
-  assert solver._splits and solver._split_cards == solver_lib._SPLIT_CARDS  # pylint: disable=protected-access
+  assert solver._splits and solver._split_cards == solver_lib._SPLIT_CARDS
   # The state's layout is the full game's: a split run's state goes on in a
   # whole-level solver (the fingerprint does not name the passes).
   whole = cfr_jax.make_solver(turn, 'dcfr', subtrees=0)

@@ -1301,7 +1301,8 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   computed and returned (the part above it).
   """
   me, num_a = player, game.num_actions
-  stored, prev, at_stubs = [], None, []  # per level: (own reach at my decisions, opp reach at terminals)
+  # Per level: (own reach at my decisions, opp reach at terminals).
+  stored, prev, at_stubs = [], None, []
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
