@@ -169,44 +169,17 @@ def _restrict(game: sg.Subgame, t: dict, keep: np.ndarray, stub: np.ndarray,
     start += len(ids)
   # Showdowns grouped by runout (not by board: a batch's groups must have the
   # same sizes as every other batch's, and two runouts can share a board).
-  group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(term), np.int64), []
-  for l, (_, _, _, nt) in enumerate(levels):
-    t0, nf = offsets[l][2], splits[l][1]
-    by_key = {}
-    for k in range(nt - nf):
-      by_key.setdefault(int(a['term_runout'][t0 + nf + k]), []).append(k)
-    m = max((len(v) for v in by_key.values()), default=0)
-    sd_groups.append((len(by_key), m, len(group_board), len(group_term)))
-    for gi, (_, members) in enumerate(sorted(by_key.items())):
-      group_board.append(int(a['term_board'][t0 + nf + members[0]]))
-      group_term += members + [nt - nf] * (m - len(members))
-      sd_slot[[t0 + nf + k for k in members]] = gi * m + np.arange(len(members))
+  group_term, group_board, a['sd_slot'], sd_groups = sg.showdown_groups(
+      levels, offsets, splits, a['term_runout'], a['term_board'])
   a['sd_group_term'] = np.asarray(group_term or [0])
   a['sd_group_board'] = np.asarray(group_board or [0])
-  a['sd_slot'] = sd_slot
-  runs, row = [], 0
-  for l, (_, nd, _, _) in enumerate(levels):
-    d0, n0 = offsets[l][0], splits[l][0]
-    for lo, hi, p in ((d0, d0 + n0, 0), (d0 + n0, d0 + nd, 1)):
-      if hi > lo:
-        runs.append((lo, hi, p, row))
-        row += (hi - lo) * game.row_sizes[p]
-  slots = [tuple(np.flatnonzero(x).tolist()) for x in a['node_legal']]
-  act_runs = []
-  for lo, hi, p, _ in runs:
-    for d in range(lo, hi):
-      if d == lo or slots[d] != slots[d - 1]:
-        act_runs.append([d, d + 1, p, slots[d]])
-      else:
-        act_runs[-1][1] = d + 1
+  runs = sg.row_runs(levels, offsets, splits, game.row_sizes)
   sym_ranges = ()
   if a['dec_sym'] is not None:
-    symmetric = np.concatenate([[False], (a['dec_sym'] != 0).any(1), [False]])
-    edges = np.flatnonzero(np.diff(symmetric.astype(np.int8)))
-    sym_ranges = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+    sym_ranges = sg.spans((a['dec_sym'] != 0).any(1))
   static = dict(levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
-                sd_groups=tuple(sd_groups), dec_runs=tuple(runs),
-                act_runs=tuple(tuple(r) for r in act_runs), sym_ranges=sym_ranges)
+                sd_groups=sd_groups, dec_runs=tuple(runs), sym_ranges=sym_ranges,
+                act_runs=sg.action_runs(runs, a['node_legal']))
   # Stubs per level: (first stub id, count); stub ids in the order met.
   stubs, s = [], 0
   for ids in order:

@@ -456,6 +456,58 @@ def _hand_perms(perms: list, live: np.ndarray) -> np.ndarray:
   return out
 
 
+def showdown_groups(levels: list, offsets: list, splits: list, key, board) -> tuple:
+  """Each level's showdowns grouped by `key` [T] (one sweep layout serves a
+  group), m to a group: (group_term, group_board, sd_slot, sd_groups) as in
+  `Subgame`; board [T]: each terminal's showdown board (a group's, its first's)."""
+  group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(key), np.int64), []
+  for l, (_, _, _, nt) in enumerate(levels):
+    t0, nf = offsets[l][2], splits[l][1]
+    by_key = {}
+    for k in range(nt - nf):
+      by_key.setdefault(int(key[t0 + nf + k]), []).append(k)
+    m = max((len(v) for v in by_key.values()), default=0)
+    sd_groups.append((len(by_key), m, len(group_board), len(group_term)))
+    for g, (_, members) in enumerate(sorted(by_key.items())):
+      group_board.append(int(board[t0 + nf + members[0]]))
+      group_term += members + [nt - nf] * (m - len(members))
+      sd_slot[[t0 + nf + k for k in members]] = g * m + np.arange(len(members))
+  return group_term, group_board, sd_slot, tuple(sd_groups)
+
+
+def row_runs(levels: list, offsets: list, splits: list, row_sizes: tuple) -> list:
+  """`Subgame.dec_runs`: (first decision, end, player, first row) per level and player."""
+  runs, row = [], 0
+  for l, (_, nd, _, _) in enumerate(levels):
+    d0, n0 = offsets[l][0], splits[l][0]
+    for lo, hi, p in ((d0, d0 + n0, 0), (d0 + n0, d0 + nd, 1)):
+      if hi > lo:
+        runs.append((lo, hi, p, row))
+        row += (hi - lo) * row_sizes[p]
+  return runs
+
+
+def action_runs(runs: list, node_legal: np.ndarray) -> tuple:
+  """`Subgame.act_runs`: the runs of one player's decisions of a level with
+  the same legal slots."""
+  slots = [tuple(np.flatnonzero(x).tolist()) for x in node_legal]
+  act_runs = []
+  for lo, hi, p, _ in runs:
+    for d in range(lo, hi):
+      if d == lo or slots[d] != slots[d - 1]:
+        act_runs.append([d, d + 1, p, slots[d]])
+      else:
+        act_runs[-1][1] = d + 1
+  return tuple(tuple(r) for r in act_runs)
+
+
+def spans(flags: np.ndarray) -> tuple:
+  """((first, end), ...) the runs of consecutive True entries of flags."""
+  padded = np.concatenate([[False], flags, [False]])
+  edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+  return tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+
+
 def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   """Compiles a subgame; hand strengths come from phevaluator (compile time only).
 
@@ -591,9 +643,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
         stab = stabiliser(nodes[i].runout)
         dec_sym[row] = [perm_id[p] for p in stab * (len(group) // len(stab))]
     # The spans of consecutive symmetrised decisions (one per player and level).
-    symmetric = np.concatenate([[False], (dec_sym != 0).any(1), [False]])
-    edges = np.flatnonzero(np.diff(symmetric.astype(np.int8)))
-    sym_levels = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+    sym_levels = spans((dec_sym != 0).any(1))
   if isomorphic:
     dealt = sum(len(nodes[i].deals) for i in chances)
     kept = sum(card == rep for i in chances for card, rep, _ in nodes[i].deals)
@@ -626,18 +676,8 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     else:
       term_board.append(0)
   # Each level's showdowns grouped by board: one sweep layout serves a group.
-  group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(terminals), np.int64), []
-  for l, (_, _, _, nt) in enumerate(levels):
-    t0, nf = offsets[l][2], splits[l][1]
-    by_board = {}
-    for k in range(nt - nf):
-      by_board.setdefault(term_board[t0 + nf + k], []).append(k)
-    m = max((len(v) for v in by_board.values()), default=0)
-    sd_groups.append((len(by_board), m, len(group_board), len(group_term)))
-    for g, (board_id, members) in enumerate(sorted(by_board.items())):
-      group_board.append(board_id)
-      group_term += members + [nt - nf] * (m - len(members))
-      sd_slot[[t0 + nf + k for k in members]] = g * m + np.arange(len(members))
+  group_term, group_board, sd_slot, sd_groups = showdown_groups(
+      levels, offsets, splits, term_board, term_board)
   if not tables:  # only folds (a subgame where nobody can call): one inert table
     tables.append(_showdown_tables(np.zeros(num_h, np.int64), hand_cards))
   stake = [n.contrib[0] if n.kind == _FOLD and n.player == 0 else n.contrib[1]
@@ -667,25 +707,11 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   assert all(len(h) == hi - lo for h, (lo, hi) in zip(range_hands, range_span))
   row_sizes = ((num_b, num_b) if spec.buckets
                else tuple(len(range_hands[p]) for p in (0, 1)))
-  runs, row = [], 0  # (first decision, end, player, first row) per level and player
-  for l, (_, nd, _, _) in enumerate(levels):
-    d0, n0 = offsets[l][0], splits[l][0]
-    for lo, hi, p in ((d0, d0 + n0, 0), (d0 + n0, d0 + nd, 1)):
-      if hi > lo:
-        runs.append((lo, hi, p, row))
-        row += (hi - lo) * row_sizes[p]
+  runs = row_runs(levels, offsets, splits, row_sizes)
   per_decision = np.asarray(row_sizes)[dec_player]
   row_start = np.concatenate([[0], np.cumsum(per_decision)])
-  assert row_start[-1] == row and all(row_start[lo] == r for lo, _, _, r in runs)
-  # Runs of one player's decisions of a level with the same legal slots.
-  slots = [tuple(np.flatnonzero(node_legal[d]).tolist()) for d in range(len(decisions))]
-  act_runs = []
-  for lo, hi, p, _ in runs:
-    for d in range(lo, hi):
-      if d == lo or slots[d] != slots[d - 1]:
-        act_runs.append([d, d + 1, p, slots[d]])
-      else:
-        act_runs[-1][1] = d + 1
+  assert all(row_start[lo] == r for lo, _, _, r in runs)
+  act_runs = action_runs(runs, node_legal)
   members = ([np.arange(num_b)] * 2 if spec.buckets else range_hands)
   labels = ['fold', 'check/call'] + [f'size{k}' for k in range(num_a - 3)] + ['all-in']
   spec_dict = {'game': 'holdem', **dataclasses.asdict(spec)}
@@ -737,8 +763,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       prior=f32(prior), norm=f32(norm),
       bucket=None if bucket is None else i32(bucket),
       range_span=range_span, levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
-      sd_groups=tuple(sd_groups), row_sizes=row_sizes, dec_runs=tuple(runs),
-      act_runs=tuple(tuple(r) for r in act_runs),
+      sd_groups=sd_groups, row_sizes=row_sizes, dec_runs=tuple(runs), act_runs=act_runs,
       num_buckets=num_b, info=info)
 
 
