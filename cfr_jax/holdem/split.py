@@ -7,7 +7,8 @@ flop config's widest levels: ~190 MiB each, 1.85 GiB of temporaries in all).
 Here the same half step runs the upper part's forward pass, then loops over
 batches of turn cards, each batch a complete forward and backward pass with
 its regret updates, then the upper part's backward pass: only one batch's
-levels are ever live.
+levels are ever live (flop config, one card at a time: 83 MiB of
+temporaries, 0.09x the state, at the same speed; bench/RESULTS.md).
 
 Each part is itself a `Subgame` (so the level-fused pass,
 `subgame.fused_half_step`, runs on it unchanged) over a subset of the full
@@ -205,11 +206,10 @@ class Split:
 
   upper: Part; classes: tuple of Parts whose arrays have a leading [n] batch
   axis (each class's batches share its static structure); stubs: per level
-  (first stub id, count), shared by every part; num_stubs: static."""
+  (first stub id, count), shared by every part (static)."""
   upper: Part
   classes: tuple
   stubs: tuple = dataclasses.field(metadata=dict(static=True))
-  num_stubs: int = dataclasses.field(metadata=dict(static=True))
 
   def astype(self, dtype) -> 'Split':
     cast = lambda p: dataclasses.replace(p, game=p.game.astype(dtype))
@@ -264,7 +264,7 @@ def split_subgame(game: sg.Subgame, batch: int = 0) -> Split:
                for k in parts[0][0]}
     decisions = np.stack([p[2] for p in parts])
     classes.append(_part(game, stacked, static, decisions, cells, rows))
-  return Split(upper_part, tuple(classes), stubs, int(stub.sum()))
+  return Split(upper_part, tuple(classes), stubs)
 
 
 # Above this many bytes of float32 state (one array of the compact layout),
