@@ -67,6 +67,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
@@ -508,10 +509,18 @@ def spans(flags: np.ndarray) -> tuple:
   return tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
 
 
-def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
-  """Compiles a subgame; hand strengths come from phevaluator (compile time only).
+def compile_subgame(spec: SubgameSpec) -> Subgame:
+  """Compiles a subgame; hand strengths come from phevaluator (compile time only)."""
+  game = _compile(spec)
+  # The public tree's Python objects are freed by now; glibc keeps their
+  # pages unless told (flop config: 130 of the 665 MB the process then holds).
+  heap.release_free_memory()
+  return game
 
-  _off: why chance isomorphism was turned off after a first try (internal)."""
+
+def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
+  """`compile_subgame`; _off: why chance isomorphism was turned off after a
+  first try."""
   board = cards_lib.parse_cards(spec.board)
   if len(board) not in STREETS:
     raise ValueError(f'a subgame board has 3, 4 or 5 cards, got {spec.board!r}')
@@ -697,7 +706,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     names = [f'b{b}' for b in range(num_b)]
     if isomorphic and not _symmetric_buckets(bucket, board, live, group,
                                              [nodes[i].runout for i in decisions]):
-      return compile_subgame(spec, _off=(
+      return _compile(spec, _off=(
           'off: the card abstraction puts suit-isomorphic hands in different buckets; '
           'every card is dealt'))
   # Rows: at a decision of player p, one per hand of p's range (a hand outside
@@ -742,7 +751,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       info.action_tokens[kind_id[n.parent]][n.slot] = n.history[len(raw(parent)):]
   f32 = lambda x: jnp.asarray(np.asarray(x), jnp.float32)
   i32 = lambda x: jnp.asarray(np.asarray(x), jnp.int32)
-  return Subgame(
+  game = Subgame(
       dec_player=i32(dec_player), node_legal=jnp.asarray(node_legal),
       dec_child=i32(dec_child), chance_child=i32(chance_child), chance_card=i32(chance_card),
       chance_count=f32([num_k - len(nodes[i].runout) - 4 for i in chances] or [1]),
@@ -765,6 +774,7 @@ def compile_subgame(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       range_span=range_span, levels=tuple(levels), offsets=tuple(offsets), splits=tuple(splits),
       sd_groups=sd_groups, row_sizes=row_sizes, dec_runs=tuple(runs), act_runs=act_runs,
       num_buckets=num_b, info=info)
+  return game
 
 
 def _symmetric_buckets(bucket: np.ndarray, board: list[int], live: np.ndarray,
