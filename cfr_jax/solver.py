@@ -469,7 +469,8 @@ def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
   The random bits hash (row, column, salt): they do not depend on the array's
   shape, padding, sharding or batching, so a run is reproducible whatever its
   layout, and chunking stays bit for bit invariant (the salt is the iteration).
-  row0: the global row of x's first row (x is a slice of the state's rows);
+  row0: the global row of x's first row (x is a slice of the state's rows),
+    or [rows] each row's global row (a split part's scattered rows);
   slots, width: the infoset table's columns of x's columns and its width
   (a compact block of a hold'em subgame's state), by default x's own.
   """
