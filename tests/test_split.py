@@ -145,6 +145,8 @@ def test_subtrees_option():
   turn = subgame.compile_subgame(TURN)
   assert not cfr_jax.make_solver(turn, 'dcfr')._splits
   assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, alternating=False)._splits
+  # bfloat16 states stay on whole levels (window scatters into them are slow).
+  assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, storage='bfloat16')._splits
   for bad in (-1, 1.5, 'two', True):
     with pytest.raises(ValueError, match='subtrees'):
       cfr_jax.make_solver(turn, 'dcfr', subtrees=bad)
