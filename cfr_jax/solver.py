@@ -639,10 +639,10 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     """[rows, k] the current strategy of a split part's decisions lo:hi (one
     block), read from their windows of the full state."""
     rows, slots = split_lib.block_shape(part, lo, hi)
-    read = lambda x: split_lib.windows(x, part.base[lo:hi], rows * len(slots))
     legal = jnp.ones(((hi - lo) * rows, len(slots)), bool)
-    return _strategy_rows(algo, st, hp_t, t_policy, legal,
-                          read=lambda x: read(x).reshape(legal.shape))
+    read = lambda x: split_lib.windows(x, part.base[lo:hi], rows * len(slots)).reshape(
+        legal.shape)
+    return _strategy_rows(algo, st, hp_t, t_policy, legal, read=read)
 
   def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
     """`write` for a split part: the block's rows at their windows of the full state."""

@@ -72,8 +72,8 @@ def test_parts_cover_every_decision_once():
   """Every decision's entries are read and written by exactly one part."""
   game = subgame.compile_subgame(FLOP)
   parts = split.split_subgame(game, 3)
-  start = split._cell_starts(game)
-  sizes = np.diff(np.append(start, game.num_cells))
+  start = game.cell_start[:-1]
+  sizes = np.diff(game.cell_start)
   covered = np.zeros(game.num_cells, np.int64)
   for part in (parts.upper,) + parts.classes:
     for b in np.asarray(part.base).reshape(-1):

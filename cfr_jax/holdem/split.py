@@ -8,7 +8,7 @@ Here the same half step runs the upper part's forward pass, then loops over
 batches of turn cards, each batch a complete forward and backward pass with
 its regret updates, then the upper part's backward pass: only one batch's
 levels are ever live (flop config, one card at a time: 83 MiB of
-temporaries, 0.09x the state, at the same speed; bench/RESULTS.md).
+temporaries, 0.09x the state, within ~8% of the speed; bench/RESULTS.md).
 
 Each part is itself a `Subgame` (so the level-fused pass,
 `subgame.fused_half_step`, runs on it unchanged) over a subset of the full
@@ -64,17 +64,6 @@ def _node_tables(game: sg.Subgame) -> dict:
     parent[ids] = game.levels[l - 1][0] + edge_parent[ids]
     first[ids] = np.where(first[parent[ids]] != _NONE, first[parent[ids]], edge_card[ids])
   return dict(level=level, kind=kind, kind_id=kind_id, parent=parent, first=first)
-
-
-def _cell_starts(game: sg.Subgame) -> np.ndarray:
-  """[D] each decision's first entry in the compact state (`subgame._cell`)."""
-  out = np.zeros(game.num_decisions, np.int64)
-  cell = 0
-  for lo, hi, p, slots in game.act_runs:
-    width = game.row_sizes[p] * len(slots)
-    out[lo:hi] = cell + np.arange(hi - lo) * width
-    cell += (hi - lo) * width
-  return out
 
 
 _PER_NODE = ('dec_player', 'node_legal', 'dec_child', 'chance_child', 'chance_card',
@@ -246,25 +235,25 @@ def _split(game: sg.Subgame, batch: int) -> Split:
   if not stub.any():
     raise ValueError('a subgame without a deal (a river) has nothing to split')
   upper = t['first'] == _NONE
-  cells, rows = _cell_starts(game), game.row_start[:-1]
+  cells, rows = game.cell_start[:-1], game.row_start[:-1]
   arrays, static, d_full, stubs = _restrict(game, t, upper, stub, cut=True)
   upper_part = _part(game, arrays, static, d_full, cells, rows)
   cards = np.unique(t['first'][~upper])
   # Shape classes: cards whose parts have the same static structure.
-  by_shape = {}
+  by_shape, single = {}, {}
   for c in cards:
-    a, s, d, st = _restrict(game, t, upper & stub | (t['first'] == c), stub, cut=False)
+    *single[c], st = _restrict(game, t, upper & stub | (t['first'] == c), stub, cut=False)
     assert st == stubs
-    key = repr(sorted(s.items()))
-    by_shape.setdefault(key, []).append(c)
+    by_shape.setdefault(repr(sorted(single[c][1].items())), []).append(c)
   classes = []
   for members in by_shape.values():
     # Equal batches only (a class's loop runs one program): the most cards
     # up to `batch` that divide the class (a class of 13 cards: 1 at a time).
     size = max(d for d in range(1, min(batch or len(members), len(members)) + 1)
                if len(members) % d == 0)
-    parts = [_restrict(game, t, upper & stub | np.isin(t['first'], members[i:i + size]),
-                       stub, cut=False) for i in range(0, len(members), size)]
+    parts = [single[members[i]] if size == 1 else
+             _restrict(game, t, upper & stub | np.isin(t['first'], members[i:i + size]),
+                       stub, cut=False)[:3] for i in range(0, len(members), size)]
     static = parts[0][1]
     assert all(p[1] == static for p in parts), 'batches of one class differ in shape'
     stacked = {k: None if parts[0][0][k] is None else np.stack([p[0][k] for p in parts])

@@ -372,6 +372,14 @@ class Subgame:
     return np.concatenate([[0], np.cumsum(sizes)])
 
   @property
+  def cell_start(self) -> np.ndarray:
+    """[D + 1] each decision's first entry of the compact state (`_cell`;
+    static, numpy): its rows times its legal actions before it."""
+    sizes = (np.asarray(self.row_sizes)[np.asarray(self.dec_player)]
+             * np.asarray(self.node_legal).sum(1))
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+  @property
   def num_actions(self) -> int:
     return self.node_legal.shape[1]
 
