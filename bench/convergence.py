@@ -48,6 +48,7 @@ ENTRIES = {
     'dcfr+': ('dcfr+', None, {}),
     'pcfr+': ('pcfr+', None, {}),
     'pdcfr+': ('pdcfr+', None, {}),
+    'sapcfr+': ('sapcfr+', None, {}),
     'hs_dcfr(30)': ('dcfr', 'hs', {'gamma': 30}),
     'hs_dcfr(15)': ('dcfr', 'hs', {'gamma': 15}),
     'hs_pcfr+(30)': ('pcfr+', 'hs', {'gamma': 30}),

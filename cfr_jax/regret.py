@@ -17,6 +17,8 @@ References:
   LCFR, DCFR: Brown & Sandholm, "Solving imperfect-information games via discounted regret minimization", AAAI 2019.
   PCFR+:    Farina, Kroer & Sandholm, "Faster game solving via predictive Blackwell approachability", AAAI 2021.
   DCFR+, PDCFR+: Xu et al., "Minimizing weighted counterfactual regret with optimistic online mirror descent", IJCAI 2024.
+  SAPCFR+:  Meng, Yang, Zhang, Ge & Gao, "Faster game solving via asymmetry of step sizes",
+            arXiv:2503.12770 (ICML 2025 as "Asynchronous Predictive CFR+"; AAAI 2026).
 
 Hyperparameter schedules (`SCHEDULES`) make an algorithm's hyperparameters
 functions of the iteration; they are traced like the hyperparameters:
@@ -134,6 +136,16 @@ def _pcfr_plus_update(regrets, last, inst, t, hp):
   return jnp.maximum(regrets + inst, 0), inst
 
 
+# --- SAPCFR+: PCFR+ whose prediction takes a smaller step than the regrets:
+# the strategy plays [R + r_last / (1 + alpha)]^+ with the asymmetry alpha fixed
+# at 2 (Meng et al.: "a single-line modification" of PCFR+; their APCFR+ adapts
+# alpha per iteration). `prediction` is that 1 / (1 + alpha); 1 is PCFR+.
+# Regrets, their floor and the quadratic average are PCFR+'s.
+def _sapcfr_plus_policy(regrets, last, t, hp, legal):
+  del t
+  return regret_matching(regrets + hp['prediction'] * last, legal)
+
+
 # --- PDCFR+: PCFR+ with DCFR's discount of positive regrets (alpha).
 def _pdcfr_plus_policy(regrets, last, t, hp, legal):
   # Strategy of iteration t: regrets after t-1, discounted as of t-1, plus prediction.
@@ -166,10 +178,13 @@ ALGORITHMS = {
                        predictive=True),
     'pdcfr+': Algorithm(_pdcfr_plus_policy, _pdcfr_plus_update,
                         {'alpha': 2.3, 'gamma': 5.0}, predictive=True),
+    'sapcfr+': Algorithm(_sapcfr_plus_policy, _pcfr_plus_update,
+                         {'gamma': 2.0, 'prediction': 1 / 3}, predictive=True),
 }
 ALIASES = {'cfrplus': 'cfr+', 'cfr_plus': 'cfr+', 'lcfr': 'linear_cfr',
            'dcfr_plus': 'dcfr+', 'dcfrplus': 'dcfr+', 'pcfr_plus': 'pcfr+',
-           'pcfrplus': 'pcfr+', 'pdcfr_plus': 'pdcfr+', 'pdcfrplus': 'pdcfr+'}
+           'pcfrplus': 'pcfr+', 'pdcfr_plus': 'pdcfr+', 'pdcfrplus': 'pdcfr+',
+           'sapcfr_plus': 'sapcfr+', 'sapcfrplus': 'sapcfr+'}
 
 
 def get_algorithm(name: str) -> tuple[str, Algorithm]:

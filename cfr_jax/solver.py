@@ -752,9 +752,9 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
                 **hyperparameters) -> Solver:
   """A solver for `game`.
 
-  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+' or 'pdcfr+'; or a
-    scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+', 'postflop_dcfr'
-    (the same as `schedule='hs'` or `'postflop'` with the base algorithm); or
+  algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+', 'pdcfr+' or
+    'sapcfr+'; or a scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+',
+    'postflop_dcfr' (the same as `schedule='hs'` or `'postflop'` with the base algorithm); or
     'deep-cfr' (`cfr_jax.neural.make_deep_cfr`: its settings as keyword
     arguments, `hidden=` the networks' layer widths). `game` may also be a
     generative env (`cfr_jax.envs.load_env`), for games that do not compile:
@@ -766,8 +766,9 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     horizon (the planned number of iterations, default 1000); 'postflop'
     (postflop-solver's DCFR) for dcfr, alpha, beta, gamma 1.5, 0, 3.
   hyperparameters: DCFR's alpha, beta, gamma (defaults 1.5, 0, 2); DCFR+'s
-    alpha, gamma (1.5, 4); PDCFR+'s alpha, gamma (2.3, 5); gamma, the averaging
-    exponent, for every algorithm.
+    alpha, gamma (1.5, 4); PDCFR+'s alpha, gamma (2.3, 5); SAPCFR+'s prediction
+    (1/3: the step of PCFR+'s prediction, 1 / (1 + its fixed asymmetry 2)) and
+    gamma (2); gamma, the averaging exponent, for every algorithm.
   dtype: 'float32' (default) or 'float64' (needs jax_enable_x64).
   mesh: shard the state's infoset axis over every device of this mesh (see
     `make_mesh`); None (default) keeps everything on the default device.
@@ -789,7 +790,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     (others ignore it).
 
   Hold'em subgames have a lean state layout: `last_regrets` only for the
-  predictive algorithms (pcfr+, pdcfr+), and alternating updates run the
+  predictive algorithms (pcfr+, pdcfr+, sapcfr+), and alternating updates run the
   level-fused half step (`subgame.fused_half_step`), which updates each
   level's rows in the tree pass instead of materialising whole-tree values.
 

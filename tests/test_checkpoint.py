@@ -489,7 +489,7 @@ def test_round_trip_synthetic_bitwise(tmp_path, dtype):
     assert_bitwise_equal(restored, state)
 
 
-ALGORITHMS = ("cfr", "cfr+", "linear_cfr", "dcfr", "dcfr+", "pcfr+", "pdcfr+")
+ALGORITHMS = ("cfr", "cfr+", "linear_cfr", "dcfr", "dcfr+", "pcfr+", "pdcfr+", "sapcfr+")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -6,19 +6,19 @@ import pytest
 
 import cfr_jax
 
-ALGORITHMS = ['cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+', 'pdcfr+']
+ALGORITHMS = ['cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+', 'pdcfr+', 'sapcfr+']
 
 # Upper bounds a little above the float64 reference values (design.md) for
 # alternating updates on Leduc; linear CFR, DCFR+ and PDCFR+ are bounded a
 # little above what this implementation measured (3.45e-2, 4.85e-3; 8.61e-3,
-# 1.68e-4; 2.04e-2, 8.3e-4).
+# 1.68e-4; 2.04e-2, 8.3e-4); SAPCFR+ likewise (1.29e-2, 1.92e-4).
 # Linear CFR at 1,000 iterations is sensitive to rounding: summing the three
 # actions' values in another order (float64) moves it between 5.3e-3 and
 # 6.4e-3, hence the looser bound.
 LEDUC_BOUNDS = {
     'cfr': (1.0e-1, 1.5e-2), 'cfr+': (1.45e-2, 3e-4), 'dcfr': (8.5e-3, 2.5e-4),
     'pcfr+': (2.2e-2, 8e-4), 'linear_cfr': (3.8e-2, 7e-3), 'pdcfr+': (2.3e-2, 1e-3),
-    'dcfr+': (1.1e-2, 2.2e-4)}
+    'dcfr+': (1.1e-2, 2.2e-4), 'sapcfr+': (1.4e-2, 2.2e-4)}
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +50,8 @@ def test_kuhn_game_value(kuhn):
   assert cfr_jax.game_value(kuhn, policy) == pytest.approx(-1 / 18, abs=1e-3)
 
 
-@pytest.mark.parametrize('algorithm,bound', [('pcfr+', 1e-6), ('pdcfr+', 1e-11)])
+@pytest.mark.parametrize('algorithm,bound', [('pcfr+', 1e-6), ('pdcfr+', 1e-11),
+                                             ('sapcfr+', 2e-8)])
 def test_kuhn_predictive_algorithms_converge_fast(kuhn, algorithm, bound):
   solver = cfr_jax.make_solver(kuhn, algorithm, dtype='float64')
   state = solver.run(solver.init(), 1000)
@@ -114,6 +115,27 @@ def test_dcfr_with_linear_weights_is_linear_cfr(kuhn):
   dcfr = cfr_jax.make_solver(kuhn, 'dcfr', alpha=1, beta=1, gamma=1, dtype='float64')
   a, b = lin.run(lin.init(), 50), dcfr.run(dcfr.init(), 50)
   np.testing.assert_array_equal(np.asarray(a.strategy_sum), np.asarray(b.strategy_sum))
+
+
+def test_sapcfr_plus_is_pcfr_plus_with_a_shorter_prediction_step(kuhn):
+  """SAPCFR+ (Meng et al., arXiv:2503.12770) plays [R + r_last / 3]^+ where
+  PCFR+ plays [R + r_last]^+, and updates R as PCFR+ does: with `prediction`
+  1 it is PCFR+ bit for bit, and its policy is the shorter step's."""
+  pcfr = cfr_jax.make_solver(kuhn, 'pcfr+', dtype='float64')
+  as_pcfr = cfr_jax.make_solver(kuhn, 'sapcfr+', prediction=1.0, dtype='float64')
+  a, b = pcfr.run(pcfr.init(), 30), as_pcfr.run(as_pcfr.init(), 30)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  algo = cfr_jax.regret.ALGORITHMS['sapcfr+']
+  regrets, last = jnp.asarray([2.0, 0.0, 1.0]), jnp.asarray([-3.0, 3.0, 1.5])
+  hp = {'gamma': 2.0, 'prediction': algo.defaults['prediction']}
+  played = algo.policy(regrets, last, 1.0, hp, jnp.ones(3, bool))
+  expected = np.maximum(np.asarray([2.0, 0.0, 1.0]) + np.asarray([-3.0, 3.0, 1.5]) / 3, 0)
+  np.testing.assert_allclose(np.asarray(played), expected / expected.sum(), rtol=1e-12)
+  # The update is PCFR+'s: regrets floored at 0, the instantaneous regret kept.
+  new, kept = algo.update(regrets, last, jnp.asarray([-5.0, 1.0, 0.5]), 2.0, hp)
+  np.testing.assert_array_equal(np.asarray(new), [0.0, 1.0, 1.5])
+  np.testing.assert_array_equal(np.asarray(kept), [-5.0, 1.0, 0.5])
 
 
 def test_dcfr_plus_follows_its_recursion():
@@ -221,7 +243,7 @@ def test_accumulate_matches_float64_weighted_sum(gamma):
 
 @pytest.mark.parametrize('game_name,algorithm', [
     ('kuhn', 'cfr'), ('kuhn', 'cfr+'), ('kuhn', 'linear_cfr'), ('kuhn', 'dcfr+'),
-    ('leduc', 'cfr'), ('leduc', 'cfr+'), ('leduc', 'pdcfr+')])
+    ('leduc', 'cfr'), ('leduc', 'cfr+'), ('leduc', 'pdcfr+'), ('leduc', 'sapcfr+')])
 def test_float32_tracks_float64(game_name, algorithm):
   """Within 10% at 1,000 and 10,000 iterations (measured: 0.92-1.07)."""
   game = cfr_jax.load_game(game_name)
@@ -261,7 +283,7 @@ def test_dcfr_on_kuhn_moves_more_than_10_percent_under_1e12_perturbations(kuhn):
   assert all(m < 3e-4 for m in moved)
 
 
-@pytest.mark.parametrize('algorithm', ['pcfr+', 'pdcfr+', 'hs_pcfr+'])
+@pytest.mark.parametrize('algorithm', ['pcfr+', 'pdcfr+', 'hs_pcfr+', 'sapcfr+'])
 def test_float32_reaches_its_floor_on_kuhn(kuhn, algorithm):
   """float64 reaches 2e-8 (PCFR+) to 1e-13 in 1,000 iterations; float32
   probabilities cannot: the float64 policy rounded to float32 is at 1.4e-8 to

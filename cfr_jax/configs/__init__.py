@@ -18,8 +18,8 @@ FIELD_HELP = {
             "'holdem' (then config.holdem describes the subgame), or env:<name> (a "
             "generative game that is never compiled, e.g. env:liars_dice(dice=2,sides=6); "
             "deep-cfr only)",
-    'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+ or pdcfr+; scheduled: hs_dcfr, '
-                  'hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr; '
+    'algorithm': ('cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+, pdcfr+ or sapcfr+; scheduled: '
+                  'hs_dcfr, hs_pcfr+, hs_pdcfr+, postflop_dcfr; sampled: es-mccfr, os-mccfr; '
                   'neural: deep-cfr'),
     'batch_size': ('es-mccfr, os-mccfr: sampled trajectories per player per iteration; '
                    'deep-cfr: samples per Adam step'),
@@ -39,6 +39,7 @@ FIELD_HELP = {
     'alpha': "algorithm hyperparameter (dcfr, dcfr+, pdcfr+); None keeps the algorithm's default",
     'beta': "algorithm hyperparameter (dcfr); None keeps the algorithm's default",
     'gamma': "exponent of the average-strategy weights; None keeps the algorithm's default",
+    'prediction': "sapcfr+: the prediction's step, 1 / (1 + asymmetry); None: 1/3 (1 is pcfr+)",
     'horizon': 'HS schedules: the iterations the schedule is planned for (None: 1000)',
     'alternating': 'alternating (true) or simultaneous (false) updates',
     'dtype': 'float32 or float64',

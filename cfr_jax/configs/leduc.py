@@ -10,13 +10,15 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.game = 'leduc'  # cfr_jax.load_game spec
-  # cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+, pdcfr+; scheduled: hs_dcfr, hs_pcfr+,
+  # cfr, cfr+, linear_cfr, dcfr, dcfr+, pcfr+, pdcfr+, sapcfr+; scheduled: hs_dcfr, hs_pcfr+,
   # hs_pdcfr+, postflop_dcfr (README, "Hyperparameter schedules")
   config.algorithm = 'dcfr'
   # Algorithm hyperparameters; None keeps the algorithm's default.
   config.alpha = config_dict.placeholder(float)
   config.beta = config_dict.placeholder(float)
   config.gamma = config_dict.placeholder(float)
+  # SAPCFR+: the prediction's step, 1 / (1 + asymmetry) (None: 1/3; 1 is PCFR+).
+  config.prediction = config_dict.placeholder(float)
   # HS schedules: the iteration count the schedule is planned for (None: 1000).
   config.horizon = config_dict.placeholder(int)
   config.alternating = True

@@ -235,7 +235,7 @@ def use_compilation_cache(config) -> str | None:
 
 
 def _hyperparameters(config) -> dict:
-  hp = {k: config[k] for k in ('alpha', 'beta', 'gamma', 'horizon')
+  hp = {k: config[k] for k in ('alpha', 'beta', 'gamma', 'prediction', 'horizon')
         if config.get(k) is not None}
   kind = solver_lib.solver_kind(config.algorithm)
   if kind == 'sampled':
