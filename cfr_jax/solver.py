@@ -202,9 +202,10 @@ class Solver:
 
   @property
   def _jit_options(self) -> dict:
-    if not self._recomputes:
-      return {}
-    return {'compiler_options': {'xla_disable_hlo_passes': 'while-loop-invariant-code-motion'}}
+    options = dict(subgame_lib.COMPILER_OPTIONS) if self.lean else {}
+    if self._recomputes:
+      options['xla_disable_hlo_passes'] = 'while-loop-invariant-code-motion'
+    return {'compiler_options': options} if options else {}
 
   @property
   def real_rows(self) -> int:

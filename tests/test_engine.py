@@ -346,10 +346,10 @@ def test_compiled_fused_chunk_needs_less_memory_than_whole_tree_passes(monkeypat
   decision, as run on big subgames (no loop-invariant hoisting, which small
   states keep for speed)."""
   game = subgame.compile_subgame(TURN)
-  assert not cfr_jax.make_solver(game, 'dcfr')._jit_options  # pylint: disable=protected-access
+  assert not cfr_jax.make_solver(game, 'dcfr')._recomputes  # pylint: disable=protected-access
   monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as for a state over 256 MB
   fused = cfr_jax.make_solver(game, 'dcfr')
-  assert fused._jit_options  # pylint: disable=protected-access
+  assert fused._recomputes  # pylint: disable=protected-access
   whole = dataclasses.replace(fused, fused=False)
 
   def memory(solver):
@@ -375,7 +375,7 @@ def test_isolated_half_steps_iterate_as_the_whole_tree_passes(monkeypatch):
   monkeypatch.setattr(solver_lib, '_HOIST_BYTES', 0)  # as for a state over 256 MB
   game = subgame.compile_subgame(TURN)
   fused, whole = _pair(game, 'dcfr')
-  assert fused._jit_options and not whole._jit_options  # pylint: disable=protected-access
+  assert fused._recomputes and not whole._recomputes  # pylint: disable=protected-access
   a, b = fused.run(fused.init(), 25), whole.run(whole.init(), 25)
   for name in ('regrets', 'strategy_sum'):
     np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)))
@@ -409,3 +409,21 @@ def test_flop_chunk_memory_is_bounded():
   temp = compiled.memory_analysis().temp_size_in_bytes
   assert state_bytes <= 1.1e9
   assert temp <= 1.0 * state_bytes, (temp, state_bytes)
+
+
+def test_subgame_programs_use_the_elemental_emitters_and_iterate_the_same(monkeypatch):
+  """Subgame programs compile with `subgame.COMPILER_OPTIONS` (XLA:CPU's older
+  emitters: a fraction of the host memory, bench/RESULTS.md); tree games keep
+  XLA's default. The option changes memory, not results: bit for bit equal
+  iterates with and without it."""
+  game = subgame.compile_subgame(TURN)
+  lean = cfr_jax.make_solver(game, 'pcfr+')
+  options = lean._jit_options['compiler_options']  # pylint: disable=protected-access
+  assert options['xla_cpu_use_fusion_emitters'] is False
+  assert not cfr_jax.make_solver(cfr_jax.load_game('kuhn'), 'pcfr+')._jit_options  # pylint: disable=protected-access
+  monkeypatch.setattr(subgame, 'COMPILER_OPTIONS', {})
+  default = cfr_jax.make_solver(game, 'pcfr+')
+  assert not default._jit_options  # pylint: disable=protected-access
+  a, b = lean.run(lean.init(), 12), default.run(default.init(), 12)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
