@@ -18,7 +18,7 @@ References:
   PCFR+:    Farina, Kroer & Sandholm, "Faster game solving via predictive Blackwell approachability", AAAI 2021.
   DCFR+, PDCFR+: Xu et al., "Minimizing weighted counterfactual regret with optimistic online mirror descent", IJCAI 2024.
   SAPCFR+:  Meng, Yang, Zhang, Ge & Gao, "Faster game solving via asymmetry of step sizes",
-            arXiv:2503.12770 (ICML 2025 as "Asynchronous Predictive CFR+"; AAAI 2026).
+            arXiv:2503.12770 v2, 2025 (v1 called it "Asynchronous PCFR+").
 
 Hyperparameter schedules (`SCHEDULES`) make an algorithm's hyperparameters
 functions of the iteration; they are traced like the hyperparameters:

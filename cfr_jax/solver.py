@@ -755,8 +755,8 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
 
   algorithm: 'cfr', 'cfr+', 'linear_cfr', 'dcfr', 'dcfr+', 'pcfr+', 'pdcfr+' or
     'sapcfr+'; or a scheduled one by name: 'hs_dcfr', 'hs_pcfr+', 'hs_pdcfr+',
-    'postflop_dcfr' (the same as `schedule='hs'` or `'postflop'` with the base algorithm); or
-    'deep-cfr' (`cfr_jax.neural.make_deep_cfr`: its settings as keyword
+    'postflop_dcfr' (the same as `schedule='hs'` or `'postflop'` with the base
+    algorithm); or 'deep-cfr' (`cfr_jax.neural.make_deep_cfr`: its settings as keyword
     arguments, `hidden=` the networks' layer widths). `game` may also be a
     generative env (`cfr_jax.envs.load_env`), for games that do not compile:
     then only 'deep-cfr' applies (`cfr_jax.neural.make_env_deep_cfr`, sampled
