@@ -147,7 +147,10 @@ class Solver:
     # run op by op, the average policy peaked at 8 GB of host memory there.
     object.__setattr__(self, '_average', jax.jit(functools.partial(
         _average_strategy, self.dtype, self.lean)))
-    object.__setattr__(self, '_symmetrised', jax.jit(subgame_lib.symmetrised))
+    # Donated: `_policy`'s tables are fresh, and a flop's is 0.8 GB.
+    object.__setattr__(self, '_symmetrised', jax.jit(
+        subgame_lib.symmetrised, donate_argnums=1,
+        compiler_options=subgame_lib.COMPILER_OPTIONS))
     hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
     if self.mesh is not None:
       hp = jax.device_put(hp, jax.sharding.NamedSharding(self.mesh, P()))
@@ -363,9 +366,10 @@ class Solver:
   def _policy(self, probs):
     if not probs.is_fully_addressable:  # sharded over several jax.distributed processes
       probs = multihost_utils.process_allgather(probs, tiled=True)
-    probs = np.asarray(probs)[:self.game.num_infosets]  # drop the padded rows
-    if isinstance(self.game, subgame_lib.Subgame):  # the rows as played (chance isomorphism)
-      probs = np.asarray(self._symmetrised(self.game, probs))
+    if probs.shape[0] != self.game.num_infosets:  # padded rows over a mesh
+      probs = probs[:self.game.num_infosets]
+    if self.lean:  # the rows as played (chance isomorphism), in place on the device
+      probs = self._symmetrised(self.game, probs)
     return TabularPolicy(self.game.info, probs, np.asarray(self.game.legal))
 
 
@@ -411,7 +415,21 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
   total = strategy_sum.astype(dtype)
   if low is not None:
     total = total + low.astype(dtype)
-  return average_strategy(game, _as_table(game, total) if lean else total)
+  if not lean:
+    return average_strategy(game, total)
+  # Normalised block by block in the compact layout, then widened: regret
+  # matching adds the same legal entries in the same order, so the table is
+  # the widened one's bit for bit, without a [I, A] input beside the output
+  # (flop config: 0.8 GB each).
+  pieces = []
+  for lo, hi, _, slots in game.act_runs:
+    _, _, c0, c1, _ = subgame_lib.block(game, lo, hi)
+    sums = total[c0:c1].reshape(-1, len(slots))
+    probs = jax.vmap(regret_lib.regret_matching)(sums, jnp.ones(sums.shape, bool))
+    pieces.append(subgame_lib.widen(probs, slots, game.num_actions))
+  if not pieces:
+    return jnp.zeros((0, game.num_actions), dtype)
+  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:

@@ -977,9 +977,14 @@ def symmetrised(game: Subgame, sigma: jax.Array) -> jax.Array:
   (`Solver.average_policy`), so that exported rows are the ones played."""
   if game.dec_sym is None:
     return sigma
-  rows = _row(game, game.num_decisions)
-  played = _to_rows(game, hand_policy(game, sigma), 0)
-  return jnp.concatenate([played, sigma[rows:]]) if sigma.shape[0] > rows else played
+  # Only the spans of such decisions change (on the flop config, the flop
+  # betting's): their hands' policies [n, H, A] are built and written back in
+  # place, not the whole tree's (a [D, H, A] temporary, 1 GB there).
+  for lo, hi in game.sym_ranges:
+    r0, r1 = _row(game, lo), _row(game, hi)
+    played = _to_rows(game, _level_policy(game, sigma[r0:r1], lo, hi - lo), lo)
+    sigma = sigma.at[r0:r1].set(played)
+  return sigma
 
 
 def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> jax.Array:
