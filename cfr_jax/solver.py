@@ -417,19 +417,18 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
     total = total + low.astype(dtype)
   if not lean:
     return average_strategy(game, total)
-  # Normalised block by block in the compact layout, then widened: regret
-  # matching adds the same legal entries in the same order, so the table is
-  # the widened one's bit for bit, without a [I, A] input beside the output
-  # (flop config: 0.8 GB each).
-  pieces = []
+  # Normalised block by block in the compact layout, widened and written into
+  # the table's rows in place: regret matching adds the same legal entries in
+  # the same order, so the table is the widened one's bit for bit, without a
+  # [I, A] input or concatenated pieces beside the output (flop config: 0.8 GB
+  # each; XLA temporaries 1,355 -> 786 MB with pieces, less written in place).
+  table = jnp.zeros((game.num_infosets, game.num_actions), dtype)
   for lo, hi, _, slots in game.act_runs:
-    _, _, c0, c1, _ = subgame_lib.block(game, lo, hi)
+    r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
     sums = total[c0:c1].reshape(-1, len(slots))
     probs = jax.vmap(regret_lib.regret_matching)(sums, jnp.ones(sums.shape, bool))
-    pieces.append(subgame_lib.widen(probs, slots, game.num_actions))
-  if not pieces:
-    return jnp.zeros((0, game.num_actions), dtype)
-  return jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    table = table.at[r0:r1].set(subgame_lib.widen(probs, slots, game.num_actions))
+  return table
 
 
 def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:
