@@ -421,7 +421,7 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
   # the table's rows in place: regret matching adds the same legal entries in
   # the same order, so the table is the widened one's bit for bit, without a
   # [I, A] input or concatenated pieces beside the output (flop config: 0.8 GB
-  # each; XLA temporaries 1,355 -> 786 MB with pieces, less written in place).
+  # each; XLA temporaries 1,355 MB -> 194 MB, bench/RESULTS.md).
   table = jnp.zeros((game.num_infosets, game.num_actions), dtype)
   for lo, hi, _, slots in game.act_runs:
     r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
