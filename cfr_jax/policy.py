@@ -20,11 +20,14 @@ class TabularPolicy:
     self.info = info
     self.probs = np.asarray(probs)
     self.legal = np.asarray(legal, bool)
-    # A jax array that `probs` is a zero-copy, read-only view of (CPU): the
+    # A CPU jax array that `probs` is a zero-copy, read-only view of: the
     # exact evaluations use it instead of copying the table back (0.8 GB on
-    # the flop config), for as long as `probs` is still that view.
-    one_device = isinstance(probs, jax.Array) and len(probs.sharding.device_set) == 1
-    self._source = (self.probs, probs) if one_device else None
+    # the flop config), for as long as `probs` is still that view. On an
+    # accelerator `probs` is a host copy, and keeping the device table with
+    # the policy would only hold device memory.
+    view = (isinstance(probs, jax.Array) and len(probs.devices()) == 1
+            and next(iter(probs.devices())).platform == 'cpu')
+    self._source = (self.probs, probs) if view else None
 
   def device_probs(self):
     """`probs` as a jax array: the one it views if any, else a copy."""
