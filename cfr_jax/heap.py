@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 
 import jax
 
@@ -61,6 +62,42 @@ def watch_compilations() -> None:
   if not _state['watching']:
     jax.monitoring.register_event_duration_secs_listener(_on_event)
     _state['watching'] = True
+
+
+def forget_traces(jitted) -> bool:
+  """Drops the traces (jaxprs) that JAX keeps of a `jax.jit` function once
+  it has compiled them; its compiled programs stay. True if it dropped any
+  (then their memory is collected and returned to the system).
+
+  JAX keeps each jitted function's jaxprs, one per argument signature, for
+  as long as the function lives, so that it can lower them again without
+  tracing. A call with a signature it has already compiled dispatches from
+  JAX's C++ cache and never reads them, and a subgame chunk's jaxpr is big:
+  on the flop config dropping it returned 92 MB (bench/RESULTS.md, "Traces
+  dropped after compiling"). A new signature traces afresh, as it would
+  the first time. Only for functions without side effects (callbacks):
+  JAX calls those through Python, which would trace them again.
+
+  JAX has no public call for this (`clear_cache()` drops the compiled
+  programs too), so this evicts the function from two caches of the pinned
+  jax version, and does nothing where they are not there.
+  """
+  fun = getattr(jitted, '_fun', None)
+  try:
+    from jax._src import pjit  # pylint: disable=g-import-not-at-top
+    from jax._src.interpreters import partial_eval  # pylint: disable=g-import-not-at-top
+    caches = (partial_eval.trace_to_jaxpr, pjit._infer_params_cached)  # pylint: disable=protected-access
+    size = lambda: sum(cache.cache_info().currsize for cache in caches)
+    before = size()
+    for cache in caches:
+      cache.evict_weakref(fun)
+    dropped = size() < before
+  except (ImportError, AttributeError, TypeError):
+    return False
+  if dropped:  # a jaxpr is a graph of many small objects, some in cycles
+    gc.collect()
+    release_free_memory()
+  return dropped
 
 
 def trims() -> int:

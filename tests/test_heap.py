@@ -1,12 +1,19 @@
-"""cfr_jax.heap: a long compilation's leftovers are returned before its program runs."""
+"""cfr_jax.heap: a long compilation's leftovers are returned before its program
+runs, and compiled programs' traces are dropped."""
+import gc
 import sys
+import weakref
 
 import jax
+from jax._src import dispatch  # the trace event's name
+from jax._src import monitoring  # pylint: disable=g-bad-import-order  (to unregister)
+import jax.extend.core
 import jax.numpy as jnp
 import pytest
 
 import cfr_jax  # pylint: disable=unused-import  (importing it starts the watch)
 from cfr_jax import heap
+from cfr_jax.holdem import subgame
 
 
 def _fresh_program(calls):
@@ -42,3 +49,63 @@ def test_the_trim_reaches_the_c_library():
   before = heap.trims()
   assert heap.release_free_memory() is True
   assert heap.trims() == before + 1
+
+
+class _Traces:
+  """Counts JAX's traces to jaxprs while in a `with` block."""
+
+  def __enter__(self):
+    self.count = 0
+    self._listener = lambda event, *_, **__: setattr(
+        self, 'count', self.count + (event == dispatch.JAXPR_TRACE_EVENT))
+    jax.monitoring.register_event_duration_secs_listener(self._listener)
+    return self
+
+  def __exit__(self, *exc):
+    monitoring.unregister_event_duration_listener(self._listener)
+
+
+def _jaxprs(jitted, *args):
+  """Weak references to the jaxpr JAX caches for jitted(*args) and to its
+  loops' bodies (a loop's condition, a few equations, may stay cached)."""
+  closed = jitted.trace(*args).jaxpr
+  return [weakref.ref(closed.jaxpr)] + [
+      weakref.ref(eqn.params['body_jaxpr'].jaxpr)
+      for eqn in closed.jaxpr.eqns if 'body_jaxpr' in eqn.params]
+
+
+@pytest.mark.parametrize('which', ['leduc', 'subgame'])
+def test_a_solver_drops_its_traces_once_compiled_and_never_traces_again(which):
+  """After its first run a solver's chunk program is called from JAX's C++
+  cache; the jaxprs JAX kept to lower it again (flop config: ~0.1 GB, loop
+  body included) are dropped, and later runs neither trace nor compile."""
+  from test_engine import RIVER  # pylint: disable=g-import-not-at-top
+  game = (cfr_jax.load_game('leduc') if which == 'leduc'
+          else subgame.compile_subgame(RIVER))
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.init()
+  n = jnp.asarray(2, jnp.int32)
+  refs = _jaxprs(solver._run, solver._passes, state, n, solver._hp)  # pylint: disable=protected-access
+  gc.collect()
+  assert len(refs) == 2 and all(r() is not None for r in refs)  # the trace and loop body live
+  state = solver.run(state, 2)  # compiles what `trace` traced
+  gc.collect()
+  assert [r() for r in refs] == [None] * len(refs)
+  with _Traces() as traces:
+    for _ in range(3):
+      state = solver.run(state, 2)
+    jax.block_until_ready(state)
+  assert traces.count == 0 and not heap.forget_traces(solver._run)  # pylint: disable=protected-access
+  assert solver._run._cache_size() == 1  # pylint: disable=protected-access
+  assert int(state.iteration) == 8
+
+
+def test_exploitability_programs_are_not_traced_again_after_their_traces_are_dropped():
+  from test_engine import RIVER  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(RIVER)
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  policy = solver.average_policy(solver.run(solver.init(), 3))
+  first = [cfr_jax.exploitability(game, policy), cfr_jax.game_value(game, policy)]
+  with _Traces() as traces:
+    again = [cfr_jax.exploitability(game, policy), cfr_jax.game_value(game, policy)]
+  assert traces.count == 0 and again == first

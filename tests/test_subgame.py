@@ -11,6 +11,7 @@ pytest.importorskip('phevaluator')
 
 import cfr_jax  # pylint: disable=g-import-not-at-top
 from cfr_jax import holdem  # pylint: disable=g-import-not-at-top
+from cfr_jax.holdem import lines as lines_lib  # pylint: disable=g-import-not-at-top
 from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
 BOARD = 'Ks 9s 8h 3d 2c'
@@ -149,6 +150,27 @@ def test_betting_tree_follows_the_spec():
   # 33 3; AK 12, QQ 6, T9s 3 (the ranges share none).
   assert game.num_hands == 41
   assert not any(h.count('b') + h.count('a') > 2 for h in game.info.terminal_histories)
+  # Each decision's tokens are the suffixes its children's lines add to its own.
+  lines = list(game.info.decision_histories) + list(game.info.terminal_histories)
+  for d, line in enumerate(game.info.decision_histories):
+    tokens = game.info.action_tokens[d]
+    stem = '' if line == '-' else line
+    assert tokens and all(stem + t in lines for t in tokens.values()), (line, tokens)
+    assert sorted(tokens) == list(np.flatnonzero(np.asarray(game.node_legal[d])))
+  assert game.info.action_tokens[0] == {1: 'k', 2: 'b5', 3: 'b10', 4: 'a'}
+
+
+def test_lines_read_back_as_given():
+  words = ['-', '', 'kb10c/Td/', 'b5', 'a' * 300, 'kk']
+  strings = lines_lib.Strings(words)
+  assert list(strings) == words and len(strings) == 6 and strings[-1] == 'kk'
+  assert strings[1:4] == words[1:4] and strings.index('b5') == 3 and 'x' not in strings
+  with pytest.raises(IndexError):
+    strings[6]  # pylint: disable=pointless-statement
+  assert list(lines_lib.Strings([])) == []
+  tokens = lines_lib.Tokens(3, owner=[2, 0, 2, 0], slot=[4, 1, 0, 2], token=['a', 'k', 'f', 'b5'])
+  assert list(tokens) == [{1: 'k', 2: 'b5'}, {}, {4: 'a', 0: 'f'}]
+  assert list(lines_lib.Tokens(2, (), (), ())) == [{}, {}]
 
 
 @pytest.mark.parametrize('kwargs,message', [

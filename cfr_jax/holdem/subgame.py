@@ -71,6 +71,7 @@ from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
+from cfr_jax.holdem import lines as lines_lib
 
 FOLD, CALL = 0, 1  # then one slot per bet/raise size, and all-in last
 STREETS = {3: 'flop', 4: 'turn', 5: 'river'}
@@ -752,21 +753,20 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     spec_dict['buckets'] = bucket_spec  # the table's content hash and settings
   info = GameInfo(name=f'{STREETS[len(board)]}({spec.board})', spec=spec_dict,
                   infoset_keys=[], action_labels=range(num_a), openspiel_name=None)
-  lines = [nodes[i].history for i in decisions]
+  lines = lines_lib.Strings(nodes[i].history for i in decisions)
   info.infoset_keys = _Keys(lines, names, row_start, dec_player, members)
   info.infoset_index = _Index(info.infoset_keys)
   info.action_names = labels
   info.isomorphism = iso_note
   info.suit_group = group  # the subgame's symmetry (node_report maps lines with it)
   info.hands = hands
-  info.terminal_histories = [nodes[i].history for i in terminals]
-  info.decision_histories = [nodes[i].history for i in decisions]
+  info.terminal_histories = lines_lib.Strings(nodes[i].history for i in terminals)
+  info.decision_histories = lines
   raw = lambda n: '' if n.history == '-' else n.history
-  info.action_tokens = [{} for _ in decisions]  # per decision: slot -> 'k', 'b5', 'a', ...
-  for n in nodes[1:]:
-    parent = nodes[n.parent]
-    if parent.kind == _DECISION:
-      info.action_tokens[kind_id[n.parent]][n.slot] = n.history[len(raw(parent)):]
+  moves = [(kind_id[n.parent], n.slot, n.history[len(raw(nodes[n.parent])):])
+           for n in nodes[1:] if nodes[n.parent].kind == _DECISION]
+  # per decision: slot -> 'k', 'b5', 'a', ...
+  info.action_tokens = lines_lib.Tokens(len(decisions), *(zip(*moves) if moves else ((), (), ())))
   f32 = lambda x: jnp.asarray(np.asarray(x), jnp.float32)
   i32 = lambda x: jnp.asarray(np.asarray(x), jnp.int32)
   game = Subgame(
@@ -847,13 +847,18 @@ class _Index(collections.abc.Mapping):
 
   def __init__(self, keys: _Keys):
     self.keys_ = keys
-    self.line = {l: i for i, l in enumerate(keys.lines)}
     self.name = {n: i for i, n in enumerate(keys.names)}
     self.pos = []  # per player: name index -> position among its members (-1: none)
     for m in keys.members:
       pos = np.full(len(keys.names), -1, np.int64)
       pos[m] = np.arange(len(m))
       self.pos.append(pos)
+
+  @functools.cached_property
+  def line(self) -> dict:
+    """Line -> decision node; built on the first lookup (flop config: a
+    dict of ~1.5e5 strings, which training never reads)."""
+    return {l: i for i, l in enumerate(self.keys_.lines)}
 
   def __getitem__(self, key):
     line, _, name = str(key).rpartition('|')

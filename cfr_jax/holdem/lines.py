@@ -1,0 +1,75 @@
+"""A subgame's betting lines, held compactly and read as Python strings.
+
+A flop subgame has ~3e5 nodes. Kept as Python objects, the histories of its
+terminals and decisions ('kb10c/Td/b25', ...) and each decision's
+{action slot: token} took ~100 MB of host memory after the build (flop config,
+tracemalloc; bench/RESULTS.md, "Lines held as bytes"), more than twice the
+game's arrays (44 MB). Here they are one bytes buffer and a few numpy arrays;
+a line becomes a `str` when it is read.
+"""
+from __future__ import annotations
+
+import collections.abc
+
+import numpy as np
+
+
+class Strings(collections.abc.Sequence):
+  """A read-only list of ASCII strings: `strings[i]` is a new `str`.
+
+  Iteration, `in`, `index` and `count` come from `Sequence` (linear scans).
+  """
+
+  def __init__(self, strings):
+    data = [s.encode('ascii') for s in strings]
+    self._end = np.cumsum([len(b) for b in data], dtype=np.int64)
+    self._buf = b''.join(data)
+
+  def __len__(self):
+    return len(self._end)
+
+  def __getitem__(self, i):
+    if isinstance(i, slice):
+      return [self[j] for j in range(*i.indices(len(self)))]
+    n = len(self)
+    if not -n <= i < n:
+      raise IndexError(i)
+    i %= n
+    start = int(self._end[i - 1]) if i else 0
+    return self._buf[start:int(self._end[i])].decode('ascii')
+
+  def __repr__(self):
+    return f'Strings({len(self)} lines)'
+
+
+class Tokens(collections.abc.Sequence):
+  """Per decision node, {action slot: its betting token} ('k', 'c', 'f',
+  'b10', 'a', ...): `tokens[d]` is a new dict.
+
+  owner, slot: [E] each edge's decision node and action slot; token: [E] its
+  text (a few distinct values, stored once each)."""
+
+  def __init__(self, num_decisions: int, owner, slot, token):
+    owner = np.asarray(owner, np.int64)
+    order = np.argsort(owner, kind='stable')
+    self._start = np.searchsorted(owner[order], np.arange(num_decisions + 1))
+    self._slot = np.asarray(slot, np.int32)[order]
+    names, ids = np.unique(np.asarray(token, dtype=str), return_inverse=True)
+    self._names = [str(n) for n in names]
+    self._id = np.asarray(ids, np.int32).reshape(-1)[order]
+
+  def __len__(self):
+    return len(self._start) - 1
+
+  def __getitem__(self, d):
+    if isinstance(d, slice):
+      return [self[j] for j in range(*d.indices(len(self)))]
+    n = len(self)
+    if not -n <= d < n:
+      raise IndexError(d)
+    d %= n
+    lo, hi = self._start[d], self._start[d + 1]
+    return {int(s): self._names[k] for s, k in zip(self._slot[lo:hi], self._id[lo:hi])}
+
+  def __repr__(self):
+    return f'Tokens({len(self)} decisions)'
