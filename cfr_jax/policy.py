@@ -11,15 +11,17 @@ import numpy as np
 class TabularPolicy:
   """Action probabilities per infoset, on the host.
 
-  probs: [I, A] rows summing to 1 over legal actions; legal: [I, A] bool.
+  probs: [I, A] rows summing to 1 over legal actions; legal: [I, A] bool, or
+  a function that returns it, called when `legal` is first read (a flop
+  subgame's mask is 0.2 GB that evaluations never read).
   Keys are the game's infoset keys (OpenSpiel's `information_state_string`
   for Kuhn, Leduc and imported OpenSpiel games).
   """
 
-  def __init__(self, info, probs: np.ndarray, legal: np.ndarray):
+  def __init__(self, info, probs: np.ndarray, legal):
     self.info = info
     self.probs = np.asarray(probs)
-    self.legal = np.asarray(legal, bool)
+    self._legal = legal if callable(legal) else np.asarray(legal, bool)
     # A CPU jax array that `probs` is a zero-copy, read-only view of: the
     # exact evaluations use it instead of copying the table back (0.8 GB on
     # the flop config), for as long as `probs` is still that view. On an
@@ -28,6 +30,13 @@ class TabularPolicy:
     view = (isinstance(probs, jax.Array) and len(probs.devices()) == 1
             and next(iter(probs.devices())).platform == 'cpu')
     self._source = (self.probs, probs) if view else None
+
+  @property
+  def legal(self) -> np.ndarray:
+    """[I, A] bool: each infoset's legal actions."""
+    if callable(self._legal):
+      self._legal = np.asarray(self._legal(), bool)
+    return self._legal
 
   def device_probs(self):
     """`probs` as a jax array: the one it views if any, else a copy."""

@@ -228,7 +228,9 @@ class Solver:
     """[I, A] the infoset table of a state array (regrets, strategy_sum, ...):
     hold'em subgames' compact arrays expanded (zeros at illegal actions),
     tree games' as they are (padding rows over a mesh dropped)."""
-    return self._table(x)
+    table = self._table(x)
+    heap.forget_traces(self._table)
+    return table
 
   def state_shardings(self) -> SolverState | None:
     """The `NamedSharding` of each state leaf (None without a mesh)."""
@@ -351,8 +353,9 @@ class Solver:
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    return self._policy(self._average(self._game, state.strategy_sum,
-                                      state.strategy_sum_low))
+    probs = self._average(self._game, state.strategy_sum, state.strategy_sum_low)
+    heap.forget_traces(self._average)
+    return self._policy(probs)
 
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
@@ -375,7 +378,8 @@ class Solver:
       probs = probs[:self.game.num_infosets]
     if self.lean:  # the rows as played (chance isomorphism), in place on the device
       probs = self._symmetrised(self.game, probs)
-    return TabularPolicy(self.game.info, probs, np.asarray(self.game.legal))
+      heap.forget_traces(self._symmetrised)
+    return TabularPolicy(self.game.info, probs, lambda: np.asarray(self.game.legal))
 
 
 def pad_infosets(game: Game, rows: int) -> Game:
