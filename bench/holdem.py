@@ -82,7 +82,7 @@ def bench(name: str, targets, eval_every: int, max_seconds: float, max_iteration
     state = jax.block_until_ready(solver.run(state, n))
     solve_s += time.perf_counter() - start
     it = int(state.iteration)
-    pct = 100 * cfr_jax.exploitability(game, solver.average_policy(state)) / pot
+    pct = 100 * solver.exploitability(state) / pot  # as training evaluates
     trace.append((it, solve_s, pct))
     print(f'  iteration {it:6,}: {pct:.3f}% of the pot after {solve_s:.1f} s', flush=True)
     for t in targets:

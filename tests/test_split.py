@@ -188,3 +188,27 @@ def test_split_best_responses_equal_whole_tree_ones(spec, buckets, monkeypatch):
     parted.append(cfr_jax.abstract_exploitability(game, policy))
   np.testing.assert_allclose(parted, whole, rtol=1e-12)
   assert whole[0] > 0 and (not buckets or whole[1] != whole[0])
+
+
+@pytest.mark.parametrize('spec,buckets,compensated', [
+    (ISO_TURN, None, True),  # isomorphic deals: the table's rows averaged again
+    pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6}, False, marks=pytest.mark.slow),
+], ids=['iso-turn', 'turn-buckets-no-low'])
+def test_a_split_solver_evaluates_its_average_without_the_table(spec, buckets, compensated):
+  """`Solver.exploitability` on split passes reads the average block by
+  block from the strategy sums: the table's value to float rounding (and
+  the abstract one too); whole-level solvers give the table's bit for bit."""
+  game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets))
+  solver = cfr_jax.make_solver(game, 'dcfr', subtrees=2, compensated=compensated)
+  assert solver._splits  # pylint: disable=protected-access
+  assert (solver.init().strategy_sum_low is None) != compensated
+  state = solver.run(_random_state(solver), 2)
+  policy = solver.average_policy(state)
+  kinds = [False] + ([True] if buckets else [])
+  table = [cfr_jax.abstract_exploitability(game, policy) if a
+           else cfr_jax.exploitability(game, policy) for a in kinds]
+  sums = [solver.exploitability(state, abstract=a) for a in kinds]
+  np.testing.assert_allclose(sums, table, rtol=2e-6)
+  assert table[0] > 0 and (not buckets or table[1] != table[0])
+  whole = cfr_jax.make_solver(game, 'dcfr', subtrees=0, compensated=compensated)
+  assert whole.exploitability(state) == cfr_jax.exploitability(game, whole.average_policy(state))

@@ -324,13 +324,17 @@ def _table_rows(part: Part, table: jax.Array, lo: int, hi: int) -> jax.Array:
   return picked.reshape(-1, table.shape[1])[:, list(slots)]
 
 
-def best_response_value(parts: Split, sigma: jax.Array, player: int,
-                        abstract: bool = False) -> jax.Array:
+def best_response_value(parts: Split, sigma, player: int, abstract: bool = False,
+                        rows=_table_rows) -> jax.Array:
   """`subgame.best_response_value` in split passes: [] `player`'s value best
   responding to sigma [I, A] (the full game's table), one batch of dealt
-  cards' levels live at a time."""
+  cards' levels live at a time.
+
+  rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
+  lo:hi (one block); by default read from the table sigma. Another source
+  (e.g. a state's strategy sums, `Solver.exploitability`) brings its own."""
   respond = 'bucket' if abstract else 'hand'
-  strategy = lambda part: lambda table, lo, hi: _table_rows(part, table, lo, hi)
+  strategy = lambda part: lambda source, lo, hi: rows(part, source, lo, hi)
   up = parts.upper
   stored, reach = sg.fused_forward(up.game, sigma, player, strategy(up), stubs=parts.stubs)
   values = jnp.zeros(reach.shape[1:], reach.dtype)

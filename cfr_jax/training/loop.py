@@ -558,15 +558,13 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       inst.metrics.write(r.iteration, elapsed_seconds=r.elapsed(),
                          solve_seconds=r.solve_seconds, **scores)
       return
-    value = cfr_jax.exploitability(inst.solver.game,
-                                   inst.solver.average_policy(batch.get(k)))
+    value = _exploitability(inst.solver, batch.get(k))
     if not math.isfinite(value):
       raise diverged(inst, f'exploitability is {value}')
     r.exploitability, r.exploitability_iteration = value, r.iteration
     extra = {}
     if getattr(inst.solver.game, 'bucket', None) is not None:  # a bucketed hold'em subgame
-      extra['abstract_exploitability'] = cfr_jax.abstract_exploitability(
-          inst.solver.game, inst.solver.average_policy(batch.get(k)))
+      extra['abstract_exploitability'] = _exploitability(inst.solver, batch.get(k), True)
     inst.metrics.write(r.iteration, exploitability=value, elapsed_seconds=r.elapsed(),
                        solve_seconds=r.solve_seconds, **extra)
 
@@ -699,6 +697,16 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
     print(f'{prefix}completed ({why}) at iteration {r.iteration}: '
           f'{_exploitability_text(r)}\n{_where_text(inst)}', flush=True)
+
+
+def _exploitability(solver, state, abstract: bool = False) -> float:
+  """The exact (or abstract) exploitability of `state`'s average strategy:
+  tabular solvers compute it without an [I, A] table where they can
+  (`Solver.exploitability`), the others through their average policy."""
+  if isinstance(solver, solver_lib.Solver):
+    return solver.exploitability(state, abstract)
+  evaluate = cfr_jax.abstract_exploitability if abstract else cfr_jax.exploitability
+  return evaluate(solver.game, solver.average_policy(state))
 
 
 def _by_play(solver) -> bool:
