@@ -424,6 +424,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   if _by_play(solvers[0]):
     state = batch.get(0)
     solvers[0].evaluate(state, solvers[0].snapshot(state))  # both of its programs
+  elif isinstance(solvers[0], solver_lib.Solver):  # what evaluations run (no [I, A] table
+    _exploitability(solvers[0], batch.get(0))       # on split subgames)
   else:
     cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
   compile_seconds = time.monotonic() - began
