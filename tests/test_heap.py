@@ -109,3 +109,43 @@ def test_exploitability_programs_are_not_traced_again_after_their_traces_are_dro
   with _Traces() as traces:
     again = [cfr_jax.exploitability(game, policy), cfr_jax.game_value(game, policy)]
   assert traces.count == 0 and again == first
+
+
+class _Compiles(_Traces):
+  """Counts XLA compilations while in a `with` block."""
+
+  def __enter__(self):
+    self.count = 0
+    self._listener = lambda event, *_, **__: setattr(
+        self, 'count', self.count + (event == dispatch.BACKEND_COMPILE_EVENT))
+    jax.monitoring.register_event_duration_secs_listener(self._listener)
+    return self
+
+
+def test_a_solver_compiled_before_its_state_runs_fresh_and_restored_states_without_compiling(
+    tmp_path):
+  """`Solver.compile` builds the step before any state exists (the
+  launcher's order); a fresh state committed to the device and one restored
+  from a checkpoint both run on that compilation."""
+  from test_engine import RIVER  # pylint: disable=g-import-not-at-top
+  from cfr_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import resume  # pylint: disable=g-import-not-at-top
+  solver = cfr_jax.make_solver(subgame.compile_subgame(RIVER), 'dcfr')
+  with _Compiles() as compiles:
+    solver.compile()
+  assert compiles.count >= 1  # the step (and any small program its trace evaluates)
+  fingerprint = checkpoint.make_fingerprint(**solver.describe())
+  with checkpoint.CheckpointStore(tmp_path, fingerprint=fingerprint) as store:
+    fresh = jax.block_until_ready(jax.device_put(solver.init(), jax.devices()[0]))
+    with _Compiles() as compiles:
+      state = jax.block_until_ready(solver.run(fresh, 3))
+    assert compiles.count == 0
+    store.save(state, 3)
+  with checkpoint.CheckpointStore(tmp_path, fingerprint=fingerprint) as store:
+    restored, report = resume.restore_state(store, solver)
+  assert report.iteration == 3
+  with _Compiles() as compiles:
+    again = solver.run(restored, 2)
+  assert compiles.count == 0 and int(again.iteration) == 5
+  with pytest.raises(ValueError, match='without a mesh'):
+    cfr_jax.make_solver(subgame.compile_subgame(RIVER), 'dcfr', mesh=cfr_jax.make_mesh(1)).compile()
