@@ -1,9 +1,8 @@
-r"""A subgame config's process memory, phase by phase: built, compiled, state, run.
+r"""A subgame config's process memory, phase by phase: built, state, compiled, run.
 
-    python bench/memory_phases.py                       # the flop config (~2 min, ~2 GB)
+    python bench/memory_phases.py                       # the flop config (~3 min, ~6 GB)
     python bench/memory_phases.py --config=holdem_turn --no_trim
     python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
-    python bench/memory_phases.py --state_first         # the state made before compiling
 
 Prints the process's resident memory (now, and the peak so far) after each
 phase, and the compiled chunk's XLA `memory_analysis()`. `--no_trim` turns
@@ -18,6 +17,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
@@ -35,16 +35,10 @@ def _mb() -> str:
   return f'RSS {now:,.0f} MB (peak {peak:,.0f} MB)'
 
 
-def _state_mb(state) -> float:
-  return sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='holdem_flop', help='a holdem_* config name')
   parser.add_argument('--no_trim', action='store_true', help='no heap trim after compiling')
-  parser.add_argument('--state_first', action='store_true',
-                      help='make the state before compiling (the order before Solver.compile)')
   parser.add_argument('--subtrees', type=int, default=None,
                       help='cards per batch of the split passes (default: automatic; 0: off)')
   args = parser.parse_args()
@@ -55,20 +49,16 @@ def main():
   game = config_lib._load_game(config)  # pylint: disable=protected-access
   print(f'{args.config}: built in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
   solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees)
-  # A state committed to its device, as the launcher's (what `compile` compiles for).
-  make_state = lambda: jax.block_until_ready(jax.device_put(solver.init(), jax.devices()[0]))
-  if args.state_first:  # the order before `Solver.compile`: the state, then the chunk
-    state = make_state()
-    print(f'state {_state_mb(state):,.0f} MB; {_mb()}', flush=True)
+  state = jax.block_until_ready(solver.init())
+  print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
+        flush=True)
   began = time.perf_counter()
-  compiled = solver.compile()  # as the launcher does, before the state unless --state_first
+  one = jnp.asarray(1, jnp.int32)
+  compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access
   m = compiled.memory_analysis()
   print(f'compiled in {time.perf_counter() - began:.1f} s (temporaries '
         f'{m.temp_size_in_bytes / 2**20:,.0f} MB, arguments {m.argument_size_in_bytes / 2**20:,.0f} MB; '
         f'trims so far {heap.trims()}); {_mb()}', flush=True)
-  if not args.state_first:
-    state = make_state()
-    print(f'state {_state_mb(state):,.0f} MB; {_mb()}', flush=True)
   del compiled  # the jitted function's caches keep its executable
   for k in (1, 2, 3):
     # Through `Solver.run`, as training runs it: the program compiled above

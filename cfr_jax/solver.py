@@ -276,23 +276,6 @@ class Solver:
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                         shapes, self.state_shardings())
 
-  def compile(self):
-    """Compiles `run`'s program ahead of its first call, for states committed
-    to the first device (as the launcher's are; solvers without a mesh), and
-    returns it (JAX's `Compiled`: `memory_analysis()`, `as_text()`).
-
-    Before a state exists: a big subgame's compilation then peaks beside the
-    game alone, not beside the game and the state (flop config: bench/RESULTS.md,
-    "Compiled before the state"). The first `run` finds the program in
-    JAX's caches and compiles nothing."""
-    if self.mesh is not None:
-      raise ValueError('Solver.compile is for solvers without a mesh')
-    on = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=on),
-                          self.abstract_state())
-    # Not `forget_traces` yet: the first run reuses this trace to find the program.
-    return self._run.lower(self._passes, shapes, jnp.asarray(0, jnp.int32), self._hp).compile()
-
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
     n = checked_count(state.iteration, num_iterations)

@@ -358,16 +358,6 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
-  # Compile the solver step and the evaluator before the clock starts: the
-  # time budget counts training (steps, evaluations, saves), not start-up.
-  # One tabular solver compiles its step before its state exists, so that
-  # the compilation's peak is not added to the state's (Solver.compile).
-  compiled = _Compilations.start()
-  began = time.monotonic()
-  if (not vmapped and isinstance(solvers[0], solver_lib.Solver)
-      and solvers[0].mesh is None):
-    solvers[0].compile()
-  compile_seconds = time.monotonic() - began
   instances, states = [], []
   for config, workdir, solver in zip(configs, workdirs, solvers):
     tag = f'instance {len(instances)}: ' if vmapped else ''
@@ -426,6 +416,9 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   del states
   if vmapped:
     batch.set_hyperparameters(solvers)
+  # Compile the solver step and the evaluator before the clock starts: the
+  # time budget counts training (steps, evaluations, saves), not start-up.
+  compiled = _Compilations.start()
   began = time.monotonic()
   batch.step([0] * len(instances))
   if _by_play(solvers[0]):
@@ -435,7 +428,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     _exploitability(solvers[0], batch.get(0))       # on split subgames)
   else:
     cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
-  compile_seconds += time.monotonic() - began
+  compile_seconds = time.monotonic() - began
   for inst in instances:
     inst.r.compile_seconds, inst.r.compilations = compile_seconds, compiled
   if processes.primary:
