@@ -2,10 +2,10 @@
 
 A flop subgame has ~3e5 nodes. Kept as Python objects, the histories of its
 terminals and decisions ('kb10c/Td/b25', ...) and each decision's
-{action slot: token} took ~100 MB of host memory after the build (flop config,
-tracemalloc; bench/RESULTS.md, "Lines held as bytes"), more than twice the
-game's arrays (44 MB). Here they are one bytes buffer and a few numpy arrays;
-a line becomes a `str` when it is read.
+{action slot: token} took ~100 MB of host memory after the build, more than
+twice the game's arrays (44 MB; flop config, tracemalloc: bench/RESULTS.md,
+"Traces dropped after compiling, lines held as bytes, ..."). Here they are
+one bytes buffer and a few numpy arrays; a line becomes a `str` when read.
 """
 from __future__ import annotations
 
@@ -14,11 +14,25 @@ import collections.abc
 import numpy as np
 
 
-class Strings(collections.abc.Sequence):
-  """A read-only list of ASCII strings: `strings[i]` is a new `str`.
+class _Items(collections.abc.Sequence):
+  """A read-only sequence whose item i is `self._item(i)`, 0 <= i < len:
+  indexing from the end, slices (as lists) and IndexError done here;
+  iteration, `in`, `index` and `count` come from `Sequence` (linear scans)."""
 
-  Iteration, `in`, `index` and `count` come from `Sequence` (linear scans).
-  """
+  def _item(self, i: int):
+    raise NotImplementedError
+
+  def __getitem__(self, i):
+    if isinstance(i, slice):
+      return [self._item(j) for j in range(*i.indices(len(self)))]
+    n = len(self)
+    if not -n <= i < n:
+      raise IndexError(i)
+    return self._item(i % n)
+
+
+class Strings(_Items):
+  """A read-only list of ASCII strings: `strings[i]` is a new `str`."""
 
   def __init__(self, strings):
     data = [s.encode('ascii') for s in strings]
@@ -28,13 +42,7 @@ class Strings(collections.abc.Sequence):
   def __len__(self):
     return len(self._end)
 
-  def __getitem__(self, i):
-    if isinstance(i, slice):
-      return [self[j] for j in range(*i.indices(len(self)))]
-    n = len(self)
-    if not -n <= i < n:
-      raise IndexError(i)
-    i %= n
+  def _item(self, i: int) -> str:
     start = int(self._end[i - 1]) if i else 0
     return self._buf[start:int(self._end[i])].decode('ascii')
 
@@ -42,7 +50,7 @@ class Strings(collections.abc.Sequence):
     return f'Strings({len(self)} lines)'
 
 
-class Tokens(collections.abc.Sequence):
+class Tokens(_Items):
   """Per decision node, {action slot: its betting token} ('k', 'c', 'f',
   'b10', 'a', ...): `tokens[d]` is a new dict.
 
@@ -61,13 +69,7 @@ class Tokens(collections.abc.Sequence):
   def __len__(self):
     return len(self._start) - 1
 
-  def __getitem__(self, d):
-    if isinstance(d, slice):
-      return [self[j] for j in range(*d.indices(len(self)))]
-    n = len(self)
-    if not -n <= d < n:
-      raise IndexError(d)
-    d %= n
+  def _item(self, d: int) -> dict:
     lo, hi = self._start[d], self._start[d + 1]
     return {int(s): self._names[k] for s, k in zip(self._slot[lo:hi], self._id[lo:hi])}
 
