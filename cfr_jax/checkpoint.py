@@ -49,6 +49,7 @@ barriers around it, and its choice of candidate is the one every process tries.
 
 import dataclasses
 import datetime
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -68,6 +69,8 @@ import jax
 from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
+
+from cfr_jax import heap
 
 # Bump when the layout or the meaning of the metadata changes; it is part of every
 # fingerprint, so checkpoints of another format version are refused as foreign.
@@ -373,6 +376,45 @@ def _abstract(tree: Any) -> Any:
     sharding = getattr(x, "sharding", None) or default
     return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
   return jax.tree.map(to_abstract, tree)
+
+
+# Arrays above this many bytes are read one per Orbax restore (`_read_arrays`).
+READ_ALONE_BYTES = 1 << 26
+
+
+def _read_arrays(state_dir, target: Any) -> Any:
+  """`ocp.StandardCheckpointer().restore(state_dir, target)`, the arrays
+  over READ_ALONE_BYTES one restore at a time.
+
+  Orbax reads each array into a host buffer, then copies it to the device:
+  read together, a flop state's arrays held twice the state at once (its
+  0.92 GB and as much in buffers; bench/RESULTS.md, "A checkpoint's arrays
+  read one at a time"). Each big array is read alone (the others are
+  `ocp.PLACEHOLDER`s, not read) and its buffer freed before the next.
+  """
+  leaves, treedef = jax.tree.flatten(target)
+  alone = [i for i, x in enumerate(leaves)
+           if int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize > READ_ALONE_BYTES]
+  rest = [i for i in range(len(leaves)) if i not in alone]
+  groups = [[i] for i in alone] + ([rest] if rest else [])
+  if len(groups) <= 1:
+    with ocp.StandardCheckpointer() as checkpointer:
+      return checkpointer.restore(state_dir, target)
+  args = jax.tree.leaves(ocp.checkpoint_utils.construct_restore_args(target))
+  out = [None] * len(leaves)
+  for group in groups:
+    pick = lambda values, group=group: treedef.unflatten(
+        [v if i in group else ocp.PLACEHOLDER for i, v in enumerate(values)])
+    with ocp.PyTreeCheckpointer() as checkpointer:
+      read = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
+          item=pick(leaves), restore_args=pick(args)))
+    read = jax.tree.leaves(read, is_leaf=lambda x: x is ocp.PLACEHOLDER)
+    for i in group:
+      out[i] = jax.block_until_ready(read[i])
+    del read
+    gc.collect()  # the host buffers, held in Orbax's reference cycles
+    heap.release_free_memory()
+  return treedef.unflatten(out)
 
 
 def _read_json(path: str) -> Optional[dict]:
@@ -689,14 +731,19 @@ class CheckpointStore:
     """Reads the arrays; returns None (and rejects) if unusable."""
     state_dir = epath.Path(record.path) / _STATE_ITEM
     try:
-      with ocp.StandardCheckpointer() as checkpointer:
-        if record.layout == 1:
-          state = checkpointer.restore(state_dir, target)
-        else:
-          saved = checkpointer.restore(state_dir, {
-              _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
-          state = saved[_STATE_LEAF]
+      if record.layout == 1:
+        state = _read_arrays(state_dir, target)
+      else:
+        saved = _read_arrays(state_dir, {
+            _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
+        state = saved[_STATE_LEAF]
       jax.block_until_ready(state)
+      # Orbax read each array into a host buffer before copying it to the
+      # device; freed, those buffers (the state's size: 0.92 GB on the flop
+      # config) would stay in glibc's heap (bench/RESULTS.md); they are
+      # freed with Orbax's reference cycles.
+      gc.collect()
+      heap.release_free_memory()
     except Exception as e:  # pylint: disable=broad-except
       empty = [os.path.relpath(os.path.join(d, f), record.path)
                for d, _, files in os.walk(state_dir) for f in files

@@ -108,8 +108,18 @@ def clean_dir(tmp_path):
   return populate(tmp_path / "ckpt", (100, 200, 300))
 
 
+@pytest.fixture(params=["together", "one at a time"])
+def reads(request, monkeypatch):
+  """Both ways a restore reads the arrays: in one Orbax restore (small
+  states), and one array per restore (states with arrays over
+  READ_ALONE_BYTES, e.g. the flop config's)."""
+  if request.param != "together":
+    monkeypatch.setattr(checkpoint, "READ_ALONE_BYTES", 0)
+  return request.param
+
+
 # 1
-def test_clean_directory_restores_newest_exactly(clean_dir, caplog):
+def test_clean_directory_restores_newest_exactly(clean_dir, reads, caplog):
   caplog.set_level(logging.INFO)
   _, state, report = restore(clean_dir)
   assert report.iteration == 300 and not report.started_fresh
@@ -125,7 +135,7 @@ def test_clean_directory_restores_newest_exactly(clean_dir, caplog):
 
 # 2
 @pytest.mark.parametrize("fraction", [0.0, 0.5])
-def test_truncated_array_file_falls_back(clean_dir, fraction, caplog):
+def test_truncated_array_file_falls_back(clean_dir, reads, fraction, caplog):
   caplog.set_level(logging.INFO)
   path = largest_array_file(os.path.join(clean_dir, "300"))
   with open(path, "r+b") as f:
@@ -143,7 +153,7 @@ def test_truncated_array_file_falls_back(clean_dir, fraction, caplog):
 
 
 # 3
-def test_random_bytes_falls_back(clean_dir):
+def test_random_bytes_falls_back(clean_dir, reads):
   path = largest_array_file(os.path.join(clean_dir, "300"))
   size = os.path.getsize(path)
   with open(path, "wb") as f:
@@ -186,7 +196,7 @@ def flip_undetected_byte(step_dir):
   raise AssertionError("no single-byte flip loads as wrong data")
 
 
-def test_flipped_byte_restores_with_checksum_warning(clean_dir, caplog):
+def test_flipped_byte_restores_with_checksum_warning(clean_dir, reads, caplog):
   # The flipped byte is one Orbax does not detect (see flip_undetected_byte): what
   # is asserted is that our per-array sha256 catches it, and that, by the issue's
   # rules, this minor problem still restores step 300 (corrupted value and all)
@@ -472,7 +482,7 @@ def test_unwritable_directory_exits_non_zero_promptly(tmp_path):
 
 # 12
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_round_trip_synthetic_bitwise(tmp_path, dtype):
+def test_round_trip_synthetic_bitwise(tmp_path, dtype, reads):
   with jax.enable_x64(dtype == "float64"):
     state = make_state(7, dtype=np.dtype(dtype))
     flat = np.asarray(state.regrets).reshape(-1).copy()
