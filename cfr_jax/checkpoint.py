@@ -382,6 +382,12 @@ def _abstract(tree: Any) -> Any:
 READ_ALONE_BYTES = 1 << 26
 
 
+def _nbytes(tree: Any) -> int:
+  """The bytes of a tree of arrays or ShapeDtypeStructs."""
+  return sum(int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize
+             for x in jax.tree.leaves(tree))
+
+
 def _read_arrays(state_dir, target: Any) -> Any:
   """`ocp.StandardCheckpointer().restore(state_dir, target)`, the arrays
   over READ_ALONE_BYTES one restore at a time.
@@ -393,8 +399,7 @@ def _read_arrays(state_dir, target: Any) -> Any:
   `ocp.PLACEHOLDER`s, not read) and its buffer freed before the next.
   """
   leaves, treedef = jax.tree.flatten(target)
-  alone = [i for i, x in enumerate(leaves)
-           if int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize > READ_ALONE_BYTES]
+  alone = [i for i, x in enumerate(leaves) if _nbytes(x) > READ_ALONE_BYTES]
   rest = [i for i in range(len(leaves)) if i not in alone]
   groups = [[i] for i in alone] + ([rest] if rest else [])
   if len(groups) <= 1:
@@ -738,12 +743,14 @@ class CheckpointStore:
             _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
         state = saved[_STATE_LEAF]
       jax.block_until_ready(state)
-      # Orbax read each array into a host buffer before copying it to the
-      # device; freed, those buffers (the state's size: 0.92 GB on the flop
-      # config) would stay in glibc's heap (bench/RESULTS.md); they are
-      # freed with Orbax's reference cycles.
-      gc.collect()
-      heap.release_free_memory()
+      if _nbytes(target) > READ_ALONE_BYTES:
+        # Orbax read each array into a host buffer before copying it to the
+        # device; freed (with Orbax's reference cycles), those buffers, the
+        # state's size (0.92 GB on the flop config), would stay in glibc's
+        # heap (bench/RESULTS.md). Small states skip the full collection: the
+        # launcher reloads after every chunk.
+        gc.collect()
+        heap.release_free_memory()
     except Exception as e:  # pylint: disable=broad-except
       empty = [os.path.relpath(os.path.join(d, f), record.path)
                for d, _, files in os.walk(state_dir) for f in files
