@@ -404,7 +404,9 @@ def _read_arrays(state_dir, target: Any) -> Any:
   groups = [[i] for i in alone] + ([rest] if rest else [])
   if len(groups) <= 1:
     with ocp.StandardCheckpointer() as checkpointer:
-      return checkpointer.restore(state_dir, target)
+      state = jax.block_until_ready(checkpointer.restore(state_dir, target))
+    _release_buffers(target)
+    return state
   args = jax.tree.leaves(ocp.checkpoint_utils.construct_restore_args(target))
   out = [None] * len(leaves)
   for group in groups:
@@ -417,9 +419,18 @@ def _read_arrays(state_dir, target: Any) -> Any:
     for i in group:
       out[i] = jax.block_until_ready(read[i])
     del read
-    gc.collect()  # the host buffers, held in Orbax's reference cycles
-    heap.release_free_memory()
+    _release_buffers([leaves[i] for i in group])
   return treedef.unflatten(out)
+
+
+def _release_buffers(read: Any) -> None:
+  """Returns the host buffers of a restore that read the arrays `read` to
+  the system: freed with Orbax's reference cycles, they would stay in
+  glibc's heap. Small reads skip the full collection (the launcher reloads
+  after every chunk)."""
+  if _nbytes(read) > READ_ALONE_BYTES:
+    gc.collect()
+    heap.release_free_memory()
 
 
 def _read_json(path: str) -> Optional[dict]:
@@ -743,14 +754,6 @@ class CheckpointStore:
             _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
         state = saved[_STATE_LEAF]
       jax.block_until_ready(state)
-      if _nbytes(target) > READ_ALONE_BYTES:
-        # Orbax read each array into a host buffer before copying it to the
-        # device; freed (with Orbax's reference cycles), those buffers, the
-        # state's size (0.92 GB on the flop config), would stay in glibc's
-        # heap (bench/RESULTS.md). Small states skip the full collection: the
-        # launcher reloads after every chunk.
-        gc.collect()
-        heap.release_free_memory()
     except Exception as e:  # pylint: disable=broad-except
       empty = [os.path.relpath(os.path.join(d, f), record.path)
                for d, _, files in os.walk(state_dir) for f in files

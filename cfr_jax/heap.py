@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 
 import jax
@@ -76,7 +77,8 @@ def forget_traces(jitted) -> bool:
   on the flop config dropping it returned 92 MB (bench/RESULTS.md, "Traces
   dropped after compiling"). A new signature traces afresh, as it would
   the first time. Only for functions without side effects (callbacks):
-  JAX calls those through Python, which would trace them again.
+  JAX calls those through Python, which would trace them again. `jit`
+  makes jitted functions that call this after every call.
 
   JAX has no public call for this (`clear_cache()` drops the compiled
   programs too), so this evicts the function from two caches of the pinned
@@ -98,6 +100,29 @@ def forget_traces(jitted) -> bool:
     gc.collect()
     release_free_memory()
   return dropped
+
+
+class _Forgetful:
+  """A jitted function that drops its traces after every call."""
+
+  def __init__(self, jitted):
+    self._jitted = jitted
+    functools.update_wrapper(self, jitted)
+
+  def __call__(self, *args, **kwargs):
+    out = self._jitted(*args, **kwargs)
+    forget_traces(self._jitted)  # compiled now; its jaxpr is not read again
+    return out
+
+  def __getattr__(self, name):  # lower, trace, _fun, _cache_size, ...
+    return getattr(self._jitted, name)
+
+
+def jit(fun, **kwargs):
+  """`jax.jit(fun, **kwargs)` whose traces are dropped after each call
+  (`forget_traces`; a call that compiled nothing drops nothing). For
+  cfr_jax's own top-level programs, which have no callbacks."""
+  return _Forgetful(jax.jit(fun, **kwargs))
 
 
 def trims() -> int:

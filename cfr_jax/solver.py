@@ -130,7 +130,7 @@ class Solver:
         game = pad_infosets(game, self.num_rows)
       game = jax.device_put(game, jax.sharding.NamedSharding(self.mesh, P()))
       shardings = self.state_shardings()
-    run = jax.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses,
+    run = heap.jit(_make_run(algo, self.alternating, shardings, schedule, self._fuses,
                             self.lean, self._recomputes), donate_argnums=(1,),
                   **self._jit_options)
     object.__setattr__(self, '_game', game)
@@ -144,13 +144,13 @@ class Solver:
     object.__setattr__(self, '_run', run)
     object.__setattr__(self, '_init', jax.jit(self._zeros, out_shardings=shardings))
     object.__setattr__(self, '_run_many', {})
-    object.__setattr__(self, '_table', jax.jit(lambda x: _as_table(game, x)))
+    object.__setattr__(self, '_table', heap.jit(lambda x: _as_table(game, x)))
     # Jitted, so that a flop's [I, A] tables are computed in one fused pass:
     # run op by op, the average policy peaked at 8 GB of host memory there.
-    object.__setattr__(self, '_average', jax.jit(functools.partial(
+    object.__setattr__(self, '_average', heap.jit(functools.partial(
         _average_strategy, self.dtype, self.lean)))
     # Donated: `_policy`'s tables are fresh, and a flop's is 0.8 GB.
-    object.__setattr__(self, '_symmetrised', jax.jit(
+    object.__setattr__(self, '_symmetrised', heap.jit(
         subgame_lib.symmetrised, donate_argnums=1,
         compiler_options=subgame_lib.COMPILER_OPTIONS))
     hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
@@ -229,9 +229,7 @@ class Solver:
     """[I, A] the infoset table of a state array (regrets, strategy_sum, ...):
     hold'em subgames' compact arrays expanded (zeros at illegal actions),
     tree games' as they are (padding rows over a mesh dropped)."""
-    table = self._table(x)
-    heap.forget_traces(self._table)
-    return table
+    return self._table(x)
 
   def state_shardings(self) -> SolverState | None:
     """The `NamedSharding` of each state leaf (None without a mesh)."""
@@ -279,9 +277,7 @@ class Solver:
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
     n = checked_count(state.iteration, num_iterations)
-    state = self._run(self._passes, state, jnp.asarray(n, jnp.int32), self._hp)
-    heap.forget_traces(self._run)  # compiled now; its jaxpr is not read again
-    return state
+    return self._run(self._passes, state, jnp.asarray(n, jnp.int32), self._hp)
 
   def run_many(self, states: SolverState, num_iterations, hyperparameters=None) -> SolverState:
     """Runs N instances as one vmapped program (states are donated).
@@ -316,12 +312,10 @@ class Solver:
                         fused=self._fuses, lean=self.lean,
                         recompute=self._recomputes)
       axes = (None, 0, None if same else 0, 0)
-      self._run_many[same] = jax.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
+      self._run_many[same] = heap.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
     n = jnp.asarray(n[0] if same else n, jnp.int32)
-    states = self._run_many[same](self._passes, states, n, hp)
-    heap.forget_traces(self._run_many[same])
-    return states
+    return self._run_many[same](self._passes, states, n, hp)
 
   def place(self, state: SolverState) -> SolverState:
     """`state` in this solver's layout: its infoset axis cut or zero-padded to
@@ -354,9 +348,8 @@ class Solver:
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    probs = self._average(self._game, state.strategy_sum, state.strategy_sum_low)
-    heap.forget_traces(self._average)
-    return self._policy(probs)
+    return self._policy(self._average(self._game, state.strategy_sum,
+                                      state.strategy_sum_low))
 
   def exploitability(self, state: SolverState, abstract: bool = False) -> float:
     """The exploitability of the state's average strategy in chips:
@@ -372,10 +365,8 @@ class Solver:
     if not self._splits:
       policy = self.average_policy(state)
       return (abstract_exploitability if abstract else exploitability)(self.game, policy)
-    nash_conv = _average_nash_conv(self._passes, state.strategy_sum, state.strategy_sum_low,
-                                   abstract=abstract)
-    heap.forget_traces(_average_nash_conv)
-    return float(nash_conv) / 2
+    return float(_average_nash_conv(self._passes, state.strategy_sum,
+                                    state.strategy_sum_low, abstract=abstract)) / 2
 
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
@@ -398,7 +389,6 @@ class Solver:
       probs = probs[:self.game.num_infosets]
     if self.lean:  # the rows as played (chance isomorphism), in place on the device
       probs = self._symmetrised(self.game, probs)
-      heap.forget_traces(self._symmetrised)
     return TabularPolicy(self.game.info, probs, lambda: np.asarray(self.game.legal))
 
 
@@ -455,7 +445,7 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
   return subgame_lib.expand(game, total, normalise)
 
 
-@functools.partial(jax.jit, static_argnames='abstract',
+@functools.partial(heap.jit, static_argnames='abstract',
                    compiler_options=subgame_lib.COMPILER_OPTIONS)
 def _average_nash_conv(parts, strategy_sum, low, abstract: bool) -> jax.Array:
   """[] NashConv of the average strategy of a split subgame's compact sums:
