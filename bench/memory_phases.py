@@ -3,6 +3,7 @@ r"""A subgame config's process memory, phase by phase: built, state, compiled, r
     python bench/memory_phases.py                       # the flop config (~3 min, ~6 GB)
     python bench/memory_phases.py --config=holdem_turn --no_trim
     python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
+    python bench/memory_phases.py --storage=bfloat16    # 16-bit state
 
 Prints the process's resident memory (now, and the peak so far) after each
 phase, and the compiled chunk's XLA `memory_analysis()`. `--no_trim` turns
@@ -39,6 +40,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='holdem_flop', help='a holdem_* config name')
   parser.add_argument('--no_trim', action='store_true', help='no heap trim after compiling')
+  parser.add_argument('--storage', default=None, help='bfloat16: 16-bit state')
   parser.add_argument('--subtrees', type=int, default=None,
                       help='cards per batch of the split passes (default: automatic; 0: off)')
   args = parser.parse_args()
@@ -48,7 +50,8 @@ def main():
   config, _ = train.load_config(args.config)
   game = config_lib._load_game(config)  # pylint: disable=protected-access
   print(f'{args.config}: built in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
-  solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees)
+  solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees,
+                               storage=args.storage)
   state = jax.block_until_ready(solver.init())
   print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
         flush=True)

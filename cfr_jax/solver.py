@@ -178,12 +178,8 @@ class Solver:
   @property
   def _splits(self) -> bool:
     """Whether the half steps run split below the first deal
-    (`cfr_jax.holdem.split`): fused, unsharded subgames that deal a card,
-    with the state in the compute dtype. XLA:CPU's window scatters into a
-    bfloat16 state are not in-place-cheap: turn config, one card at a time,
-    1.03 s per iteration against 0.08 s on whole levels (0.25 s scattering
-    the bits as uint16); the flop config ran ~200 s per iteration."""
-    return (self._fuses and self.mesh is None and self.storage is None
+    (`cfr_jax.holdem.split`): fused, unsharded subgames that deal a card."""
+    return (self._fuses and self.mesh is None
             and self._split_cards > 0 and split_lib.deals(self.game))
 
   @property
@@ -689,8 +685,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     block), read from their windows of the full state."""
     rows, slots = split_lib.block_shape(part, lo, hi)
     legal = jnp.ones(((hi - lo) * rows, len(slots)), bool)
-    read = lambda x: split_lib.windows(x, part.base[lo:hi], rows * len(slots)).reshape(
-        legal.shape)
+    read = lambda x: split_lib.from_bits(split_lib.windows(
+        x, part.base[lo:hi], rows * len(slots)).reshape(legal.shape))
     return _strategy_rows(algo, st, hp_t, t_policy, legal, read=read)
 
   def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
@@ -698,8 +694,9 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     rows, slots = split_lib.block_shape(part, lo, hi)
     width, starts = rows * len(slots), part.base[lo:hi]
     row_ids = (part.row[lo:hi][:, None] + jnp.arange(rows, dtype=part.row.dtype)).reshape(-1)
-    return write_rows(st, lambda x: split_lib.windows(x, starts, width).reshape(-1, len(slots)),
-                      lambda x, new: split_lib.put_windows(x, starts, new.reshape(-1, width)),
+    read = lambda x: split_lib.from_bits(split_lib.windows(x, starts, width)).reshape(
+        -1, len(slots))
+    return write_rows(st, read, lambda x, new: split_lib.put(x, part, lo, hi, new),
                       (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt)
 
   def split_half_step(split, state, hp, t, players, salt):
@@ -752,7 +749,12 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     # the solver: its jaxpr would outlive `heap.forget_traces` (which frees
     # 92 MB on the flop config with it gone; tests/test_heap.py).
     body = lambda i, carry: iteration(i, carry)  # pylint: disable=unnecessary-lambda
+    # Split passes carry a 16-bit state as its bits (`split.put`).
+    bits = isinstance(game, split_lib.Split)
+    convert = lambda st, f: with_leaves(st, tuple(map(f, leaves(st)))) if bits else st
+    state = convert(state, split_lib.to_bits)
     state = jax.lax.fori_loop(0, n, body, (game, state, hp))[1]
+    state = convert(state, split_lib.from_bits)
     if shardings is not None:
       state = jax.lax.with_sharding_constraint(state, shardings)
     return state
@@ -840,8 +842,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
     half step passes over at a time (`cfr_jax.holdem.split`), which bounds its
     temporaries by that many cards' levels instead of whole levels. None
     (default): 1 on states over 256 MB (the flop config), whole levels below;
-    0: whole levels. Alternating, unsharded runs without 16-bit storage only
-    (others ignore it).
+    0: whole levels. Alternating, unsharded runs only (others ignore it).
 
   Hold'em subgames have a lean state layout: `last_regrets` only for the
   predictive algorithms (pcfr+, pdcfr+, sapcfr+), and alternating updates run the

@@ -145,8 +145,7 @@ def test_subtrees_option():
   turn = subgame.compile_subgame(TURN)
   assert not cfr_jax.make_solver(turn, 'dcfr')._splits
   assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, alternating=False)._splits
-  # bfloat16 states stay on whole levels (window scatters into them are slow).
-  assert not cfr_jax.make_solver(turn, 'dcfr', subtrees=2, storage='bfloat16')._splits
+  assert cfr_jax.make_solver(turn, 'dcfr', subtrees=2, storage='bfloat16')._splits
   for bad in (-1, 1.5, 'two', True):
     with pytest.raises(ValueError, match='subtrees'):
       cfr_jax.make_solver(turn, 'dcfr', subtrees=bad)
@@ -212,3 +211,33 @@ def test_a_split_solver_evaluates_its_average_without_the_table(spec, buckets, c
   assert table[0] > 0 and (not buckets or table[1] != table[0])
   whole = cfr_jax.make_solver(game, 'dcfr', subtrees=0, compensated=compensated)
   assert whole.exploitability(state) == cfr_jax.exploitability(game, whole.average_policy(state))
+
+
+def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
+  """16-bit storage runs split too: its state goes through the passes as its
+  bits, each part's rows written in place (XLA:CPU rewrote the whole bfloat16
+  array for every window it scattered), the temporaries stay under the state,
+  and an iteration gives whole levels' iterates up to rounding: the same
+  stochastic rounding of float32 values that differ only in summation order."""
+  game = subgame.compile_subgame(TURN)
+  parts = cfr_jax.make_solver(game, 'dcfr', subtrees=1, storage='bfloat16')
+  whole = cfr_jax.make_solver(game, 'dcfr', subtrees=0, storage='bfloat16')
+  assert parts._splits and not whole._splits
+  state = jax.eval_shape(parts._zeros)
+  compiled = parts._run.lower(parts._passes, state, jnp.asarray(1, jnp.int32),
+                              parts._hp).compile()
+  state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+  assert compiled.memory_analysis().temp_size_in_bytes <= 1.0 * state_bytes
+  text = compiled.as_text()
+  for shape in (f'u16[{game.num_cells}]', f'bf16[{game.num_cells}]'):
+    assert text.count(f'= {shape}{{0}} copy(') == 0, shape
+  assert text.count(f'= u16[{game.num_cells}]{{0}} dynamic-update-slice(') + text.count(
+      f'= u16[{game.num_cells}]{{0}} fusion(') > 0
+  a, b = whole.run(_random_state(whole), 1), parts.run(_random_state(parts), 1)
+  for name in ('regrets', 'strategy_sum'):
+    x, y = (np.asarray(getattr(s, name), np.float32) for s in (a, b))
+    assert getattr(b, name).dtype == jnp.bfloat16
+    assert (x == y).mean() > 0.99, name
+    np.testing.assert_allclose(y, x, rtol=2 ** -7, atol=1e-30, err_msg=name)
+  moved = np.asarray(a.regrets) != np.asarray(_random_state(whole).regrets)
+  assert moved.mean() > 0.5

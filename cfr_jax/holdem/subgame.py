@@ -1323,8 +1323,8 @@ def after(x: jax.Array, *deps: jax.Array) -> jax.Array:
   nothing (at most a zero's sign).
   """
   for dep in deps:
-    if dep.size:
-      x = x + 0 * dep.reshape(-1)[0]
+    if dep.size:  # (a 16-bit state's bits are integers: cast, not promoted)
+      x = x + 0 * dep.reshape(-1)[0].astype(x.dtype)
   return x
 
 
