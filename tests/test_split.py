@@ -241,3 +241,8 @@ def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
     np.testing.assert_allclose(y, x, rtol=2 ** -7, atol=1e-30, err_msg=name)
   moved = np.asarray(a.regrets) != np.asarray(_random_state(whole).regrets)
   assert moved.mean() > 0.5
+  # The bits are converted per chunk: chunking still changes nothing.
+  c, d = parts.run(parts.run(parts.init(), 2), 3), parts.run(parts.init(), 5)
+  for name in ('regrets', 'strategy_sum'):
+    np.testing.assert_array_equal(np.asarray(getattr(c, name), np.float32),
+                                  np.asarray(getattr(d, name), np.float32))
