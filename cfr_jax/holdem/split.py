@@ -24,8 +24,8 @@ static structure (`levels`, `act_runs`, ...) is the class's, shared.
 The state keeps the full game's layout: a part's decision reads and writes its
 rows at their place in the full state (`Part.base`, the first entry of each
 of the part's decisions there), a window per decision. A 16-bit state is
-carried through the passes as its bits (`to_bits`): XLA:CPU writes windows
-into a bfloat16 array by converting the whole array, not in place.
+carried through the passes as its bits (`to_bits`) and written run by run
+(`put`): XLA:CPU's window scatter into a bfloat16 array is not in place.
 """
 from __future__ import annotations
 
@@ -331,11 +331,11 @@ def put(x: jax.Array, part: Part, lo: int, hi: int, rows: jax.Array) -> jax.Arra
 
   A float32 state takes one window scatter. XLA:CPU runs it as a loop of one
   step per window, which into a 16-bit array is not in place (turn config, one
-  card at a time: 1.0 s per iteration against 0.08 s on whole levels). A
+  card at a time: 0.9-1.0 s per iteration against 0.07 s on whole levels). A
   16-bit state, carried as its bits (`to_bits`), takes one
   dynamic-update-slice per contiguous run of the decisions' entries instead
   (at most 6 per block on the flop config); on float32 the runs measured
-  4-7% slower than the scatter there (bench/RESULTS.md)."""
+  4-8% slower than the scatter there (bench/RESULTS.md)."""
   if x.dtype != BITS:
     return put_windows(x, part.base[lo:hi], rows.reshape(hi - lo, -1))
   rows = to_bits(rows.astype(STORAGE)).reshape(hi - lo, -1)
