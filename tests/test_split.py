@@ -227,10 +227,13 @@ def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
   compiled = parts._run.lower(parts._passes, state, jnp.asarray(1, jnp.int32),
                               parts._hp).compile()
   state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
-  assert compiled.memory_analysis().temp_size_in_bytes <= 1.0 * state_bytes
+  # A state-sized temporary (one array rewritten whole) would take it past half.
+  assert compiled.memory_analysis().temp_size_in_bytes <= 0.5 * state_bytes
   text = compiled.as_text()
   for shape in (f'u16[{game.num_cells}]', f'bf16[{game.num_cells}]'):
     assert text.count(f'= {shape}{{0}} copy(') == 0, shape
+  # Inside the chunk every state-sized operation is on the bits (whole levels: 40 here).
+  assert text.count(f'= bf16[{game.num_cells}]{{0}} fusion(') == 0
   assert text.count(f'= u16[{game.num_cells}]{{0}} dynamic-update-slice(') + text.count(
       f'= u16[{game.num_cells}]{{0}} fusion(') > 0
   a, b = whole.run(_random_state(whole), 1), parts.run(_random_state(parts), 1)
