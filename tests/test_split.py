@@ -215,8 +215,8 @@ def test_a_split_solver_evaluates_its_average_without_the_table(spec, buckets, c
 
 def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
   """16-bit storage runs split too: its state goes through the passes as its
-  bits, each part's rows written in place (XLA:CPU rewrote the whole bfloat16
-  array for every window it scattered), the temporaries stay under the state,
+  bits, each part's rows written in place (XLA:CPU's window scatter into a
+  bfloat16 array is not in place), the temporaries stay under the state,
   and an iteration gives whole levels' iterates up to rounding: the same
   stochastic rounding of float32 values that differ only in summation order."""
   game = subgame.compile_subgame(TURN)
