@@ -672,6 +672,14 @@ def test_fallback_leaves_no_stray_tracebacks_for_the_collector(clean_dir):
       coroutine.send(None)
       del coroutine
       gc.collect()
+      # Never-started coroutines warn when collected: Orbax's reads are quiet.
+      async def _read_array_index_and_device_put():
+        pass
+      async def unrelated_coroutine():
+        pass
+      unstarted = [_read_array_index_and_device_put(), unrelated_coroutine()]
+      del unstarted
+      gc.collect()
       print("collected", flush=True)
   """)
   done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -681,6 +689,8 @@ def test_fallback_leaves_no_stray_tracebacks_for_the_collector(clean_dir):
   assert "rejected checkpoint" in done.stderr and "unreadable" in done.stderr
   assert done.stderr.count("Exception ignored") == 1, done.stderr[-3000:]
   assert "an unrelated error" in done.stderr
+  assert "coroutine 'unrelated_coroutine' was never awaited" in done.stderr
+  assert "_read_array_index_and_device_put' was never awaited" not in done.stderr
   assert "_read_array_index" not in done.stderr, done.stderr[-6000:]
 
 
