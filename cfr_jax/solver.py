@@ -449,9 +449,7 @@ def _average_nash_conv(parts, strategy_sum, low, abstract: bool) -> jax.Array:
   dtype = parts.upper.game.prior.dtype
 
   def rows(part, sums, lo, hi):
-    width, slots = split_lib.block_shape(part, lo, hi)
-    read = lambda x: split_lib.windows(x, part.base[lo:hi], width * len(slots)).reshape(
-        -1, len(slots)).astype(dtype)
+    read = lambda x: split_lib.block_rows(x, part, lo, hi).astype(dtype)
     total = read(sums[0]) if sums[1] is None else read(sums[0]) + read(sums[1])
     return jax.vmap(regret_lib.regret_matching)(total, jnp.ones(total.shape, bool))
   return sum(split_lib.best_response_value(parts, (strategy_sum, low), p, abstract, rows)
@@ -685,18 +683,15 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     block), read from their windows of the full state."""
     rows, slots = split_lib.block_shape(part, lo, hi)
     legal = jnp.ones(((hi - lo) * rows, len(slots)), bool)
-    read = lambda x: split_lib.from_bits(split_lib.windows(
-        x, part.base[lo:hi], rows * len(slots)).reshape(legal.shape))
-    return _strategy_rows(algo, st, hp_t, t_policy, legal, read=read)
+    return _strategy_rows(algo, st, hp_t, t_policy, legal,
+                          read=lambda x: split_lib.block_rows(x, part, lo, hi))
 
   def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
     """`write` for a split part: the block's rows at their windows of the full state."""
     rows, slots = split_lib.block_shape(part, lo, hi)
-    width, starts = rows * len(slots), part.base[lo:hi]
     row_ids = (part.row[lo:hi][:, None] + jnp.arange(rows, dtype=part.row.dtype)).reshape(-1)
-    read = lambda x: split_lib.from_bits(split_lib.windows(x, starts, width)).reshape(
-        -1, len(slots))
-    return write_rows(st, read, lambda x, new: split_lib.put(x, part, lo, hi, new),
+    return write_rows(st, lambda x: split_lib.block_rows(x, part, lo, hi),
+                      lambda x, new: split_lib.put(x, part, lo, hi, new),
                       (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt)
 
   def split_half_step(split, state, hp, t, players, salt):

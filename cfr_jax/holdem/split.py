@@ -325,6 +325,14 @@ def put_windows(x: jax.Array, starts: jax.Array, rows: jax.Array) -> jax.Array:
                          mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
+def block_rows(x: jax.Array, part: Part, lo: int, hi: int) -> jax.Array:
+  """[rows, k] the entries of a part's decisions lo:hi (one block of
+  `block_shape`) in a state array x (a 16-bit state's bits read back as
+  bfloat16): what `put` writes."""
+  rows, slots = block_shape(part, lo, hi)
+  return from_bits(windows(x, part.base[lo:hi], rows * len(slots))).reshape(-1, len(slots))
+
+
 def put(x: jax.Array, part: Part, lo: int, hi: int, rows: jax.Array) -> jax.Array:
   """x [N] (a state array) with the entries of a part's decisions lo:hi set
   to rows [hi - lo, size].
