@@ -11,6 +11,8 @@ prefix sums here are a few fused kernels instead:
 - `prefix_sum`: along a long axis, as triangular matmuls over blocks (exact for
   integer counts held in float32 below 2^24).
 
+`unfused` keeps a computation out of XLA's fusion with its consumers.
+
 `hash32` and `uniform_hash` give counter-based random numbers: a draw is a
 function of a seed and an index, so any subset of entries can be drawn
 without drawing the rest, and in any layout.
@@ -18,6 +20,7 @@ without drawing the rest, and in any layout.
 from __future__ import annotations
 
 import itertools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +53,19 @@ def prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
   else:  # exclusive prefix of the totals
     offsets = prefix_sum(totals, block) - totals
   return (inner + offsets[..., None]).reshape(*x.shape[:-1], k * block)[..., :n]
+
+
+def unfused(fn: Callable, live: jax.Array):
+  """fn() (a pytree of arrays) computed as an XLA computation of its own: the
+  branch of a `cond` on `live`, a traced boolean the caller knows is always
+  true and XLA cannot prove so (a loop counter >= 0). XLA then neither fuses
+  fn's outputs into their consumers nor those into fn; on CPU,
+  `jax.lax.optimization_barrier` does not keep them apart. For work that
+  XLA:CPU would otherwise run inside a consumer it emits poorly (an in-place
+  write). Under `vmap` with a batched `live` it is a `select`: the same values."""
+  shapes = jax.eval_shape(fn)
+  return jax.lax.cond(live, fn, lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                                                     shapes))
 
 
 def count_prefix(counts: jax.Array) -> jax.Array:

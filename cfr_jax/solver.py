@@ -638,7 +638,12 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     of a state array, put(x, new) that array with them replaced, `where` as
     in `new_rows`, mark: an entry that `put` writes (static)."""
     old = tuple(None if x is None else old_of(x) for x in leaves(st))
-    new = new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own, hp, t, salt, where)
+    # The new rows are a computation of their own (`unfused`; t >= 1): fused
+    # into the in-place writes below, they ran there one entry at a time on
+    # one thread (turn config: 30 -> 26 ms per iteration, bit-identical;
+    # bench/RESULTS.md).
+    new = kernels.unfused(lambda: new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own,
+                                           hp, t, salt, where), t > 0)
     # The sums first, then the regrets, made to depend on the new sums
     # (`subgame.after`): the sums' update reads the old regrets (XLA
     # recomputes the strategy inside it), so the regrets are written in

@@ -70,3 +70,33 @@ def test_es_mccfr_iteration_has_no_reduce_window(name):
                           solver._hp).as_text()
   assert 'reduce_window' not in hlo and 'reduce-window' not in hlo
   assert 'cumsum' not in hlo
+
+
+def _fusions_around_writes(hlo: str) -> list:
+  """The fused computations of an HLO module whose root is a dynamic-update-slice."""
+  blocks = hlo.split('\n\n')
+  return [b for b in blocks if 'ROOT' in b and 'dynamic-update-slice(' in
+          b[b.index('ROOT'):].split('\n')[0] and b.lstrip().startswith('%fused')]
+
+
+def test_unfused_keeps_its_work_out_of_an_in_place_write():
+  """XLA:CPU fuses the computation of a block into the dynamic-update-slice
+  that writes it (which it runs one entry at a time); `unfused` keeps it a
+  computation of its own, with the same values, also under vmap."""
+  def write(x, i, apart):
+    make = lambda: jnp.sin(jax.lax.dynamic_slice(x, (i,), (8,))) * 3.0
+    rows = kernels.unfused(make, i >= 0) if apart else make()
+    return jax.lax.dynamic_update_slice(x, rows, (i,))
+
+  x = jnp.arange(64.0, dtype=jnp.float32)
+  fused_sine = {}
+  for apart in (False, True):
+    hlo = jax.jit(write, static_argnums=2).lower(x, 3, apart).compile().as_text()
+    writes = _fusions_around_writes(hlo)
+    fused_sine[apart] = any('sine(' in w for w in writes)
+  assert fused_sine == {False: True, True: False}
+  np.testing.assert_array_equal(write(x, 3, True), write(x, 3, False))
+  # Batched: the cond becomes a select of both branches, the values the same.
+  xs, starts = jnp.stack([x, 2 * x]), jnp.asarray([3, 40])
+  np.testing.assert_array_equal(jax.vmap(lambda a, i: write(a, i, True))(xs, starts),
+                                jax.vmap(lambda a, i: write(a, i, False))(xs, starts))

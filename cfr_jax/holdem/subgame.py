@@ -1084,12 +1084,11 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
 
   def one_batch(i, out):
     rows = jnp.take(opp, table[i], axis=0, mode='fill', fill_value=0)  # [batch, m, H]
-    # The sweep runs as a branch of an always-true `cond`, its own computation:
-    # otherwise XLA fuses the sweep's 11-term combination into the loop's
-    # in-place write, which then costs ~4x more per element (flop config:
-    # 1.27-1.30x faster whole iterations, bit-identical; bench/RESULTS.md).
-    values = jax.lax.cond(i >= 0, lambda: sweep(rows, boards[i]),
-                          lambda: jnp.zeros(out.shape[1:], out.dtype))
+    # The sweep is a computation of its own (`unfused`): otherwise XLA fuses
+    # its 11-term combination into the loop's in-place write, which then costs
+    # ~4x more per element (flop config: 1.27-1.30x faster whole iterations,
+    # bit-identical; bench/RESULTS.md).
+    values = kernels.unfused(lambda: sweep(rows, boards[i]), i >= 0)
     return jax.lax.dynamic_update_index_in_dim(out, values, i, 0)
   out = after(jnp.zeros((steps, batch, m, opp.shape[1]), opp.dtype), opp)
   values = jax.lax.fori_loop(0, steps, one_batch, out)
