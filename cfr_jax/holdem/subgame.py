@@ -1083,7 +1083,12 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
   sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b))
 
   def one_batch(i, out):
-    rows = jnp.take(opp, table[i], axis=0, mode='fill', fill_value=0)  # [batch, m, H]
+    # The rows, materialised (`unfused`; board ids are >= 0, and XLA cannot
+    # tell, even where the loop has one step): otherwise XLA computes each
+    # row's entries (the level's reach, masks, this gather) inside the
+    # sweep's gather into strength order, three times per hand.
+    rows = kernels.unfused(lambda: jnp.take(opp, table[i], axis=0, mode='fill', fill_value=0),
+                           boards[i, 0] >= 0)  # [batch, m, H]
     # The sweep is a computation of its own (`unfused`): otherwise XLA fuses
     # its 11-term combination into the loop's in-place write, which then costs
     # ~4x more per element (flop config: 1.27-1.30x faster whole iterations,
