@@ -430,6 +430,17 @@ def test_subgame_programs_use_the_elemental_emitters_and_iterate_the_same(monkey
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+def _fusions(solver) -> list:
+  """The fused computations (HLO text) of a solver's compiled chunk."""
+  hlo = solver._run.lower(solver._passes, solver.init(), jnp.asarray(2, jnp.int32),  # pylint: disable=protected-access
+                          solver._hp).compile().as_text()  # pylint: disable=protected-access
+  return [b for b in hlo.split('\n\n') if b.lstrip().startswith('%fused')]
+
+
+def _root(body: str) -> str:
+  return next(line for line in body.split('\n') if 'ROOT' in line)
+
+
 def test_subgame_updates_are_computed_apart_from_their_in_place_writes(monkeypatch):
   """A block's new regrets and sums are a computation of their own
   (`kernels.unfused`): XLA:CPU no longer runs the update's arithmetic inside
@@ -439,11 +450,7 @@ def test_subgame_updates_are_computed_apart_from_their_in_place_writes(monkeypat
   game = subgame.compile_subgame(TURN)
 
   def writes_arithmetic(solver):
-    state = solver.init()
-    hlo = solver._run.lower(solver._passes, state, jnp.asarray(2, jnp.int32),  # pylint: disable=protected-access
-                            solver._hp).compile().as_text()  # pylint: disable=protected-access
-    writes = [b for b in hlo.split('\n\n') if b.lstrip().startswith('%fused') and 'ROOT' in b
-              and 'dynamic-update-slice(' in b[b.index('ROOT'):].split('\n')[0]]
+    writes = [b for b in _fusions(solver) if 'dynamic-update-slice(' in _root(b)]
     assert writes
     return any(op in w for w in writes for op in (' maximum(', ' divide(', ' exponential('))
 
@@ -467,13 +474,9 @@ def test_the_sweep_gathers_from_materialised_rows():
   into it, three times per hand (turn config 28.2 -> 24.6 ms per iteration,
   flop 4.55 -> 3.96 s, bit for bit the same; bench/RESULTS.md)."""
   game = subgame.compile_subgame(TURN)
-  solver = cfr_jax.make_solver(game, 'dcfr')
-  hlo = solver._run.lower(solver._passes, solver.init(), jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
-                          solver._hp).compile().as_text()  # pylint: disable=protected-access
   f, width = game.sd_seq.shape
   seq = f's32[{f},{width},2]'
-  sweeps = [b for b in hlo.split('\n\n') if b.lstrip().startswith('%fused') and seq in b
-            and ' gather(' in b]
+  sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr')) if seq in b and ' gather(' in b]
   assert sweeps
   for body in sweeps:
     # At most the board's positions and the rows' values; no reach arithmetic.
@@ -487,11 +490,7 @@ def test_each_block_strategy_is_computed_once_per_pass():
   hand and action, once per entry (flop config 3.79 -> 3.35 s per
   iteration, bit for bit the same; bench/RESULTS.md)."""
   game = subgame.compile_subgame(TURN)
-  solver = cfr_jax.make_solver(game, 'dcfr')
-  hlo = solver._run.lower(solver._passes, solver.init(), jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
-                          solver._hp).compile().as_text()  # pylint: disable=protected-access
-  fusions = [b for b in hlo.split('\n\n') if b.lstrip().startswith('%fused')]
-  padding = [b for b in fusions if ' pad(' in b]
+  padding = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr')) if ' pad(' in b]
   assert padding
   assert not [b for b in padding if ' maximum(' in b]
 
@@ -503,13 +502,9 @@ def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
   terminal order (turn config 24.8 -> 18.5 ms per iteration, bit for bit the
   same; bench/RESULTS.md)."""
   game = subgame.compile_subgame(TURN)
-  solver = cfr_jax.make_solver(game, 'dcfr')
-  hlo = solver._run.lower(solver._passes, solver.init(), jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
-                          solver._hp).compile().as_text()  # pylint: disable=protected-access
   terms = game.sd_idx.shape[1]
-  combining = [b for b in hlo.split('\n\n') if b.lstrip().startswith('%fused')
-               and b.count(' gather(') >= terms]
+  combining = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
+               if b.count(' gather(') >= terms]
   assert combining
   for body in combining:
-    root = next(line for line in body.split('\n') if 'ROOT' in line)
-    assert ' add(' in root and ' concatenate(' not in root, root
+    assert ' add(' in _root(body) and ' concatenate(' not in _root(body), _root(body)
