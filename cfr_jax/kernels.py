@@ -58,11 +58,14 @@ def prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
 def unfused(fn: Callable, live: jax.Array):
   """fn() (a pytree of arrays) computed as an XLA computation of its own: the
   branch of a `cond` on `live`, a traced boolean the caller knows is always
-  true and XLA cannot prove so (a loop counter >= 0). XLA then neither fuses
-  fn's outputs into their consumers nor those into fn; on CPU,
-  `jax.lax.optimization_barrier` does not keep them apart. For work that
-  XLA:CPU would otherwise run inside a consumer it emits poorly (an in-place
-  write). Under `vmap` with a batched `live` it is a `select`: the same values."""
+  true and XLA cannot prove so (an iteration count >= 1, an index read from
+  an argument's array >= 0; a loop counter's test folds away where XLA
+  unrolls a one-step loop). XLA then neither fuses fn's outputs into their
+  consumers nor those into fn; on CPU, `jax.lax.optimization_barrier` does
+  not keep them apart. For work that XLA:CPU would otherwise run inside a
+  consumer it emits poorly (an in-place write) or more than once per output.
+  The other branch, zeros, is never taken. Under `vmap` with a batched
+  `live` the cond is a `select`: the same values."""
   shapes = jax.eval_shape(fn)
   return jax.lax.cond(live, fn, lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
                                                      shapes))

@@ -645,9 +645,9 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     new = kernels.unfused(lambda: new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own,
                                            hp, t, salt, where), t > 0)
     # The sums first, then the regrets, made to depend on the new sums
-    # (`subgame.after`): the sums' update reads the old regrets (XLA
-    # recomputes the strategy inside it), so the regrets are written in
-    # place only once it has run; otherwise XLA copies the whole array.
+    # (`subgame.after`): the sums' update reads the old regrets, so the
+    # regrets are written in place only once it has run; otherwise XLA
+    # copied the whole array (when the update was fused into the writes).
     keep = lambda x, rows: None if x is None else put(x, rows)
     arrays = leaves(st)
     total, low = keep(arrays[2], new[2]), keep(arrays[3], new[3])
