@@ -646,8 +646,10 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
                                            hp, t, salt, where), t > 0)
     # The sums first, then the regrets, made to depend on the new sums
     # (`subgame.after`): the sums' update reads the old regrets, so the
-    # regrets are written in place only once it has run; otherwise XLA
-    # copied the whole array (when the update was fused into the writes).
+    # regrets are written in place only once it has run. Still needed: under
+    # `run_many`'s vmap the cond above is a select, the update is fused into
+    # the writes again, and without this order XLA copies the state (21
+    # whole-array copies per chunk on the test turn subgame).
     keep = lambda x, rows: None if x is None else put(x, rows)
     arrays = leaves(st)
     total, low = keep(arrays[2], new[2]), keep(arrays[3], new[3])

@@ -508,3 +508,18 @@ def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
   assert combining
   for body in combining:
     assert ' add(' in _root(body) and ' concatenate(' not in _root(body), _root(body)
+
+
+def test_run_many_writes_the_state_in_place():
+  """Under `run_many`'s vmap the update's `unfused` cond is a select and XLA
+  fuses the update into the writes again; the sums-then-regrets order
+  (`subgame.after` in `write_rows`) still keeps every write in place (without
+  it: 21 whole-state copies per chunk here)."""
+  game = subgame.compile_subgame(TURN)
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  states = solver_lib.stack_states([solver.init(), solver.init()])
+  hp = {k: jnp.broadcast_to(jnp.asarray(v, solver.dtype), (2,)) for k, v in solver._hp.items()}  # pylint: disable=protected-access
+  solver.run_many(solver_lib.stack_states([solver.init(), solver.init()]), 1)
+  text = solver._run_many[True].lower(solver._passes, states, jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
+                                      hp).compile().as_text()
+  assert text.count(f'= f32[2,{game.num_cells}]{{1,0}} copy(') == 0

@@ -1087,8 +1087,9 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
     # tell, even where the loop has one step and is unrolled): otherwise XLA
     # computes each row's entries (the level's reach, masks, this gather)
     # inside the sweep's gather into strength order, three times per hand.
+    live = boards[i, 0] >= 0
     rows = kernels.unfused(lambda: jnp.take(opp, table[i], axis=0, mode='fill', fill_value=0),
-                           boards[i, 0] >= 0)  # [batch, m, H]
+                           live)  # [batch, m, H]
     # The sweep is a computation of its own (`unfused`, on a board id as
     # above): otherwise XLA fuses its 11-term combination into the loop's
     # in-place write, which then costs ~4x more per element (flop config:
@@ -1096,7 +1097,7 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
     # and a loop counter's predicate folds away, into the reordering of the
     # level's values (turn config: 24.8 -> 18.5 ms per iteration); both
     # bit-identical (bench/RESULTS.md).
-    values = kernels.unfused(lambda: sweep(rows, boards[i]), boards[i, 0] >= 0)
+    values = kernels.unfused(lambda: sweep(rows, boards[i]), live)
     return jax.lax.dynamic_update_index_in_dim(out, values, i, 0)
   out = after(jnp.zeros((steps, batch, m, opp.shape[1]), opp.dtype), opp)
   values = jax.lax.fori_loop(0, steps, one_batch, out)
