@@ -1,14 +1,18 @@
 r"""A subgame config's process memory, phase by phase: built, state, compiled, run.
 
-    python bench/memory_phases.py                       # the flop config (~3 min, ~6 GB)
+    python bench/memory_phases.py                       # the flop config (~3 min, ~2 GB)
     python bench/memory_phases.py --config=holdem_turn --no_trim
     python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
     python bench/memory_phases.py --storage=bfloat16    # 16-bit state
+    python bench/memory_phases.py --state_first         # the state, then the program
 
 Prints the process's resident memory (now, and the peak so far) after each
-phase, and the compiled chunk's XLA `memory_analysis()`. `--no_trim` turns
-off `cfr_jax.heap`'s trim after long compilations, to show what it returns
-(bench/RESULTS.md, "Compilation leftovers returned before the first run").
+phase, and the compiled chunk's XLA `memory_analysis()`. The chunk is
+compiled before the state exists, as `Solver.compile` (which the launcher
+and bench/holdem.py call) does; `--state_first` shows the other order.
+`--no_trim` turns off `cfr_jax.heap`'s trim after long compilations, to show
+what it returns (bench/RESULTS.md, "Compilation leftovers returned before the
+first run").
 Linux only (/proc). No peer runs here: this splits our own footprint.
 """
 import argparse
@@ -43,6 +47,8 @@ def main():
   parser.add_argument('--storage', default=None, help='bfloat16: 16-bit state')
   parser.add_argument('--subtrees', type=int, default=None,
                       help='cards per batch of the split passes (default: automatic; 0: off)')
+  parser.add_argument('--state_first', action='store_true',
+                      help='allocate the state before compiling (the order before Solver.compile)')
   args = parser.parse_args()
   if args.no_trim:
     heap.MIN_COMPILE_SECONDS = float('inf')
@@ -52,16 +58,24 @@ def main():
   print(f'{args.config}: built in {time.perf_counter() - began:.1f} s; {_mb()}', flush=True)
   solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees,
                                storage=args.storage)
-  state = jax.block_until_ready(solver.init())
-  print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
-        flush=True)
+  state = solver.abstract_state()
+  if args.state_first:  # the order before `Solver.compile`: the state, then the program
+    state = jax.block_until_ready(solver.init())
+    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
+          flush=True)
   began = time.perf_counter()
   one = jnp.asarray(1, jnp.int32)
+  # As `Solver.compile` does it, whose result `solver.run` then finds in JAX's
+  # caches: from the state's shapes (unless --state_first).
   compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access
   m = compiled.memory_analysis()
   print(f'compiled in {time.perf_counter() - began:.1f} s (temporaries '
         f'{m.temp_size_in_bytes / 2**20:,.0f} MB, arguments {m.argument_size_in_bytes / 2**20:,.0f} MB; '
         f'trims so far {heap.trims()}); {_mb()}', flush=True)
+  if not args.state_first:
+    state = jax.block_until_ready(solver.init())
+    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
+          flush=True)
   del compiled  # the jitted function's caches keep its executable
   for k in (1, 2, 3):
     # Through `Solver.run`, as training runs it: the program compiled above

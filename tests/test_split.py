@@ -2,6 +2,9 @@
 levels, to rounding, in a fraction of the memory."""
 # pylint: disable=protected-access
 import dataclasses
+import logging
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -249,3 +252,70 @@ def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
   for name in ('regrets', 'strategy_sum'):
     np.testing.assert_array_equal(np.asarray(getattr(c, name), np.float32),
                                   np.asarray(getattr(d, name), np.float32))
+
+
+def _compiled(caplog) -> dict:
+  """How often each of the solver's programs was traced, lowered and
+  compiled since `caplog` was cleared (JAX's `log_compiles` messages)."""
+  counts = {}
+  for name in ('run', '_average_nash_conv'):
+    counts[name] = tuple(sum(m.startswith(f'{what}') for m in caplog.messages) for what in (
+        f'Finished tracing {name} ', f'Finished jaxpr to MLIR module conversion jit({name})',
+        f'Finished XLA compilation of jit({name})'))
+  caplog.clear()
+  return counts
+
+
+def test_compiled_before_the_state_exists(caplog):
+  """`Solver.compile` builds what a split solver's `run` and `exploitability`
+  call from the state's shapes alone: their first calls trace, lower and
+  compile nothing again, for an uncommitted state (`init`'s) and, compiled
+  for it, for one committed to a device (the launcher's); a state committed
+  otherwise than compiled for does compile again (what the shardings are for)."""
+  game = subgame.compile_subgame(ISO_TURN)
+  solver = cfr_jax.make_solver(game, 'dcfr', subtrees=2)
+  assert solver._splits
+  once, none = (1, 1, 1), (0, 0, 0)
+  with jax.log_compiles(), caplog.at_level(logging.WARNING, logger='jax'):
+    solver.compile()
+    assert _compiled(caplog) == {'run': once, '_average_nash_conv': once}
+    state = solver.run(solver.init(), 2)
+    value = solver.exploitability(state)
+    assert _compiled(caplog) == {'run': none, '_average_nash_conv': none}
+    committed = jax.device_put(solver.init(), jax.devices()[0])
+    solver.compile(committed)  # a committed state: its own programs
+    assert _compiled(caplog)['run'] == once
+    state = solver.run(committed, 2)
+    assert solver.exploitability(state) == value  # the same iterates
+    assert _compiled(caplog) == {'run': none, '_average_nash_conv': none}
+    other = cfr_jax.make_solver(game, 'dcfr', subtrees=2)
+    other.compile()
+    caplog.clear()
+    other.run(jax.device_put(other.init(), jax.devices()[0]), 1)
+    assert _compiled(caplog)['run'] == (0, 1, 1)  # lowered and compiled again
+
+
+def test_the_launcher_compiles_a_split_run_once_fresh_and_resumed(tmp_path):
+  """The launcher compiles a single solver's programs before its state exists
+  (`Solver.compile`), for the state it then holds (committed to the device,
+  fresh or restored): neither run nor evaluation compiles a second time."""
+  import launcher_util  # pylint: disable=g-import-not-at-top
+  flags = ['--config.holdem.board=Td 9d 6h 5h', '--config.holdem.pot=10',
+           '--config.holdem.stack=20', '--config.holdem.range0=AA,KQ,T9,87',
+           '--config.holdem.range1=KK,QJ,65,A5', '--config.holdem.bet_sizes=0.75;1',
+           '--config.holdem.max_raises=1', '--config.subtrees=2', '--config.chunk_iterations=2',
+           '--config.eval_every=2', '--config.compilation_cache=none']
+  for iterations in (2, 4):  # fresh, then resumed from checkpoint 2
+    proc = subprocess.Popen(  # one stream: JAX's log lines in order with the launcher's
+        [sys.executable, '-m', 'launch.train', '--config=configs/holdem_turn.py',
+         f'--workdir={tmp_path}', *flags, f'--config.max_iterations={iterations}'],
+        cwd=launcher_util.REPO, env={**launcher_util.ENV, 'JAX_LOG_COMPILES': '1'},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    code, out, _ = launcher_util.finish(proc)
+    assert code == 0, out[-2000:]
+    start = 'resumed from' if iterations == 4 else 'new run in'
+    for name in ('run', '_average_nash_conv'):
+      compiled = f'Finished XLA compilation of jit({name})'
+      assert out.count(compiled) == 1, (name, iterations)
+      assert out.index(compiled) < out.index(start), (name, iterations)  # before the state
+    assert launcher_util.progress(tmp_path)['iteration'] == iterations

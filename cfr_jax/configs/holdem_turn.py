@@ -4,7 +4,7 @@
     cfr-query runs/holdem_turn --node="kb10c/7h/"
 
 1,740 decision nodes x 275 hands; 0.1% of the pot after about 160
-iterations, some 10 s on 2 CPU cores (bench/holdem.py, bench/RESULTS.md).
+iterations, some 3 s on 2 CPU cores (bench/holdem.py, bench/RESULTS.md).
 """
 from cfr_jax.configs import holdem_river
 

@@ -358,6 +358,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
+  compiled = _Compilations.start()
+  compile_seconds = _compile_first(solvers[0], vmapped)
   instances, states = [], []
   for config, workdir, solver in zip(configs, workdirs, solvers):
     tag = f'instance {len(instances)}: ' if vmapped else ''
@@ -418,7 +420,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     batch.set_hyperparameters(solvers)
   # Compile the solver step and the evaluator before the clock starts: the
   # time budget counts training (steps, evaluations, saves), not start-up.
-  compiled = _Compilations.start()
+  # (A single solver's are compiled already: these calls find them.)
   began = time.monotonic()
   batch.step([0] * len(instances))
   if _by_play(solvers[0]):
@@ -428,7 +430,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     _exploitability(solvers[0], batch.get(0))       # on split subgames)
   else:
     cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
-  compile_seconds = time.monotonic() - began
+  compile_seconds += time.monotonic() - began
   for inst in instances:
     inst.r.compile_seconds, inst.r.compilations = compile_seconds, compiled
   if processes.primary:
@@ -452,6 +454,22 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+def _compile_first(solver, vmapped: bool) -> float:
+  """Compiles a single solver's step and evaluator before its state exists
+  (`Solver.compile`: a big program's compilation peaks at ~1 GB of host
+  memory that then does not sit on the state), for the states this run
+  holds: sharded over its mesh, or committed to the first device. Seconds."""
+  if vmapped or not isinstance(solver, solver_lib.Solver):
+    return 0.0
+  began = time.monotonic()
+  spec = solver.abstract_state()
+  if solver.mesh is None:  # restored or fresh, the state is put on this device
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), spec)
+  solver.compile(spec)
+  return time.monotonic() - began
 
 
 class _Compilations:
