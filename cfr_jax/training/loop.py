@@ -359,7 +359,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
   compiled = _Compilations.start()
-  compile_seconds = _compile_first(solvers[0], vmapped)
+  compile_seconds = _compile_first(solvers[0], vmapped, processes.primary)
   instances, states = [], []
   for config, workdir, solver in zip(configs, workdirs, solvers):
     tag = f'instance {len(instances)}: ' if vmapped else ''
@@ -456,13 +456,15 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   return EXIT_FAILURE
 
 
-def _compile_first(solver, vmapped: bool) -> float:
+def _compile_first(solver, vmapped: bool, primary: bool) -> float:
   """Compiles a single solver's step and evaluator before its state exists
   (`Solver.compile`: a big program's compilation peaks at ~1 GB of host
   memory that then does not sit on the state), for the states this run
   holds: sharded over its mesh, or committed to the first device. Seconds."""
   if vmapped or not isinstance(solver, solver_lib.Solver):
     return 0.0
+  if primary:  # a flop's first compilation takes minutes; restore comes after it
+    print('compiling...', flush=True)
   began = time.monotonic()
   spec = solver.abstract_state()
   if solver.mesh is None:  # restored or fresh, the state is put on this device
