@@ -40,6 +40,13 @@ def _mb() -> str:
   return f'RSS {now:,.0f} MB (peak {peak:,.0f} MB)'
 
 
+def _allocate(solver):
+  state = jax.block_until_ready(solver.init())
+  print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
+        flush=True)
+  return state
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='holdem_flop', help='a holdem_* config name')
@@ -60,9 +67,7 @@ def main():
                                storage=args.storage)
   state = solver.abstract_state()
   if args.state_first:  # the order before `Solver.compile`: the state, then the program
-    state = jax.block_until_ready(solver.init())
-    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
-          flush=True)
+    state = _allocate(solver)
   began = time.perf_counter()
   one = jnp.asarray(1, jnp.int32)
   # As `Solver.compile` does it, whose result `solver.run` then finds in JAX's
@@ -78,9 +83,7 @@ def main():
   print(f'XLA memory analysis: temporaries {m.temp_size_in_bytes / 2**20:,.0f} MB, arguments '
         f'{m.argument_size_in_bytes / 2**20:,.0f} MB; {_mb()}', flush=True)
   if not args.state_first:
-    state = jax.block_until_ready(solver.init())
-    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB; {_mb()}',
-          flush=True)
+    state = _allocate(solver)
   for k in (1, 2, 3):
     # Through `Solver.run`, as training runs it: the program compiled above
     # is found in JAX's caches, and its traces are dropped after the call.

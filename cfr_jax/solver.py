@@ -280,15 +280,17 @@ class Solver:
       again for a state committed to a device (`jax.device_put`) if the
       program was compiled for an uncommitted one, and the other way round.
 
-    Call it before the state exists. Compiling a big program takes far more
-    host memory than running it (the flop config: ~1 GB for ~2 minutes),
-    and compiled first that peak does not sit on top of the state's: the
-    flop config's peak RSS falls from 2.4-2.8 GB to ~2.0 GB
-    (bench/RESULTS.md, "Compiled before the state exists").
+    Call it before the state exists. Compiling a big program takes more host
+    memory than running it (the flop config: ~1 GB over ~2 minutes), and
+    compiled first that peak does not sit on top of the state's: the flop
+    config's peak RSS falls from 2.37 to 2.03 GB (bench/RESULTS.md,
+    "Compiled before the state exists").
     """
-    spec = self.abstract_state() if state is None else jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, 'sharding', None)
-                                       if getattr(x, 'committed', True) else None), state)
+    def like(x):  # an uncommitted array has no sharding to keep
+      keep = getattr(x, 'committed', True)  # ShapeDtypeStructs keep theirs
+      return jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                  sharding=getattr(x, 'sharding', None) if keep else None)
+    spec = self.abstract_state() if state is None else jax.tree.map(like, state)
     count = jax.ShapeDtypeStruct((), jnp.int32)  # `run` passes an uncommitted int32
     self._run.lower(self._passes, spec, count, self._hp).compile()
     if self._splits:

@@ -18,6 +18,7 @@ from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
 from cfr_jax.holdem import split  # pylint: disable=g-import-not-at-top
 from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
+import launcher_util  # pylint: disable=g-import-not-at-top
 from test_engine import RIVER, TURN  # pylint: disable=g-import-not-at-top
 
 # Clubs and spades interchangeable: river cards dealt as representatives.
@@ -259,7 +260,7 @@ def _compiled(caplog) -> dict:
   compiled since `caplog` was cleared (JAX's `log_compiles` messages)."""
   counts = {}
   for name in ('run', '_average_nash_conv'):
-    counts[name] = tuple(sum(m.startswith(f'{what}') for m in caplog.messages) for what in (
+    counts[name] = tuple(sum(m.startswith(what) for m in caplog.messages) for what in (
         f'Finished tracing {name} ', f'Finished jaxpr to MLIR module conversion jit({name})',
         f'Finished XLA compilation of jit({name})'))
   caplog.clear()
@@ -299,7 +300,6 @@ def test_the_launcher_compiles_a_split_run_once_fresh_and_resumed(tmp_path):
   """The launcher compiles a single solver's programs before its state exists
   (`Solver.compile`), for the state it then holds (committed to the device,
   fresh or restored): neither run nor evaluation compiles a second time."""
-  import launcher_util  # pylint: disable=g-import-not-at-top
   flags = ['--config.holdem.board=Td 9d 6h 5h', '--config.holdem.pot=10',
            '--config.holdem.stack=20', '--config.holdem.range0=AA,KQ,T9,87',
            '--config.holdem.range1=KK,QJ,65,A5', '--config.holdem.bet_sizes=0.75;1',
