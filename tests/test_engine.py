@@ -7,6 +7,7 @@ arrays its algorithm reads.
 """
 import copy
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -481,6 +482,22 @@ def test_the_sweep_gathers_from_materialised_rows():
   for body in sweeps:
     # At most the board's positions and the rows' values; no reach arithmetic.
     assert body.count(' gather(') <= 2 and ' multiply(' not in body, body
+
+
+def test_the_sweep_does_not_wrap_its_positions_per_element():
+  """The sweep's positions are unsigned: JAX wraps signed indices (i < 0:
+  i + n), and XLA computed that for every gathered element of the sweep's two
+  hottest kernels, the gather into strength order and the 11-term
+  combination (turn iterations ~10% faster without it, bit for bit the same;
+  bench/RESULTS.md). Only the per-board wrap of a board id is left."""
+  game = subgame.compile_subgame(TURN)
+  f, width = game.sd_seq.shape
+  sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
+            if ' gather(' in b and (f's32[{f},{width}]' in b or f',11,{game.num_hands}]' in b)]
+  assert len(sweeps) >= 2
+  wraps = [line for b in sweeps for line in b.split('\n')
+           if 'direction=LT' in line and re.search(rf'pred\[{f},\d+', line)]
+  assert not wraps, wraps[:3]
 
 
 def test_each_block_strategy_is_computed_once_per_pass():

@@ -1049,9 +1049,12 @@ _SWEEP_ELEMENTS = 1 << 22
 
 def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array) -> jax.Array:
   """[m, H] the sweep of opponent reaches rows [m, H] at showdowns on board b."""
+  # Unsigned positions (all >= 0): JAX wraps signed indices (where i < 0:
+  # i + n), which XLA computed per gathered element in these, the sweep's
+  # two hottest kernels; without it turn iterations ~10% faster, bit for bit.
+  seq, idx = game.sd_seq[b].astype(jnp.uint32), game.sd_idx[b].astype(jnp.uint32)
   zero = jnp.zeros((rows.shape[0], 1), rows.dtype)
-  prefix = jnp.concatenate([zero, kernels.prefix_sum(rows[:, game.sd_seq[b]])], axis=1)
-  idx = game.sd_idx[b]
+  prefix = jnp.concatenate([zero, kernels.prefix_sum(rows[:, seq])], axis=1)
   return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
 
 
