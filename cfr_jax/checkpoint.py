@@ -379,8 +379,9 @@ def _write_failure(step: int, directory: str, exc: BaseException) -> "Checkpoint
   return error
 
 
-def _abstract(tree: Any) -> Any:
-  """Concrete arrays or ShapeDtypeStructs -> ShapeDtypeStructs with a sharding."""
+def abstract(tree: Any) -> Any:
+  """Concrete arrays or ShapeDtypeStructs -> ShapeDtypeStructs with a sharding
+  (theirs, or this process's first device): what a restore produces."""
   default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 
   def to_abstract(x):
@@ -518,7 +519,7 @@ class CheckpointStore:
       (then `report.started_fresh` is True), and a `RestoreReport`.
     """
     _quiet_closed_loops()
-    target = _abstract(abstract_state)
+    target = abstract(abstract_state)
     records = []
     for index, location in enumerate((self.directory,) + self.extra_locations):
       records.extend(self._discover(location, index, target))
@@ -579,7 +580,7 @@ class CheckpointStore:
     load. Unlike `restore` it scans nothing else, so it repeats no warning
     about the other candidates."""
     _quiet_closed_loops()
-    target = _abstract(abstract_state)
+    target = abstract(abstract_state)
     path = os.path.abspath(path)
     record = self._inspect(path, os.path.dirname(path), 0, target)
     state = None
@@ -931,7 +932,7 @@ class CheckpointStore:
 
   def _clear_the_way(self, step: int, state: Any):
     """Moves aside what would block or confuse a save of `step` in the primary."""
-    target = _abstract(state)
+    target = abstract(state)
     for path in sorted(self._to_quarantine):
       if os.path.lexists(path):
         self._quarantine(path, "rejected during restore")
@@ -961,7 +962,7 @@ class CheckpointStore:
       pass
 
   def _verify_saved(self, step_dir: str, state: Any):
-    record = self._inspect(step_dir, self.directory, 0, _abstract(state))
+    record = self._inspect(step_dir, self.directory, 0, abstract(state))
     problems = list(record.reasons)
     for d, _, files in os.walk(os.path.join(step_dir, _STATE_ITEM)):
       problems += [f"zero-byte file {f}" for f in files
@@ -1011,8 +1012,8 @@ class CheckpointStore:
       shutil.rmtree(tmp, ignore_errors=True)
       shutil.copytree(step_dir, tmp)
       if os.path.lexists(final):
-        old = self._inspect(final, self.mirror_to, 0, _abstract(state))
-        self._establish_identity(old, _abstract(state))
+        old = self._inspect(final, self.mirror_to, 0, abstract(state))
+        self._establish_identity(old, abstract(state))
         if old.status in ("foreign", "unverified"):
           self._set_aside(final, old.fingerprint)
         else:

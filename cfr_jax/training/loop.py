@@ -404,7 +404,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
       if solver.mesh is None:
         # Committed to its device like a restored state, so the first chunk's
         # compilation also serves every chunk after a rebuild from checkpoint.
-        state = jax.device_put(state, jax.devices()[0])
+        state = jax.device_put(state, jax.local_devices()[0])
     states.append(state)
     r.iteration = int(states[-1].iteration)
     instances.append(_Instance(solver=solver, store=store, r=r,
@@ -460,17 +460,15 @@ def _compile_first(solver, vmapped: bool, primary: bool) -> float:
   """Compiles a single solver's step and evaluator before its state exists
   (`Solver.compile`: a big program's compilation peaks at ~1 GB of host
   memory that then does not sit on the state), for the states this run
-  holds: sharded over its mesh, or committed to the first device. Seconds."""
+  holds: what a restore gives (`checkpoint.abstract`), sharded over its mesh
+  or committed to this process's first device; a fresh state is put there
+  too. Seconds."""
   if vmapped or not isinstance(solver, solver_lib.Solver):
     return 0.0
   if primary:  # a flop's first compilation takes minutes; restore comes after it
     print('compiling...', flush=True)
   began = time.monotonic()
-  spec = solver.abstract_state()
-  if solver.mesh is None:  # restored or fresh, the state is put on this device
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), spec)
-  solver.compile(spec)
+  solver.compile(checkpoint_lib.abstract(solver.abstract_state()))
   return time.monotonic() - began
 
 
