@@ -36,13 +36,20 @@ def running_sum(x: jax.Array) -> jax.Array:
   return jnp.stack(parts, axis=-1) if parts else x
 
 
-def prefix_sum(x: jax.Array, block: int = 32) -> jax.Array:
+# `prefix_sum`'s block: inputs whose length is a multiple of it are not padded.
+PREFIX_BLOCK = 32
+
+
+def prefix_sum(x: jax.Array, block: int = PREFIX_BLOCK) -> jax.Array:
   """Inclusive cumulative sum over the last axis as triangular matmuls:
   within blocks of `block` entries, then over the blocks' totals (the same
   way again when there are more than `block` of them). Several times faster
   than `jnp.cumsum` on CPU, and matmuls are what accelerators do best.
   Floating point, so it rounds unlike a sequential sum; integer counts
-  converted to float32 are exact while every partial sum is below 2^24."""
+  converted to float32 are exact while every partial sum is below 2^24.
+  Entry i depends only on entries 0..i, so a caller may extend x to a
+  multiple of `block` with any finite values (no pad is then computed; XLA
+  fuses one into the producer of x, where a gather paid for it per element)."""
   n = x.shape[-1]
   k = -(-n // block)
   x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * block - n)])
