@@ -3,9 +3,10 @@ r"""Hold'em subgames: time and memory to reach 0.5%, 0.3% and 0.1% of the pot.
     python bench/holdem.py                            # river and turn, ~3 min on 2 CPU cores
     python bench/holdem.py --configs=river,turn,flop  # the flop needs a big machine
     python bench/holdem.py --out=bench/RESULTS.md
+    python bench/holdem.py --configs=turn --algorithm=postflop_dcfr   # any solver name
 
 For each config (configs/holdem_<name>.py, as the launcher would build it):
-DCFR in float32 runs in chunks of --eval_every iterations; after each chunk
+DCFR (or --algorithm: any name `make_solver` takes) in float32 runs in chunks of --eval_every iterations; after each chunk
 the exact exploitability (in chips; against the unabstracted game when the
 config buckets hands) is measured outside the clock. "time" is the solving
 time alone (compilation excluded, reported apart); memory is the solver
@@ -35,6 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, 'bench')]
 
 import cfr_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+from cfr_jax import regret  # pylint: disable=g-import-not-at-top,wrong-import-position
 from cfr_jax import training  # pylint: disable=g-import-not-at-top,wrong-import-position
 import speed  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -55,13 +57,13 @@ def _device_peak():
 
 
 def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int,
-          storage=None, subtrees=None):
+          storage=None, subtrees=None, algorithm='dcfr'):
   config = _config(name)
   pot = float(config.holdem.pot)
   start = time.perf_counter()
   game = training._load_game(config)  # pylint: disable=protected-access
   build_s = time.perf_counter() - start
-  solver = cfr_jax.make_solver(game, 'dcfr', storage=storage, subtrees=subtrees)
+  solver = cfr_jax.make_solver(game, algorithm, storage=storage, subtrees=subtrees)
   start = time.perf_counter()
   solver.compile()  # before the state exists, as the launcher does: less peak memory
   # A first call of no iterations, as the launcher makes: its one-time work
@@ -131,15 +133,21 @@ def main():
                       help='solving time per config before giving up on the targets')
   parser.add_argument('--max_iterations', type=int, default=5000)
   parser.add_argument('--storage', default=None, help="bfloat16: compact state")
+  parser.add_argument('--algorithm', default='dcfr',
+                      help='a solver name (cfr_jax.make_solver), e.g. postflop_dcfr')
   parser.add_argument('--subtrees', type=int, default=None,
                       help='cards per batch of split passes (default: automatic; 0: off)')
   parser.add_argument('--out', default=None, help='write a section into this Markdown file')
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
   targets = [float(t) for t in args.targets.split(',')]
+  try:  # a misspelt name fails here, not after a config's build
+    regret.get_algorithm(args.algorithm)
+  except ValueError as e:
+    parser.error(str(e))
   load_at_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
   results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations,
-                   args.storage, args.subtrees)
+                   args.storage, args.subtrees, args.algorithm)
              for name in args.configs.split(',')]
   info = speed.machine()
   argv, command = sys.argv[1:], []
@@ -154,7 +162,7 @@ def main():
           f"JAX {info['jax']} on {info['device']}; {info['date']}; load average at "
           f"start {load_at_start and round(load_at_start, 1)}, at the end "
           f"{info['load'] and round(info['load'][0], 1)}.\n"
-          f"Command: `python bench/holdem.py {command}`. DCFR, float32 arithmetic, "
+          f"Command: `python bench/holdem.py {command}`. {args.algorithm}, float32 arithmetic, "
           "alternating updates.\n\n"
           + table(results, targets) + '\n')
   print(body)
