@@ -6,12 +6,13 @@ r"""Hold'em subgames: time and memory to reach 0.5%, 0.3% and 0.1% of the pot.
     python bench/holdem.py --configs=turn --algorithm=postflop_dcfr   # any solver name
 
 For each config (configs/holdem_<name>.py, as the launcher would build it):
-DCFR (or --algorithm: any name `make_solver` takes) in float32 runs in chunks of --eval_every iterations; after each chunk
-the exact exploitability (in chips; against the unabstracted game when the
-config buckets hands) is measured outside the clock. "time" is the solving
-time alone (compilation excluded, reported apart); memory is the solver
-state, the compiled game's arrays, the process's peak RSS and, on an
-accelerator, the device's peak bytes in use.
+DCFR (or --algorithm: any name `make_solver` takes) in float32 runs in
+chunks of --eval_every iterations; after each chunk the exact exploitability
+(in chips; against the unabstracted game when the config buckets hands) is
+measured outside the clock. "time" is the solving time alone (compilation
+excluded, reported apart); memory is the solver state, the compiled game's
+arrays, the process's peak RSS and, on an accelerator, the device's peak
+bytes in use.
 
 No peer runs in this script: no installable package solves range-versus-range
 hold'em subgames (OpenSpiel has no such solver). The flop config is
@@ -167,7 +168,8 @@ def main():
           + table(results, targets) + '\n')
   print(body)
   if args.out:
-    label = args.label or f"holdem, {info['backend']}, {args.configs}"
+    label = args.label or f"holdem, {info['backend']}, {args.configs}" + (
+        '' if args.algorithm == 'dcfr' else f', {args.algorithm}')  # not DCFR's section
     speed.write_section(args.out, label, body)
 
 
