@@ -47,9 +47,9 @@ def prefix_sum(x: jax.Array, block: int = PREFIX_BLOCK) -> jax.Array:
   than `jnp.cumsum` on CPU, and matmuls are what accelerators do best.
   Floating point, so it rounds unlike a sequential sum; integer counts
   converted to float32 are exact while every partial sum is below 2^24.
-  Entry i depends only on entries 0..i, so a caller may extend x to a
-  multiple of `block` with any finite values (no pad is then computed; XLA
-  fuses one into the producer of x, where a gather paid for it per element)."""
+  Entry i depends only on entries 0..i, so a caller may extend x with any
+  finite values to a multiple of `block`; then no pad is computed (XLA fuses
+  a pad into x's producer, and a gather there pays for it per element)."""
   n = x.shape[-1]
   k = -(-n // block)
   x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * block - n)])
