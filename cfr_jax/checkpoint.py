@@ -400,6 +400,25 @@ def _nbytes(tree: Any) -> int:
              for x in jax.tree.leaves(tree))
 
 
+# A save's chunks and data files (bench/RESULTS.md, "A save holds no copy of
+# the state"). Orbax's defaults (one chunk per array, one data file for all)
+# made TensorStore hold every array's compressed copy until the save
+# committed: +0.85 GB at each save of a flop state (0.92 GB), whatever the
+# limit on bytes in flight. In 4 MiB chunks and 16 MiB files it holds a few
+# files' worth (+0.05-0.08 GB there) and writes no more bytes. Compression
+# stays on: a corrupted chunk then fails to decode and is refused (fallback),
+# where raw floats would load as garbage with only a checksum warning.
+_WRITE_CHUNK_BYTES = 4 << 20
+_DATA_FILE_BYTES = 16 << 20
+
+
+def _save_args(item: Any) -> ocp.args.PyTreeSave:
+  return ocp.args.PyTreeSave(
+      item, save_args=jax.tree.map(
+          lambda _: ocp.SaveArgs(chunk_byte_size=_WRITE_CHUNK_BYTES), item),
+      ocdbt_target_data_file_size=_DATA_FILE_BYTES)
+
+
 def _read_arrays(state_dir, target: Any) -> Any:
   """`ocp.StandardCheckpointer().restore(state_dir, target)`, the arrays
   over READ_ALONE_BYTES one restore at a time.
@@ -435,12 +454,12 @@ def _read_arrays(state_dir, target: Any) -> Any:
   return treedef.unflatten(out)
 
 
-def _release_buffers(read: Any) -> None:
-  """Returns the host buffers of a restore that read the arrays `read` to
-  the system: freed with Orbax's reference cycles, they would stay in
-  glibc's heap. Small reads skip the full collection (the launcher reloads
-  after every chunk)."""
-  if _nbytes(read) > READ_ALONE_BYTES:
+def _release_buffers(arrays: Any) -> None:
+  """Returns the host buffers of a restore or save of `arrays` to the system:
+  freed with Orbax's reference cycles, they would stay in glibc's heap. Small
+  states skip the full collection (the launcher saves and reloads after every
+  chunk)."""
+  if _nbytes(arrays) > READ_ALONE_BYTES:
     gc.collect()
     heap.release_free_memory()
 
@@ -838,7 +857,7 @@ class CheckpointStore:
         # force=True: Orbax would otherwise skip a step at or below the one it
         # believes is latest (e.g. a higher valid step after a fallback).
         m.save(step, args=ocp.args.Composite(**{
-            _STATE_ITEM: ocp.args.StandardSave({
+            _STATE_ITEM: _save_args({
                 _STATE_LEAF: state,
                 _FINGERPRINT_LEAF: _fingerprint_array(self.fingerprint)}),
             _META_ITEM: ocp.args.JsonSave(meta)}), custom_metadata=custom, force=True)
@@ -847,6 +866,8 @@ class CheckpointStore:
       if _primary():
         self._remove_partial(step, before)
       raise _write_failure(step, self.directory, e) from e
+    finally:
+      _release_buffers(state)  # TensorStore's copies of what it wrote
     failure = None
     if _primary():
       try:

@@ -4,6 +4,7 @@ Corruption is done to the files Orbax 0.12.8 actually writes: a step directory h
 `state/` (OCDBT: array chunks, zstd-compressed, packed into data files under
 `state/ocdbt.process_0/d/`), `meta/metadata` (our JSON) and `_CHECKPOINT_METADATA`.
 """
+import gc
 import glob
 import hashlib
 import importlib.util
@@ -22,7 +23,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 import cfr_jax
-from cfr_jax import checkpoint
+from cfr_jax import checkpoint, heap
 from cfr_jax.checkpoint import CheckpointStore, CheckpointWriteError, make_fingerprint
 from cfr_jax.solver import SolverState
 
@@ -497,6 +498,44 @@ def test_round_trip_synthetic_bitwise(tmp_path, dtype, reads):
     assert restored.regrets.dtype == np.dtype(dtype)
     assert restored.iteration.dtype == (jnp.int64 if dtype == "float64" else jnp.int32)
     assert_bitwise_equal(restored, state)
+
+
+def _peak_rss_reset() -> bool:
+  try:  # Linux >= 4.0: VmHWM starts again from the current RSS
+    with open("/proc/self/clear_refs", "w") as f:
+      f.write("5")
+    return True
+  except OSError:
+    return False
+
+
+def _vm_kib(field: str) -> int:
+  with open("/proc/self/status") as f:
+    return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def test_a_save_holds_no_copy_of_the_state(tmp_path):
+  """In one chunk per array, TensorStore held every array's compressed copy
+  until the save committed: the state twice at each save. Measured by the
+  kernel's peak RSS (VmHWM), not a clock; random values, which barely compress."""
+  big = 40_000_000  # float32: 160 MB
+  state = {name: jax.random.normal(jax.random.key(i), (big,))
+           for i, name in enumerate(("regrets", "strategy_sum"))}
+  jax.block_until_ready(state)
+  store = CheckpointStore(tmp_path, fingerprint=make_fingerprint(test="no copy"))
+  store.save(state, 1)  # the first save also starts TensorStore's threads
+  gc.collect()
+  heap.release_free_memory()
+  if not _peak_rss_reset():
+    pytest.skip("cannot reset the peak RSS here (/proc/self/clear_refs)")
+  before = _vm_kib("VmRSS")
+  store.save(state, 2)
+  added_mb = (_vm_kib("VmHWM") - before) / 1024
+  one_array_mb = big * 4 / 2**20  # a copy of the state would be two
+  assert added_mb < one_array_mb, (added_mb, one_array_mb)
+  restored = store.load(os.path.join(tmp_path, "2"), abstract(state))
+  for name in state:
+    np.testing.assert_array_equal(np.asarray(restored[name]), np.asarray(state[name]))
 
 
 ALGORITHMS = ("cfr", "cfr+", "linear_cfr", "dcfr", "dcfr+", "pcfr+", "pdcfr+", "sapcfr+")
