@@ -538,6 +538,59 @@ def test_a_save_holds_no_copy_of_the_state(tmp_path):
     np.testing.assert_array_equal(np.asarray(restored[name]), np.asarray(state[name]))
 
 
+def test_a_saved_step_reads_back_in_slices(tmp_path):
+  """`reads_back_as` proves a save loads without loading it: the state plus a
+  copy of its largest array, where this holds a few slices."""
+  big = 40_000_000  # float32: 160 MB
+  state = {name: jax.random.normal(jax.random.key(i), (big,))
+           for i, name in enumerate(("regrets", "strategy_sum"))}
+  state["iteration"] = jnp.int32(7)
+  jax.block_until_ready(state)
+  store = CheckpointStore(tmp_path, fingerprint=make_fingerprint(test="read back"))
+  path = store.save(state, 7)
+  assert store.reads_back_as(path, state) is True  # and TensorStore's threads start
+  gc.collect()
+  heap.release_free_memory()
+  if not _peak_rss_reset():
+    pytest.skip("cannot reset the peak RSS here (/proc/self/clear_refs)")
+  before = _vm_kib("VmRSS")
+  assert store.reads_back_as(path, state) is True
+  added_mb = (_vm_kib("VmHWM") - before) / 1024
+  assert added_mb < big * 4 / 2**20, added_mb
+  # One element of the last slice differs: not the state saved.
+  assert store.reads_back_as(path, {**state, "strategy_sum":
+                                    state["strategy_sum"].at[-1].add(1.0)}) is False
+  assert store.reads_back_as(path, {**state, "iteration": jnp.int32(8)}) is False
+
+
+@pytest.mark.parametrize("block", [8, 1 << 24])
+def test_read_back_compares_every_byte(tmp_path, monkeypatch, block):
+  """Read in one chunk at a time, or all at once: any changed element, NaN
+  payloads and signed zeros included, is caught."""
+  monkeypatch.setattr(checkpoint, "_WRITE_CHUNK_BYTES", 1 << 10)  # 85-row chunks
+  monkeypatch.setattr(checkpoint, "READ_BACK_BYTES", block)
+  flat = np.asarray(make_state(3).regrets).reshape(-1).copy()
+  flat[:2] = [np.nan, -0.0]
+  state = make_state(3).replace(regrets=jnp.asarray(flat.reshape(I, A)))
+  store = CheckpointStore(tmp_path, fingerprint=FP)
+  path = store.save(state, 3)
+  assert store.reads_back_as(path, state) is True
+  for index in [(0, 0), (0, 1), (I // 2, 1), (I - 1, A - 1)]:
+    changed = np.asarray(state.regrets).copy()
+    changed[index] = 0.0  # for the NaN, the -0.0 (equal as floats) and two others
+    assert store.reads_back_as(path, state.replace(regrets=jnp.asarray(changed))) is False
+
+
+def test_a_corrupted_save_does_not_read_back(clean_dir, caplog):
+  path = os.path.join(clean_dir, "300")
+  data = largest_array_file(path)
+  with open(data, "wb") as f:
+    f.write(np.random.default_rng(1).bytes(os.path.getsize(data)))
+  store = CheckpointStore(clean_dir, fingerprint=FP)
+  assert store.reads_back_as(path, make_state(300)) is False
+  assert "does not read back" in caplog.text
+
+
 ALGORITHMS = ("cfr", "cfr+", "linear_cfr", "dcfr", "dcfr+", "pcfr+", "pdcfr+", "sapcfr+")
 
 

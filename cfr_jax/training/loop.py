@@ -403,7 +403,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
       state = solver.init()
       if solver.mesh is None:
         # Committed to its device like a restored state, so the first chunk's
-        # compilation also serves every chunk after a rebuild from checkpoint.
+        # compilation also serves every chunk after a reload from checkpoint.
         state = jax.device_put(state, jax.local_devices()[0])
     states.append(state)
     r.iteration = int(states[-1].iteration)
@@ -589,7 +589,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
                        solve_seconds=r.solve_seconds, **extra)
 
   def end_chunk(k, inst):
-    """Final evaluation if done, save, metrics, progress, rebuild from the save."""
+    """Final evaluation if done, save, metrics, progress, the save read back."""
     r = inst.r
     inst.in_chunk = False
     evaluated = (r.evaluation or {}).get('iteration') if _by_play(
@@ -609,8 +609,16 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
     inst.metrics.write(r.iteration, iterations_per_second=r.rate(),
                        elapsed_seconds=r.elapsed(), chunk=r.chunk)
     report_progress(inst, force=True)
-    # Rebuild from the checkpoint: frees the chunk's buffers and proves the save loads.
+    # Prove the save loads: read it back in slices and go on with the state
+    # in memory, equal to it byte for byte (a load would hold the state beside
+    # a copy of its largest array); where a process cannot tell, load it.
+    same = inst.store.reads_back_as(path, state)
+    if same is False:
+      raise checkpoint_lib.CheckpointError(
+          f'the checkpoint just saved at {path} does not read back as the state saved')
     del state
+    if same:
+      return
     if not batch.vmapped:
       batch.drop()
     state = inst.store.load(path, inst.solver.abstract_state())
