@@ -408,7 +408,7 @@ def _nbytes(tree: Any) -> int:
 # made TensorStore hold every array's compressed copy until the save
 # committed: +0.85 GB at each save of a flop state (0.92 GB), whatever the
 # limit on bytes in flight. In 4 MiB chunks and 16 MiB files it holds a few
-# files' worth (+0.05-0.08 GB there) and writes no more bytes. Compression
+# files' worth (+0.05-0.14 GB there) and writes no more bytes. Compression
 # stays on: a corrupted chunk then fails to decode and is refused (fallback),
 # where raw floats would load as garbage with only a checksum warning.
 _WRITE_CHUNK_BYTES = 4 << 20
@@ -460,8 +460,7 @@ def _read_arrays(state_dir, target: Any) -> Any:
 def _release_buffers(arrays: Any) -> None:
   """Returns the host buffers of a restore or save of `arrays` to the system:
   freed with Orbax's reference cycles, they would stay in glibc's heap. Small
-  states skip the full collection (the launcher saves and reloads after every
-  chunk)."""
+  states skip the full collection (the launcher saves after every chunk)."""
   if _nbytes(arrays) > READ_ALONE_BYTES:
     gc.collect()
     heap.release_free_memory()
@@ -632,8 +631,8 @@ class CheckpointStore:
     """
     if _multiprocess():
       return None
-    kvstore = {"driver": "ocdbt", "base": "file://" + os.path.join(
-        os.path.abspath(path), _STATE_ITEM)}
+    kvstore = {"driver": "ocdbt", "base": {  # a spec, not a URL: any path works
+        "driver": "file", "path": os.path.join(os.path.abspath(path), _STATE_ITEM, "")}}
     for name, leaf in _named_leaves({_STATE_LEAF: state}).items():
       want = np.asarray(jax.device_get(leaf))  # a view on CPU
       try:
