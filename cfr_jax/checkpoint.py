@@ -49,6 +49,7 @@ barriers around it, and its choice of candidate is the one every process tries.
 
 import dataclasses
 import datetime
+import functools
 import gc
 import hashlib
 import importlib.metadata
@@ -68,6 +69,7 @@ from absl import logging
 from etils import epath
 import jax
 from jax.experimental import multihost_utils
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import tensorstore as ts
@@ -393,7 +395,8 @@ def abstract(tree: Any) -> Any:
 
 # Arrays above this many bytes are read one per Orbax restore (`_read_arrays`).
 READ_ALONE_BYTES = 1 << 26
-# `CheckpointStore.reads_back_as` reads and compares this many bytes at a time.
+# Big arrays are read back (`CheckpointStore.reads_back_as`) and restored
+# (`_read_in_slices`) this many bytes at a time.
 READ_BACK_BYTES = 1 << 24
 
 
@@ -422,6 +425,52 @@ def _save_args(item: Any) -> ocp.args.PyTreeSave:
       ocdbt_target_data_file_size=_DATA_FILE_BYTES)
 
 
+def _open_array(state_dir, name: str):
+  """The TensorStore of array `name` in an Orbax state item (OCDBT, zarr)."""
+  kvstore = {"driver": "ocdbt", "base": {  # a spec, not a URL: any path works
+      "driver": "file", "path": os.path.join(os.path.abspath(state_dir), "")}}
+  return ts.open({"driver": "zarr", "kvstore": {**kvstore, "path": name}},
+                 open=True, read=True).result()
+
+
+def _row_slices(stored) -> range:
+  """Rows per slice: whole chunks along the first axis, ~READ_BACK_BYTES."""
+  chunk = max(int(stored.chunk_layout.read_chunk.shape[0]), 1)
+  row_bytes = max(int(np.prod(stored.shape[1:])) * stored.dtype.numpy_dtype.itemsize, 1)
+  return max(READ_BACK_BYTES // row_bytes // chunk, 1) * chunk
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _write_rows(out: jax.Array, rows: jax.Array, start: jax.Array) -> jax.Array:
+  return jax.lax.dynamic_update_slice_in_dim(out, rows, start, axis=0)  # in place
+
+
+def _read_in_slices(state_dir, name: str, target) -> Optional[jax.Array]:
+  """Array `name`, read ~READ_BACK_BYTES at a time into a device array updated
+  in place: the array plus two slices at once, where Orbax holds the array
+  twice (its host buffer, then the device copy). None where this does not
+  apply (a sharded target, chunks bigger than a slice: checkpoints written
+  before `_save_args`), or the array cannot be opened: Orbax reads it then."""
+  sharding = getattr(target, "sharding", None)
+  if not np.shape(target) or not isinstance(sharding, jax.sharding.SingleDeviceSharding):
+    return None
+  try:
+    stored = _open_array(state_dir, name)
+  except ValueError:
+    return None
+  n, rows = stored.shape[0], _row_slices(stored)
+  if (tuple(stored.shape) != tuple(target.shape) or stored.dtype.numpy_dtype != target.dtype
+      or stored.chunk_layout.read_chunk.shape[0] > rows):
+    return None
+  rows = min(rows, n)
+  out = jnp.zeros(target.shape, target.dtype, device=sharding)
+  for lo in range(0, n, rows):
+    lo = min(lo, n - rows)  # the last slice overlaps the one before: one shape, one program
+    piece = jax.device_put(stored[lo:lo + rows].read().result(), sharding)
+    out = _write_rows(out, piece, np.int32(lo))
+  return jax.block_until_ready(out)
+
+
 def _read_arrays(state_dir, target: Any) -> Any:
   """`ocp.StandardCheckpointer().restore(state_dir, target)`, the arrays
   over READ_ALONE_BYTES one restore at a time.
@@ -429,10 +478,12 @@ def _read_arrays(state_dir, target: Any) -> Any:
   Orbax reads each array into a host buffer, then copies it to the device:
   read together, a flop state's arrays held twice the state at once (its
   0.92 GB and as much in buffers; bench/RESULTS.md, "A checkpoint's arrays
-  read one at a time"). Each big array is read alone (the others are
+  read one at a time"). Each big array is read alone, a slice at a time
+  where it can be (`_read_in_slices`), else by Orbax (the others are
   `ocp.PLACEHOLDER`s, not read) and its buffer freed before the next.
   """
   leaves, treedef = jax.tree.flatten(target)
+  names = list(_named_leaves(target))
   alone = [i for i, x in enumerate(leaves) if _nbytes(x) > READ_ALONE_BYTES]
   rest = [i for i in range(len(leaves)) if i not in alone]
   groups = [[i] for i in alone] + ([rest] if rest else [])
@@ -444,6 +495,10 @@ def _read_arrays(state_dir, target: Any) -> Any:
   args = jax.tree.leaves(ocp.checkpoint_utils.construct_restore_args(target))
   out = [None] * len(leaves)
   for group in groups:
+    if len(group) == 1 and group[0] in alone:
+      out[group[0]] = _read_in_slices(state_dir, names[group[0]], leaves[group[0]])
+      if out[group[0]] is not None:
+        continue
     pick = lambda values, group=group: treedef.unflatten(
         [v if i in group else ocp.PLACEHOLDER for i, v in enumerate(values)])
     with ocp.PyTreeCheckpointer() as checkpointer:
@@ -631,22 +686,17 @@ class CheckpointStore:
     """
     if _multiprocess():
       return None
-    kvstore = {"driver": "ocdbt", "base": {  # a spec, not a URL: any path works
-        "driver": "file", "path": os.path.join(os.path.abspath(path), _STATE_ITEM, "")}}
     for name, leaf in _named_leaves({_STATE_LEAF: state}).items():
       want = np.asarray(jax.device_get(leaf))  # a view on CPU
       try:
-        stored = ts.open({"driver": "zarr", "kvstore": {**kvstore, "path": name}},
-                         open=True, read=True).result()
+        stored = _open_array(os.path.join(path, _STATE_ITEM), name)
         if tuple(stored.shape) != want.shape or stored.dtype.numpy_dtype != want.dtype:
           return False
         if want.ndim == 0:
           if not _same_bytes(stored.read().result(), want):
             return False
           continue
-        # Whole chunks along the first axis, about READ_BACK_BYTES at a time.
-        chunk = max(int(stored.chunk_layout.read_chunk.shape[0]), 1)
-        rows = max(READ_BACK_BYTES // max(want[:1].nbytes, 1) // chunk, 1) * chunk
+        rows = _row_slices(stored)
         for lo in range(0, want.shape[0], rows):
           hi = min(lo + rows, want.shape[0])  # TensorStore refuses bounds past the end
           if not _same_bytes(stored[lo:hi].read().result(), want[lo:hi]):
