@@ -433,7 +433,7 @@ def _open_array(state_dir, name: str):
                  open=True, read=True).result()
 
 
-def _row_slices(stored) -> range:
+def _slice_rows(stored) -> int:
   """Rows per slice: whole chunks along the first axis, ~READ_BACK_BYTES."""
   chunk = max(int(stored.chunk_layout.read_chunk.shape[0]), 1)
   row_bytes = max(int(np.prod(stored.shape[1:])) * stored.dtype.numpy_dtype.itemsize, 1)
@@ -441,8 +441,8 @@ def _row_slices(stored) -> range:
 
 
 @functools.partial(jax.jit, donate_argnums=0)
-def _write_rows(out: jax.Array, rows: jax.Array, start: jax.Array) -> jax.Array:
-  return jax.lax.dynamic_update_slice_in_dim(out, rows, start, axis=0)  # in place
+def _write_rows(out: jax.Array, piece: jax.Array, start: jax.Array) -> jax.Array:
+  return jax.lax.dynamic_update_slice_in_dim(out, piece, start, axis=0)  # in place
 
 
 def _read_in_slices(state_dir, name: str, target) -> Optional[jax.Array]:
@@ -458,9 +458,9 @@ def _read_in_slices(state_dir, name: str, target) -> Optional[jax.Array]:
     stored = _open_array(state_dir, name)
   except ValueError:
     return None
-  n, rows = stored.shape[0], _row_slices(stored)
+  n, rows = stored.shape[0], _slice_rows(stored)
   if (tuple(stored.shape) != tuple(target.shape) or stored.dtype.numpy_dtype != target.dtype
-      or stored.chunk_layout.read_chunk.shape[0] > rows):
+      or stored.chunk_layout.read_chunk.shape[0] > rows or n >= 2**31):  # int32 starts
     return None
   rows = min(rows, n)
   out = jnp.zeros(target.shape, target.dtype, device=sharding)
@@ -498,6 +498,7 @@ def _read_arrays(state_dir, target: Any) -> Any:
     if len(group) == 1 and group[0] in alone:
       out[group[0]] = _read_in_slices(state_dir, names[group[0]], leaves[group[0]])
       if out[group[0]] is not None:
+        _release_buffers(leaves[group[0]])  # TensorStore's slices
         continue
     pick = lambda values, group=group: treedef.unflatten(
         [v if i in group else ocp.PLACEHOLDER for i, v in enumerate(values)])
@@ -696,7 +697,7 @@ class CheckpointStore:
           if not _same_bytes(stored.read().result(), want):
             return False
           continue
-        rows = _row_slices(stored)
+        rows = _slice_rows(stored)
         for lo in range(0, want.shape[0], rows):
           hi = min(lo + rows, want.shape[0])  # TensorStore refuses bounds past the end
           if not _same_bytes(stored[lo:hi].read().result(), want[lo:hi]):
