@@ -679,11 +679,11 @@ class CheckpointStore:
     back, array by array, byte for byte as `state`; None where it cannot tell
     here (several processes: no host holds the arrays whole).
 
-    A check that the save loads, without loading it: `load` holds every array
-    beside its host buffer, the state plus its largest array at once, where
-    this reads `READ_BACK_BYTES` at a time through TensorStore, which Orbax
-    reads with too (bench/RESULTS.md, "A save holds no copy of the state").
-    The structure, shapes and dtypes were checked by `save` already.
+    A check that the save loads without loading a second state beside the
+    one in memory: it reads `READ_BACK_BYTES` at a time through TensorStore,
+    which Orbax reads with too (bench/RESULTS.md, "A save holds no copy of the
+    state"). The structure, shapes and dtypes were checked by `save` already.
+    A state sharded over several devices of this process is gathered to host.
     """
     if _multiprocess():
       return None
