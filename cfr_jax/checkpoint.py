@@ -433,11 +433,19 @@ def _open_array(state_dir, name: str):
                  open=True, read=True).result()
 
 
-def _slice_rows(stored) -> int:
-  """Rows per slice: whole chunks along the first axis, ~READ_BACK_BYTES."""
+def _row_slices(stored) -> Optional[list]:
+  """[(lo, hi)] row ranges of a stored array ([n, ...], n > 0), all one size:
+  whole chunks along the first axis, ~READ_BACK_BYTES each, the last one
+  overlapping the one before (one shape: one program for `_write_rows`).
+  None if a chunk alone is over READ_BACK_BYTES (one chunk per array, as
+  written before `_save_args`): reading a slice would decode the whole array."""
+  n = int(stored.shape[0])
   chunk = max(int(stored.chunk_layout.read_chunk.shape[0]), 1)
   row_bytes = max(int(np.prod(stored.shape[1:])) * stored.dtype.numpy_dtype.itemsize, 1)
-  return max(READ_BACK_BYTES // row_bytes // chunk, 1) * chunk
+  if min(chunk, n) * row_bytes > READ_BACK_BYTES:
+    return None
+  rows = min(READ_BACK_BYTES // row_bytes // chunk * chunk, n)
+  return [(min(lo, n - rows), min(lo, n - rows) + rows) for lo in range(0, n, rows)]
 
 
 @functools.partial(jax.jit, donate_argnums=0)
@@ -458,15 +466,15 @@ def _read_in_slices(state_dir, name: str, target) -> Optional[jax.Array]:
     stored = _open_array(state_dir, name)
   except ValueError:
     return None
-  n, rows = stored.shape[0], _slice_rows(stored)
   if (tuple(stored.shape) != tuple(target.shape) or stored.dtype.numpy_dtype != target.dtype
-      or stored.chunk_layout.read_chunk.shape[0] > rows or n >= 2**31):  # int32 starts
+      or stored.shape[0] >= 2**31):  # int32 starts
     return None
-  rows = min(rows, n)
+  slices = _row_slices(stored)
+  if slices is None:
+    return None
   out = jnp.zeros(target.shape, target.dtype, device=sharding)
-  for lo in range(0, n, rows):
-    lo = min(lo, n - rows)  # the last slice overlaps the one before: one shape, one program
-    piece = jax.device_put(stored[lo:lo + rows].read().result(), sharding)
+  for lo, hi in slices:
+    piece = jax.device_put(stored[lo:hi].read().result(), sharding)
     out = _write_rows(out, piece, np.int32(lo))
   return jax.block_until_ready(out)
 
@@ -697,9 +705,7 @@ class CheckpointStore:
           if not _same_bytes(stored.read().result(), want):
             return False
           continue
-        rows = _slice_rows(stored)
-        for lo in range(0, want.shape[0], rows):
-          hi = min(lo + rows, want.shape[0])  # TensorStore refuses bounds past the end
+        for lo, hi in _row_slices(stored) or [(0, want.shape[0])]:
           if not _same_bytes(stored[lo:hi].read().result(), want[lo:hi]):
             return False
       except ValueError as e:  # TensorStore's errors: missing, undecodable
