@@ -3,6 +3,7 @@ levels, to rounding, in a fraction of the memory."""
 # pylint: disable=protected-access
 import dataclasses
 import logging
+import re
 import subprocess
 import sys
 
@@ -134,12 +135,19 @@ def test_split_chunk_temporaries_are_under_the_state():
       memory(cfr_jax.make_solver(game, 'dcfr', subtrees=n)) for n in (1, 0))
   assert split_temp <= 1.0 * state_bytes, (split_temp, state_bytes)
   assert split_temp * 4 < whole_temp, (split_temp, whole_temp)
-  # The parts' window scatters update the donated state in place: no
+  # The parts' writes (`split.put`) update the donated state in place: no
   # state-sized copy (each would be a pass over the whole state per batch).
   # As for whole levels (tests/test_engine.py), this holds for the
   # non-predictive algorithms without the compensated sum.
   shape = f'f32[{game.num_cells}]'
-  assert text.count(f'= {shape}{{0}} scatter(') + text.count(f'= {shape}{{0}} fusion(') > 0
+  assert text.count(f'= {shape}{{0}} dynamic-update-slice(') + text.count(
+      f'= {shape}{{0}} fusion(') > 0
+  # Each block is written by one dynamic-update-slice per contiguous run of
+  # its rows, not by a window scatter, which XLA:CPU runs as a loop of one
+  # step per decision: the only loops are the chunk's and, per half step,
+  # each shape class's loop over its batches.
+  parts = split.split_subgame(game, 1)
+  assert len(re.findall(r' while\(', text)) == 1 + 2 * len(parts.classes)
   assert text.count(f'= {shape}{{0}} copy(') == 0
 
 

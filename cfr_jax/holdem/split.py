@@ -316,15 +316,6 @@ def windows(x: jax.Array, starts: jax.Array, size: int) -> jax.Array:
                         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
-def put_windows(x: jax.Array, starts: jax.Array, rows: jax.Array) -> jax.Array:
-  """x [N] with x[s:s + size] = rows[i] [size] at each s = starts[i] (disjoint)."""
-  dnums = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(),
-                                          scatter_dims_to_operand_dims=(0,))
-  return jax.lax.scatter(x, starts[:, None], rows.astype(x.dtype), dnums,
-                         indices_are_sorted=True, unique_indices=True,
-                         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
-
-
 def block_rows(x: jax.Array, part: Part, lo: int, hi: int) -> jax.Array:
   """[rows, k] the entries of a part's decisions lo:hi (one block of
   `block_shape`) in a state array x (a 16-bit state's bits read back as
@@ -335,18 +326,19 @@ def block_rows(x: jax.Array, part: Part, lo: int, hi: int) -> jax.Array:
 
 def put(x: jax.Array, part: Part, lo: int, hi: int, rows: jax.Array) -> jax.Array:
   """x [N] (a state array) with the entries of a part's decisions lo:hi set
-  to rows [hi - lo, size].
+  to rows [hi - lo, size]: one dynamic-update-slice per contiguous run of
+  their entries (at most 6 per block on the flop config, the same runs in
+  every batch of a shape class, `Part.breaks`), in place.
 
-  A float32 state takes one window scatter. XLA:CPU runs it as a loop of one
-  step per window, which into a 16-bit array is not in place (turn config, one
-  card at a time: 0.9-1.0 s per iteration against 0.07 s on whole levels). A
-  16-bit state, carried as its bits (`to_bits`), takes one
-  dynamic-update-slice per contiguous run of the decisions' entries instead
-  (at most 6 per block on the flop config); on float32 the runs measured
-  4-8% slower than the scatter there (bench/RESULTS.md)."""
-  if x.dtype != BITS:
-    return put_windows(x, part.base[lo:hi], rows.reshape(hi - lo, -1))
-  rows = to_bits(rows.astype(STORAGE)).reshape(hi - lo, -1)
+  Not one window scatter: XLA:CPU runs a scatter as a loop of one step per
+  window, i.e. one per decision (~228k steps per flop iteration), and into
+  a 16-bit array not in place. A 16-bit state goes through the passes as
+  its bits (`to_bits`). On a float32 flop the two write the same bits at
+  the same speed (10 alternating pairs in one process, bench/RESULTS.md):
+  one way for every dtype."""
+  if x.dtype == BITS:
+    rows = to_bits(rows.astype(STORAGE))
+  rows = rows.astype(x.dtype).reshape(hi - lo, -1)
   for a, b in runs(part, lo, hi):
     x = jax.lax.dynamic_update_slice_in_dim(x, rows[a - lo:b - lo].reshape(-1), part.base[a], 0)
   return x
