@@ -23,9 +23,9 @@ static structure (`levels`, `act_runs`, ...) is the class's, shared.
 
 The state keeps the full game's layout: a part's decision reads and writes its
 rows at their place in the full state (`Part.base`, the first entry of each
-of the part's decisions there), a window per decision. A 16-bit state is
-carried through the passes as its bits (`to_bits`) and written run by run
-(`put`): XLA:CPU's window scatter into a bfloat16 array is not in place.
+of the part's decisions there), a window per decision, written run by run
+(`put`). A 16-bit state is carried through the passes as its bits (`to_bits`):
+XLA:CPU's window scatter into a bfloat16 array is not in place.
 """
 from __future__ import annotations
 
