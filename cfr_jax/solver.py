@@ -333,7 +333,7 @@ class Solver:
       # counts make vmap select between old and new states every iteration.
       body = _make_run(self._algo, self.alternating, schedule=self._schedule,
                         fused=self._fuses, lean=self.lean,
-                        recompute=self._recomputes)
+                        recompute=self._recomputes, batched=True)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = heap.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
@@ -587,7 +587,7 @@ def _row_sum(x: jax.Array) -> jax.Array:
 
 def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
               schedule: regret_lib.Schedule | None = None, fused: bool = False,
-              lean: bool = False, recompute: bool = False):
+              lean: bool = False, recompute: bool = False, batched: bool = False):
   """The jitted body: n iterations of `algo`, alternating or simultaneous,
   its hyperparameters following `schedule` if given.
 
@@ -605,6 +605,12 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   nor computes them before the previous half step is done (flop config, XLA's
   temporaries: 3.69 -> 3.05 GiB alone, 3.10 -> 2.26 GiB once the dealt-card
   masks were elementwise; bench/RESULTS.md).
+  `batched` (under `run_many`'s vmap): the fused passes compute the updated
+  player's strategy again in the backward pass instead of keeping it from the
+  forward pass (`subgame.fused_forward`'s keep_own). Under vmap `unfused`'s
+  cond is a select, XLA fuses the kept strategy's regret matching into its
+  readers in the backward pass, where it reads rows already written, and
+  copies the state for it (20 copies per chunk on the test turn subgame).
   """
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
@@ -715,7 +721,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
         lambda: _block_strategy(algo, game, st, hp_t, t_policy, lo, hi), t > 0)
     update = lambda st, lo, hi, sigma, cfv, own: write(game, st, lo, hi, sigma, cfv, own,
                                                         hp, t, salt)
-    return subgame_lib.fused_half_step(game, state, players[0], strategy, update)
+    return subgame_lib.fused_half_step(game, state, players[0], strategy, update,
+                                       keep_own=not batched)
 
   def part_strategy(part, st, hp_t, t_policy, lo, hi):
     """[rows, k] the current strategy of a split part's decisions lo:hi (one
@@ -742,14 +749,14 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
         part, st, lo, hi, sigma, cfv, own, hp, t, salt))
     up = split.upper
     stored, reach = subgame_lib.fused_forward(up.game, state, me, strategy(up),
-                                              stubs=split.stubs)
+                                              stubs=split.stubs, keep_own=not batched)
     values = jnp.zeros(reach.shape[1:], reach.dtype)
     for cls in split.classes:
       def batch(j, carry, cls=cls):
         st, acc = carry
         part = split_lib.batch_of(cls, j)
         kept, _ = subgame_lib.fused_forward(part.game, st, me, strategy(part), reach,
-                                            split.stubs)
+                                            split.stubs, keep_own=not batched)
         st, v = subgame_lib.fused_backward(part.game, st, me, kept, strategy(part),
                                            update(part), stubs=split.stubs)
         return st, acc + v

@@ -559,3 +559,34 @@ def test_run_many_writes_the_state_in_place():
   text = solver._run_many[True].lower(solver._passes, states, jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
                                       hp).compile().as_text()
   assert text.count(f'= f32[2,{game.num_cells}]{{1,0}} copy(') == 0
+
+
+def test_the_backward_pass_keeps_the_forward_passs_strategy():
+  """The updated player's block strategies come from the forward pass
+  (`fused_forward(keep_own=True)`): the backward pass computes none again,
+  and the iterates are bit for bit those of computing them again (as
+  `run_many` does, `_make_run(batched=True)`)."""
+  game = subgame.compile_subgame(TURN)
+  calls = []
+
+  def strategy(_, lo, hi):
+    calls.append((lo, hi))
+    r0, r1, _, _, slots = subgame.block(game, lo, hi)
+    return jnp.full((r1 - r0, len(slots)), 1 / len(slots))
+
+  forward = sum(len(subgame._pieces(game, d0, d0 + nd))  # pylint: disable=protected-access
+                for (d0, _, _), (_, nd, _, _) in zip(game.offsets, game.levels))
+  for keep in (True, False):
+    calls.clear()
+    jax.eval_shape(lambda: subgame.fused_half_step(game, None, 0, strategy,
+                                                   lambda st, *_: st, keep_own=keep))
+    assert (len(calls) == forward) == keep, (len(calls), forward)
+  solver = cfr_jax.make_solver(game, 'dcfr')
+  state = solver.run(solver.init(), 2)
+  out = []
+  for batched in (False, True):
+    run = jax.jit(solver_lib._make_run(solver._algo, True, fused=True, lean=solver.lean,  # pylint: disable=protected-access
+                                       batched=batched), **solver._jit_options)  # pylint: disable=protected-access
+    out.append(run(solver._passes, jax.tree.map(jnp.copy, state), 2, solver._hp))  # pylint: disable=protected-access
+  for x, y in zip(jax.tree.leaves(out[0]), jax.tree.leaves(out[1])):
+    np.testing.assert_array_equal(np.atleast_1d(x).view(np.uint8), np.atleast_1d(y).view(np.uint8))

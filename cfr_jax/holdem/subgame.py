@@ -1346,7 +1346,8 @@ def after(x: jax.Array, *deps: jax.Array) -> jax.Array:
   return x
 
 
-def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) -> Any:
+def fused_half_step(game: Subgame, state: Any, player: int, strategy, update,
+                    keep_own: bool = True) -> Any:
   """One alternating half step of a CFR-family algorithm for `player`, with
   each level's regret and strategy-sum update applied where its values are
   computed, so that no whole-tree array exists but the state itself.
@@ -1364,8 +1365,9 @@ def fused_half_step(game: Subgame, state: Any, player: int, strategy, update) ->
   level is, so the state can be updated in place (`after` tells XLA so; the
   update must write the regrets after the strategy sum, see `Solver`).
   Values are those of `cfr_pass(game, sigma, player)`, computed in the same order.
+  keep_own: see `fused_forward`.
   """
-  stored, _ = fused_forward(game, state, player, strategy)
+  stored, _ = fused_forward(game, state, player, strategy, keep_own=keep_own)
   return fused_backward(game, state, player, stored, strategy, update)[0]
 
 
@@ -1376,10 +1378,25 @@ def _stub_rows(x: jax.Array, first: int, count: int, rows: jax.Array) -> jax.Arr
 
 
 def fused_forward(game: Subgame, state: Any, player: int, strategy,
-                  stub_reach: jax.Array | None = None, stubs: tuple = ()) -> tuple:
+                  stub_reach: jax.Array | None = None, stubs: tuple = (),
+                  keep_own: bool = False) -> tuple:
   """The forward pass of `fused_half_step`: (per level, what the backward
   pass reads: `player`'s reach at her decisions and the opponent's at the
-  terminals; [2, S, H] both players' reaches at the stubs, or None).
+  terminals, and with keep_own `player`'s strategy there; [2, S, H] both
+  players' reaches at the stubs, or None).
+
+  keep_own (an update's passes): the strategy of `player`'s rows, computed
+  here for the next level's reaches, is kept per block ((lo, hi, [rows, k]))
+  for the backward pass, which would otherwise compute it again from the
+  same unchanged rows (the same bits; flop config ~4-9% faster per
+  iteration, bench/RESULTS.md). One barrier over everything returned orders
+  the reads that compute the kept strategy before whatever uses the forward
+  pass's results: the backward pass's in-place writes and, in a split game,
+  the parts' loop, which writes rows of the same arrays before the upper
+  part's backward pass reads what it kept. The strategy must be a
+  computation of its own (`kernels.unfused`, not under vmap, where its cond
+  is a select): XLA fused it into its readers in the backward pass, reading
+  rows already written, and copied the state for it.
 
   stubs: per level (first stub, count): the level's first chance nodes are
   stubs, chance nodes of a part of a split game (`cfr_jax.holdem.split`)
@@ -1389,7 +1406,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   """
   me, num_a = player, game.num_actions
   # Per level: (own reach at my decisions, opp reach at terminals).
-  stored, prev, at_stubs = [], None, []
+  stored, prev, at_stubs, own_sigma = [], None, [], []
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
@@ -1427,15 +1444,35 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
       # (Ordering these reads after the level's reaches with `after` kept
       # XLA from holding several levels' [nd, H, A] policies at once, 5% of
       # the flop's temporaries, but made turn iterations 15% slower.)
-      parts = [widen(strategy(state, lo, hi), slots, num_a)
-               for lo, hi, slots in _pieces(game, d0, d0 + nd)]
+      blocks = [(lo, hi, slots, strategy(state, lo, hi))
+                for lo, hi, slots in _pieces(game, d0, d0 + nd)]
+      own_sigma.append(tuple((lo, hi, x) for lo, hi, _, x in blocks
+                             if d0 + a <= lo and hi <= d0 + b))
+      parts = [widen(x, slots, num_a) for _, _, slots, x in blocks]
       sigma = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
       prev = (d0, nd, _level_policy(game, sigma, d0, nd))
     else:
+      own_sigma.append(())
       prev = (d0, 0, jnp.zeros((1, game.num_hands, num_a), inner[0].dtype))
-  if stub_reach is not None or not at_stubs:
-    return stored, None
-  return stored, jnp.stack([jnp.concatenate([x[p] for x in at_stubs]) for p in (0, 1)])
+  reach = None
+  if stub_reach is None and at_stubs:
+    reach = jnp.stack([jnp.concatenate([x[p] for x in at_stubs]) for p in (0, 1)])
+  if keep_own:
+    sigmas = [[x for _, _, x in blocks] for blocks in own_sigma]
+    stored, sigmas, reach = jax.lax.optimization_barrier((stored, sigmas, reach))
+    stored = [(own, term, [(lo, hi, x) for (lo, hi, _), x in zip(blocks, xs)])
+              for (own, term), blocks, xs in zip(stored, own_sigma, sigmas)]
+  return stored, reach
+
+
+def _own_rows(kept: list, lo: int, hi: int) -> jax.Array:
+  """[rows, k] decisions lo:hi's strategy, sliced from the forward pass's
+  block (first, end, [rows, k]) that holds them (a block has as many rows
+  per decision)."""
+  [(first, end, x)] = [b for b in kept if b[0] <= lo and hi <= b[1]]
+  if (first, end) == (lo, hi):
+    return x
+  return x.reshape(end - first, -1, x.shape[-1])[lo - first:hi - first].reshape(-1, x.shape[-1])
 
 
 def fused_backward(game: Subgame, state: Any, player: int, stored: list, strategy, update,
@@ -1455,7 +1492,8 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
     d0, c0, _ = game.offsets[l]
-    own, opp = stored[l]
+    own, opp = stored[l][:2]
+    kept = stored[l][2] if len(stored[l]) > 2 else None
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     parts = []
     if below is not None and not below.shape[0]:  # an empty level (in a split's part):
@@ -1473,8 +1511,9 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           if respond is not None:
             values.append(_best(game, child, lo, respond))
             continue
-          # Recomputed from the state as updated so far (these rows are not yet).
-          sigma = strategy(state, lo, hi)
+          # From the forward pass, or recomputed from the state as updated
+          # so far (these rows are not yet): the same bits.
+          sigma = strategy(state, lo, hi) if kept is None else _own_rows(kept, lo, hi)
           # Over every slot, as in `_backward`: XLA contracts products into
           # fused multiply-adds as the expression's shape allows, so a sum
           # over the legal slots alone would differ in the last bit.
