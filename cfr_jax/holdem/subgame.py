@@ -1388,7 +1388,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   keep_own (an update's passes): the strategy of `player`'s rows, computed
   here for the next level's reaches, is kept per block ((lo, hi, [rows, k]))
   for the backward pass, which would otherwise compute it again from the
-  same unchanged rows (the same bits; flop config ~4-9% faster per
+  same unchanged rows (the same bits; flop config 3-9% faster per
   iteration, bench/RESULTS.md). One barrier over everything returned orders
   the reads that compute the kept strategy before whatever uses the forward
   pass's results: the backward pass's in-place writes and, in a split game,
