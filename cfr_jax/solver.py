@@ -329,11 +329,12 @@ class Solver:
                        f'got {sorted(hp)}')
     same = bool((n == n[0]).all())
     if same not in self._run_many:
-      # A shared count keeps the loop's predicate unbatched; per-instance
-      # counts make vmap select between old and new states every iteration.
+      # A shared count keeps the loop's predicate unbatched, and `unfused`'s
+      # conds conds; per-instance counts make vmap select between old and
+      # new states every iteration, and those conds selects.
       body = _make_run(self._algo, self.alternating, schedule=self._schedule,
                         fused=self._fuses, lean=self.lean,
-                        recompute=self._recomputes, batched=True)
+                        recompute=self._recomputes, batched=not same)
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = heap.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
@@ -605,12 +606,13 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   nor computes them before the previous half step is done (flop config, XLA's
   temporaries: 3.69 -> 3.05 GiB alone, 3.10 -> 2.26 GiB once the dealt-card
   masks were elementwise; bench/RESULTS.md).
-  `batched` (under `run_many`'s vmap): the fused passes compute the updated
-  player's strategy again in the backward pass instead of keeping it from the
-  forward pass (`subgame.fused_forward`'s keep_own). Under vmap `unfused`'s
-  cond is a select, XLA fuses the kept strategy's regret matching into its
-  readers in the backward pass, where it reads rows already written, and
-  copies the state for it (20 copies per chunk on the test turn subgame).
+  `batched` (`run_many` with per-instance counts: n is batched): the fused
+  passes compute the updated player's strategy again in the backward pass
+  instead of keeping it from the forward pass (`subgame.fused_forward`'s
+  keep_own). With n batched, `unfused`'s cond on n > 0 is a select under
+  vmap, XLA fuses the kept strategy's regret matching into its readers in
+  the backward pass, where it reads rows already written, and copies the
+  state for it (20 copies per chunk on the test turn subgame).
   """
   update = jax.vmap(algo.update, in_axes=(0, 0, 0, None, None))
   accumulate = jax.vmap(regret_lib.accumulate, in_axes=(0, 0, 0, None, None))
@@ -654,10 +656,10 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     return state.replace(regrets=new[0], last_regrets=new[1], strategy_sum=new[2],
                          strategy_sum_low=new[3])
 
-  def half_step(game, state, hp, t, players, salt):
+  def half_step(game, state, hp, t, players, salt, live):
     # One tree pass under the current profile; updates the infosets of `players`.
     if lean:
-      return lean_half_step(game, state, hp, t, players, salt)
+      return lean_half_step(game, state, hp, t, players, salt, live)
     old = leaves(state)
     sigma = _current_strategy(algo, game, state, hp, schedule)
     cfv, own = counterfactual_pass(game, sigma, players)
@@ -666,23 +668,24 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     new = [None if b is None else jnp.where(mask, a, b) for a, b in zip(new, old)]
     return with_leaves(state, new)
 
-  def write_rows(st, old_of, put, where, mark, sigma, cfv, own, hp, t, salt):
+  def write_rows(st, old_of, put, where, mark, sigma, cfv, own, hp, t, salt, live):
     """st with some rows updated in place: old_of(x) their [rows, k] entries
     of a state array, put(x, new) that array with them replaced, `where` as
     in `new_rows`, mark: an entry that `put` writes (static)."""
     old = tuple(None if x is None else old_of(x) for x in leaves(st))
-    # The new rows are a computation of their own (`unfused`; t >= 1): fused
+    # The new rows are a computation of their own (`unfused`): fused
     # into the in-place writes below, they ran there one entry at a time on
     # one thread (turn config: 30 -> 26 ms per iteration, bit-identical;
     # bench/RESULTS.md).
     new = kernels.unfused(lambda: new_rows(old, jnp.ones(sigma.shape, bool), sigma, cfv, own,
-                                           hp, t, salt, where), t > 0)
+                                           hp, t, salt, where), live)
     # The sums first, then the regrets, made to depend on the new sums
     # (`subgame.after`): the sums' update reads the old regrets, so the
     # regrets are written in place only once it has run. Still needed: under
-    # `run_many`'s vmap the cond above is a select, the update is fused into
-    # the writes again, and without this order XLA copies the state (21
-    # whole-array copies per chunk on the test turn subgame).
+    # `run_many`'s vmap with per-instance counts the cond above is a select,
+    # the update is fused into the writes again, and without this order XLA
+    # copies the state (21 whole-array copies per chunk on the test turn
+    # subgame).
     keep = lambda x, rows: None if x is None else put(x, rows)
     arrays = leaves(st)
     total, low = keep(arrays[2], new[2]), keep(arrays[3], new[3])
@@ -691,14 +694,14 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     last = None if new[1] is None else keep(arrays[1], subgame_lib.after(new[1], *done))
     return with_leaves(st, (regrets, last, total, low))
 
-  def write(game, st, lo, hi, sigma, cfv, own, hp, t, salt):
+  def write(game, st, lo, hi, sigma, cfv, own, hp, t, salt, live):
     """st with decisions lo:hi's block (one of `subgame.block`) updated in place."""
     r0, _, c0, c1, slots = subgame_lib.block(game, lo, hi)
     put = lambda x, rows: jax.lax.dynamic_update_slice_in_dim(x, rows.reshape(-1), c0, 0)
     return write_rows(st, lambda x: x[c0:c1].reshape(-1, len(slots)), put,
-                      (r0, slots, game.num_actions), c0, sigma, cfv, own, hp, t, salt)
+                      (r0, slots, game.num_actions), c0, sigma, cfv, own, hp, t, salt, live)
 
-  def lean_half_step(game, state, hp, t, players, salt):
+  def lean_half_step(game, state, hp, t, players, salt, live):
     # The same on a compact state: the passes see the [I, A] table, the
     # update runs per block of same-action decisions, as the fused step's does.
     hp_t, t_policy = scheduled(hp, t)
@@ -708,19 +711,19 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
       if p in players:
         r0, r1, c0, c1, _ = subgame_lib.block(game, lo, hi)
         state = write(game, state, lo, hi, sigma[c0:c1].reshape(-1, len(slots)),
-                      cfv[r0:r1][:, list(slots)], own[r0:r1], hp, t, salt)
+                      cfv[r0:r1][:, list(slots)], own[r0:r1], hp, t, salt, live)
     return state
 
-  def fused_half_step(game, state, hp, t, players, salt):
+  def fused_half_step(game, state, hp, t, players, salt, live):
     hp_t, t_policy = scheduled(hp, t)
-    # Each block's strategy is a computation of its own (`unfused`; t >= 1):
+    # Each block's strategy is a computation of its own (`unfused`):
     # otherwise XLA recomputes the regret matching inside the level's hand
     # policy, padded to every hand and action (flop config: 11% faster,
     # bit-identical; bench/RESULTS.md).
     strategy = lambda st, lo, hi: kernels.unfused(
-        lambda: _block_strategy(algo, game, st, hp_t, t_policy, lo, hi), t > 0)
+        lambda: _block_strategy(algo, game, st, hp_t, t_policy, lo, hi), live)
     update = lambda st, lo, hi, sigma, cfv, own: write(game, st, lo, hi, sigma, cfv, own,
-                                                        hp, t, salt)
+                                                        hp, t, salt, live)
     return subgame_lib.fused_half_step(game, state, players[0], strategy, update,
                                        keep_own=not batched)
 
@@ -732,21 +735,22 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     return _strategy_rows(algo, st, hp_t, t_policy, legal,
                           read=lambda x: split_lib.block_rows(x, part, lo, hi))
 
-  def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt):
+  def part_write(part, st, lo, hi, sigma, cfv, own, hp, t, salt, live):
     """`write` for a split part: the block's rows at their windows of the full state."""
     rows, slots = split_lib.block_shape(part, lo, hi)
     row_ids = (part.row[lo:hi][:, None] + jnp.arange(rows, dtype=part.row.dtype)).reshape(-1)
     return write_rows(st, lambda x: split_lib.block_rows(x, part, lo, hi),
                       lambda x, new: split_lib.put(x, part, lo, hi, new),
-                      (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt)
+                      (row_ids, slots, part.game.num_actions), 0, sigma, cfv, own, hp, t, salt,
+                      live)
 
-  def split_half_step(split, state, hp, t, players, salt):
+  def split_half_step(split, state, hp, t, players, salt, live):
     hp_t, t_policy = scheduled(hp, t)
     me = players[0]
     strategy = lambda part: (lambda st, lo, hi: kernels.unfused(  # as in fused_half_step
-        lambda: part_strategy(part, st, hp_t, t_policy, lo, hi), t > 0))
+        lambda: part_strategy(part, st, hp_t, t_policy, lo, hi), live))
     update = lambda part: (lambda st, lo, hi, sigma, cfv, own: part_write(
-        part, st, lo, hi, sigma, cfv, own, hp, t, salt))
+        part, st, lo, hi, sigma, cfv, own, hp, t, salt, live))
     up = split.upper
     stored, reach = subgame_lib.fused_forward(up.game, state, me, strategy(up),
                                               stubs=split.stubs, keep_own=not batched)
@@ -765,12 +769,12 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     return subgame_lib.fused_backward(up.game, state, me, stored, strategy(up), update(up),
                                       values, split.stubs)[0]
 
-  def step(game, state, hp, t, players, salt):
+  def step(game, state, hp, t, players, salt, live):
     if isinstance(game, split_lib.Split):
-      return split_half_step(game, state, hp, t, players, salt)
-    return (fused_half_step if fused else half_step)(game, state, hp, t, players, salt)
+      return split_half_step(game, state, hp, t, players, salt, live)
+    return (fused_half_step if fused else half_step)(game, state, hp, t, players, salt, live)
 
-  def iteration(_, carry):
+  def iteration(_, carry, live):
     game, state, hp = carry
     if shardings is not None:
       state = jax.lax.with_sharding_constraint(state, shardings)
@@ -780,9 +784,9 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
       for p in (0, 1):
         seen, state = (jax.lax.optimization_barrier((game, state)) if recompute
                        else (game, state))
-        state = step(seen, state, hp, t, (p,), salt + p)
+        state = step(seen, state, hp, t, (p,), salt + p, live)
     else:
-      state = half_step(game, state, hp, t, (0, 1), salt)
+      state = half_step(game, state, hp, t, (0, 1), salt, live)
     return game, state.replace(iteration=state.iteration + 1), hp
 
   def run(game, state, n, hp):
@@ -790,7 +794,11 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     # as long as the body function lives, and `iteration` lives as long as
     # the solver: its jaxpr would outlive `heap.forget_traces` (which frees
     # 92 MB on the flop config with it gone; tests/test_heap.py).
-    body = lambda i, carry: iteration(i, carry)  # pylint: disable=unnecessary-lambda
+    # `unfused`'s always-true predicate: the loop body runs only if n >= 1.
+    # Not the iteration's t >= 1: under `run_many`'s vmap t is batched, and
+    # a cond on it a select (n too, where the instances' counts differ).
+    live = n > 0
+    body = lambda i, carry: iteration(i, carry, live)
     # Split passes carry a 16-bit state as its bits (`split.put`).
     bits = isinstance(game, split_lib.Split)
     convert = lambda st, f: with_leaves(st, tuple(map(f, leaves(st)))) if bits else st

@@ -547,25 +547,36 @@ def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
 
 
 def test_run_many_writes_the_state_in_place():
-  """Under `run_many`'s vmap the update's `unfused` cond is a select and XLA
-  fuses the update into the writes again; the sums-then-regrets order
-  (`subgame.after` in `write_rows`) still keeps every write in place (without
-  it: 21 whole-state copies per chunk here)."""
+  """Under `run_many`'s vmap with one count for every instance, `unfused`'s
+  conds (on the count: n > 0) stay conds, as in `run`: the update is a
+  computation of its own, not fused into the writes, and every write is in
+  place. With per-instance counts n is batched, they are selects and XLA
+  fuses the update into the writes; the sums-then-regrets order
+  (`subgame.after` in `write_rows`) still keeps those writes in place
+  (without it: 21 whole-state copies per chunk here). The 2 copies left are
+  the loop's select between each instance's old and new arrays (2 before
+  the strategy was kept from the forward pass, too)."""
   game = subgame.compile_subgame(TURN)
   solver = cfr_jax.make_solver(game, 'dcfr')
-  states = solver_lib.stack_states([solver.init(), solver.init()])
   hp = {k: jnp.broadcast_to(jnp.asarray(v, solver.dtype), (2,)) for k, v in solver._hp.items()}  # pylint: disable=protected-access
-  solver.run_many(solver_lib.stack_states([solver.init(), solver.init()]), 1)
-  text = solver._run_many[True].lower(solver._passes, states, jnp.asarray(1, jnp.int32),  # pylint: disable=protected-access
-                                      hp).compile().as_text()
-  assert text.count(f'= f32[2,{game.num_cells}]{{1,0}} copy(') == 0
+  for same, counts, most in ((True, 1, 0), (False, [1, 2], 2)):
+    solver.run_many(solver_lib.stack_states([solver.init(), solver.init()]), counts)
+    states = solver_lib.stack_states([solver.init(), solver.init()])
+    text = solver._run_many[same].lower(solver._passes, states, jnp.asarray(counts, jnp.int32),  # pylint: disable=protected-access
+                                        hp).compile().as_text()
+    assert text.count(f'= f32[2,{game.num_cells}]{{1,0}} copy(') <= most, same
+    fusions = [b for b in text.split('\n\n') if b.lstrip().startswith('%fused')]
+    writes = [b for b in fusions if 'dynamic-update-slice(' in _root(b)]
+    assert writes
+    fused = any(op in w for w in writes for op in (' maximum(', ' divide(', ' exponential('))
+    assert fused != same, same
 
 
 def test_the_backward_pass_keeps_the_forward_passs_strategy():
   """The updated player's block strategies come from the forward pass
   (`fused_forward(keep_own=True)`): the backward pass computes none again,
   and the iterates are bit for bit those of computing them again (as
-  `run_many` does, `_make_run(batched=True)`)."""
+  `run_many` with per-instance counts does, `_make_run(batched=True)`)."""
   game = subgame.compile_subgame(TURN)
   calls = []
 
