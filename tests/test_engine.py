@@ -554,8 +554,8 @@ def test_run_many_writes_the_state_in_place():
   fuses the update into the writes; the sums-then-regrets order
   (`subgame.after` in `write_rows`) still keeps those writes in place
   (without it: 21 whole-state copies per chunk here). The 2 copies left are
-  the loop's select between each instance's old and new arrays (2 before
-  the strategy was kept from the forward pass, too)."""
+  the loop's select between each instance's old and new arrays (as many at
+  54e00d0, before `unfused`'s predicate was the count)."""
   game = subgame.compile_subgame(TURN)
   solver = cfr_jax.make_solver(game, 'dcfr')
   hp = {k: jnp.broadcast_to(jnp.asarray(v, solver.dtype), (2,)) for k, v in solver._hp.items()}  # pylint: disable=protected-access

@@ -1394,9 +1394,10 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   pass's results: the backward pass's in-place writes and, in a split game,
   the parts' loop, which writes rows of the same arrays before the upper
   part's backward pass reads what it kept. The strategy must be a
-  computation of its own (`kernels.unfused`, not under vmap, where its cond
-  is a select): XLA fused it into its readers in the backward pass, reading
-  rows already written, and copied the state for it.
+  computation of its own (`kernels.unfused` on an unbatched predicate; under
+  vmap a batched one makes its cond a select): otherwise XLA fused it into
+  its readers in the backward pass, reading rows already written, and
+  copied the state for it.
 
   stubs: per level (first stub, count): the level's first chance nodes are
   stubs, chance nodes of a part of a split game (`cfr_jax.holdem.split`)
