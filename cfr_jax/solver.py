@@ -37,7 +37,10 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.policy import TabularPolicy
 from cfr_jax.sampled import solver as sampled_lib
 
-# The state layout of hold'em subgames (part of their fingerprint): 5 orders
+# The state layout of hold'em subgames (part of their fingerprint): 6 orders
+# a level's decisions of one player and legal actions by the first card dealt
+# on their path (a split's part then reads and writes each block as one slice
+# of the state; 5 and older: by creation order there); 5 orders
 # the hands player 0's alone, both players', player 1's alone (a decision's
 # rows are its player's hands in that order; 4 and older: by card index);
 # 4 stores each decision's legal actions only, one flat array of [rows, k] blocks
@@ -46,7 +49,7 @@ from cfr_jax.sampled import solver as sampled_lib
 # hand of either range at every decision (3 and 4: the acting player's range
 # only); 1 also kept last_regrets for every algorithm. Checkpoints of older
 # layouts hold other entries and are refused as foreign, never misloaded.
-SUBGAME_LAYOUT = 5
+SUBGAME_LAYOUT = 6
 
 
 @struct.dataclass

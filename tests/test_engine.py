@@ -285,14 +285,15 @@ def test_lean_state_keeps_only_what_the_algorithm_reads():
   assert cfr_jax.exploitability(game, lean16.average_policy(state)) < 0.01 * RIVER.pot
 
 
-@pytest.mark.parametrize('layout', [1, 2, 3, 4])
+@pytest.mark.parametrize('layout', [1, 2, 3, 4, 5])
 def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   """A checkpoint written before the lean layout (1: rows in another order,
   four arrays), before per-player hand rows (2: every hand of either range
   at every decision, D * H rows), before compact actions (3: [I, A] tables,
-  decisions in another order) or before each range's hands were contiguous
-  (4: a decision's rows in card order) is never loaded, and the reason names
-  the layout."""
+  decisions in another order), before each range's hands were contiguous
+  (4: a decision's rows in card order) or before the decisions below one
+  card were contiguous (5: decisions in another order) is never loaded, and
+  the reason names the layout."""
   game = subgame.compile_subgame(RIVER)
   new = cfr_jax.make_solver(game, 'dcfr')
   old_rows = game.num_infosets if layout >= 3 else game.num_decisions * game.num_hands
@@ -318,7 +319,7 @@ def test_an_older_layout_checkpoint_is_refused_and_says_why(tmp_path, layout):
   assert candidate.status == 'foreign'
   reasons = resume._foreign_reasons(candidate, new)  # pylint: disable=protected-access
   now = f'layout {solver_lib.SUBGAME_LAYOUT}'
-  assert any(f'state layout {layout}' in r and now in r and 'cannot be migrated' in r
+  assert any(f'state layout {layout}' in r and now in r and 'does not migrate it' in r
              for r in reasons), reasons
 
 

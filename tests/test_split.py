@@ -92,6 +92,39 @@ def test_parts_cover_every_decision_once():
   assert len(parts.classes) == 2
 
 
+def test_each_parts_blocks_are_one_slice_of_the_state(monkeypatch):
+  """Layout 6: a level's decisions of one group (player, legal actions) are
+  ordered by the first card dealt on their path, so each batch's block is one
+  contiguous slice of the full state (one read, one write: no piece per line
+  of the upper street reaching that card). Rows are only moved: each infoset's
+  iterates are layout 5's, bit for bit."""
+  game = subgame.compile_subgame(ISO_TURN)
+  parts = split.split_subgame(game, 1)
+  for cls in parts.classes:
+    sizes = np.diff(game.cell_start)
+    for lo, hi, _, _ in cls.game.act_runs:
+      assert len(split.runs(cls, lo, hi)) == 1
+      base = np.asarray(cls.base)[:, lo:hi]
+      ids = np.searchsorted(game.cell_start[:-1], base)
+      np.testing.assert_array_equal(base[:, 1:], base[:, :-1] + sizes[ids[:, :-1]])
+  monkeypatch.setattr(subgame, '_ORDER_BY_DEAL', False)
+  old = subgame.compile_subgame(ISO_TURN)
+  old_parts = split.split_subgame(old, 1)
+  assert sum(len(c.breaks) for c in old_parts.classes) > sum(
+      len(c.breaks) for c in parts.classes)  # pieces that layout 6 joins
+  keys, index = old.info.infoset_keys, game.info.infoset_index
+  rows = np.array([index[keys[i]] for i in range(old.num_infosets)])
+  assert sorted(rows) == list(range(game.num_infosets)) and (rows != np.arange(len(rows))).any()
+  tables = []
+  for g in (old, game):
+    solver = cfr_jax.make_solver(g, 'dcfr', subtrees=1)
+    state = solver.run(solver.init(), 6)
+    tables.append([np.asarray(solver.table(x)) for x in (state.regrets, state.strategy_sum)])
+  for a, b in zip(*tables):
+    np.testing.assert_array_equal(a, b[rows])
+  assert np.abs(tables[0][0]).max() > 0.01  # it moved
+
+
 def test_split_runs_chunk_invariant_and_converge():
   """run(run(s, a), b) == run(s, a + b) bit for bit, and the split solver
   converges as the whole-level one does (not to the same iterates: rounding

@@ -52,7 +52,11 @@ level and player, decisions are ordered by their legal slots, and each run
 of decisions with the same k slots (`act_runs`) is one dense [rows, k] block
 of a flat array (`num_cells` entries, `expand`/`compress` convert to and from
 the [I, A] table). On the flop config this is 59% of the [I, A] table: most
-decisions have 2 or 3 of the 4 slots.
+decisions have 2 or 3 of the 4 slots. Within a run, decisions are ordered by
+the first card dealt on their path (layout 6), so that the decisions below
+one turn card, whatever flop line reached it, are one contiguous piece of
+each run: a split's part (`cfr_jax.holdem.split`) reads and writes each of
+its blocks as one slice of the state.
 """
 from __future__ import annotations
 
@@ -544,6 +548,11 @@ def compile_subgame(spec: SubgameSpec) -> Subgame:
   return game
 
 
+# Whether a level's nodes of one group are ordered by the first card dealt on
+# their path (state layout 6; False: layout 5, kept to compare against).
+_ORDER_BY_DEAL = True
+
+
 def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   """`compile_subgame`; _off: why chance isomorphism was turned off after a
   first try."""
@@ -603,10 +612,17 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   # nodes, folds, showdowns (each player's rows of a level are contiguous, so
   # an alternating half step updates them as one static slice); within a
   # player's decisions, by legal actions, so that the state stores each run
-  # of same-action decisions as one dense [rows, k] block (`act_runs`).
+  # of same-action decisions as one dense [rows, k] block (`act_runs`); and
+  # within those, by the first card dealt on their path (before the first
+  # deal: last), so that the nodes below one card are one run of each group:
+  # a split's part (`cfr_jax.holdem.split`, one card's subtree) then reads
+  # and writes each of its blocks as one slice of the state, not one piece
+  # per line of the upper part reaching that card.
+  first = lambda n: (nodes[n].runout[0] if nodes[n].runout and _ORDER_BY_DEAL
+                     else cards_lib.NUM_CARDS)
   order = sorted(range(len(nodes)), key=lambda n: (
       nodes[n].depth, nodes[n].kind, nodes[n].player if nodes[n].kind == _DECISION else 0,
-      not symmetrised_at[n], pattern[n], n))
+      not symmetrised_at[n], pattern[n], first(n), n))
   symmetrised_at = [symmetrised_at[n] for n in order]
   index = {n: i for i, n in enumerate(order)}
   nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))

@@ -39,7 +39,7 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
   if saved.get('layout') != now.get('layout'):
     out.append(f'it has state layout {saved.get("layout") or 1} of hold\'em subgames, this '
                f'version of cfr_jax uses layout {now.get("layout") or 1} (rows in another '
-               'order, other arrays); it cannot be migrated, so it is never loaded: finish '
+               'order, other arrays); cfr_jax does not migrate it, so it is never loaded: finish '
                'it with the cfr_jax version that wrote it, or start this run afresh')
   out += [f'{k} was {saved.get(k)!r}, here {now.get(k)!r}'
           for k in sorted((set(saved) | set(now)) - {'game', 'layout'})
