@@ -26,8 +26,8 @@ rows at their place in the full state (`Part.base`, the first entry of each
 of the part's decisions there), block by block, one slice per contiguous run
 of the block's entries (`block_rows`, `put`). Subgame layout 6 orders the
 decisions below one card contiguously within each block, so on the configs
-every block is one run. A 16-bit state is carried through the passes as its bits (`to_bits`):
-XLA:CPU's window scatter into a bfloat16 array is not in place.
+every block is one run. A 16-bit state is carried through the passes as its
+bits (`to_bits`): XLA:CPU's window scatter into a bfloat16 array is not in place.
 """
 from __future__ import annotations
 
@@ -321,17 +321,15 @@ def windows(x: jax.Array, starts: jax.Array, size: int) -> jax.Array:
 def block_rows(x: jax.Array, part: Part, lo: int, hi: int) -> jax.Array:
   """[rows, k] the entries of a part's decisions lo:hi (one block of
   `block_shape`) in a state array x (a 16-bit state's bits read back as
-  bfloat16): what `put` writes. One slice where they are one run of the
-  state in every batch (layout 6: flop iterations ~1.1x faster than a
-  window per decision, with the joined writes; bench/RESULTS.md), else a
-  window per decision."""
+  bfloat16): what `put` writes, read as it writes them, one slice per
+  contiguous run (one per block on the configs in layout 6: with the joined
+  writes, flop iterations ~1.1x faster than a window per decision;
+  bench/RESULTS.md)."""
   rows, slots = block_shape(part, lo, hi)
   size = rows * len(slots)
-  if len(runs(part, lo, hi)) == 1:  # contiguous in every batch: one slice
-    got = jax.lax.dynamic_slice_in_dim(x, part.base[lo], (hi - lo) * size)
-  else:
-    got = windows(x, part.base[lo:hi], size)
-  return from_bits(got).reshape(-1, len(slots))
+  got = [jax.lax.dynamic_slice_in_dim(x, part.base[a], (b - a) * size)
+         for a, b in runs(part, lo, hi)]
+  return from_bits(jnp.concatenate(got) if len(got) > 1 else got[0]).reshape(-1, len(slots))
 
 
 def put(x: jax.Array, part: Part, lo: int, hi: int, rows: jax.Array) -> jax.Array:
