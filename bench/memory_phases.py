@@ -69,10 +69,11 @@ def main():
   if args.state_first:  # the order before `Solver.compile`: the state, then the program
     state = _allocate(solver)
   began = time.perf_counter()
+  # From the state's shapes (unless --state_first), as the launcher and
+  # bench/holdem.py do; `solver.run` then finds the program in JAX's caches.
+  solver.compile(state)
   one = jnp.asarray(1, jnp.int32)
-  # As `Solver.compile` does it, whose result `solver.run` then finds in JAX's
-  # caches: from the state's shapes (unless --state_first).
-  compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access
+  compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access  (the cached program)
   print(f'compiled in {time.perf_counter() - began:.1f} s (trims so far {heap.trims()}); '
         f'{_mb()}', flush=True)
   m = compiled.memory_analysis()

@@ -66,9 +66,10 @@ def watch_compilations() -> None:
 
 
 def forget_traces(jitted) -> bool:
-  """Drops the traces (jaxprs) that JAX keeps of a `jax.jit` function once
-  it has compiled them; its compiled programs stay. True if it dropped any
-  (then their memory is collected and returned to the system).
+  """Drops the traces (jaxprs) and lowered programs (MLIR modules) that JAX
+  keeps of a `jax.jit` function once it has compiled them; its compiled
+  programs stay. True if it dropped any (then their memory is collected and
+  returned to the system).
 
   JAX keeps each jitted function's jaxprs, one per argument signature, for
   as long as the function lives, so that it can lower them again without
@@ -81,25 +82,75 @@ def forget_traces(jitted) -> bool:
   makes jitted functions that call this after every call.
 
   JAX has no public call for this (`clear_cache()` drops the compiled
-  programs too), so this evicts the function from two caches of the pinned
-  jax version, and does nothing where they are not there.
+  programs too), so this evicts the function from four caches of the pinned
+  jax version (the lowerings by the function's name: another function of
+  that name may lower again, never compile again unless it is called anew
+  through Python), and does nothing where they are not there.
   """
   fun = getattr(jitted, '_fun', None)
   try:
     from jax._src import pjit  # pylint: disable=g-import-not-at-top
     from jax._src.interpreters import partial_eval  # pylint: disable=g-import-not-at-top
+    from jax._src.interpreters import pxla  # pylint: disable=g-import-not-at-top
     caches = (partial_eval.trace_to_jaxpr, pjit._infer_params_cached)  # pylint: disable=protected-access
-    size = lambda: sum(cache.cache_info().currsize for cache in caches)
+    name = getattr(fun, '__name__', None) or getattr(getattr(fun, 'func', None), '__name__', None)
+    lowerings = ((pjit._pjit_lower, name),  # pylint: disable=protected-access
+                 (pxla._cached_lowering_to_hlo, f'jit({name})')) if name else ()  # pylint: disable=protected-access
+    every = caches + tuple(cache for cache, _ in lowerings)
+    size = lambda: sum(cache.cache_info().currsize for cache in every)
     before = size()
     for cache in caches:
       cache.evict_weakref(fun)
+    # The lowered programs (MLIR modules, kept to compile them again), keyed
+    # by the jaxprs they lower (kept alive by the modules themselves) and
+    # named after the function: the flop config's held 106 MB.
+    for cache, named in lowerings:
+      for key in cache.cache_keys():
+        jaxpr = key[0]()
+        if jaxpr is not None and any(isinstance(a, str) and a == named for a in key[2]):
+          cache.evict_weakref(jaxpr)
     dropped = size() < before
-  except (ImportError, AttributeError, TypeError):
+  except (ImportError, AttributeError, TypeError, IndexError):
     return False
   if dropped:  # a jaxpr is a graph of many small objects, some in cycles
     gc.collect()
     release_free_memory()
   return dropped
+
+
+def drop_lowering(lowered, compiled) -> bool:
+  """Drops the MLIR module JAX keeps of `lowered` (a `jax.stages.Lowered`)
+  once `compiled` (its `.compile()`) exists; True if it did.
+
+  `jit(f).lower(...).compile()` leaves the module in two of JAX's caches
+  until the jitted function's first call (which finds the compiled program
+  through the first of them, without reading the module) and, with
+  `forget_traces`, after it: a flop chunk's took ~0.1 GB (bench/RESULTS.md),
+  held through the first iteration, the process's peak. What is dropped: the
+  module in the lowering that compiled it (`Lowered.as_text()` of that
+  lowering then fails; `forget_traces` drops the lowering at the first
+  call, and a later `lower` lowers afresh) and the one in the cache of
+  modules by jaxpr. Private fields of the pinned jax version; where they are
+  not there, nothing is done."""
+  computation = getattr(lowered, '_lowering', None)
+  try:
+    from jax._src.interpreters import pxla  # pylint: disable=g-import-not-at-top
+    if getattr(computation, '_executable', None) is not compiled._executable:  # pylint: disable=protected-access
+      return False  # not the cached compilation: the module may be needed again
+    module = computation._hlo  # pylint: disable=protected-access
+    computation._hlo = None  # pylint: disable=protected-access
+    name = computation._name  # pylint: disable=protected-access  ('jit(f)')
+    cache = pxla._cached_lowering_to_hlo  # pylint: disable=protected-access
+    for key in cache.cache_keys():
+      jaxpr = key[0]()
+      if jaxpr is not None and any(isinstance(a, str) and a == name for a in key[2]):
+        cache.evict_weakref(jaxpr)
+  except (ImportError, AttributeError, TypeError, IndexError):
+    return False
+  del module
+  gc.collect()
+  release_free_memory()
+  return True
 
 
 class _Forgetful:

@@ -7,6 +7,14 @@ import jax
 import numpy as np
 
 
+def to_device(x: Any, dtype: Any = None) -> jax.Array:
+  """A host array on the default device, cast on the host to `dtype` (None:
+  its own). Not `jnp.asarray`: on a host array that compiles a small program
+  per shape and dtype (JAX 0.10), each then held in JAX's caches (a flop
+  game and its split: 90 programs, ~54 MB of host memory; bench/RESULTS.md)."""
+  return jax.device_put(np.asarray(x, dtype))
+
+
 def put(tree: Any, shardings: Any) -> Any:
   """`tree` placed as `shardings` say: one sharding for every leaf, or a tree
   of them matching `tree`. Under jax.distributed a sharding may span other

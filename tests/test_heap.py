@@ -109,3 +109,67 @@ def test_exploitability_programs_are_not_traced_again_after_their_traces_are_dro
   with _Traces() as traces:
     again = [cfr_jax.exploitability(game, policy), cfr_jax.game_value(game, policy)]
   assert traces.count == 0 and again == first
+
+
+class _Compiles:
+  """Counts XLA compilations while in a `with` block."""
+
+  def __enter__(self):
+    self.count = 0
+    self._listener = lambda event, *_, **__: setattr(
+        self, 'count', self.count + (event == '/jax/core/compile/backend_compile_duration'))
+    jax.monitoring.register_event_duration_secs_listener(self._listener)
+    return self
+
+  def __exit__(self, *exc):
+    monitoring.unregister_event_duration_listener(self._listener)
+
+
+@pytest.mark.parametrize('which', ['leduc', 'iso_turn_split', 'turn_float64'])
+def test_building_a_game_and_its_solver_compiles_no_program(which):
+  """Games, split parts and envs reach the device as host arrays, cast on the
+  host. `jnp.asarray` of a host array compiles a program per shape and
+  dtype, which JAX's caches then hold: the flop config's build and split
+  compiled 90 of them, ~54 MB kept (bench/RESULTS.md)."""
+  from test_split import ISO_TURN  # pylint: disable=g-import-not-at-top
+  from test_engine import TURN  # pylint: disable=g-import-not-at-top
+  from cfr_jax.envs import tree as tree_env  # pylint: disable=g-import-not-at-top
+  jax.clear_caches()  # what earlier tests compiled would hide a compilation here
+  with _Compiles() as compiles:
+    if which == 'leduc':
+      game = cfr_jax.load_game('leduc')
+      tree_env.tree_env(game)
+      game.astype(jnp.float64)
+      solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+    else:
+      game = subgame.compile_subgame(ISO_TURN if which == 'iso_turn_split' else TURN)
+      solver = cfr_jax.make_solver(game, 'dcfr', subtrees=1 if which == 'iso_turn_split' else 0,
+                                   dtype='float32' if which == 'iso_turn_split' else 'float64')
+      assert solver._splits == (which == 'iso_turn_split')  # pylint: disable=protected-access
+      game.legal, game.infoset_player  # pylint: disable=pointless-statement  (per-row tables)
+  assert compiles.count == 0, compiles.count
+
+
+def _mlir_modules() -> int:
+  """How many lowered programs (MLIR modules) the process holds."""
+  gc.collect()
+  return sum(type(o).__name__ == 'Module' and 'mlir' in type(o).__module__
+             for o in gc.get_objects())
+
+
+def test_compiling_a_solver_keeps_no_lowered_program_and_its_runs_compile_nothing():
+  """`Solver.compile` drops the MLIR modules of the programs it compiled
+  (flop config: ~0.1 GB held through the first iteration otherwise), and
+  `run` and `exploitability` still find the compiled programs."""
+  from test_split import ISO_TURN  # pylint: disable=g-import-not-at-top
+  solver = cfr_jax.make_solver(subgame.compile_subgame(ISO_TURN), 'dcfr', subtrees=2)
+  assert solver._splits  # pylint: disable=protected-access  (two programs: run, exploitability)
+  state = solver.init()
+  before = _mlir_modules()
+  solver.compile(state)
+  assert _mlir_modules() == before
+  with _Compiles() as compiles:
+    state = solver.run(state, 2)
+    value = float(solver.exploitability(state))
+  assert compiles.count == 0 and value > 0
+  assert _mlir_modules() == before

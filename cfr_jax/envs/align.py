@@ -18,6 +18,7 @@ import numpy as np
 from cfr_jax.envs.core import CHANCE, TERMINAL, Env
 from cfr_jax.envs.tree import tree_arrays
 from cfr_jax.games.tree import Game
+from cfr_jax.placement import to_device
 
 
 @struct.dataclass
@@ -162,8 +163,8 @@ def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
       break
     states = _children(step, padded, np.concatenate(parents), np.concatenate(actions))
   order = np.argsort(code_of_row, kind='stable')
-  return Aligned(base=env, codes=jnp.asarray(code_of_row[order], jnp.int32),
-                 rows=jnp.asarray(order, jnp.int32))
+  return Aligned(base=env, codes=to_device(code_of_row[order], np.int32),
+                 rows=to_device(order, np.int32))
 
 
 def infoset_observations(env: Aligned, game: Game) -> jax.Array:

@@ -15,6 +15,7 @@ import numpy as np
 
 from cfr_jax.envs.core import CHANCE, TERMINAL, Env
 from cfr_jax.games.tree import Game, _first_children
+from cfr_jax.placement import to_device
 
 
 class TreeArrays(NamedTuple):
@@ -122,10 +123,10 @@ def tree_env(game: Game, dtype=jnp.float32) -> TreeEnv:
   """`game` as an env; infoset ids = the game's infoset rows."""
   t = tree_arrays(game)
   chance_width = int(t.count[t.player == CHANCE].max(initial=1))
-  return TreeEnv(first=jnp.asarray(t.first), count=jnp.asarray(t.count),
-                 player=jnp.asarray(t.player), node_infoset=jnp.asarray(t.infoset),
-                 utility=jnp.asarray(t.utility, dtype),
-                 chance_prob=jnp.asarray(t.chance_prob, dtype),
-                 legal=jnp.asarray(game.legal), num_actions=game.num_actions,
+  return TreeEnv(first=to_device(t.first), count=to_device(t.count),
+                 player=to_device(t.player), node_infoset=to_device(t.infoset),
+                 utility=to_device(t.utility, dtype),
+                 chance_prob=to_device(t.chance_prob, dtype),
+                 legal=to_device(game.legal), num_actions=game.num_actions,
                  num_outcomes=chance_width, max_depth=len(game.levels) - 1,
                  num_codes=game.num_infosets)

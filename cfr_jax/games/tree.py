@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cfr_jax.placement import to_device
+
 CHANCE = 2
 TERMINAL = 3
 ROOT = -1  # parent_player of the root
@@ -110,7 +112,7 @@ class Game:
     """The same game with its float arrays in `dtype`."""
     # From the float64 host copies, so float64 runs see exact chance probabilities.
     host = self.info.float_arrays
-    return self.replace(**{k: jnp.asarray(v, dtype) for k, v in host.items()})
+    return self.replace(**{k: to_device(v, dtype) for k, v in host.items()})
 
   def __repr__(self):
     return (f'Game({self.name!r}, histories={self.num_nodes}, '
@@ -230,7 +232,7 @@ def _finish(parent, parent_player, action, chance_p, utility, node_infoset,
   info = GameInfo(infoset_keys=keys, action_labels=range(num_actions), **info_kwargs)
   info.float_arrays = dict(chance_prob=chance_p, chance_reach=chance_reach,
                            utility=np.asarray(utility, np.float64))
-  as_jnp = lambda x, dt=None: jnp.asarray(x, dt)
+  as_jnp = to_device
   return Game(
       parent=as_jnp(parent), parent_player=as_jnp(parent_player),
       edge_slot=as_jnp(edge_slot), chance_prob=as_jnp(chance_p, jnp.float32),

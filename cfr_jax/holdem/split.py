@@ -41,6 +41,7 @@ import numpy as np
 from cfr_jax import heap
 from cfr_jax.holdem import cards as cards_lib
 from cfr_jax.holdem import subgame as sg
+from cfr_jax.placement import to_device
 
 _NONE = cards_lib.NUM_CARDS
 
@@ -217,19 +218,19 @@ class Split:
 
 def deals(game: sg.Subgame) -> bool:
   """Whether the subgame deals a card (a flop or a turn): what a split cuts below."""
-  return bool(np.asarray(game.chance_card != _NONE).any())
+  return bool((np.asarray(game.chance_card) != _NONE).any())
 
 
 def _part(game, arrays, static, decisions, cells, rows) -> Part:
   """A Part from `_restrict`'s output (arrays maybe stacked over batches);
   decisions: the full game's ids of its decisions."""
-  fields = {k: None if v is None else jnp.asarray(v, getattr(game, k).dtype)
+  fields = {k: None if v is None else to_device(v, getattr(game, k).dtype)
             for k, v in arrays.items()}
   ids = np.atleast_2d(decisions)
   start, end = game.cell_start[ids], game.cell_start[ids + 1]
   breaks = np.flatnonzero((end[:, :-1] != start[:, 1:]).any(0)) + 1
-  return Part(game.replace(**fields, **static), jnp.asarray(cells[decisions], jnp.int32),
-              jnp.asarray(rows[decisions], jnp.int32), tuple(int(i) for i in breaks))
+  return Part(game.replace(**fields, **static), to_device(cells[decisions], np.int32),
+              to_device(rows[decisions], np.int32), tuple(int(i) for i in breaks))
 
 
 def split_subgame(game: sg.Subgame, batch: int = 0) -> Split:

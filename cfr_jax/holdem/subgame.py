@@ -76,6 +76,7 @@ from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
 from cfr_jax.holdem import lines as lines_lib
+from cfr_jax.placement import to_device
 
 FOLD, CALL = 0, 1  # then one slot per bet/raise size, and all-in last
 STREETS = {3: 'flop', 4: 'turn', 5: 'river'}
@@ -374,7 +375,7 @@ class Subgame:
       # Outside jit, in numpy: op by op, each run's slice and repeat below is a
       # program of its own shape to compile (legal and infoset_player of the
       # turn config: 12.7 s on first use; in numpy 0.04 s).
-      return jnp.asarray(np.repeat(np.asarray(x), np.diff(self.row_start), axis=0))
+      return to_device(np.repeat(np.asarray(x), np.diff(self.row_start), axis=0))
     pieces = [jnp.repeat(x[lo:hi], self.row_sizes[p], axis=0, total_repeat_length=(hi - lo)
                          * self.row_sizes[p]) for lo, hi, p, _ in self.dec_runs]
     if not pieces:
@@ -411,7 +412,12 @@ class Subgame:
     return self.info.name
 
   def astype(self, dtype) -> 'Subgame':
-    cast = lambda x: x.astype(dtype)
+    """The same game with its float arrays in `dtype` (outside jit cast on
+    the host, as `to_device` says why)."""
+    def cast(x):
+      if x.dtype == dtype:
+        return x
+      return x.astype(dtype) if isinstance(x, jax.core.Tracer) else to_device(x, dtype)
     return self.replace(**{k: cast(getattr(self, k)) for k in (
         'chance_count', 'fold_sign', 'stake', 'runout_alive', 'alive_card', 'holds', 'prior',
         'norm')})
@@ -790,10 +796,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
            for n in nodes[1:] if nodes[n.parent].kind == _DECISION]
   # per decision: slot -> 'k', 'b5', 'a', ...
   info.action_tokens = lines_lib.Tokens(len(decisions), *(zip(*moves) if moves else ((), (), ())))
-  f32 = lambda x: jnp.asarray(np.asarray(x), jnp.float32)
-  i32 = lambda x: jnp.asarray(np.asarray(x), jnp.int32)
+  f32 = lambda x: to_device(x, np.float32)
+  i32 = lambda x: to_device(x, np.int32)
   game = Subgame(
-      dec_player=i32(dec_player), node_legal=jnp.asarray(node_legal),
+      dec_player=i32(dec_player), node_legal=to_device(node_legal),
       dec_child=i32(dec_child), chance_child=i32(chance_child), chance_card=i32(chance_card),
       chance_count=f32([num_k - len(nodes[i].runout) - 4 for i in chances] or [1]),
       chance_perm=i32(chance_perm) if isomorphic else None,
