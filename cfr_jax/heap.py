@@ -65,6 +65,15 @@ def watch_compilations() -> None:
     _state['watching'] = True
 
 
+def _evict_named(cache, name: str) -> None:
+  """Evicts from one of JAX's lowering caches (keyed by a jaxpr, then the
+  lowering's arguments) the entries whose arguments include `name`."""
+  for key in cache.cache_keys():
+    jaxpr = key[0]()
+    if jaxpr is not None and any(isinstance(a, str) and a == name for a in key[2]):
+      cache.evict_weakref(jaxpr)
+
+
 def forget_traces(jitted) -> bool:
   """Drops the traces (jaxprs) and lowered programs (MLIR modules) that JAX
   keeps of a `jax.jit` function once it has compiled them; its compiled
@@ -105,10 +114,7 @@ def forget_traces(jitted) -> bool:
     # by the jaxprs they lower (kept alive by the modules themselves) and
     # named after the function: the flop config's held 106 MB.
     for cache, named in lowerings:
-      for key in cache.cache_keys():
-        jaxpr = key[0]()
-        if jaxpr is not None and any(isinstance(a, str) and a == named for a in key[2]):
-          cache.evict_weakref(jaxpr)
+      _evict_named(cache, named)
     dropped = size() < before
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
@@ -122,16 +128,15 @@ def drop_lowering(lowered, compiled) -> bool:
   """Drops the MLIR module JAX keeps of `lowered` (a `jax.stages.Lowered`)
   once `compiled` (its `.compile()`) exists; True if it did.
 
-  `jit(f).lower(...).compile()` leaves the module in two of JAX's caches
-  until the jitted function's first call (which finds the compiled program
-  through the first of them, without reading the module) and, with
-  `forget_traces`, after it: a flop chunk's took ~0.1 GB (bench/RESULTS.md),
-  held through the first iteration, the process's peak. What is dropped: the
-  module in the lowering that compiled it (`Lowered.as_text()` of that
-  lowering then fails; `forget_traces` drops the lowering at the first
-  call, and a later `lower` lowers afresh) and the one in the cache of
-  modules by jaxpr. Private fields of the pinned jax version; where they are
-  not there, nothing is done."""
+  `jit(f).lower(...).compile()` leaves the module in two of JAX's caches.
+  `forget_traces` evicts both at the function's first call, which finds the
+  compiled program through the first cache without reading the module; but
+  until then the module lives through the first iteration, the process's
+  peak (the flop config's programs: ~0.1 GB with their MLIR contexts,
+  bench/RESULTS.md). Dropped here: the module held by the lowering that
+  compiled it (that lowering's `as_text()` then fails; a `lower` after the
+  first call lowers afresh) and the module cached by jaxpr. Private fields
+  of the pinned jax version; where they are not there, nothing is done."""
   computation = getattr(lowered, '_lowering', None)
   try:
     from jax._src.interpreters import pxla  # pylint: disable=g-import-not-at-top
@@ -140,11 +145,7 @@ def drop_lowering(lowered, compiled) -> bool:
     module = computation._hlo  # pylint: disable=protected-access
     computation._hlo = None  # pylint: disable=protected-access
     name = computation._name  # pylint: disable=protected-access  ('jit(f)')
-    cache = pxla._cached_lowering_to_hlo  # pylint: disable=protected-access
-    for key in cache.cache_keys():
-      jaxpr = key[0]()
-      if jaxpr is not None and any(isinstance(a, str) and a == name for a in key[2]):
-        cache.evict_weakref(jaxpr)
+    _evict_named(pxla._cached_lowering_to_hlo, name)  # pylint: disable=protected-access
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
   del module
