@@ -92,9 +92,10 @@ def forget_traces(jitted) -> bool:
 
   JAX has no public call for this (`clear_cache()` drops the compiled
   programs too), so this evicts the function from four caches of the pinned
-  jax version (the lowerings by the function's name: another function of
-  that name may lower again, never compile again unless it is called anew
-  through Python), and does nothing where they are not there.
+  jax version, and does nothing where they are not there. The lowerings go
+  by the function's name: another jitted function of that name loses its
+  lowering too, which matters only to a call of it that misses JAX's C++
+  dispatch cache (it then lowers and compiles again).
   """
   fun = getattr(jitted, '_fun', None)
   try:
