@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+
+from cfr_jax.placement import to_device
 
 
 class TabularPolicy:
@@ -42,7 +43,7 @@ class TabularPolicy:
     """`probs` as a jax array: the one it views if any, else a copy."""
     if self._source is not None and self._source[0] is self.probs:
       return self._source[1]
-    return jnp.asarray(self.probs)
+    return to_device(self.probs)
 
   @property
   def keys(self) -> list[str]:

@@ -141,6 +141,7 @@ def test_building_a_game_and_its_solver_compiles_no_program(which):
       tree_env.tree_env(game)
       game.astype(jnp.float64)
       solver = cfr_jax.make_solver(game, 'dcfr', dtype='float64')
+      cfr_jax.make_solver(game, 'es-mccfr', batch_size=64, seed=0)  # its traversal plan
     else:
       game = subgame.compile_subgame(ISO_TURN if which == 'iso_turn_split' else TURN)
       solver = cfr_jax.make_solver(game, 'dcfr', subtrees=1 if which == 'iso_turn_split' else 0,

@@ -64,6 +64,7 @@ from cfr_jax import kernels
 from cfr_jax.envs.core import CHANCE, TERMINAL
 from cfr_jax.envs.tree import TreeArrays, tree_arrays
 from cfr_jax.games.tree import Game
+from cfr_jax.placement import to_device
 
 
 class Plan(NamedTuple):
@@ -174,11 +175,11 @@ def make_plan(game: Game, dtype) -> tuple:
   depth_count = len(game.levels)
   widths = tuple(tuple(frontier_widths(t, depth_count, i)) for i in (0, 1))
   fanout = tuple(max(int(t.count[lo:hi].max(initial=0)), 1) for lo, hi in game.levels)
-  plan = Plan(first=jnp.asarray(t.first), count=jnp.asarray(t.count),
-              player=jnp.asarray(t.player), infoset=jnp.asarray(t.infoset),
-              utility=jnp.asarray(t.utility, dtype),
-              chance_prob=jnp.asarray(t.chance_prob, dtype), slot=jnp.asarray(t.slot),
-              chance_cdf=jnp.asarray(chance_cdf(t, jnp.dtype(dtype))))
+  plan = Plan(first=to_device(t.first), count=to_device(t.count),
+              player=to_device(t.player), infoset=to_device(t.infoset),
+              utility=to_device(t.utility, dtype),
+              chance_prob=to_device(t.chance_prob, dtype), slot=to_device(t.slot),
+              chance_cdf=to_device(chance_cdf(t, jnp.dtype(dtype))))
   return plan, widths, fanout
 
 

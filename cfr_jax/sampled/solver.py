@@ -108,7 +108,7 @@ class SampledSolver:
       traverse = lambda plan, sigma, key, i: outcome.traverse(
           plan, sigma, key, i, batch, epsilon)
     game = self.game.astype(self.dtype)
-    hp = {k: jnp.asarray(v, self.dtype) for k, v in self.hyperparameters.items()}
+    hp = {k: placement.to_device(v, self.dtype) for k, v in self.hyperparameters.items()}
     if self.mesh is not None:
       game, plan, hp = placement.put((game, plan, hp), self._replicated)
     run = jax.jit(_make_run(algo, traverse, self.batch_size, self.mesh), donate_argnums=(2,))
