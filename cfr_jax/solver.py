@@ -329,7 +329,7 @@ class Solver:
       raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
     if int((np.asarray(states.iteration) + n).max()) > MAX_ITERATION:
       raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
-    hp = {k: jnp.broadcast_to(jnp.asarray(v, self.dtype), (count,))
+    hp = {k: placement.to_device(np.broadcast_to(np.asarray(v, self.dtype), (count,)))
           for k, v in {**self._hp, **(hyperparameters or {})}.items()}
     if set(hp) != set(self._hp):
       raise ValueError(f'{self.algorithm} takes hyperparameters {sorted(self._hp)}; '
@@ -345,7 +345,7 @@ class Solver:
       axes = (None, 0, None if same else 0, 0)
       self._run_many[same] = heap.jit(jax.vmap(body, in_axes=axes), donate_argnums=(1,),
                                      **self._jit_options)
-    n = jnp.asarray(n[0] if same else n, jnp.int32)
+    n = placement.to_device(n[0] if same else n, np.int32)
     return self._run_many[same](self._passes, states, n, hp)
 
   def place(self, state: SolverState) -> SolverState:

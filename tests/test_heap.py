@@ -9,6 +9,7 @@ from jax._src import dispatch  # the trace event's name
 from jax._src import monitoring  # pylint: disable=g-bad-import-order  (to unregister)
 import jax.extend.core
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import cfr_jax  # pylint: disable=unused-import  (importing it starts the watch)
@@ -149,6 +150,32 @@ def test_building_a_game_and_its_solver_compiles_no_program(which):
       assert solver._splits == (which == 'iso_turn_split')  # pylint: disable=protected-access
       game.legal, game.infoset_player  # pylint: disable=pointless-statement  (per-row tables)
   assert compiles.count == 0, compiles.count
+
+
+@pytest.mark.parametrize('which', ['dcfr_run_many', 'es-mccfr', 'deep_cfr'])
+def test_a_run_compiles_its_own_program_only(which):
+  """A run's iteration count (and `run_many`'s hyperparameters) reach the
+  device as host arrays too: the first run compiles its program and nothing
+  else, a run with another count nothing (with `jnp.asarray` each was one
+  more small program, held for the process's life)."""
+  from cfr_jax.neural import deep_cfr  # pylint: disable=g-import-not-at-top
+  game = cfr_jax.load_game('leduc')
+  if which == 'dcfr_run_many':
+    solver = cfr_jax.make_solver(game, 'dcfr')
+    states = jax.tree.map(lambda *x: jnp.stack(x), solver.init(), solver.init())
+    run = lambda s, n: solver.run_many(s, n)
+  else:
+    solver = (cfr_jax.make_solver(game, 'es-mccfr', batch_size=16, seed=0) if which == 'es-mccfr'
+              else deep_cfr.make_deep_cfr(game, hidden=(8,), traversals=8, advantage_steps=2,
+                                          policy_steps=2, batch_size=8))
+    states, run = solver.init(), solver.run
+  jax.clear_caches()
+  with _Compiles() as first:
+    states = jax.block_until_ready(run(states, 1))
+  with _Compiles() as again:
+    states = jax.block_until_ready(run(states, 2))
+  assert (first.count, again.count) == (1, 0)
+  assert (np.asarray(states.iteration) == 3).all()
 
 
 def _mlir_modules() -> int:

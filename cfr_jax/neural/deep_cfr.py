@@ -149,7 +149,7 @@ class DeepCFRSolver(DeepCFRIteration):
     """Runs `num_iterations` more Deep CFR iterations in one jitted call
     (`state` is donated)."""
     n = checked_count(state.iteration, num_iterations)
-    return self._run(state, jnp.asarray(n, jnp.int32))
+    return self._run(state, placement.to_device(n, np.int32))
 
   def abstract_state(self) -> DeepCFRState:
     """Shapes and dtypes (and, with a mesh, shardings) of a state (for

@@ -189,7 +189,7 @@ class SampledSolver:
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
     n = checked_count(state.iteration, num_iterations)
-    return self._run(self._game, self._plan, state, jnp.asarray(n, jnp.int32), self._hp)
+    return self._run(self._game, self._plan, state, placement.to_device(n, np.int32), self._hp)
 
   def run_many(self, states, num_iterations, hyperparameters=None):
     raise ValueError(f'{self.algorithm} does not run vmapped instances yet; use '
