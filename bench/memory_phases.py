@@ -22,7 +22,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # this checkout's cfr_jax, not an installed one
@@ -71,9 +70,7 @@ def main():
   began = time.perf_counter()
   # From the state's shapes (unless --state_first), as the launcher and
   # bench/holdem.py do; `solver.run` then finds the program in JAX's caches.
-  solver.compile(state)
-  one = jnp.asarray(1, jnp.int32)
-  compiled = solver._run.lower(solver._passes, state, one, solver._hp).compile()  # pylint: disable=protected-access  (the cached program)
+  compiled = solver.compile(state)  # the run chunk (and the exploitability program)
   print(f'compiled in {time.perf_counter() - began:.1f} s (trims so far {heap.trims()}); '
         f'{_mb()}', flush=True)
   m = compiled.memory_analysis()
