@@ -232,17 +232,16 @@ def _finish(parent, parent_player, action, chance_p, utility, node_infoset,
   info = GameInfo(infoset_keys=keys, action_labels=range(num_actions), **info_kwargs)
   info.float_arrays = dict(chance_prob=chance_p, chance_reach=chance_reach,
                            utility=np.asarray(utility, np.float64))
-  as_jnp = to_device
   return Game(
-      parent=as_jnp(parent), parent_player=as_jnp(parent_player),
-      edge_slot=as_jnp(edge_slot), chance_prob=as_jnp(chance_p, jnp.float32),
-      chance_reach=as_jnp(chance_reach, jnp.float32),
-      utility=as_jnp(utility, jnp.float32),
-      node_infoset=as_jnp(np.maximum(node_infoset, 0)), legal=as_jnp(legal),
-      infoset_player=as_jnp(infoset_player), infoset_node=as_jnp(infoset_node),
-      child_table=as_jnp(child_table), slot_children=as_jnp(slot_children),
-      infoset_members=as_jnp(infoset_members),
-      wide_table=as_jnp(wide_table), wide_pos=as_jnp(wide_pos),
+      parent=to_device(parent), parent_player=to_device(parent_player),
+      edge_slot=to_device(edge_slot), chance_prob=to_device(chance_p, jnp.float32),
+      chance_reach=to_device(chance_reach, jnp.float32),
+      utility=to_device(utility, jnp.float32),
+      node_infoset=to_device(np.maximum(node_infoset, 0)), legal=to_device(legal),
+      infoset_player=to_device(infoset_player), infoset_node=to_device(infoset_node),
+      child_table=to_device(child_table), slot_children=to_device(slot_children),
+      infoset_members=to_device(infoset_members),
+      wide_table=to_device(wide_table), wide_pos=to_device(wide_pos),
       num_actions=num_actions, child_shapes=child_shapes,
       levels=tuple((int(a), int(b)) for a, b in level_bounds),
       infoset_levels=infoset_levels, info=info)
