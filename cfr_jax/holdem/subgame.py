@@ -263,10 +263,11 @@ class Subgame:
       entries), then hand 0 up to S, a multiple of the prefix sum's block
       (`_showdown_tables`).
     sd_idx: [F, 11, H] positions in the prefix sum of that layout (see _SIGNS).
-    sd_group_term, sd_group_board, sd_slot: a level's showdowns grouped by
-      board, m to a group (see `sd_groups`): per slot of each level's [G, m]
-      table the showdown (its index among the level's; past them: none), per
-      group its board, and per terminal its slot (0 for folds).
+    sd_group_term, sd_group_board, sd_slot: the showdowns of each band of
+      levels (`sweep_bands`) grouped by board, m to a group (see `sd_groups`):
+      per slot of each band's [G, m] table the terminal (its index among the
+      band's terminals; past them: none), per group its board, and per
+      terminal its slot in its band's table (0 for folds).
     prior: [2, H] range weights; norm: [] the weight of all disjoint deals.
     bucket: [D, H] each hand's bucket at each node (-1: blocked) or None.
     legal, infoset_player (properties, computed when asked): [I, A], [I], the infoset view:
@@ -276,7 +277,7 @@ class Subgame:
   decision / chance / terminal offsets of each level in `offsets[l]`,
   `splits[l] = (player 0's decisions, folds)`: a level holds player 0's
   decisions, player 1's, chance nodes, folds, then showdowns; and
-  `sd_groups[l] = (G, m, group offset, slot offset)` of its showdown groups.
+  `sd_groups[b] = (G, m, group offset, slot offset)` of band b's showdown groups.
   `range_span = ((first, end), (first, end))`: each player's range is the
   hands first:end (hands are ordered player 0's alone, both players', player
   1's alone), the order of their rows at that player's decisions (properties
@@ -493,22 +494,49 @@ def _hand_perms(perms: list, live: np.ndarray) -> np.ndarray:
   return out
 
 
+# Showdown levels swept alone, from the deepest up; the levels above them
+# share one sweep (`sweep_bands`).
+_OWN_SWEEPS = 3
+
+
+def sweep_bands(levels: tuple, splits: tuple) -> tuple:
+  """((first level, end level), ...) the bands of levels whose showdowns one
+  sweep serves: each of the `_OWN_SWEEPS` deepest levels with showdowns
+  alone, every level above them together (static).
+
+  A sweep is a loop of the program, per band and half step, and the
+  program's size is what holds the flop's memory (bench/RESULTS.md). One
+  sweep for every level was smaller still but slower: a level's sweep can
+  run on the other core beside the passes' level-by-level work once the
+  forward pass has its reaches, and the deepest levels, the backward pass's
+  first, are where that overlap is."""
+  shows = [l for l, ((_, _, _, nt), (_, nf)) in enumerate(zip(levels, splits)) if nt > nf]
+  own = shows[-_OWN_SWEEPS:]
+  rest = shows[:-_OWN_SWEEPS] if len(shows) > _OWN_SWEEPS else []
+  bands = [(rest[0], rest[-1] + 1)] if rest else []
+  return tuple(bands + [(l, l + 1) for l in own])
+
+
 def showdown_groups(levels: list, offsets: list, splits: list, key, board) -> tuple:
-  """Each level's showdowns grouped by `key` [T] (one sweep layout serves a
-  group), m to a group: (group_term, group_board, sd_slot, sd_groups) as in
-  `Subgame`; board [T]: each terminal's showdown board (a group's, its first's)."""
+  """Each band's showdowns (`sweep_bands`) grouped by `key` [T] (one sweep
+  layout serves a group), m to a group: (group_term, group_board, sd_slot,
+  sd_groups) as in `Subgame`; board [T]: each terminal's showdown board (a
+  group's, its first's)."""
   group_term, group_board, sd_slot, sd_groups = [], [], np.zeros(len(key), np.int64), []
-  for l, (_, _, _, nt) in enumerate(levels):
-    t0, nf = offsets[l][2], splits[l][1]
+  for first, end in sweep_bands(tuple(levels), tuple(splits)):
+    b0 = offsets[first][2]  # the band's first terminal
+    span = sum(nt for _, _, _, nt in levels[first:end])
     by_key = {}
-    for k in range(nt - nf):
-      by_key.setdefault(int(key[t0 + nf + k]), []).append(k)
+    for l in range(first, end):
+      t0, nf, nt = offsets[l][2], splits[l][1], levels[l][3]
+      for t in range(t0 + nf, t0 + nt):
+        by_key.setdefault(int(key[t]), []).append(t - b0)
     m = max((len(v) for v in by_key.values()), default=0)
     sd_groups.append((len(by_key), m, len(group_board), len(group_term)))
     for g, (_, members) in enumerate(sorted(by_key.items())):
-      group_board.append(int(board[t0 + nf + members[0]]))
-      group_term += members + [nt - nf] * (m - len(members))
-      sd_slot[[t0 + nf + k for k in members]] = g * m + np.arange(len(members))
+      group_board.append(int(board[b0 + members[0]]))
+      group_term += members + [span] * (m - len(members))
+      sd_slot[[b0 + k for k in members]] = g * m + np.arange(len(members))
   return group_term, group_board, sd_slot, tuple(sd_groups)
 
 
@@ -732,7 +760,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       term_board.append(boards[key])
     else:
       term_board.append(0)
-  # Each level's showdowns grouped by board: one sweep layout serves a group.
+  # Each band's showdowns grouped by board: one sweep layout serves a group.
   group_term, group_board, sd_slot, sd_groups = showdown_groups(
       levels, offsets, splits, term_board, term_board)
   if not tables:  # only folds (a subgame where nobody can call): one inert table
@@ -1087,10 +1115,11 @@ def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array) -> jax.Array:
   return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
 
 
-def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
-  """[S, H] opponent weight that each hand beats minus the weight it loses
-  to, over disjoint hands only, in O(H) per showdown: opp [S, H] the
-  opponent's reaches at level l's showdowns.
+def _sweep(game: Subgame, opp: jax.Array, band: int) -> jax.Array:
+  """[G * m, H] per slot of band `band`'s showdown groups (`sd_groups`), the
+  opponent weight that each hand beats minus the weight it loses to, over
+  disjoint hands only, in O(H) per showdown: opp [n, H] the opponent's
+  reaches at the band's terminals (`sd_slot` finds a showdown's row).
 
   The showdowns sharing a board share its layout (`sd_groups`): one group's
   gathers read the same positions for each of its rows, so no per-showdown
@@ -1102,11 +1131,10 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
   and its zero-filled output buffers, equal in every half step, were shared
   by XLA and kept alive for a whole iteration (0.24 GB on the flop config).
   """
-  num_g, m, g0, s0 = game.sd_groups[l]
-  if opp.shape[0] == 0:
-    return opp
-  batch = min(max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1])), num_g)
-  steps = -(-num_g // batch)
+  num_g, m, g0, s0 = game.sd_groups[band]
+  most = min(max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1])), num_g)
+  steps = -(-num_g // most)
+  batch = -(-num_g // steps)  # as even as the steps allow: padding is work
   pad = steps * batch - num_g  # groups padded with absent rows (read as zeros)
   table = game.sd_group_term[s0:s0 + num_g * m].reshape(num_g, m)
   table = jnp.pad(table, ((0, pad), (0, 0)), constant_values=opp.shape[0])
@@ -1133,8 +1161,7 @@ def _sweep(game: Subgame, opp: jax.Array, l: int) -> jax.Array:
     return jax.lax.dynamic_update_index_in_dim(out, values, i, 0)
   out = after(jnp.zeros((steps, batch, m, opp.shape[1]), opp.dtype), opp)
   values = jax.lax.fori_loop(0, steps, one_batch, out)
-  t0, nf, nt = game.offsets[l][2], game.splits[l][1], game.levels[l][3]
-  return values.reshape(steps * batch * m, -1)[game.sd_slot[t0 + nf:t0 + nt]]
+  return values.reshape(steps * batch * m, -1)
 
 
 def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
@@ -1148,12 +1175,24 @@ def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
 def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
   """[T, H] `player`'s value at each terminal holding each hand, against the
   opponent's reach opp [T, H] there; divided by the total deal weight.
-  Computed level by level, as the fused half step does (the same shapes, so
-  the same rounding)."""
-  parts = [_level_terminal_values(game, opp[t0:t0 + nt], player, l)
-           for l, ((_, _, _, nt), (_, _, t0)) in enumerate(zip(game.levels, game.offsets))
-           if nt]
+  Computed as the fused half step does (a sweep per band of levels, then
+  level by level: the same shapes, so the same rounding)."""
+  t_of = lambda l: slice(game.offsets[l][2], game.offsets[l][2] + game.levels[l][3])
+  shows = _band_sweeps(game, lambda l: opp[t_of(l)])
+  parts = [_level_terminal_values(game, opp[t_of(l)], shows.get(l), player, l)
+           for l, (_, _, _, nt) in enumerate(game.levels) if nt]
   return jnp.concatenate(parts) if parts else opp
+
+
+def _band_sweeps(game: Subgame, opp_of) -> dict:
+  """{level: its band's sweep (`_sweep`)} for every level with showdowns;
+  opp_of(l): [nt, H] the opponent's reaches at level l's terminals."""
+  out = {}
+  for b, (first, end) in enumerate(sweep_bands(game.levels, game.splits)):
+    rows = [opp_of(l) for l in range(first, end)]
+    swept = _sweep(game, jnp.concatenate(rows) if len(rows) > 1 else rows[0], b)
+    out.update({l: swept for l in range(first, end)})
+  return out
 
 
 def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
@@ -1260,8 +1299,10 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
   return jnp.pad(cfv, ((0, pad), (0, 0))), jnp.pad(own, (0, pad))
 
 
-def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -> jax.Array:
-  """[nt, H] `terminal_values` of level l's terminals alone; opp: [nt, H]."""
+def _level_terminal_values(game: Subgame, opp: jax.Array, shows: jax.Array | None,
+                           player: int, l: int) -> jax.Array:
+  """[nt, H] `terminal_values` of level l's terminals alone; opp: [nt, H];
+  shows: the sweep of the level's band (`_band_sweeps`), None without showdowns."""
   _, _, _, nt = game.levels[l]
   t0, nf = game.offsets[l][2], game.splits[l][1]
   sign = 1.0 if player == 0 else -1.0
@@ -1269,7 +1310,7 @@ def _level_terminal_values(game: Subgame, opp: jax.Array, player: int, l: int) -
   if nf:
     parts.append(_disjoint(game, opp[:nf]) * (sign * game.fold_sign[t0:t0 + nf])[:, None])
   if nt > nf:
-    parts.append(_sweep(game, opp[nf:], l))
+    parts.append(shows[game.sd_slot[t0 + nf:t0 + nt]])
   value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   return (value * game.runout_alive[game.term_runout[t0:t0 + nt]]
           * (game.stake[t0:t0 + nt] / game.norm)[:, None])
@@ -1512,6 +1553,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   me, num_a = player, game.num_actions
   at_stubs = []
   below = None
+  shows = _band_sweeps(game, lambda l: stored[l][1])
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
     d0, c0, _ = game.offsets[l]
@@ -1568,7 +1610,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           chance = _stub_rows(chance, *stubs[l], stub_values)
       parts.append(chance)
     if nt:
-      parts.append(_level_terminal_values(game, opp, me, l))
+      parts.append(_level_terminal_values(game, opp, shows.get(l), me, l))
     if not parts:  # a level with no node (above a split's cut)
       parts.append(jnp.zeros((0, game.num_hands), own.dtype))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
