@@ -128,6 +128,29 @@ def test_sweep_and_fold_sums_match_dense_card_removal():
   np.testing.assert_allclose(np.asarray(values)[shows], dense * scale, atol=1e-9)
 
 
+def test_a_band_of_levels_shares_one_sweep_table():
+  """Showdowns are swept per band of levels (`sweep_bands`): on the turn spec
+  the two shallower showdown levels share one band (so the enumeration and
+  bit-equality tests run through a shared sweep), and every showdown's slot
+  finds it, on its board, in its band's group table."""
+  game = subgame.compile_subgame(TURN)
+  bands = subgame.sweep_bands(game.levels, game.splits)
+  shows = [l for l, ((_, _, _, nt), (_, nf)) in enumerate(zip(game.levels, game.splits))
+           if nt > nf]
+  assert [l for first, end in bands for l in range(first, end) if l in shows] == shows
+  assert max(end - first for first, end in bands) > 1 and len(bands) < len(shows)
+  group_term, group_board = np.asarray(game.sd_group_term), np.asarray(game.sd_group_board)
+  slot, board = np.asarray(game.sd_slot), np.asarray(game.term_board)
+  for (first, end), (num_g, m, g0, s0) in zip(bands, game.sd_groups):
+    b0 = game.offsets[first][2]
+    for l in range(first, end):
+      t0, nf, nt = game.offsets[l][2], game.splits[l][1], game.levels[l][3]
+      t = np.arange(t0 + nf, t0 + nt)
+      assert (slot[t] < num_g * m).all()
+      np.testing.assert_array_equal(group_term[s0 + slot[t]], t - b0)
+      np.testing.assert_array_equal(group_board[g0 + slot[t] // m], board[t])
+
+
 def test_best_responses_bound_the_value():
   game = subgame.compile_subgame(MIXED)
   sigma = random_policy(game, 2)
