@@ -53,6 +53,19 @@ def release_free_memory() -> bool:
   return True
 
 
+def available_memory() -> int | None:
+  """Bytes of memory the system can give this process now without swapping
+  (Linux: MemAvailable), or None where that is not known."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return None
+
+
 def _on_event(event: str, duration: float, **_) -> None:
   if event == _EVENT and duration >= MIN_COMPILE_SECONDS:
     release_free_memory()

@@ -198,12 +198,61 @@ def test_lines_read_back_as_given():
 
 @pytest.mark.parametrize('kwargs,message', [
     (dict(board='Ks 9s'), '3, 4 or 5 cards'), (dict(pot=0), 'pot > 0'),
-    (dict(ranges=('KK', '22:0')), 'empty')])
+    (dict(pot=float('inf')), 'finite pot'), (dict(stack=float('nan')), 'finite stack'),
+    (dict(ranges=('KK', '22:0')), 'empty'),
+    (dict(bet_sizes=(float('inf'),)), 'bet sizes must be positive, finite'),
+    (dict(raise_sizes=(0.5, 0.0)), 'raise sizes must be positive, finite'),
+    (dict(bet_sizes=(1e-300,)), 'adds no chips'),
+    # "flop;turn;river" lists given to a river: it would play the flop's.
+    (dict(bet_sizes=((0.33,), (0.5,), (1.0,))), '3 per-street lists for a river'),
+    (dict(board='Ks 9s 8h', raise_sizes=((1,),) * 4), '4 per-street lists for a flop')])
 def test_bad_specs_are_clear_errors(kwargs, message):
   spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
   spec.update(kwargs)
   with pytest.raises(ValueError, match=message):
     subgame.compile_subgame(subgame.SubgameSpec(**spec))
+
+
+FLOP = subgame.SubgameSpec(board='Td 9d 6h', pot=10, stack=20, ranges=('KQ,98s,66', 'AK,JJ,T9'),
+                           bet_sizes=((0.5,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
+
+
+@pytest.mark.parametrize('spec', [POLARISED, MIXED, TURN, FLOP,
+                                  dataclasses.replace(FLOP, isomorphism=False)],
+                         ids=['polarised', 'mixed', 'turn', 'flop', 'flop-every-card'])
+def test_counting_a_tree_gives_the_built_trees_size(spec):
+  """The count that refuses a tree too big for the machine is the tree's
+  size: its public nodes and the solver state's entries."""
+  game = subgame.compile_subgame(spec)
+  board = holdem.parse_cards(spec.board)
+  group = subgame._symmetry(spec, board, np.stack(  # pylint: disable=protected-access
+      [holdem.parse_range(r) for r in spec.ranges]) * ~holdem.blocked_by(board))[0]
+  nodes, entries = subgame._public_tree(  # pylint: disable=protected-access
+      spec, board, group, rows=game.row_sizes)
+  assert nodes == sum(nd + nc + nt for _, nd, nc, nt in game.levels)
+  assert entries == game.num_cells
+  assert (len(group) > 1) == (spec is FLOP)  # the isomorphic count was tested too
+
+
+def test_a_tree_too_big_is_refused_before_it_is_built(monkeypatch):
+  built = []
+  tree = subgame._public_tree  # pylint: disable=protected-access
+  monkeypatch.setattr(subgame, '_public_tree', lambda *a, **k: built.append(k) or tree(*a, **k))
+  # Eight bet sizes, three raises of three sizes on a turn: 10.5 million public
+  # nodes; counted in a fraction of a second, refused before any is built.
+  wide = dataclasses.replace(TURN, ranges=('22+,A2+,K2+,Q2+,J2+,T2+', '22+,A2+,K2+,Q2+'),
+                             stack=1000, bet_sizes=(0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2),
+                             raise_sizes=(0.5, 1, 2), max_raises=3)
+  with pytest.raises(ValueError, match='state entries per array, more than the 2'):
+    subgame.compile_subgame(wide)
+  # A machine with 1 MiB free cannot hold the small turn spot either.
+  monkeypatch.setattr(subgame.heap, 'available_memory', lambda: 1 << 20)
+  with pytest.raises(ValueError, match='too big for this machine: 1,695 public nodes and '
+                     '34,169 state entries per array need ~2 MiB to build and solve, 1 MiB'):
+    subgame.compile_subgame(TURN)
+  assert built and all(k.get('rows') for k in built)  # counted, never built
+  monkeypatch.setattr(subgame.heap, 'available_memory', lambda: None)  # unknown: built
+  assert subgame.compile_subgame(TURN).num_decisions > 0
 
 
 def _frequency(policy, game, history, range_text, slot, prior):
