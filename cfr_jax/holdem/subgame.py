@@ -486,11 +486,11 @@ def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray) -> tuple:
     start += len(members)
   for k in (0, 1):
     lo, begin, end, hi = (np.zeros(num_h, np.int64) for _ in range(4))
-    for h, c in enumerate(hand_cards[:, k]):
-      b, e, s = per_card[int(c)]
-      lo[h] = b + np.searchsorted(s, strength[h], 'left')
-      hi[h] = b + np.searchsorted(s, strength[h], 'right')
-      begin[h], end[h] = b, e
+    for c, (b, e, s) in per_card.items():
+      hs = np.flatnonzero(hand_cards[:, k] == c)  # the hands whose k-th card is c
+      lo[hs] = b + np.searchsorted(s, strength[hs], 'left')
+      hi[hs] = b + np.searchsorted(s, strength[hs], 'right')
+      begin[hs], end[hs] = b, e
     idx += [lo, begin, end, hi]
   # Extended with hand 0 to a multiple of the prefix sum's block: the sweep's
   # prefix sums past entry 3H are never read (idx <= 3H), and an unpadded
@@ -737,8 +737,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       not symmetrised_at[n], pattern[n], first(n), n))
   symmetrised_at = [symmetrised_at[n] for n in order]
   index = {n: i for i, n in enumerate(order)}
-  nodes = [dataclasses.replace(nodes[n], parent=index.get(nodes[n].parent, -1))
-           for n in order]
+  parents = [index.get(nodes[n].parent, -1) for n in order]
+  nodes = [nodes[n] for n in order]
+  for n, parent in zip(nodes, parents):  # the tree's own nodes, renumbered in place
+    n.parent = parent
   depth = np.array([n.depth for n in nodes])
   kind = np.array([n.kind for n in nodes])
   starts = np.searchsorted(depth, np.arange(depth.max() + 2))
@@ -832,7 +834,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       key = tuple(sorted(board + list(n.runout)))
       if key not in boards:
         boards[key] = len(boards)
-        strength = cards_lib.hand_strength(list(key))[live]
+        strength = cards_lib.hand_strength(list(key), live)
         strength[alive(n.runout) == 0] = -1
         tables.append(_showdown_tables(strength, hand_cards))
       term_board.append(boards[key])

@@ -324,7 +324,14 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
   A write error of progress, metrics or config (a full disk) ends the run like
   a failed save: one line, exit 2, the last checkpoint kept, no temp files.
   """
+  # A flop subgame takes ~15 s to build: said before, timed after.
+  game, spec = configs[0].game, configs[0].get('holdem')
+  if game == 'holdem' and spec is not None:
+    game = f"the hold'em subgame on {spec.get('board')}"
+  print(f'building {game}...', flush=True)
+  began = time.monotonic()
   solvers = [build_solver(c) for c in configs]
+  print(f'built in {time.monotonic() - began:.1f} s', flush=True)
   processes = _Processes()
   try:
     with contextlib.ExitStack() as stack:
