@@ -79,6 +79,24 @@ def _fusions_around_writes(hlo: str) -> list:
           b[b.index('ROOT'):].split('\n')[0] and b.lstrip().startswith('%fused')]
 
 
+def test_unfused_traces_its_computation_once():
+  """A flop chunk traces ~400 `unfused` blocks at every start (the compilation
+  cache's hits too): each is traced once, and its outputs keep their pytree."""
+  traced = []
+
+  def block(x, live):
+    def make():
+      traced.append(1)
+      return {'sum': x.sum(), 'rows': jnp.cos(x)[:3]}
+    return kernels.unfused(make, live)
+
+  x = jnp.arange(6.0, dtype=jnp.float32)
+  out = jax.jit(block)(x, jnp.asarray(True))
+  assert len(traced) == 1
+  assert float(out['sum']) == 15.0 and out['rows'].shape == (3,)
+  np.testing.assert_array_equal(out['rows'], jnp.cos(x)[:3])
+
+
 def test_unfused_keeps_its_work_out_of_an_in_place_write():
   """XLA:CPU fuses the computation of a block into the dynamic-update-slice
   that writes it (which it runs one entry at a time); `unfused` keeps it a
