@@ -591,15 +591,22 @@ def row_runs(levels: list, offsets: list, splits: list, row_sizes: tuple) -> lis
 def action_runs(runs: list, node_legal: np.ndarray) -> tuple:
   """`Subgame.act_runs`: the runs of one player's decisions of a level with
   the same legal slots."""
-  slots = [tuple(np.flatnonzero(x).tolist()) for x in node_legal]
+  node_legal = np.asarray(node_legal, bool)
+  if not len(node_legal):
+    return ()
+  # Each decision's pattern of legal slots, as an id (a flop part: ~6k
+  # decisions, a handful of patterns).
+  patterns, pattern = np.unique(node_legal, axis=0, return_inverse=True)
+  pattern = pattern.reshape(-1)
+  slots = [tuple(np.flatnonzero(x).tolist()) for x in patterns]
   act_runs = []
   for lo, hi, p, _ in runs:
-    for d in range(lo, hi):
-      if d == lo or slots[d] != slots[d - 1]:
-        act_runs.append([d, d + 1, p, slots[d]])
-      else:
-        act_runs[-1][1] = d + 1
-  return tuple(tuple(r) for r in act_runs)
+    if hi <= lo:
+      continue
+    starts = [lo, *(np.flatnonzero(pattern[lo + 1:hi] != pattern[lo:hi - 1]) + lo + 1)]
+    act_runs += [(int(a), int(b), p, slots[pattern[a]])
+                 for a, b in zip(starts, starts[1:] + [hi])]
+  return tuple(act_runs)
 
 
 def spans(flags: np.ndarray) -> tuple:
