@@ -1,7 +1,8 @@
 """The regret-update kernels of the CFR family, written for one infoset.
 
 Each algorithm is a pair of pure functions over one infoset's `[A]` vectors,
-vmapped over infosets by the solver:
+elementwise (regret matching's sums are per row), so the solver applies them
+to blocks of `[rows, A]` at once:
 
   policy(regrets, last_regrets, t, hp, legal) -> strategy to play at iteration t
   update(regrets, last_regrets, inst_regret, t, hp) -> (regrets, last_regrets)
@@ -38,12 +39,13 @@ import jax.numpy as jnp
 
 
 def regret_matching(regrets, legal):
-  """[A] -> [A]: positive regrets normalised; uniform over legal actions if none."""
+  """[..., A] -> [..., A]: positive regrets normalised; uniform over legal
+  actions if none (each row on its own: the leading axes are rows)."""
   positive = jnp.where(legal, jnp.maximum(regrets, 0), 0)
   # Summed in a fixed order: XLA's reduction order changes under vmap, and
   # vmapped instances must match separate runs bit for bit.
-  total = sum(positive[..., a] for a in range(positive.shape[-1]))
-  uniform = legal / legal.sum().astype(regrets.dtype)
+  total = sum(positive[..., a:a + 1] for a in range(positive.shape[-1]))
+  uniform = legal / legal.sum(-1, keepdims=True).astype(regrets.dtype)
   return jnp.where(total > 0, positive / jnp.where(total > 0, total, 1), uniform)
 
 
