@@ -545,7 +545,7 @@ def _strategy_rows(algo, state, hp, t, legal, r0: int = 0, r1: int = 0, width: i
   regrets = read(state.regrets).astype(dtype)
   last = (jnp.zeros_like(regrets) if state.last_regrets is None
           else read(state.last_regrets).astype(dtype))
-  return algo.policy(regrets, last, t, hp, legal)  # row by row: the rules are elementwise
+  return algo.policy(regrets, last, t, hp, legal)  # the rows whole: the rules are elementwise
 
 
 def _round_stochastic(x: jax.Array, salt: jax.Array, storage, row0: int = 0,
@@ -629,8 +629,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
   state for it (20 copies per chunk on the test turn subgame).
   """
   # The rules are elementwise over [rows, A] (t and hp scalars): applied to
-  # the rows whole, not vmapped row by row (the same values; tracing a flop
-  # chunk spent ~a third of its time batching them).
+  # the rows whole, not vmapped row by row (the same values and program;
+  # batching them was ~30% of a flop chunk's trace, which every start pays).
   update, accumulate, weighted = (algo.update, regret_lib.accumulate,
                                   regret_lib.accumulate_weighted)
 

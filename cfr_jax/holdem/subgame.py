@@ -176,7 +176,7 @@ def _public_tree(spec: SubgameSpec, board: list[int], group: tuple = (_IDENTITY,
   x the acting player's rows, summed over decisions). Equal subtrees are
   counted once (`memo`): a street's betting depends on the contributions
   and, above the last street, on the runout (its deals): the flop config's
-  count takes ~0.1 s, its build ~2.5 s."""
+  count takes ~0.1 s, its build ~2 s."""
   half, cap = spec.pot / 2, spec.pot / 2 + spec.stack
   streets = 6 - len(board)  # streets still to play, this one included
   widest = max(len(spec.sizes(w, s)) for w in ('bet', 'raise') for s in range(streets))

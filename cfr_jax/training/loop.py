@@ -324,7 +324,7 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
   A write error of progress, metrics or config (a full disk) ends the run like
   a failed save: one line, exit 2, the last checkpoint kept, no temp files.
   """
-  # A flop subgame takes ~15 s to build: said before, timed after.
+  # A flop subgame takes ~10 s to build: said before, timed after.
   game, spec = configs[0].game, configs[0].get('holdem')
   if game == 'holdem' and spec is not None:
     game = f"the hold'em subgame on {spec.get('board')}"
