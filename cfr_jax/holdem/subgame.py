@@ -647,10 +647,10 @@ def _check_size(spec: SubgameSpec, board: list[int], group: tuple, inside: np.nd
     most = int(spec.buckets.get('num_buckets') or 0) or inside.shape[1]
     rows = [min(inside.shape[1], most)] * 2
   nodes, entries = _public_tree(spec, board, group, rows=tuple(rows))
+  advice = 'Use fewer bet or raise sizes, a lower max_raises, or a card abstraction (buckets).'
   if entries > np.iinfo(np.int32).max:  # split parts address their rows in int32
     raise ValueError(f'this subgame has {entries:,} state entries per array, more than '
-                     'the 2**31 - 1 it can index. Use fewer bet or raise sizes, a lower '
-                     'max_raises, or a card abstraction (buckets).')
+                     f'the 2**31 - 1 it can index. {advice}')
   need = nodes * _BUILD_BYTES + entries * 8
   available = heap.available_memory()
   if available is not None and need > available:
@@ -658,8 +658,7 @@ def _check_size(spec: SubgameSpec, board: list[int], group: tuple, inside: np.nd
     raise ValueError(
         f'this subgame is too big for this machine: {nodes:,} public nodes and '
         f'{entries:,} state entries per array need ~{size(need)} to build and solve, '
-        f'{size(available)} is available. Use fewer bet or raise sizes, a lower '
-        'max_raises, or a card abstraction (buckets).')
+        f'{size(available)} is available. {advice}')
 
 
 def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
