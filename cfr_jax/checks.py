@@ -13,12 +13,27 @@ def checked_count(iteration, num_iterations) -> int:
   """`num_iterations` as an int, after checking that running that many more
   from `iteration` is possible: ValueError if negative, OverflowError if the
   counter would pass MAX_ITERATION."""
-  n = int(num_iterations)
+  try:
+    n = int(num_iterations)
+    whole = n == num_iterations
+  except (TypeError, ValueError, OverflowError):
+    whole = False
+  if not whole:  # int(2.5) would run 2 in silence
+    raise ValueError(f'num_iterations must be a whole number, got {num_iterations!r}')
   if n < 0:
     raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
   if int(iteration) + n > MAX_ITERATION:
     raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
   return n
+
+
+def checked_hyperparameters(hp: dict) -> dict:
+  """`hp` ({name: number or array}) after checking every value is finite:
+  a NaN or infinite alpha would run and fill the state with NaN."""
+  for k, v in hp.items():
+    if not np.isfinite(np.asarray(v, np.float64)).all():
+      raise ValueError(f'hyperparameter {k} must be finite, got {v!r}')
+  return hp
 
 
 def checked_dtype(dtype):

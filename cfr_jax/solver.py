@@ -29,7 +29,7 @@ from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype
+from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype, checked_hyperparameters
 from cfr_jax.exploitability import abstract_exploitability, exploitability
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import split as split_lib
@@ -332,12 +332,14 @@ class Solver:
       raise ValueError('run_many does not combine with a mesh yet')
     count = jax.tree.leaves(states)[0].shape[0]
     n = np.broadcast_to(np.asarray(num_iterations, np.int64), (count,))
+    if not np.array_equal(n, np.broadcast_to(num_iterations, (count,))):
+      raise ValueError(f'num_iterations must be whole numbers, got {num_iterations!r}')
     if (n < 0).any():
       raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
     if int((np.asarray(states.iteration) + n).max()) > MAX_ITERATION:
       raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
     hp = {k: placement.to_device(np.broadcast_to(np.asarray(v, self.dtype), (count,)))
-          for k, v in {**self._hp, **(hyperparameters or {})}.items()}
+          for k, v in checked_hyperparameters({**self._hp, **(hyperparameters or {})}).items()}
     if set(hp) != set(self._hp):
       raise ValueError(f'{self.algorithm} takes hyperparameters {sorted(self._hp)}; '
                        f'got {sorted(hp)}')
@@ -978,6 +980,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
       hp[k] = float(v)
     except (TypeError, ValueError):
       raise ValueError(f'hyperparameter {k} must be a number, got {v!r}') from None
+  checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   if storage is not None:
     storage = jnp.dtype(storage)

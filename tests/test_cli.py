@@ -222,6 +222,26 @@ def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   assert 'completed' in proc.stdout and '200/200' in proc.stdout
 
 
+def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
+  """A mistyped path among several is named on stderr, not left out of the
+  table in silence; a file that is not JSON is a row saying so."""
+  junk = tmp_path / 'junk.txt'
+  junk.write_text('not json')
+  proc = launch('status', str(kuhn_run), str(tmp_path / 'typo'), str(junk))
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
+  assert 'note: no progress.json under ' + str(tmp_path / 'typo') in proc.stderr
+  assert '200/200' in proc.stdout and f'{junk}  unreadable' in proc.stdout
+  pytest.importorskip('matplotlib')
+  proc = launch('plot', str(kuhn_run), str(tmp_path / 'typo'), f'--out={tmp_path / "e.svg"}')
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
+  assert 'note: no metrics.jsonl under ' + str(tmp_path / 'typo') in proc.stderr
+  assert (tmp_path / 'e.svg').read_text().lstrip().startswith('<?xml')
+  # A format matplotlib cannot write: refused before any run is read.
+  one_line_error(launch('plot', str(kuhn_run), f'--out={tmp_path / "e.txt"}'),
+                 'cannot write .txt files', '.png')
+  assert not (tmp_path / 'e.txt').exists()
+
+
 def test_progress_rates_stay_readable_for_slow_solvers():
   """A network iteration can take seconds: never '0 it/s'."""
   from cfr_jax.training.outputs import rate_text  # pylint: disable=g-import-not-at-top

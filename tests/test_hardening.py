@@ -141,6 +141,37 @@ def test_switching_algorithm_and_back_resumes(tmp_path):
   assert os.listdir(tmp_path / 'checkpoints' / 'foreign')
 
 
+def metrics_runs(path):
+  """{run identity: iterations} of a metrics file's records."""
+  runs = {}
+  with open(path) as f:
+    for line in f:
+      record = json.loads(line)
+      runs.setdefault(record['run'], set()).add(record['iteration'])
+  return runs
+
+
+def test_metrics_hold_one_runs_records(tmp_path):
+  """Another config in the workdir (or a run resumed after one) moves the
+  metrics it finds aside: metrics.jsonl, and cfr-plot, show one run's curve."""
+  assert kuhn_run(tmp_path, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE
+  (dcfr,) = metrics_runs(tmp_path / 'metrics.jsonl')
+  code, out, _ = kuhn_run(tmp_path, '--config.algorithm=cfr+')
+  assert code == training.EXIT_COMPLETE and 'metrics of another run moved' in out
+  runs = metrics_runs(tmp_path / 'metrics.jsonl')
+  assert dcfr not in runs and set(runs.popitem()[1]) == {100, 200, 300}
+  (aside,) = tmp_path.glob('metrics.before-*.jsonl')
+  assert metrics_runs(aside) == {dcfr: {100, 200, 300}}
+  code, out, _ = kuhn_run(tmp_path, '--config.algorithm=dcfr', '--config.max_iterations=400')
+  assert code == training.EXIT_COMPLETE and 'resumed from' in out
+  assert metrics_runs(tmp_path / 'metrics.jsonl') == {dcfr: {400}}
+  assert len(list(tmp_path.glob('metrics.before-*.jsonl'))) == 2
+  # Resumed by the same run, the file grows.
+  assert kuhn_run(tmp_path, '--config.algorithm=dcfr',
+                  '--config.max_iterations=500')[0] == training.EXIT_COMPLETE
+  assert metrics_runs(tmp_path / 'metrics.jsonl') == {dcfr: {400, 500}}
+
+
 def run_fingerprint_and_solver(workdir):
   solver, _ = training.load_run(str(workdir))
   return checkpoint.make_fingerprint(**solver.describe()), solver

@@ -192,16 +192,27 @@ def test_policy_npz_round_trip(leduc, tmp_path):
     (dict(algorithm='cfr+', alpha=1.0), ValueError, 'unknown'),
     (dict(algorithm='linear_cfr', alpha=2.0), ValueError, 'fixes'),
     (dict(algorithm='dcfr', alpha='fast'), ValueError, 'must be a number'),
-    (dict(algorithm='dcfr', dtype='int8'), ValueError, 'float32 or float64')])
+    (dict(algorithm='dcfr', dtype='int8'), ValueError, 'float32 or float64'),
+    # Non-finite values ran and filled the state with NaN.
+    (dict(algorithm='dcfr', alpha=float('nan')), ValueError, 'alpha must be finite'),
+    (dict(algorithm='pcfr+', gamma=float('inf')), ValueError, 'gamma must be finite')])
 def test_make_solver_rejects_bad_input(kuhn, kwargs, error, message):
   with pytest.raises(error, match=message):
     cfr_jax.make_solver(kuhn, **kwargs)
 
 
-def test_run_rejects_negative_counts(kuhn):
+def test_run_rejects_bad_counts_and_hyperparameters(kuhn):
   solver = cfr_jax.make_solver(kuhn)
   with pytest.raises(ValueError, match='>= 0'):
     solver.run(solver.init(), -1)
+  with pytest.raises(ValueError, match='whole number'):  # int(2.5) ran 2 in silence
+    solver.run(solver.init(), 2.5)
+  assert int(solver.run(solver.init(), 3.0).iteration) == 3
+  states = jax.tree.map(lambda x: jnp.stack([x, x]), solver.init())
+  with pytest.raises(ValueError, match='whole numbers'):
+    solver.run_many(states, [1, 1.5])
+  with pytest.raises(ValueError, match='alpha must be finite'):
+    solver.run_many(states, 1, {'alpha': [1.5, float('nan')]})
   with pytest.raises(TypeError, match='load_game'):
     cfr_jax.make_solver('kuhn')
 

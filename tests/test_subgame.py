@@ -202,7 +202,11 @@ def test_lines_read_back_as_given():
     (dict(ranges=('KK', '22:0')), 'empty'),
     (dict(bet_sizes=(float('inf'),)), 'bet sizes must be positive, finite'),
     (dict(raise_sizes=(0.5, 0.0)), 'raise sizes must be positive, finite'),
-    (dict(bet_sizes=(1e-300,)), 'adds no chips'),
+    (dict(raise_sizes=(1e-300,)), 'adds no chips'),
+    # Chip amounts float32 cannot hold apart (the first solved as NaN).
+    (dict(stack=1e300), 'float32 cannot solve chip amounts from 5 '),
+    (dict(pot=1e-300), 'float32 cannot solve'), (dict(bet_sizes=(1e-300,)), 'from 1e-299'),
+    (dict(stack=1e7), 'a million times the smallest bet'),
     # "flop;turn;river" lists given to a river: it would play the flop's.
     (dict(bet_sizes=((0.33,), (0.5,), (1.0,))), '3 per-street lists for a river'),
     (dict(board='Ks 9s 8h', raise_sizes=((1,),) * 4), '4 per-street lists for a flop')])

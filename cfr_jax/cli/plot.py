@@ -43,10 +43,14 @@ def read_curve(workdir: str, skipped=None):
 
 def _runs(roots):
   for root in roots:
+    found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'metrics.jsonl' in filenames:
+        found = True
         yield dirpath
+    if not found:  # a mistyped path among several is said, not left out in silence
+      print(f'note: no metrics.jsonl under {root}', file=sys.stderr)
 
 
 def _main(argv, out: str) -> int:
@@ -62,7 +66,15 @@ def _main(argv, out: str) -> int:
   except ImportError:
     print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
     return 1
+  # The format comes from the file name: refuse one matplotlib cannot write
+  # before reading any run (savefig would raise only at the end).
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
+  ext = os.path.splitext(out)[1][1:].lower()
+  formats = fig.canvas.get_supported_filetypes()
+  if ext and ext not in formats:
+    print(f'error: --out={out}: cannot write .{ext} files; give one of '
+          f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
+    return 1
   plotted = 0
   for run in _runs(roots):
     skipped = []
@@ -104,7 +116,7 @@ def _main(argv, out: str) -> int:
 
 def main() -> None:
   """The `cfr-plot` console script."""
-  out = flags.DEFINE_string('out', 'exploitability.png', 'PNG file to write.')
+  out = flags.DEFINE_string('out', 'exploitability.png', 'Image file to write; its extension picks the format (.png, .svg, .pdf, ...).')
   app.run(lambda argv: _main(argv, out.value))
 
 

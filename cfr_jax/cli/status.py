@@ -11,15 +11,21 @@ from absl import app
 from cfr_jax.training.outputs import _duration, rate_text  # pylint: disable=protected-access
 
 
-def find_progress_files(roots):
+def find_progress_files(roots, missing=None):
+  """The progress.json files under `roots` (a file is taken as one); roots
+  with none are appended to `missing` when given."""
   for root in roots:
     if os.path.isfile(root):
       yield root
       continue
+    found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'progress.json' in filenames:
+        found = True
         yield os.path.join(dirpath, 'progress.json')
+    if not found and missing is not None:
+      missing.append(root)
 
 
 def _alive(pid) -> bool:
@@ -31,11 +37,15 @@ def _alive(pid) -> bool:
 
 
 def row(path: str) -> list[str]:
+  # A run is named by its workdir; a file given by another name, by itself.
+  name = os.path.dirname(path) if os.path.basename(path) == 'progress.json' else path
   try:
     with open(path) as f:
       p = json.load(f)
+    if not isinstance(p, dict):
+      raise ValueError('not a JSON object')
   except (OSError, ValueError) as e:
-    return [os.path.dirname(path), f'unreadable ({e.__class__.__name__})'] + [''] * 5
+    return [name, f'unreadable ({e.__class__.__name__})'] + [''] * 5
   status = p.get('status', '?')
   if status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
@@ -44,7 +54,7 @@ def row(path: str) -> list[str]:
   if p.get('evaluation'):  # a game that does not compile: head-to-head against uniform
     score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
   rate = p.get('iterations_per_second')
-  return [os.path.dirname(path), status, f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
+  return [name, status, f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
           rate_text(rate), score,
           _duration(p.get('eta_seconds')) if status == 'running' else '-',
           p.get('updated_at', '')]
@@ -52,7 +62,10 @@ def row(path: str) -> list[str]:
 
 def _main(argv):
   roots = argv[1:] or ['runs']
-  rows = [row(p) for p in find_progress_files(roots)]
+  missing = []
+  rows = [row(p) for p in find_progress_files(roots, missing)]
+  for root in missing if rows else ():  # a mistyped path among several: said, not dropped
+    print(f'note: no progress.json under {root}', file=sys.stderr)
   if not rows:
     print(f'no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1

@@ -661,6 +661,27 @@ def _check_size(spec: SubgameSpec, board: list[int], group: tuple, inside: np.nd
         f'{size(available)} is available. {advice}')
 
 
+def _check_scale(spec: SubgameSpec, streets: int) -> None:
+  """Refuses chip amounts that float32 (the game's tables, the default
+  solver dtype) cannot hold apart. The largest payoff is what a player can
+  win, pot / 2 + stack; the smallest amount, the smallest first bet or half
+  the pot. Beyond 1e20 chips, regrets and sums (payoffs times weights that
+  grow with the iterations) overflow; below 1e-20, payoffs times reaches
+  (down to ~1e-10) leave float32's normal range; and a bet under a millionth
+  of the largest payoff is lost in float32's ~7 significant digits: a stack
+  of 1e300 chips solved as NaN, a pot of 1e-300 as a game of all-ins.
+  """
+  big = spec.pot / 2 + spec.stack
+  small = min([spec.pot / 2] + [f * spec.pot for s in range(streets)
+                                for f in spec.sizes('bet', s)])
+  if not (small >= 1e-20 and big <= 1e20 and small >= 1e-6 * big):
+    raise ValueError(
+        f'pot {spec.pot:g} and stack {spec.stack:g}: float32 cannot solve chip amounts from '
+        f'{small:g} (the smallest bet or half the pot) to {big:g} (pot / 2 + stack); '
+        'keep them within 1e-20 to 1e20 chips and the stack under a million times the '
+        'smallest bet (rescale the units, e.g. big blinds)')
+
+
 def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   """`compile_subgame`; _off: why chance isomorphism was turned off after a
   first try."""
@@ -684,6 +705,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     if any(not 0 < f < math.inf for s in range(streets) for f in spec.sizes(which, s)):
       raise ValueError(f'{which} sizes must be positive, finite fractions of the pot, got '
                        f'{getattr(spec, f"{which}_sizes")}')
+  _check_scale(spec, streets)
   weights = np.stack([cards_lib.parse_range(r) for r in spec.ranges])
   blocked = cards_lib.blocked_by(board)
   if (weights[:, ~blocked].sum(1) == 0).any():

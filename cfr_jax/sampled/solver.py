@@ -35,7 +35,7 @@ import numpy as np
 
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import checked_count, checked_dtype
+from cfr_jax.checks import checked_count, checked_dtype, checked_hyperparameters
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
@@ -346,7 +346,11 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     raise ValueError(f'{name} with weighting {weighting!r} takes hyperparameters '
                      f'{sorted(set(algo.defaults) - set(algo.fixed)) or "none"}; got '
                      f'{sorted(hyperparameters)}')
-  hp = {**algo.defaults, **{k: float(v) for k, v in hyperparameters.items()}}
+  try:
+    hp = {**algo.defaults, **{k: float(v) for k, v in hyperparameters.items()}}
+  except (TypeError, ValueError):
+    raise ValueError(f'{name}: hyperparameters must be numbers, got {hyperparameters}') from None
+  checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,

@@ -420,7 +420,12 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
       instances[-1].previous = (r.iteration, solver.snapshot(state))
   for inst in instances:  # opened before compiling: a bad metrics path fails at once
     inst.metrics = stack.enter_context(contextlib.closing(
-        MetricsWriter(inst.r.workdir) if processes.primary else _NoMetrics()))
+        MetricsWriter(inst.r.workdir, run=inst.store.fingerprint[:16],
+                      fresh=inst.r.restored_from is None)
+        if processes.primary else _NoMetrics()))
+    if getattr(inst.metrics, 'moved_aside', None):
+      print(f'metrics of another run moved from {inst.r.workdir} to '
+            f'{inst.metrics.moved_aside}', flush=True)
   batch = _States(solvers[0], states, vmapped)
   del states
   if vmapped:

@@ -33,11 +33,45 @@ def write_json_atomic(path: str, payload: dict) -> None:
   write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False, default=str))
 
 
+def _last_run(path: str) -> str | None:
+  """The 'run' of the last record of metrics file `path` that has one (its
+  last 64 KiB are read); None when none does (files before 'run' existed)."""
+  with open(path, 'rb') as f:
+    f.seek(max(0, os.fstat(f.fileno()).st_size - 65536))
+    lines = f.read().splitlines()
+  for raw in reversed(lines):
+    try:
+      run = json.loads(raw.decode('utf-8')).get('run')
+    except (ValueError, AttributeError):  # a line cut by a kill, or not an object
+      continue
+    if run is not None:
+      return str(run)
+  return None
+
+
 class MetricsWriter:
   """metrics.jsonl always; TensorBoard event files when tensorboardX is installed."""
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, run: str = '', fresh: bool = False):
+    """run: the run's identity (its checkpoints' fingerprint), written in
+    every record. fresh: the run starts from iteration 0 (nothing restored).
+    A metrics.jsonl already there is another run's when the run is fresh
+    (another config in this workdir, or checkpoints none of which loads) or
+    when its last record names another run (a run resumed after another
+    config used the workdir): it is then moved aside (`moved_aside`), so
+    that the file and cfr-plot show one run's curve."""
     self.path = os.path.join(workdir, 'metrics.jsonl')
+    self.moved_aside = None
+    if os.path.isfile(self.path) and os.path.getsize(self.path) and (
+        fresh or _last_run(self.path) not in (None, run)):
+      stem = os.path.join(workdir, time.strftime('metrics.before-%Y%m%dT%H%M%SZ', time.gmtime()))
+      aside, n = f'{stem}.jsonl', 0
+      while os.path.exists(aside):  # two fresh starts in one second keep both
+        n += 1
+        aside = f'{stem}-{n}.jsonl'
+      os.replace(self.path, aside)
+      self.moved_aside = aside
+    self._run = run
     # Unbuffered appends of whole lines: nothing waits in a buffer to fail
     # again at close, and a line cut short by a full disk is cut back off.
     self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -49,6 +83,8 @@ class MetricsWriter:
 
   def write(self, iteration: int, **scalars) -> None:
     record = {'iteration': iteration, 'time': time.time(), **scalars}
+    if self._run:
+      record['run'] = self._run
     line = (json.dumps(record, default=float) + '\n').encode()
     size = os.fstat(self._fd).st_size
     try:
