@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import cfr_jax
+from cfr_jax.games import tree as tree_lib
+from cfr_jax.games.poker import LeducRules
 from cfr_jax.games.tree import CHANCE, ROOT
 
 try:
@@ -101,6 +103,27 @@ def test_leduc_family_sizes_follow_the_deal_and_betting_counts(ranks, suits, max
   game = cfr_jax.load_game(f'leduc(ranks={ranks},suits={suits},max_raises={max_raises})')
   assert game.num_nodes == 1 + n + n * (n - 1) * (d + f + c) * (1 + c * (n - 2))
   assert game.num_infosets == n * d + n * (n - 1) * c * d
+  rules = LeducRules(ranks=ranks, suits=suits, max_raises=max_raises, stack=100)
+  assert rules.num_histories() == game.num_nodes  # counted before building
+
+
+def test_a_game_too_big_to_build_is_refused_before_building():
+  """leduc(ranks=100,suits=100) used to build until the system killed it."""
+  n, (d, f, c) = 10_000, _round_counts(2)
+  histories = 1 + n + n * (n - 1) * (d + f + c) * (1 + c * (n - 2))
+  with pytest.raises(ValueError, match=f'{histories:,} histories: too big to build'):
+    cfr_jax.load_game('leduc(ranks=100,suits=100)')
+
+
+def test_a_build_stops_when_memory_runs_out(monkeypatch):
+  """Games that are not counted first (OpenSpiel's, any `compile_tree`) stop
+  with an error once the system has less than MIN_FREE_BYTES left, checked
+  every 65,536 histories; here the floor is set above what is available."""
+  monkeypatch.setattr(tree_lib, 'MIN_FREE_BYTES', 2**62)
+  with pytest.raises(ValueError, match=r'building its tree stopped at 6\d,\d{3} histories'):
+    cfr_jax.load_game('leduc(ranks=5,suits=3,max_raises=3)')  # 405,736 histories
+  monkeypatch.setattr(tree_lib, 'MIN_FREE_BYTES', 0)
+  assert cfr_jax.load_game('leduc(ranks=5,suits=3,max_raises=3)').num_nodes == 405_736
 
 
 @pytest.mark.parametrize('spec,message', [

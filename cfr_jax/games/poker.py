@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cfr_jax.games.tree import Chance, Decision, Game, Terminal, compile_tree
+from cfr_jax.games.tree import Chance, Decision, Game, Terminal, check_tree_size, compile_tree
 
 FOLD, CALL, RAISE = 0, 1, 2
 
@@ -59,6 +59,22 @@ class LeducRules:
     if worst > self.stack:
       raise ValueError(f'stack {self.stack} cannot cover the largest pot '
                        f'contribution {worst}')
+
+  def num_histories(self) -> int:
+    """The compiled tree's node count, counted without building it: the
+    deals times each round's betting (which depends on max_raises alone)."""
+    def betting(seq=()):  # (nodes, closing calls) of a round's tree below seq
+      if seq and seq[-1] == FOLD:
+        return 1, 0
+      if len(seq) >= 2 and seq[-1] == CALL:
+        return 0, 1  # the chance node or showdown it leads to
+      children = [CALL] + [FOLD] * (seq[-1:] == (RAISE,))
+      children += [RAISE] * (seq.count(RAISE) < self.max_raises)
+      counts = [betting(seq + (a,)) for a in children]
+      return 1 + sum(c[0] for c in counts), sum(c[1] for c in counts)
+    n = self.ranks * self.suits
+    nodes, calls = betting()
+    return 1 + n + n * (n - 1) * (nodes + calls * (1 + (n - 2) * sum(betting())))
 
 
 def leduc(rules: LeducRules = LeducRules()) -> Game:
@@ -112,6 +128,9 @@ def leduc(rules: LeducRules = LeducRules()) -> Game:
   name = 'leduc' if default else 'leduc({})'.format(','.join(
       f'{k}={v}' for k, v in dataclasses.asdict(rules).items()
       if v != getattr(LeducRules(), k)))
+  check_tree_size(name, rules.num_histories(), advice=(
+      '; fewer ranks or suits, or the generative env (game="env:leduc(...)", '
+      'which Deep CFR samples and never builds)'))
   return compile_tree(root, expand, num_actions=3, info_kwargs=dict(
       name=name, spec=spec, openspiel_name='leduc_poker' if default else None))
 
