@@ -217,6 +217,19 @@ def test_bad_specs_are_clear_errors(kwargs, message):
     subgame.compile_subgame(subgame.SubgameSpec(**spec))
 
 
+@pytest.mark.parametrize('kwargs,field', [
+    (dict(max_raises=1.5), 'max_raises'),  # allowed 2 raises (raises < 1.5)
+    (dict(bet_sizes=0.5), 'bet_sizes'), (dict(raise_sizes='1'), 'raise_sizes'),
+    (dict(bet_sizes=((0.5,), 'x')), 'bet_sizes'), (dict(pot='10'), 'pot'),
+    (dict(stack=None), 'stack'), (dict(board=None), 'board'), (dict(ranges='KK'), 'ranges'),
+    (dict(isomorphism='no'), 'isomorphism')])
+def test_spec_fields_of_the_wrong_kind_are_named(kwargs, field):
+  spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
+  spec.update(kwargs)
+  with pytest.raises(TypeError, match=f'SubgameSpec.{field} must be '):
+    subgame.compile_subgame(subgame.SubgameSpec(**spec))
+
+
 FLOP = subgame.SubgameSpec(board='Td 9d 6h', pot=10, stack=20, ranges=('KQ,98s,66', 'AK,JJ,T9'),
                            bet_sizes=((0.5,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
 

@@ -661,6 +661,34 @@ def _check_size(spec: SubgameSpec, board: list[int], group: tuple, inside: np.nd
         f'{size(available)} is available. {advice}')
 
 
+def _check_types(spec: SubgameSpec) -> None:
+  """TypeError, naming the field, for a spec field of the wrong kind (which
+  used to fail deep in the build, or run: max_raises=1.5 allowed 2 raises)."""
+  def number(x):
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+  def sizes(x):  # a tuple of numbers, or of per-street tuples of numbers
+    if isinstance(x, (str, bytes)) or not isinstance(x, collections.abc.Sequence):
+      return False
+    return all(number(f) for f in x) or all(
+        isinstance(t, collections.abc.Sequence) and not isinstance(t, str)
+        and all(number(f) for f in t) for t in x)
+  problems = [
+      ('board', isinstance(spec.board, str), 'a string of cards such as "Td 9d 6h"'),
+      ('pot', number(spec.pot), 'a number of chips'),
+      ('stack', number(spec.stack), 'a number of chips'),
+      ('ranges', isinstance(spec.ranges, (tuple, list)) and
+       all(isinstance(r, str) for r in spec.ranges), 'two range strings such as ("QQ+", "AK")'),
+      ('bet_sizes', sizes(spec.bet_sizes), 'a tuple of pot fractions such as (0.5, 1.0), '
+       'or one per street such as ((0.33,), (0.75,))'),
+      ('raise_sizes', sizes(spec.raise_sizes), 'a tuple of pot fractions such as (1.0,)'),
+      ('max_raises', number(spec.max_raises) and float(spec.max_raises).is_integer(),
+       'a whole number'),
+      ('isomorphism', isinstance(spec.isomorphism, (bool, np.bool_)), 'True or False')]
+  for name, ok, expected in problems:
+    if not ok:
+      raise TypeError(f'SubgameSpec.{name} must be {expected}, got {getattr(spec, name)!r}')
+
+
 def _check_scale(spec: SubgameSpec, streets: int) -> None:
   """Refuses chip amounts that float32 (the game's tables, the default
   solver dtype) cannot hold apart. The largest payoff is what a player can
@@ -685,13 +713,14 @@ def _check_scale(spec: SubgameSpec, streets: int) -> None:
 def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   """`compile_subgame`; _off: why chance isomorphism was turned off after a
   first try."""
+  _check_types(spec)
   board = cards_lib.parse_cards(spec.board)
   if len(board) not in STREETS:
     raise ValueError(f'a subgame board has 3, 4 or 5 cards, got {spec.board!r}')
   if not (0 < spec.pot < math.inf and 0 <= spec.stack < math.inf) or len(spec.ranges) != 2:
     raise ValueError('a subgame needs a finite pot > 0, a finite stack >= 0 and two ranges, '
                      f'got pot {spec.pot}, stack {spec.stack} and {len(spec.ranges)} ranges')
-  if int(spec.max_raises) < 0:
+  if spec.max_raises < 0:
     raise ValueError(f'max_raises must be >= 0, got {spec.max_raises}')
   streets = 6 - len(board)
   for which in ('bet', 'raise'):
