@@ -59,10 +59,37 @@ class TabularPolicy:
             for a in np.flatnonzero(self.legal[i])}
 
   def save_npz(self, path) -> None:
-    """Writes keys, probabilities, legal mask and action labels to `path`."""
-    np.savez_compressed(path, keys=np.asarray(self.keys), probs=self.probs,
+    """Writes keys, probabilities, legal mask and action labels to `path`.
+
+    Keys are stored as UTF-8 bytes (`keys`, dtype S): a flop subgame's 5e7
+    keys take 1.2 GB so, where 4-byte-per-character text took 5 GB."""
+    keys = np.concatenate([np.char.encode(np.asarray(block), 'utf-8')
+                           for block, _, _, _ in self._blocks()] or [np.zeros(0, 'S1')])
+    np.savez_compressed(path, keys=keys, probs=self.probs,
                         legal=self.legal, actions=np.asarray(self.info.action_labels),
                         game=np.asarray(self.info.name))
+
+  def _blocks(self, rows: int = 65536):
+    """(keys, first row, legal slots, their labels) per run of rows: a
+    decision node's rows in hold'em subgames (its hands share the node's
+    actions; keys made per node, not one by one), else single rows."""
+    keys = self.keys
+    row_start = getattr(keys, 'row_start', None)
+    if row_start is None:  # a list of every key: one row at a time
+      for i, key in enumerate(keys):
+        slots = np.flatnonzero(self.legal[i])
+        yield [key], i, slots, [self.action_label(i, a) for a in slots]
+      return
+    for d, (lo, hi) in enumerate(zip(row_start[:-1], row_start[1:])):
+      lo, hi = int(lo), int(hi)
+      if hi == lo:
+        continue
+      slots = np.flatnonzero(self.legal[lo])
+      labels = [self.action_label(lo, a) for a in slots]
+      names = np.asarray(keys.names, dtype=object)[keys.members[keys.player[d]][:hi - lo]]
+      prefix = keys.lines[d] + '|'
+      for start in range(0, hi - lo, rows):
+        yield [prefix + n for n in names[start:start + rows]], lo + start, slots, labels
 
   def action_label(self, i: int, a: int) -> str:
     """The name of action slot `a` at infoset row `i`.
@@ -82,11 +109,27 @@ class TabularPolicy:
                   for a in np.flatnonzero(self.legal[i])}
             for i, key in enumerate(self.keys)}
 
-  def save_json(self, path) -> None:
-    """Writes `to_dict()` as JSON to `path`."""
+  def save_json(self, path, progress=None) -> None:
+    """Writes `to_dict()` as JSON to `path`: the bytes `json.dump(...,
+    indent=1)` writes, streamed row by row (a flop subgame's dict, 5e7
+    infosets, would need ~20 GB). progress: called as progress(rows done,
+    rows) after each block of rows, if given."""
+    total, done = len(self.keys), 0
     with open(path, 'w') as f:
-      json.dump(self.to_dict(), f, indent=1)
-      f.write('\n')
+      f.write('{')
+      for keys, first, slots, labels in self._blocks():
+        probs = self.probs[first:first + len(keys)][:, slots]
+        text = [json.dumps(l) for l in labels]
+        number = repr if np.isfinite(probs).all() else json.dumps  # json's float format
+        fields = [[f'\n  {t}: {number(v)}' for t, v in zip(text, r)] for r in probs.tolist()]
+        f.write(''.join(
+            f'{"," if done + k else ""}\n {json.dumps(key)}: '
+            + ('{' + ','.join(fl) + '\n }' if fl else '{}')
+            for k, (key, fl) in enumerate(zip(keys, fields))))
+        done += len(keys)
+        if progress is not None:
+          progress(done, total)
+      f.write('\n}\n' if done else '}\n')
 
   @staticmethod
   def load_npz(path) -> dict[str, dict[int, float]]:
@@ -94,6 +137,8 @@ class TabularPolicy:
     with np.load(path, allow_pickle=False) as data:
       keys, probs, legal, actions = (data['keys'], data['probs'], data['legal'],
                                      data['actions'])
+    if keys.dtype.kind == 'S':  # UTF-8 bytes (text in files written before)
+      keys = np.char.decode(keys, 'utf-8')
     return {str(k): {int(actions[a]): float(probs[i, a]) for a in np.flatnonzero(legal[i])}
             for i, k in enumerate(keys)}
 

@@ -32,6 +32,30 @@ def test_json_is_every_infoset_with_its_legal_actions(tmp_path):
   assert {k: {str(a): p for a, p in row.items()} for k, row in back.items()} == table
 
 
+def test_json_and_npz_are_written_in_blocks_as_before(tmp_path):
+  """save_json streams the bytes json.dump(to_dict(), indent=1) wrote (the
+  dict of a flop subgame's 5e7 infosets needs ~20 GB); save_npz stores keys
+  as UTF-8 bytes, and files with text keys (written before) still load."""
+  pytest.importorskip('phevaluator')
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  river = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d 2c', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK')))
+  for game in (cfr_jax.load_game('leduc'), river):
+    solver = cfr_jax.make_solver(game, 'dcfr')
+    policy = solver.average_policy(solver.run(solver.init(), 7))
+    seen = []
+    policy.save_json(tmp_path / 'p.json', progress=lambda done, total: seen.append((done, total)))
+    assert (tmp_path / 'p.json').read_text() == json.dumps(policy.to_dict(), indent=1) + '\n'
+    assert seen[-1] == (len(policy.keys), len(policy.keys))
+    policy.save_npz(tmp_path / 'p.npz')
+    with np.load(tmp_path / 'p.npz') as data:
+      assert data['keys'].dtype.kind == 'S'
+      np.savez_compressed(tmp_path / 'old.npz', **{**data, 'keys': np.char.decode(data['keys'])})
+    back = policy_lib.TabularPolicy.load_npz(tmp_path / 'p.npz')
+    assert list(back) == list(policy.keys)
+    assert back == policy_lib.TabularPolicy.load_npz(tmp_path / 'old.npz')
+
+
 def test_holdem_labels_are_betting_tokens():
   pytest.importorskip('phevaluator')
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top

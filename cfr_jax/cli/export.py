@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from absl import app
 from absl import flags
@@ -50,9 +51,16 @@ def export_policy(workdir: str, out: str) -> str:
         '(cfr_jax.training.load_run, then solver.policy(state) or '
         'solver.average_policy_probs(state, env_states))')
   policy = solver.average_policy(state)
+  last = [time.monotonic()]
+
+  def progress(done, total):  # a flop subgame's JSON is 5e7 infosets, minutes of writing
+    if time.monotonic() - last[0] >= 10 and done < total:
+      last[0] = time.monotonic()
+      print(f'  {done:,} of {total:,} infosets written', flush=True)
+
   try:
     if ext == '.json':
-      policy.save_json(out)
+      policy.save_json(out, progress=progress)
     else:
       policy.save_npz(out)
   except OSError as e:
