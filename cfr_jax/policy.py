@@ -80,13 +80,14 @@ class TabularPolicy:
         slots = np.flatnonzero(self.legal[i])
         yield [key], i, slots, [self.action_label(i, a) for a in slots]
       return
+    all_names = np.asarray(keys.names, dtype=object)
     for d, (lo, hi) in enumerate(zip(row_start[:-1], row_start[1:])):
       lo, hi = int(lo), int(hi)
       if hi == lo:
         continue
       slots = np.flatnonzero(self.legal[lo])
       labels = [self.action_label(lo, a) for a in slots]
-      names = np.asarray(keys.names, dtype=object)[keys.members[keys.player[d]][:hi - lo]]
+      names = all_names[keys.members[keys.player[d]][:hi - lo]]
       prefix = keys.lines[d] + '|'
       for start in range(0, hi - lo, rows):
         yield [prefix + n for n in names[start:start + rows]], lo + start, slots, labels

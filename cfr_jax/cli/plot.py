@@ -116,7 +116,8 @@ def _main(argv, out: str) -> int:
 
 def main() -> None:
   """The `cfr-plot` console script."""
-  out = flags.DEFINE_string('out', 'exploitability.png', 'Image file to write; its extension picks the format (.png, .svg, .pdf, ...).')
+  out = flags.DEFINE_string('out', 'exploitability.png', 'Image file to write; its '
+                            'extension picks the format (.png, .svg, .pdf, ...).')
   app.run(lambda argv: _main(argv, out.value))
 
 
