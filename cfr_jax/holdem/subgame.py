@@ -65,7 +65,7 @@ import dataclasses
 import functools
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from flax import struct
 import jax
@@ -1209,15 +1209,38 @@ def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> 
   return out[:-1].reshape(num_d, num_b, *x.shape[2:])
 
 
-def reaches(game: Subgame, policy: jax.Array, players: tuple = (0, 1),
-            depth: int | None = None) -> list:
+def _levels_of(game: Subgame, policy) -> Callable:
+  """level -> [nd, H, A] its decisions' policy, from policy [D, H, A] or
+  from such a function (`level_policies`: no [D, H, A] array is built)."""
+  if callable(policy):
+    return policy
+  return lambda l: policy[game.offsets[l][0]:game.offsets[l][0] + game.levels[l][1]]
+
+
+def level_policies(game: Subgame, sigma: jax.Array) -> list:
+  """Per level, [nd, H, A]: `hand_policy` level by level (the same values; a
+  flop's [D, H, A] whole is 1 GB, and its concatenation copies it)."""
+  return [_level_policy(game, sigma[_row(game, d0):_row(game, d0 + nd)], d0, nd) if nd else
+          jnp.zeros((0, game.num_hands, sigma.shape[-1]), sigma.dtype)
+          for (_, nd, _, _), (d0, _, _) in zip(game.levels, game.offsets)]
+
+
+def reaches(game: Subgame, policy, players: tuple = (0, 1), depth: int | None = None) -> list:
   """Per level, [len(players), nodes, H]: each player's prior times their own
   action probabilities, with the hands that dealt cards block removed.
-  policy: [D, H, A]; depth: the last level computed (default: all)."""
-  rows = [game.prior[list(players), None, :].astype(policy.dtype)]
-  for start, nd, nc, nt in game.levels[1:None if depth is None else depth + 1]:
+  policy: [D, H, A] or level -> [nd, H, A]; depth: the last level computed
+  (default: all)."""
+  of = _levels_of(game, policy)
+  dtype = of(0).dtype
+  rows = [game.prior[list(players), None, :].astype(dtype)]
+  for l, (start, nd, nc, nt) in enumerate(game.levels[1:None if depth is None else depth + 1], 1):
     edges = slice(start, start + nd + nc + nt)
-    taken = policy[game.edge_dec[edges], :, game.edge_slot[edges]]  # [n, H]
+    pd0, pnd = game.offsets[l - 1][0], game.levels[l - 1][1]
+    # Parents are the previous level's decisions (the rest are chance nodes,
+    # whose edges `_grow` does not weight: any index in range serves them).
+    local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
+    taken = (of(l - 1)[local, :, game.edge_slot[edges]] if pnd else
+             jnp.ones((nd + nc + nt, game.num_hands), dtype))  # [n, H]
     rows.append(jnp.stack([_grow(game, rows[-1][i], taken, edges, p)
                            for i, p in enumerate(players)]))
   return rows
@@ -1349,6 +1372,7 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
   stop: a level with decisions; then (None, the children's values [nd, A, H]
   of its decisions alone), and the levels above it are not computed.
   """
+  of = _levels_of(game, policy)
   below, cfv = None, []
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1359,7 +1383,7 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
       child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
-        value = _expect(child, policy[d0:d0 + nd])
+        value = _expect(child, of(l))
       else:
         value = _best(game, child, d0, respond)
       if l == stop:
@@ -1871,15 +1895,16 @@ def _report_passes(game: Subgame, sigma: jax.Array, p: int, level: int, k: jax.A
   the program and the backward pass stops at its level: the whole tree's
   [D, H, A], [2, D, H] and [D, A, H] arrays held 8.5 GB on the flop config. p's own
   reaches are computed down to the node's level only."""
-  policy = hand_policy(game, sigma)
-  opp_rows = reaches(game, policy, (1 - p,))
-  own_rows = reaches(game, policy, (p,), depth=level)
+  policy = level_policies(game, sigma)
+  of = lambda l: policy[l]
+  opp_rows = reaches(game, of, (1 - p,))
+  own_rows = reaches(game, of, (p,), depth=level)
   opp = _split_levels(game, opp_rows)[1][0]  # [T, H] at the terminals
-  _, child = _backward(game, terminal_values(game, opp, p), policy, p, stop=level)
-  d0, nd = game.offsets[level][0], game.levels[level][1]
+  _, child = _backward(game, terminal_values(game, opp, p), of, p, stop=level)
+  nd = game.levels[level][1]
   at = lambda x: jax.lax.dynamic_index_in_dim(x, k, keepdims=False)
   both = (own_rows[level][0, :nd], opp_rows[level][0, :nd])[::1 if p == 0 else -1]
-  return at(policy[d0:d0 + nd]), jnp.stack([at(r) for r in both]), at(child)
+  return at(policy[level]), jnp.stack([at(r) for r in both]), at(child)
 
 
 _DEALT = re.compile(r'/([2-9TJQKA][cdhs])/')
