@@ -6,7 +6,24 @@ import json
 import jax
 import numpy as np
 
+from cfr_jax import heap
 from cfr_jax.placement import to_device
+
+
+# A {key: {action: probability}} dict costs ~390 bytes per row (the turn
+# config's 412,380 rows: 153 MB of RSS).
+DICT_BYTES_PER_ROW = 400
+
+
+def _check_dict_fits(rows: int, what: str) -> None:
+  """MemoryError where a dict of `rows` rows would not fit in the memory
+  available (`heap.available_memory`; unknown: no check)."""
+  need, available = rows * DICT_BYTES_PER_ROW, heap.available_memory()
+  if available is not None and need > available:
+    raise MemoryError(
+        f'{what}: a dict of {rows:,} infosets needs ~{need / 2**30:.1f} GiB, '
+        f'{available / 2**30:.1f} GiB is available; read rows by key '
+        '(action_probabilities), or write a file (save_json streams, save_npz is compact)')
 
 
 class TabularPolicy:
@@ -105,7 +122,10 @@ class TabularPolicy:
     return str(self.info.action_labels[a])
 
   def to_dict(self) -> dict[str, dict[str, float]]:
-    """{infoset key: {action label: probability}} over the legal actions."""
+    """{infoset key: {action label: probability}} over the legal actions.
+    MemoryError, before building it, where it would not fit in memory (a flop
+    subgame's 5e7 rows: ~18 GiB); `save_json` streams the same text."""
+    _check_dict_fits(len(self.keys), 'to_dict()')
     return {key: {self.action_label(i, a): float(self.probs[i, a])
                   for a in np.flatnonzero(self.legal[i])}
             for i, key in enumerate(self.keys)}
@@ -140,6 +160,7 @@ class TabularPolicy:
                                      data['actions'])
     if keys.dtype.kind == 'S':  # UTF-8 bytes (text in files written before)
       keys = np.char.decode(keys, 'utf-8')
+    _check_dict_fits(len(keys), f'load_npz({str(path)!r})')
     return {str(k): {int(actions[a]): float(probs[i, a]) for a in np.flatnonzero(legal[i])}
             for i, k in enumerate(keys)}
 

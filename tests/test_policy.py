@@ -56,6 +56,23 @@ def test_json_and_npz_are_written_in_blocks_as_before(tmp_path):
     assert back == policy_lib.TabularPolicy.load_npz(tmp_path / 'old.npz')
 
 
+def test_a_dict_that_would_not_fit_is_refused_and_files_still_write(tmp_path, monkeypatch):
+  """to_dict / load_npz of a flop policy (5e7 rows, ~18 GiB) would run the
+  machine out of memory: refused before building, with the ways that work."""
+  from cfr_jax import heap  # pylint: disable=g-import-not-at-top
+  policy = kuhn_policy()
+  policy.save_npz(tmp_path / 'p.npz')
+  monkeypatch.setattr(heap, 'available_memory', lambda: 12 * policy_lib.DICT_BYTES_PER_ROW - 1)
+  with pytest.raises(MemoryError, match='a dict of 12 infosets needs'):
+    policy.to_dict()
+  with pytest.raises(MemoryError, match='save_json streams'):
+    policy_lib.TabularPolicy.load_npz(tmp_path / 'p.npz')
+  policy.save_json(tmp_path / 'p.json')  # streamed: no dict
+  assert len(json.loads((tmp_path / 'p.json').read_text())) == 12
+  monkeypatch.setattr(heap, 'available_memory', lambda: 12 * policy_lib.DICT_BYTES_PER_ROW)
+  assert len(policy.to_dict()) == 12
+
+
 def test_holdem_labels_are_betting_tokens():
   pytest.importorskip('phevaluator')
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
