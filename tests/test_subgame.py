@@ -230,6 +230,15 @@ def test_spec_fields_of_the_wrong_kind_are_named(kwargs, field):
     subgame.compile_subgame(subgame.SubgameSpec(**spec))
 
 
+def test_spec_fields_take_lists_and_numpy_values():
+  spec = dict(board=BOARD, pot=np.float32(10), stack=np.int64(10), ranges=['KK', 'QQ'],
+              bet_sizes=np.array([0.5, 1.0]), raise_sizes=[1.0], max_raises=np.int32(1))
+  game = subgame.compile_subgame(subgame.SubgameSpec(**spec))
+  plain = subgame.compile_subgame(subgame.SubgameSpec(
+      board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'), bet_sizes=(0.5, 1.0)))
+  assert list(game.info.decision_histories) == list(plain.info.decision_histories)
+
+
 FLOP = subgame.SubgameSpec(board='Td 9d 6h', pot=10, stack=20, ranges=('KQ,98s,66', 'AK,JJ,T9'),
                            bet_sizes=((0.5,), (1.0,)), raise_sizes=(1.0,), max_raises=1)
 

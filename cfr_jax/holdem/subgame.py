@@ -666,12 +666,11 @@ def _check_types(spec: SubgameSpec) -> None:
   used to fail deep in the build, or run: max_raises=1.5 allowed 2 raises)."""
   def number(x):
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-  def sizes(x):  # a tuple of numbers, or of per-street tuples of numbers
-    if isinstance(x, (str, bytes)) or not isinstance(x, collections.abc.Sequence):
-      return False
-    return all(number(f) for f in x) or all(
-        isinstance(t, collections.abc.Sequence) and not isinstance(t, str)
-        and all(number(f) for f in t) for t in x)
+  def seq(x):  # a list, tuple or numpy array, not text
+    return isinstance(x, (collections.abc.Sequence, np.ndarray)) and not isinstance(x, (str, bytes))
+  def sizes(x):  # numbers, or per-street sequences of numbers
+    return seq(x) and (all(number(f) for f in x) or
+                       all(seq(t) and all(number(f) for f in t) for t in x))
   problems = [
       ('board', isinstance(spec.board, str), 'a string of cards such as "Td 9d 6h"'),
       ('pot', number(spec.pot), 'a number of chips'),
