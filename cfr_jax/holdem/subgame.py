@@ -667,7 +667,8 @@ def _check_types(spec: SubgameSpec) -> None:
   def number(x):
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
   def seq(x):  # a list, tuple or numpy array, not text
-    return isinstance(x, (collections.abc.Sequence, np.ndarray)) and not isinstance(x, (str, bytes))
+    return (isinstance(x, (collections.abc.Sequence, np.ndarray))
+            and not isinstance(x, (str, bytes)))
   def sizes(x):  # numbers, or per-street sequences of numbers
     return seq(x) and (all(number(f) for f in x) or
                        all(seq(t) and all(number(f) for f in t) for t in x))
