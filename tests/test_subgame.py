@@ -91,7 +91,7 @@ def test_terminal_values_are_zero_sum(spec):
 
   @jax.jit  # one program: op by op, the turn took ~50 s of dispatch and small compiles
   def values(sigma):
-    policy = subgame.hand_policy(game, sigma)
+    policy = subgame.level_policies(game, sigma)
     _, term = subgame._split_levels(game, subgame.reaches(game, policy))  # pylint: disable=protected-access
     return [subgame._backward(game, subgame.terminal_values(game, term[1 - p], p), policy, p)[0]  # pylint: disable=protected-access
             @ game.prior[p] for p in (0, 1)]

@@ -51,11 +51,12 @@ def export_policy(workdir: str, out: str) -> str:
         '(cfr_jax.training.load_run, then solver.policy(state) or '
         'solver.average_policy_probs(state, env_states))')
   policy = solver.average_policy(state)
-  last = [time.monotonic()]
+  last = time.monotonic()
 
   def progress(done, total):  # a flop subgame's JSON is 5e7 infosets, minutes of writing
-    if time.monotonic() - last[0] >= 10 and done < total:
-      last[0] = time.monotonic()
+    nonlocal last
+    if time.monotonic() - last >= 10 and done < total:
+      last = time.monotonic()
       print(f'  {done:,} of {total:,} infosets written', flush=True)
 
   try:

@@ -65,7 +65,7 @@ import dataclasses
 import functools
 import math
 import re
-from typing import Any, Callable
+from typing import Any
 
 from flax import struct
 import jax
@@ -1209,29 +1209,21 @@ def to_buckets(game: Subgame, x: jax.Array, bucket: jax.Array | None = None) -> 
   return out[:-1].reshape(num_d, num_b, *x.shape[2:])
 
 
-def _levels_of(game: Subgame, policy) -> Callable:
-  """level -> [nd, H, A] its decisions' policy, from policy [D, H, A] or
-  from such a function (`level_policies`: no [D, H, A] array is built)."""
-  if callable(policy):
-    return policy
-  return lambda l: policy[game.offsets[l][0]:game.offsets[l][0] + game.levels[l][1]]
-
-
 def level_policies(game: Subgame, sigma: jax.Array) -> list:
-  """Per level, [nd, H, A]: `hand_policy` level by level (the same values; a
-  flop's [D, H, A] whole is 1 GB, and its concatenation copies it)."""
+  """Per level, [nd, H, A]: `hand_policy` level by level, the form the
+  whole-tree passes take (the same values; a flop's [D, H, A] whole is 1 GB,
+  and slicing levels back out of it copied it again)."""
   return [_level_policy(game, sigma[_row(game, d0):_row(game, d0 + nd)], d0, nd) if nd else
           jnp.zeros((0, game.num_hands, sigma.shape[-1]), sigma.dtype)
           for (_, nd, _, _), (d0, _, _) in zip(game.levels, game.offsets)]
 
 
-def reaches(game: Subgame, policy, players: tuple = (0, 1), depth: int | None = None) -> list:
+def reaches(game: Subgame, policy: list, players: tuple = (0, 1),
+            depth: int | None = None) -> list:
   """Per level, [len(players), nodes, H]: each player's prior times their own
   action probabilities, with the hands that dealt cards block removed.
-  policy: [D, H, A] or level -> [nd, H, A]; depth: the last level computed
-  (default: all)."""
-  of = _levels_of(game, policy)
-  dtype = of(0).dtype
+  policy: `level_policies`; depth: the last level computed (default: all)."""
+  dtype = policy[0].dtype
   rows = [game.prior[list(players), None, :].astype(dtype)]
   for l, (start, nd, nc, nt) in enumerate(game.levels[1:None if depth is None else depth + 1], 1):
     edges = slice(start, start + nd + nc + nt)
@@ -1239,7 +1231,7 @@ def reaches(game: Subgame, policy, players: tuple = (0, 1), depth: int | None = 
     # Parents are the previous level's decisions (the rest are chance nodes,
     # whose edges `_grow` does not weight: any index in range serves them).
     local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
-    taken = (of(l - 1)[local, :, game.edge_slot[edges]] if pnd else
+    taken = (policy[l - 1][local, :, game.edge_slot[edges]] if pnd else
              jnp.ones((nd + nc + nt, game.num_hands), dtype))  # [n, H]
     rows.append(jnp.stack([_grow(game, rows[-1][i], taken, edges, p)
                            for i, p in enumerate(players)]))
@@ -1361,18 +1353,18 @@ def _band_sweeps(game: Subgame, opp_of) -> dict:
   return out
 
 
-def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
+def _backward(game: Subgame, leaf: jax.Array, policy: list, player: int,
               respond: str | None = None, stop: int | None = None) -> tuple:
   """(root values [H], the children's values [D, A, H] at every decision node).
 
   leaf: [T, H] `player`'s terminal values. At `player`'s nodes the values are
-  weighted by `policy`, or, with `respond`, the best action is taken for each
-  hand ('hand') or for each bucket ('bucket'); elsewhere children are summed
-  (the other player's probabilities are in the leaf values already).
+  weighted by `policy` (`level_policies`), or, with `respond`, the best action
+  is taken for each hand ('hand') or for each bucket ('bucket'); elsewhere
+  children are summed (the other player's probabilities are in the leaf
+  values already).
   stop: a level with decisions; then (None, the children's values [nd, A, H]
   of its decisions alone), and the levels above it are not computed.
   """
-  of = _levels_of(game, policy)
   below, cfv = None, []
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1383,7 +1375,7 @@ def _backward(game: Subgame, leaf: jax.Array, policy: jax.Array, player: int,
       child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
-        value = _expect(child, of(l))
+        value = _expect(child, policy[l])
       else:
         value = _best(game, child, d0, respond)
       if l == stop:
@@ -1451,7 +1443,7 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
   work to one player's values (alternating updates); the other's rows are
   then meaningless.
   """
-  policy = hand_policy(game, sigma)
+  policy = level_policies(game, sigma)
   dec_reach, term_reach = _split_levels(game, reaches(game, policy))
   cfv = None
   for p in ((0, 1) if player is None else (player,)):
@@ -1798,7 +1790,7 @@ def best_response_value(game: Subgame, sigma: jax.Array, player: int,
   game). abstract=True: one action per bucket, chosen bottom up; exact when
   the abstraction has perfect recall (a river subgame, or lossless buckets).
   """
-  policy = hand_policy(game, sigma)
+  policy = level_policies(game, sigma)
   _, term_reach = _split_levels(game, reaches(game, policy))
   leaf = terminal_values(game, term_reach[1 - player], player)
   root, _ = _backward(game, leaf, policy, player, 'bucket' if abstract else 'hand')
@@ -1807,7 +1799,7 @@ def best_response_value(game: Subgame, sigma: jax.Array, player: int,
 
 def game_value(game: Subgame, sigma: jax.Array) -> jax.Array:
   """[] player 0's expected value when both follow sigma [I, A]."""
-  policy = hand_policy(game, sigma)
+  policy = level_policies(game, sigma)
   _, term_reach = _split_levels(game, reaches(game, policy))
   root, _ = _backward(game, terminal_values(game, term_reach[1], 0), policy, 0)
   return root @ game.prior[0]
@@ -1896,11 +1888,10 @@ def _report_passes(game: Subgame, sigma: jax.Array, p: int, level: int, k: jax.A
   [D, H, A], [2, D, H] and [D, A, H] arrays held 8.5 GB on the flop config. p's own
   reaches are computed down to the node's level only."""
   policy = level_policies(game, sigma)
-  of = lambda l: policy[l]
-  opp_rows = reaches(game, of, (1 - p,))
-  own_rows = reaches(game, of, (p,), depth=level)
+  opp_rows = reaches(game, policy, (1 - p,))
+  own_rows = reaches(game, policy, (p,), depth=level)
   opp = _split_levels(game, opp_rows)[1][0]  # [T, H] at the terminals
-  _, child = _backward(game, terminal_values(game, opp, p), of, p, stop=level)
+  _, child = _backward(game, terminal_values(game, opp, p), policy, p, stop=level)
   nd = game.levels[level][1]
   at = lambda x: jax.lax.dynamic_index_in_dim(x, k, keepdims=False)
   both = (own_rows[level][0, :nd], opp_rows[level][0, :nd])[::1 if p == 0 else -1]
