@@ -408,6 +408,21 @@ class Solver:
     return float(_average_nash_conv(self._passes, state.strategy_sum,
                                     state.strategy_sum_low, abstract=abstract)) / 2
 
+  def node_report(self, state: SolverState, history: str) -> subgame_lib.NodeReport:
+    """`subgame.node_report` of the state's average strategy at betting line
+    `history` (a hold'em subgame's solver). Where the solver runs split
+    passes (the flop config) the report reads the strategy sums block by
+    block, as `exploitability` does, and no [I, A] table is made; the
+    regrets are not read."""
+    if not isinstance(self.game, subgame_lib.Subgame):
+      raise ValueError(f'node_report reads hold\'em subgames, not {self.game.name}')
+    if not self._splits:
+      return subgame_lib.node_report(self.game, self.average_policy(state).device_probs(),
+                                     history)
+    return split_lib.node_report(self._passes, self.game.astype(self.dtype),
+                                 (state.strategy_sum, state.strategy_sum_low), history,
+                                 split_lib.average_rows)
+
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints)."""
     return {'game': self.game.info.spec, 'algorithm': self.algorithm,
@@ -490,14 +505,8 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
 def _average_nash_conv(parts, strategy_sum, low, abstract: bool) -> jax.Array:
   """[] NashConv of the average strategy of a split subgame's compact sums:
   each block normalised as `_average_strategy` normalises it."""
-  dtype = parts.upper.game.prior.dtype
-
-  def rows(part, sums, lo, hi):
-    read = lambda x: split_lib.block_rows(x, part, lo, hi).astype(dtype)
-    total = read(sums[0]) if sums[1] is None else read(sums[0]) + read(sums[1])
-    return jax.vmap(regret_lib.regret_matching)(total, jnp.ones(total.shape, bool))
-  return sum(split_lib.best_response_value(parts, (strategy_sum, low), p, abstract, rows)
-             for p in (0, 1))
+  return sum(split_lib.best_response_value(parts, (strategy_sum, low), p, abstract,
+                                           split_lib.average_rows) for p in (0, 1))
 
 
 def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:

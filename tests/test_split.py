@@ -258,6 +258,49 @@ def test_a_split_solver_evaluates_its_average_without_the_table(spec, buckets, c
   assert whole.exploitability(state) == cfr_jax.exploitability(game, whole.average_policy(state))
 
 
+@pytest.mark.parametrize('spec,buckets,lines', [
+    # The root and a node under a dealt card; 'b7.5c/2s/' is dealt as 2c
+    # (clubs and spades interchangeable), reported with its hands mapped back.
+    (ISO_TURN, None, ('-', 'b7.5c/2s/', 'kb7.5c/7d/k')),
+    (FLOP, None, ('b10', 'kb10c/3s/kk/Jc/k')),  # two shape classes
+    pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6}, ('-', 'kk/2h/b10'),
+                 marks=pytest.mark.slow),
+], ids=['iso-turn', 'flop', 'turn-buckets'])
+def test_split_node_reports_equal_whole_tree_ones(spec, buckets, lines, monkeypatch):
+  """A node's report in split passes (above the cut: every batch's passes;
+  below it: its own batch's) equals the whole-tree one to float64 rounding,
+  from the state's sums (`Solver.node_report` of a split solver) and from the
+  table (`subgame.node_report` of a big subgame)."""
+  game = subgame.compile_subgame(dataclasses.replace(spec, buckets=buckets))
+  whole = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=0)
+  parts = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=1)
+  state = whole.run(_random_state(whole), 3)
+  probs = whole.average_policy(state).probs
+  calls = []
+  monkeypatch.setattr(split, '_node_passes', lambda *a, f=split._node_passes: (
+      calls.append(a[4]) or f(*a)))
+  reports = {}
+  for line in lines:
+    reports[line] = [whole.node_report(state, line), parts.node_report(state, line)]
+  with monkeypatch.context() as m:
+    m.setattr(split, 'BIG_BYTES', 0)
+    for line in lines:
+      reports[line].append(subgame.node_report(game, probs, line))
+  assert len(calls) == 2 * len(lines)  # the split ones went through the split passes
+  assert {c[0] is None for c in calls} == {True, False}  # above the cut and below it
+  for line, (a, *others) in reports.items():
+    assert a.reach.sum() > 0 and np.ptp(a.ev) > 0, line  # a node that is reached
+    for b in others:
+      assert (b.history, b.player, b.actions, b.hands) == (a.history, a.player, a.actions,
+                                                            a.hands), line
+      for name in ('reach', 'probs', 'ev', 'frequencies'):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10,
+                                   atol=1e-12, err_msg=f'{line}: {name}')
+      np.testing.assert_allclose(b.node_ev, a.node_ev, rtol=1e-10)
+  with pytest.raises(ValueError, match='no decision node'):
+    parts.node_report(state, lines[0] + 'q')
+
+
 def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
   """16-bit storage runs split too: its state goes through the passes as its
   bits, each part's rows written in place (XLA:CPU's window scatter into a

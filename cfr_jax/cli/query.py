@@ -11,7 +11,7 @@ bet or raise by that many chips over the opponent's bet, 'a' all-in) and
 reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. The Python API: `training.load_run` and
-`cfr_jax.holdem.subgame.node_report`.
+`Solver.node_report` (or `cfr_jax.holdem.subgame.node_report` with a policy).
 """
 import sys
 
@@ -48,9 +48,9 @@ def _main(argv, node: str, summary: bool) -> int:
       name = solver.describe()['game'] if solver.game is None else solver.game.name
       raise training.ConfigError(f'{argv[1]} is a {name} run; cfr-query '
                                  'reads hold\'em subgames (config.game=holdem)')
-    iteration, probs = int(state.iteration), solver.average_policy(state).device_probs()
-    del state  # the regrets and sums (0.9 GB on the flop config) are not read again
-    report = subgame.node_report(solver.game, probs, node)
+    # The regrets (half of a flop state's 0.9 GB) are not read: dropped first.
+    state = state.replace(regrets=None, last_regrets=None)
+    iteration, report = int(state.iteration), solver.node_report(state, node)
   except (training.ConfigError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     return training.EXIT_USAGE

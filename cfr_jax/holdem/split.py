@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import heap
+from cfr_jax import regret as regret_lib
 from cfr_jax.holdem import cards as cards_lib
 from cfr_jax.holdem import subgame as sg
 from cfr_jax.placement import to_device
@@ -385,6 +387,44 @@ def _table_rows(part: Part, table: jax.Array, lo: int, hi: int) -> jax.Array:
   return picked.reshape(-1, table.shape[1])[:, list(slots)]
 
 
+def average_rows(part: Part, sums: tuple, lo: int, hi: int) -> jax.Array:
+  """[rows, k] the average strategy of a part's decisions lo:hi (one block)
+  from a state's compact strategy sums (sum, low part or None), normalised
+  as `Solver.average_policy` normalises them: a `rows` for the passes below
+  that makes no [I, A] table (the flop config's is 0.8 GB)."""
+  dtype = part.game.prior.dtype
+  read = lambda x: block_rows(x, part, lo, hi).astype(dtype)
+  total = read(sums[0]) if sums[1] is None else read(sums[0]) + read(sums[1])
+  return jax.vmap(regret_lib.regret_matching)(total, jnp.ones(total.shape, bool))
+
+
+def _strategy(part: Part, rows):
+  """`rows` as the fused passes' strategy(source, lo, hi) of one part."""
+  return lambda source, lo, hi: rows(part, source, lo, hi)
+
+
+def _keep(state, *_):
+  """An update that changes nothing: passes that only read a policy."""
+  return state
+
+
+def _below(parts: Split, source, player: int, rows, reach: jax.Array,
+           respond: str | None) -> jax.Array:
+  """[S, H] `player`'s values at the stubs, every batch's passes run in turn
+  from the stubs' reaches [2, S, H] (each batch adds its cards' share)."""
+  values = jnp.zeros(reach.shape[1:], reach.dtype)
+  for cls in parts.classes:
+    def batch(j, acc, cls=cls):
+      part = batch_of(cls, j)
+      kept, _ = sg.fused_forward(part.game, source, player, _strategy(part, rows), reach,
+                                 parts.stubs)
+      _, v = sg.fused_backward(part.game, source, player, kept, _strategy(part, rows), _keep,
+                               stubs=parts.stubs, respond=respond)
+      return acc + v
+    values = jax.lax.fori_loop(0, num_batches(cls), batch, values)
+  return values
+
+
 def best_response_value(parts: Split, sigma, player: int, abstract: bool = False,
                         rows=_table_rows) -> jax.Array:
   """`subgame.best_response_value` in split passes: [] `player`'s value best
@@ -393,23 +433,71 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
 
   rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
   lo:hi (one block); by default read from the table sigma. Another source
-  (e.g. a state's strategy sums, `Solver.exploitability`) brings its own."""
+  (e.g. a state's strategy sums, `average_rows`) brings its own."""
   respond = 'bucket' if abstract else 'hand'
-  strategy = lambda part: lambda source, lo, hi: rows(part, source, lo, hi)
   up = parts.upper
-  stored, reach = sg.fused_forward(up.game, sigma, player, strategy(up), stubs=parts.stubs)
-  values = jnp.zeros(reach.shape[1:], reach.dtype)
-  for cls in parts.classes:
-    def batch(j, acc, cls=cls):
-      part = batch_of(cls, j)
-      kept, _ = sg.fused_forward(part.game, sigma, player, strategy(part), reach, parts.stubs)
-      _, v = sg.fused_backward(part.game, sigma, player, kept, strategy(part), None,
-                               stubs=parts.stubs, respond=respond)
-      return acc + v
-    values = jax.lax.fori_loop(0, num_batches(cls), batch, values)
-  _, root = sg.fused_backward(up.game, sigma, player, stored, strategy(up), None, values,
-                              parts.stubs, respond)
+  stored, reach = sg.fused_forward(up.game, sigma, player, _strategy(up, rows),
+                                   stubs=parts.stubs)
+  values = _below(parts, sigma, player, rows, reach, respond)
+  _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), None,
+                              values, parts.stubs, respond)
   return root @ up.game.prior[player]
+
+
+def node_report(parts: Split, game: sg.Subgame, source, history: str,
+                rows=_table_rows) -> sg.NodeReport:
+  """`subgame.node_report` in split passes: game's `NodeReport` at betting
+  line `history` under the policy that `rows` reads from `source` (by
+  default the [I, A] table; `average_rows`: a state's strategy sums).
+
+  A node below the cut needs the upper part's forward pass and its own
+  batch's passes only; a node above it, every batch's (as a best response).
+  One batch's levels are live at a time: on the flop config the whole-tree
+  report held ~4 GB (bench/RESULTS.md)."""
+  line, perm, d = sg.locate(game, history)
+  where, batch = _where(parts, game, d)
+  policy, reach, cfv = _node_passes(parts, source, np.int32(batch), int(game.dec_player[d]),
+                                    where, rows)
+  return sg.assemble_report(game, line, perm, d, policy, reach, cfv)
+
+
+def _where(parts: Split, game: sg.Subgame, d: int) -> tuple:
+  """((the class holding the full game's decision d, or None for the upper
+  part; its id there), its batch in the class) (host side, from the parts'
+  first rows: each decision has its own)."""
+  row = int(game.row_start[d])
+  hit = np.flatnonzero(np.asarray(parts.upper.row) == row)
+  if hit.size:
+    return (None, int(hit[0])), 0
+  for c, cls in enumerate(parts.classes):
+    j, u = np.nonzero(np.asarray(cls.row) == row)
+    if j.size:
+      return (c, int(u[0])), int(j[0])
+  raise AssertionError(f'decision {d} is in no part')
+
+
+@functools.partial(heap.jit, static_argnums=(3, 4, 5), compiler_options=sg.COMPILER_OPTIONS)
+def _node_passes(parts: Split, source, batch: jax.Array, p: int, where: tuple,
+                 rows) -> tuple:
+  """(policy [H, A], reaches [2, H], p's children's values [A, H]) at
+  decision where = (class or None, id in its part) of batch `batch`, whose
+  player is p; jitted (one program per node: its place is static)."""
+  cls, u = where
+  up = parts.upper
+  if cls is None:
+    stored, reach, at = sg.fused_forward(up.game, source, p, _strategy(up, rows),
+                                         stubs=parts.stubs, probe=u)
+    values = _below(parts, source, p, rows, reach, None)
+    _, _, (child, policy) = sg.fused_backward(up.game, source, p, stored, _strategy(up, rows),
+                                              _keep, values, parts.stubs, probe=u)
+    return policy, at, child
+  _, reach = sg.fused_forward(up.game, source, p, _strategy(up, rows), stubs=parts.stubs)
+  part = batch_of(parts.classes[cls], batch)
+  kept, _, at = sg.fused_forward(part.game, source, p, _strategy(part, rows), reach,
+                                 parts.stubs, probe=u)
+  _, _, (child, policy) = sg.fused_backward(part.game, source, p, kept, _strategy(part, rows),
+                                            _keep, stubs=parts.stubs, probe=u)
+  return policy, at, child
 
 
 def batch_of(part: Part, j) -> Part:

@@ -1605,11 +1605,12 @@ def _stub_rows(x: jax.Array, first: int, count: int, rows: jax.Array) -> jax.Arr
 
 def fused_forward(game: Subgame, state: Any, player: int, strategy,
                   stub_reach: jax.Array | None = None, stubs: tuple = (),
-                  keep_own: bool = False) -> tuple:
+                  keep_own: bool = False, probe: int | None = None) -> tuple:
   """The forward pass of `fused_half_step`: (per level, what the backward
   pass reads: `player`'s reach at her decisions and the opponent's at the
   terminals, and with keep_own `player`'s strategy there; [2, S, H] both
-  players' reaches at the stubs, or None).
+  players' reaches at the stubs, or None; with `probe`, a decision's id
+  (static), a third item: [2, H] both players' reaches there).
 
   keep_own (an update's passes): the strategy of `player`'s rows, computed
   here for the next level's reaches, is kept per block ((lo, hi, [rows, k]))
@@ -1633,7 +1634,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   """
   me, num_a = player, game.num_actions
   # Per level: (own reach at my decisions, opp reach at terminals).
-  stored, prev, at_stubs, own_sigma = [], None, [], []
+  stored, prev, at_stubs, own_sigma, probed = [], None, [], [], None
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
@@ -1664,6 +1665,8 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
         inner = [_grow(game, inner[p], taken(kids), kids, p) for p in (0, 1)]
     if stub_reach is None and stubs and stubs[l][1]:
       at_stubs.append([x[nd:nd + stubs[l][1]] for x in inner])
+    if probe is not None and d0 <= probe < d0 + nd:
+      probed = jnp.stack([x[probe - d0] for x in inner])
     # The barrier materialises the two slices, so that the level's reaches
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
@@ -1689,6 +1692,9 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
     stored, sigmas, reach = jax.lax.optimization_barrier((stored, sigmas, reach))
     stored = [(own, term, [(lo, hi, x) for (lo, hi, _), x in zip(blocks, xs)])
               for (own, term), blocks, xs in zip(stored, own_sigma, sigmas)]
+  if probe is not None:
+    assert probed is not None, f'no decision {probe} in this game'
+    return stored, reach, probed
   return stored, reach
 
 
@@ -1704,7 +1710,7 @@ def _own_rows(kept: list, lo: int, hi: int) -> jax.Array:
 
 def fused_backward(game: Subgame, state: Any, player: int, stored: list, strategy, update,
                    stub_values: jax.Array | None = None, stubs: tuple = (),
-                   respond: str | None = None) -> tuple:
+                   respond: str | None = None, probe: int | None = None) -> tuple:
   """The backward pass of `fused_half_step` from the forward pass's `stored`:
   (the updated state, `player`'s values: [S, H] at the stubs where this is a
   part below a split's cut (over the cards it deals), else [H] at the root).
@@ -1712,9 +1718,11 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   With stub_values [S, H] (the part above a split's cut) the stubs' values
   are those. With `respond` ('hand' or 'bucket', as in `_backward`) `player`
   best responds at her decisions and nothing is updated (`update` unused).
+  With `probe`, one of `player`'s decisions (static; respond None), a third
+  item: (its children's values [A, H], each hand's policy there [H, A]).
   """
   me, num_a = player, game.num_actions
-  at_stubs = []
+  at_stubs, probed = [], None
   below = None
   shows = _band_sweeps(game, lambda l: stored[l][1])
   for l in range(len(game.levels) - 1, -1, -1):
@@ -1745,8 +1753,11 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           # Over every slot, as in `_backward`: XLA contracts products into
           # fused multiply-adds as the expression's shape allows, so a sum
           # over the legal slots alone would differ in the last bit.
-          value = _expect(child, _level_policy(game, widen(sigma, slots, num_a), lo, hi - lo))
+          policy = _level_policy(game, widen(sigma, slots, num_a), lo, hi - lo)
+          value = _expect(child, policy)
           values.append(value)
+          if probe is not None and lo <= probe < hi:
+            probed = (child[probe - lo], policy[probe - lo])
           cfv = jnp.take(child, np.asarray(slots), axis=1).transpose(0, 2, 1)  # [n, H, k]
           cfv = after(cfv, value)  # the rows are written after `value` read them
           mine = own[lo - d0 - a:hi - d0 - a]
@@ -1777,9 +1788,11 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
     if not parts:  # a level with no node (above a split's cut)
       parts.append(jnp.zeros((0, game.num_hands), own.dtype))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
-  if stub_values is not None or not at_stubs:
-    return state, below[0]
-  return state, jnp.concatenate(at_stubs)
+  out = below[0] if stub_values is not None or not at_stubs else jnp.concatenate(at_stubs)
+  if probe is not None:
+    assert probed is not None, f'no decision {probe} of player {me} in this game'
+    return state, out, probed
+  return state, out
 
 
 def best_response_value(game: Subgame, sigma: jax.Array, player: int,
@@ -1836,7 +1849,30 @@ class NodeReport:
 
 def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   """What `sigma` [I, A] (e.g. `solver.average_policy(state).probs`) does at
-  the decision node of betting line `history`, e.g. 'kb5c/7h/'."""
+  the decision node of betting line `history`, e.g. 'kb5c/7h/'.
+
+  On a big subgame (`split.is_big`: the flop config) the passes run split,
+  one dealt card's subtree at a time (`split.node_report`), as training
+  does; `Solver.node_report` reads a state's sums without making sigma."""
+  from cfr_jax.holdem import split  # pylint: disable=g-import-not-at-top  (split imports this module)
+  sigma = jnp.asarray(sigma)
+  if split.is_big(game):
+    return split.node_report(split.parts_of(game).astype(sigma.dtype),
+                             game.astype(sigma.dtype), sigma, history)
+  game = game.astype(sigma.dtype)
+  line, perm, d = locate(game, history)
+  p = int(game.dec_player[d])
+  level = next(l for l, ((_, nd, _, _), (d0, _, _)) in enumerate(zip(game.levels, game.offsets))
+               if d0 <= d < d0 + nd)
+  policy, reach, cfv = _report_passes(game, sigma, p, level,
+                                      np.int32(d - game.offsets[level][0]))
+  return assemble_report(game, line, perm, d, policy, reach, cfv)
+
+
+def locate(game: Subgame, history: str) -> tuple:
+  """(the line asked, the suit permutation from its representative, the id of
+  the decision node that plays it) for `node_report`; a ValueError saying
+  where the line goes wrong when it names no decision node."""
   line = history.strip() or '-'
   histories = game.info.decision_histories
   # A line through a card that isomorphism deals through another's subtree:
@@ -1845,17 +1881,18 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   if rep_line not in histories:
     raise ValueError(_unknown_line(game, rep_line) + (
         '' if rep_line == line else f' ({line!r} is dealt as its suit-isomorphic {rep_line!r})'))
-  d = histories.index(rep_line)
-  sigma = jnp.asarray(sigma)
-  game = game.astype(sigma.dtype)
+  return line, perm, histories.index(rep_line)
+
+
+def assemble_report(game: Subgame, line: str, perm: tuple, d: int, policy: jax.Array,
+                    reach: jax.Array, cfv: jax.Array) -> NodeReport:
+  """The `NodeReport` of decision d (`locate`) from its passes' results:
+  each hand's policy [H, A], both players' reaches [2, H] and the acting
+  player's children's values [A, H] there."""
   p = int(game.dec_player[d])
-  level = next(l for l, ((_, nd, _, _), (d0, _, _)) in enumerate(zip(game.levels, game.offsets))
-               if d0 <= d < d0 + nd)
-  policy, reach, cfv = _report_passes(game, sigma, p, level,
-                                      np.int32(d - game.offsets[level][0]))
   value = np.asarray(jnp.einsum('ah,ha->h', cfv, policy))
   own = np.asarray(reach[p])
-  mass = np.asarray(_disjoint(game, reach[1 - p][None]))[0]  # dealt against each hand
+  mass = np.asarray(_disjoint(game, jnp.asarray(reach)[1 - p][None]))[0]  # dealt against each hand
   norm = float(game.norm)
   here = np.flatnonzero(own > 0)
   slots = sorted(game.info.action_tokens[d])
