@@ -781,7 +781,8 @@ def _make_run(algo: regret_lib.Algorithm, alternating: bool, shardings=None,
     up = split.upper
     stored, reach = subgame_lib.fused_forward(up.game, state, me, strategy(up),
                                               stubs=split.stubs, keep_own=not batched)
-    values = jnp.zeros(reach.shape[1:], reach.dtype)
+    first, end = up.game.range_span[me]  # the backward passes' hands
+    values = jnp.zeros((reach.shape[1], end - first), reach.dtype)
     for cls in split.classes:
       def batch(j, carry, cls=cls):
         st, acc = carry

@@ -410,9 +410,11 @@ def _keep(state, *_):
 
 def _below(parts: Split, source, player: int, rows, reach: jax.Array,
            respond: str | None) -> jax.Array:
-  """[S, H] `player`'s values at the stubs, every batch's passes run in turn
-  from the stubs' reaches [2, S, H] (each batch adds its cards' share)."""
-  values = jnp.zeros(reach.shape[1:], reach.dtype)
+  """[S, H'] `player`'s values at the stubs (her range's hands), every
+  batch's passes run in turn from the stubs' reaches [2, S, H] (each batch
+  adds its cards' share)."""
+  first, end = parts.upper.game.range_span[player]  # the backward passes' hands
+  values = jnp.zeros((reach.shape[1], end - first), reach.dtype)
   for cls in parts.classes:
     def batch(j, acc, cls=cls):
       part = batch_of(cls, j)
@@ -441,7 +443,8 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
   values = _below(parts, sigma, player, rows, reach, respond)
   _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), None,
                               values, parts.stubs, respond)
-  return root @ up.game.prior[player]
+  first, end = up.game.range_span[player]
+  return root @ up.game.prior[player, first:end]
 
 
 def node_report(parts: Split, game: sg.Subgame, source, history: str,

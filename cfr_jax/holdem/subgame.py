@@ -1246,15 +1246,21 @@ def _grow(game: Subgame, parent: jax.Array, taken: jax.Array, edges: slice, p: i
   return parent[game.edge_parent[edges]] * factor * _alive(game, game.edge_card[edges])
 
 
-def _alive(game: Subgame, cards: jax.Array) -> jax.Array:
+def _alive(game: Subgame, cards: jax.Array, span: tuple | None = None) -> jax.Array:
   """cards.shape + [H]: 1 for the hands that do not hold the card (card 52,
   no card: every hand), 0 for the others: `game.alive_card[cards]`, computed
   elementwise. A gather of the table is an array XLA materialises (and, on
   the flop config, kept alive for a whole iteration: ~1 GB of temporaries);
-  two comparisons fuse into whatever multiplies by it."""
+  two comparisons fuse into whatever multiplies by it. span: the hands
+  first:end alone (see `fused_backward`)."""
   card = cards[..., None]
-  hand = game.hand_cards
+  hand = game.hand_cards[_cols(span)]
   return ((hand[:, 0] != card) & (hand[:, 1] != card)).astype(game.alive_card.dtype)
+
+
+def _cols(span: tuple | None) -> slice:
+  """The hands of `span` (first, end), or every hand (None)."""
+  return slice(None) if span is None else slice(*span)
 
 
 # Showdowns per batch of the sweep: bounds its temporaries (about 12 x this
@@ -1262,22 +1268,26 @@ def _alive(game: Subgame, cards: jax.Array) -> jax.Array:
 _SWEEP_ELEMENTS = 1 << 22
 
 
-def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array) -> jax.Array:
-  """[m, H] the sweep of opponent reaches rows [m, H] at showdowns on board b."""
+def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array,
+                 span: tuple | None = None) -> jax.Array:
+  """[m, H'] the sweep of opponent reaches rows [m, H] at showdowns on board
+  b, for the hands of `span` (default: every hand)."""
   # Unsigned positions (all >= 0): JAX wraps signed indices (where i < 0:
   # i + n), which XLA computed per gathered element in these, the sweep's
   # two hottest kernels; without it turn iterations ~10% faster, bit for bit.
-  seq, idx = game.sd_seq[b].astype(jnp.uint32), game.sd_idx[b].astype(jnp.uint32)
+  seq = game.sd_seq[b].astype(jnp.uint32)
+  idx = game.sd_idx[b][:, _cols(span)].astype(jnp.uint32)
   zero = jnp.zeros((rows.shape[0], 1), rows.dtype)
   prefix = jnp.concatenate([zero, kernels.prefix_sum(rows[:, seq])], axis=1)
   return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
 
 
-def _sweep(game: Subgame, opp: jax.Array, band: int) -> jax.Array:
-  """[G * m, H] per slot of band `band`'s showdown groups (`sd_groups`), the
-  opponent weight that each hand beats minus the weight it loses to, over
-  disjoint hands only, in O(H) per showdown: opp [n, H] the opponent's
-  reaches at the band's terminals (`sd_slot` finds a showdown's row).
+def _sweep(game: Subgame, opp: jax.Array, band: int, span: tuple | None = None) -> jax.Array:
+  """[G * m, H'] per slot of band `band`'s showdown groups (`sd_groups`), the
+  opponent weight that each hand (of `span`; default: every hand) beats minus
+  the weight it loses to, over disjoint hands only, in O(H) per showdown:
+  opp [n, H] the opponent's reaches at the band's terminals (`sd_slot` finds
+  a showdown's row).
 
   The showdowns sharing a board share its layout (`sd_groups`): one group's
   gathers read the same positions for each of its rows, so no per-showdown
@@ -1298,7 +1308,7 @@ def _sweep(game: Subgame, opp: jax.Array, band: int) -> jax.Array:
   table = jnp.pad(table, ((0, pad), (0, 0)), constant_values=opp.shape[0])
   boards = jnp.pad(game.sd_group_board[g0:g0 + num_g], (0, pad))
   table, boards = table.reshape(steps, batch, m), boards.reshape(steps, batch)
-  sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b))
+  sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b, span))
 
   def one_batch(i, out):
     # The rows, materialised (`unfused`; board ids are >= 0, and XLA cannot
@@ -1317,17 +1327,20 @@ def _sweep(game: Subgame, opp: jax.Array, band: int) -> jax.Array:
     # bit-identical (bench/RESULTS.md).
     values = kernels.unfused(lambda: sweep(rows, boards[i]), live)
     return jax.lax.dynamic_update_index_in_dim(out, values, i, 0)
-  out = after(jnp.zeros((steps, batch, m, opp.shape[1]), opp.dtype), opp)
+  width = opp.shape[1] if span is None else span[1] - span[0]
+  out = after(jnp.zeros((steps, batch, m, width), opp.dtype), opp)
   values = jax.lax.fori_loop(0, steps, one_batch, out)
   return values.reshape(steps * batch * m, -1)
 
 
-def _disjoint(game: Subgame, opp: jax.Array) -> jax.Array:
-  """[n, H] the opponent weight of opp [n, H] dealt against each hand: all of
-  it less the hands sharing a card with ours (inclusion-exclusion)."""
+def _disjoint(game: Subgame, opp: jax.Array, span: tuple | None = None) -> jax.Array:
+  """[n, H'] the opponent weight of opp [n, H] dealt against each hand (of
+  `span`; default: every hand): all of it less the hands sharing a card
+  with ours (inclusion-exclusion)."""
   per_card = opp @ game.holds  # [n, 52]
-  return (opp.sum(1, keepdims=True) - per_card[:, game.hand_cards[:, 0]]
-          - per_card[:, game.hand_cards[:, 1]] + opp)
+  cards, cols = game.hand_cards[_cols(span)], _cols(span)
+  return (opp.sum(1, keepdims=True) - per_card[:, cards[:, 0]]
+          - per_card[:, cards[:, 1]] + opp[:, cols])
 
 
 def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
@@ -1342,13 +1355,14 @@ def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
   return jnp.concatenate(parts) if parts else opp
 
 
-def _band_sweeps(game: Subgame, opp_of) -> dict:
-  """{level: its band's sweep (`_sweep`)} for every level with showdowns;
-  opp_of(l): [nt, H] the opponent's reaches at level l's terminals."""
+def _band_sweeps(game: Subgame, opp_of, span: tuple | None = None) -> dict:
+  """{level: its band's sweep (`_sweep`, for the hands of `span`)} for every
+  level with showdowns; opp_of(l): [nt, H] the opponent's reaches at level
+  l's terminals."""
   out = {}
   for b, (first, end) in enumerate(sweep_bands(game.levels, game.splits)):
     rows = [opp_of(l) for l in range(first, end)]
-    swept = _sweep(game, jnp.concatenate(rows) if len(rows) > 1 else rows[0], b)
+    swept = _sweep(game, jnp.concatenate(rows) if len(rows) > 1 else rows[0], b, span)
     out.update({l: swept for l in range(first, end)})
   return out
 
@@ -1364,7 +1378,15 @@ def _backward(game: Subgame, leaf: jax.Array, policy: list, player: int,
   values already).
   stop: a level with decisions; then (None, the children's values [nd, A, H]
   of its decisions alone), and the levels above it are not computed.
+
+  Computed over `player`'s range (its span of hands) as `fused_backward`
+  computes it, so that the two agree bit for bit (a sum's order depends on
+  its shape); zeros outside it.
   """
+  span = game.range_span[player]
+  cols, out = slice(*span), lambda x: jnp.pad(
+      x, [(0, 0)] * (x.ndim - 1) + [(span[0], game.num_hands - span[1])])
+  leaf = leaf[:, cols]
   below, cfv = None, []
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1372,39 +1394,43 @@ def _backward(game: Subgame, leaf: jax.Array, policy: list, player: int,
     parts = []
     if nd:
       padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
-      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H]
+      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H']
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
-        value = _expect(child, policy[l])
+        value = _expect(child, policy[l][:, cols])
       else:
-        value = _best(game, child, d0, respond)
+        value = _best(game, child, d0, respond, span)
       if l == stop:
-        return None, child
+        return None, out(child)
       parts.append(jnp.where(mine, value, child.sum(1)))
       cfv.append(child)
     if nc:
-      parts.append(_chance_values(game, below, c0, nc))
+      parts.append(_chance_values(game, below, c0, nc, span))
     if nt:
       parts.append(leaf[t0:t0 + nt])
     below = jnp.concatenate(parts)
-  return below[0], jnp.concatenate(cfv[::-1])
+  return out(below[0]), out(jnp.concatenate(cfv[::-1]))
 
 
-def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int) -> jax.Array:
+def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int,
+                   span: tuple | None = None) -> jax.Array:
   """[nc, H] the values of chance nodes c0:c0 + nc: the average over the
   cards each deals of its child's values (below: [next level's nodes, H]),
   without the hands the card blocks. With isomorphism a card's values are its
   representative's child's, gathered through the card's hand permutation
   (one flat gather, so no [nc, K, H] index table is built beyond the
-  result's own shape). Shared by the fused and whole-tree passes."""
+  result's own shape). Shared by the fused and whole-tree passes.
+  span: values of the hands first:end alone (H = end - first). A range is
+  symmetric wherever isomorphism deals, so its permutations stay in it."""
   child_idx = game.chance_child[c0:c0 + nc]  # [nc, K]; absent: one past the end
   if game.hand_perm is None:
     child = jnp.take(below, child_idx, axis=0, mode='fill', fill_value=0)  # [nc, K, H]
   else:
-    num_h = below.shape[1]
-    flat = child_idx[:, :, None] * num_h + game.hand_perm[game.chance_perm[c0:c0 + nc]]
+    num_h, first = below.shape[1], 0 if span is None else span[0]
+    perm = game.hand_perm[:, _cols(span)] - first
+    flat = child_idx[:, :, None] * num_h + perm[game.chance_perm[c0:c0 + nc]]
     child = jnp.take(below.reshape(-1), flat, mode='fill', fill_value=0)
-  child = child * _alive(game, game.chance_card[c0:c0 + nc])
+  child = child * _alive(game, game.chance_card[c0:c0 + nc], span)
   return child.sum(1) / game.chance_count[c0:c0 + nc, None]
 
 
@@ -1415,14 +1441,16 @@ def _expect(child: jax.Array, policy: jax.Array) -> jax.Array:
   return sum(child[:, a] * policy[:, :, a] for a in range(child.shape[1]))
 
 
-def _best(game: Subgame, child: jax.Array, d0: int, respond: str) -> jax.Array:
-  """[nd, H] the best legal child value per hand, or per bucket's summed values."""
+def _best(game: Subgame, child: jax.Array, d0: int, respond: str,
+          span: tuple | None = None) -> jax.Array:
+  """[nd, H] the best legal child value per hand, or per bucket's summed
+  values; child [nd, A, H] of the hands of `span` (default: every hand)."""
   nd = child.shape[0]
   legal = game.node_legal[d0:d0 + nd]
   if respond == 'hand' or game.bucket is None:
     return jnp.where(legal[:, :, None], child, -jnp.inf).max(1)
-  bucket = game.bucket[d0:d0 + nd]
-  weight = game.prior[game.dec_player[d0:d0 + nd]][:, :, None]  # as in cfr_pass
+  bucket = game.bucket[d0:d0 + nd][:, _cols(span)]
+  weight = game.prior[game.dec_player[d0:d0 + nd]][:, _cols(span), None]  # as in cfr_pass
   summed = to_buckets(game, child.transpose(0, 2, 1) * weight, bucket)  # [nd, B, A]
   choice = jnp.argmax(jnp.where(legal[:, None, :], summed, -jnp.inf), axis=-1)
   pick = jnp.take_along_axis(choice, jnp.maximum(bucket, 0), axis=1)  # [nd, H]
@@ -1463,31 +1491,36 @@ def cfr_pass(game: Subgame, sigma: jax.Array, player: int | None = None) -> tupl
 
 
 def _level_terminal_values(game: Subgame, opp: jax.Array, shows: jax.Array | None,
-                           player: int, l: int) -> jax.Array:
-  """[nt, H] `terminal_values` of level l's terminals alone; opp: [nt, H];
-  shows: the sweep of the level's band (`_band_sweeps`), None without showdowns."""
+                           player: int, l: int, span: tuple | None = None) -> jax.Array:
+  """[nt, H'] `terminal_values` of level l's terminals alone, for the hands
+  of `span` (default: every hand); opp: [nt, H]; shows: the sweep of the
+  level's band (`_band_sweeps`, for those hands), None without showdowns."""
   _, _, _, nt = game.levels[l]
   t0, nf = game.offsets[l][2], game.splits[l][1]
   sign = 1.0 if player == 0 else -1.0
   parts = []
   if nf:
-    parts.append(_disjoint(game, opp[:nf]) * (sign * game.fold_sign[t0:t0 + nf])[:, None])
+    parts.append(_disjoint(game, opp[:nf], span)
+                 * (sign * game.fold_sign[t0:t0 + nf])[:, None])
   if nt > nf:
     parts.append(shows[game.sd_slot[t0 + nf:t0 + nt]])
   value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
-  return (value * game.runout_alive[game.term_runout[t0:t0 + nt]]
+  return (value * game.runout_alive[:, _cols(span)][game.term_runout[t0:t0 + nt]]
           * (game.stake[t0:t0 + nt] / game.norm)[:, None])
 
 
-def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Array:
+def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int,
+                  span: tuple | None = None) -> jax.Array:
   """[nd, H, A] each hand's policy at decisions d0:d0 + nd from their rows
   sigma [_row(d0 + nd) - _row(d0), A] (`hand_policy` for a slice). A hand
   outside the acting player's range has no row there: it plays zeros (its
-  reach is zero from the root, so no value depends on it)."""
+  reach is zero from the root, so no value depends on it). span: the hands
+  first:end alone (H = end - first), which must hold the acting players' ranges."""
+  cols, (lo_s, hi_s) = _cols(span), span or (0, game.num_hands)
   if game.bucket is not None:
     probs = sigma.reshape(nd, game.num_buckets, sigma.shape[-1])
-    return jnp.take_along_axis(probs, jnp.maximum(game.bucket[d0:d0 + nd], 0)[:, :, None],
-                               axis=1)
+    return jnp.take_along_axis(
+        probs, jnp.maximum(game.bucket[d0:d0 + nd][:, cols], 0)[:, :, None], axis=1)
   parts, base = [], _row(game, d0)
   for lo, hi, p, _ in game.dec_runs:
     lo, hi = max(lo, d0), min(hi, d0 + nd)
@@ -1496,7 +1529,8 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
     rows = sigma[_row(game, lo) - base:_row(game, hi) - base]
     rows = rows.reshape(hi - lo, game.row_sizes[p], sigma.shape[-1])
     first, end = game.range_span[p]
-    parts.append(jnp.pad(rows, ((0, 0), (first, game.num_hands - end), (0, 0))))
+    assert lo_s <= first and end <= hi_s, 'a range outside the span'
+    parts.append(jnp.pad(rows, ((0, 0), (first - lo_s, hi_s - end), (0, 0))))
   probs = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   # Chance isomorphism: decisions above an isomorphic deal play the mean of
   # their hands' images (see compile_subgame); others keep their own rows.
@@ -1509,7 +1543,7 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int) -> jax.Arra
       continue
     sym = game.dec_sym[lo:hi]  # [n, M]
     part = probs[lo - d0:hi - d0]
-    perms = game.hand_perm[sym]  # [n, M, H]
+    perms = game.hand_perm[:, cols][sym] - lo_s  # [n, M, H]
     mean = sum(jnp.take_along_axis(part, perms[:, m, :, None], axis=1)
                for m in range(sym.shape[1])) / sym.shape[1]
     pieces += [probs[done - d0:lo - d0], jnp.where((sym != 0).any(1)[:, None, None], mean, part)]
@@ -1712,19 +1746,27 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
                    stub_values: jax.Array | None = None, stubs: tuple = (),
                    respond: str | None = None, probe: int | None = None) -> tuple:
   """The backward pass of `fused_half_step` from the forward pass's `stored`:
-  (the updated state, `player`'s values: [S, H] at the stubs where this is a
-  part below a split's cut (over the cards it deals), else [H] at the root).
+  (the updated state, `player`'s values: [S, H'] at the stubs where this is a
+  part below a split's cut (over the cards it deals), else [H'] at the root).
 
-  With stub_values [S, H] (the part above a split's cut) the stubs' values
+  Values are computed for `player`'s range alone, the H' = end - first hands
+  of `range_span[player]`: nothing reads the others' (their reach is zero),
+  and every entry is computed as over all hands, so the values are the same
+  bits (flop config: 180 and 265 of 285 hands).
+
+  With stub_values [S, H'] (the part above a split's cut) the stubs' values
   are those. With `respond` ('hand' or 'bucket', as in `_backward`) `player`
   best responds at her decisions and nothing is updated (`update` unused).
   With `probe`, one of `player`'s decisions (static; respond None), a third
-  item: (its children's values [A, H], each hand's policy there [H, A]).
+  item: (its children's values [A, H], each hand's policy there [H, A]; zeros
+  outside the range).
   """
   me, num_a = player, game.num_actions
+  span = game.range_span[me]
+  first, end = span
   at_stubs, probed = [], None
   below = None
-  shows = _band_sweeps(game, lambda l: stored[l][1])
+  shows = _band_sweeps(game, lambda l: stored[l][1], span)
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
     d0, c0, _ = game.offsets[l]
@@ -1733,7 +1775,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     parts = []
     if below is not None and not below.shape[0]:  # an empty level (in a split's part):
-      below = jnp.zeros((1, game.num_hands), own.dtype)  # its "one past the end" row
+      below = jnp.zeros((1, end - first), own.dtype)  # its "one past the end" row
     # Absent children index one past the level's end: read as zeros.
     children = lambda idx, below=below: jnp.take(below, idx, axis=0, mode='fill', fill_value=0)
     if nd:
@@ -1743,9 +1785,9 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           values.append(children(game.dec_child[d0 + c:d0 + c2]).sum(1))
           continue
         for lo, hi, slots in _pieces(game, d0 + c, d0 + c2):
-          child = children(game.dec_child[lo:hi])  # [n, A, H]
+          child = children(game.dec_child[lo:hi])  # [n, A, H']
           if respond is not None:
-            values.append(_best(game, child, lo, respond))
+            values.append(_best(game, child, lo, respond, span))
             continue
           # From the forward pass, or recomputed from the state as updated
           # so far (these rows are not yet): the same bits.
@@ -1753,22 +1795,33 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           # Over every slot, as in `_backward`: XLA contracts products into
           # fused multiply-adds as the expression's shape allows, so a sum
           # over the legal slots alone would differ in the last bit.
-          policy = _level_policy(game, widen(sigma, slots, num_a), lo, hi - lo)
-          value = _expect(child, policy)
+          policy = _level_policy(game, widen(sigma, slots, num_a), lo, hi - lo, span)
+          if kept is None:
+            # Read from the state: a computation of its own (`unfused`, on
+            # a predicate of the game's, unbatched under run_many's vmap),
+            # so that the policy is read once, before the rows' writes.
+            # Fused into the level's values, XLA computed it again there, in a
+            # kernel that `after`'s one entry did not order before the writes
+            # (run_many with per-instance counts: 2 more copies of the state
+            # per chunk, once the values covered the range's hands alone).
+            value = kernels.unfused(lambda: _expect(child, policy), game.dec_player[lo] >= 0)
+          else:
+            value = _expect(child, policy)
           values.append(value)
           if probe is not None and lo <= probe < hi:
-            probed = (child[probe - lo], policy[probe - lo])
-          cfv = jnp.take(child, np.asarray(slots), axis=1).transpose(0, 2, 1)  # [n, H, k]
+            widths = ((first, game.num_hands - end),)
+            probed = (jnp.pad(child[probe - lo], ((0, 0),) + widths),
+                      jnp.pad(policy[probe - lo], widths + ((0, 0),)))
+          cfv = jnp.take(child, np.asarray(slots), axis=1).transpose(0, 2, 1)  # [n, H', k]
           cfv = after(cfv, value)  # the rows are written after `value` read them
           mine = own[lo - d0 - a:hi - d0 - a]
           if game.bucket is not None:  # as in cfr_pass
-            bucket = game.bucket[lo:hi]
-            cfv = cfv * game.prior[me][None, :, None]
+            bucket = game.bucket[lo:hi, first:end]
+            cfv = cfv * game.prior[me][None, first:end, None]
             cfv = to_buckets(game, cfv, bucket).reshape(-1, len(slots))
-            reach = to_buckets(game, mine, bucket).reshape(-1)
+            reach = to_buckets(game, mine[:, first:end], bucket).reshape(-1)
           else:  # my hands' rows
-            first, end = game.range_span[me]
-            cfv = cfv[:, first:end].reshape(-1, len(slots))
+            cfv = cfv.reshape(-1, len(slots))
             # A gather, not a slice: sliced, the reaches stayed alive longer
             # (flop config: +0.37 GiB of temporaries).
             reach = jnp.take(mine, np.arange(first, end), axis=1).reshape(-1)
@@ -1776,7 +1829,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
       value = jnp.concatenate(values) if len(values) > 1 else values[0]
       parts.append(value)
     if nc:
-      chance = _chance_values(game, below, c0, nc)
+      chance = _chance_values(game, below, c0, nc, span)
       if stubs and stubs[l][1]:
         if stub_values is None:
           at_stubs.insert(0, chance[:stubs[l][1]])  # levels in order
@@ -1784,9 +1837,9 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           chance = _stub_rows(chance, *stubs[l], stub_values)
       parts.append(chance)
     if nt:
-      parts.append(_level_terminal_values(game, opp, shows.get(l), me, l))
+      parts.append(_level_terminal_values(game, opp, shows.get(l), me, l, span))
     if not parts:  # a level with no node (above a split's cut)
-      parts.append(jnp.zeros((0, game.num_hands), own.dtype))
+      parts.append(jnp.zeros((0, end - first), own.dtype))
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   out = below[0] if stub_values is not None or not at_stubs else jnp.concatenate(at_stubs)
   if probe is not None:
