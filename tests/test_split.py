@@ -278,7 +278,7 @@ def test_split_node_reports_equal_whole_tree_ones(spec, buckets, lines, monkeypa
   probs = whole.average_policy(state).probs
   calls = []
   monkeypatch.setattr(split, '_node_passes', lambda *a, f=split._node_passes: (
-      calls.append(a[4]) or f(*a)))
+      calls.append(a[5]) or f(*a)))
   reports = {}
   for line in lines:
     reports[line] = [whole.node_report(state, line), parts.node_report(state, line)]

@@ -370,11 +370,13 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsy
     last = [json.loads(line) for line in f if 'abstract_exploitability' in line][-1]
   assert last['abstract_exploitability'] <= last['exploitability'] + 1e-6
 
-  out = subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), '--node=b5'],
-                       cwd=repo, capture_output=True, text=True, timeout=300)
+  out = subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), '--node=b5',
+                        '--node=-'], cwd=repo, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr
   assert "node 'b5': player 1 to act" in out.stdout and 'range' in out.stdout
-  assert len(out.stdout.splitlines()) > 20  # a line per hand
+  assert out.stdout.index("node 'b5'") < out.stdout.index("node '-': player 0 to act")
+  assert out.stdout.count('iteration 300') == 1  # loaded once for both
+  assert len(out.stdout.splitlines()) > 40  # a line per hand, twice
   # The other answers in process (a process start and a restore each cost ~5 s).
   from cfr_jax.cli import query  # pylint: disable=g-import-not-at-top
   assert query._main(['cfr-query', str(tmp_path)], 'b5', True) == 0  # pylint: disable=protected-access
@@ -382,6 +384,10 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsy
   assert len(summary.splitlines()) == 4, summary  # title, node, head, range
   assert query._main(['cfr-query', str(tmp_path)], 'b7', False) == 1  # pylint: disable=protected-access
   assert 'the actions are k, b5, b10, a' in capsys.readouterr().err
+  # Several lines: each is checked before any is computed.
+  assert query._main(['cfr-query', str(tmp_path)], ['b5', 'k', 'b7'], True) == 1  # pylint: disable=protected-access
+  out, err = capsys.readouterr()
+  assert out == '' and "'b7'" in err
 
 
 # Five hearts: clubs, diamonds and spades are interchangeable, so suit

@@ -2,6 +2,7 @@ r"""Prints a trained hold'em subgame's strategy at one betting line.
 
     cfr-query runs/holdem_river --node=b10
     cfr-query runs/holdem_turn --node="kb10c/7h/" --summary
+    cfr-query runs/holdem_flop --node=- --node=k --node="kb120c/Ad/" --summary
 
 (or `python -m launch.query ...` from the repository root.)
 
@@ -10,7 +11,9 @@ bet or raise by that many chips over the opponent's bet, 'a' all-in) and
 '/<card>/' for each dealt card; '-' or '' is the root. Every hand that
 reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
-the range's action frequencies. The Python API: `training.load_run` and
+the range's action frequencies. --node may be given several times: the run
+is loaded once (on the flop config that is most of a query's time) and
+every line is checked before any is computed. The Python API: `training.load_run` and
 `Solver.node_report` (or `cfr_jax.holdem.subgame.node_report` with a policy).
 """
 import sys
@@ -36,32 +39,38 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   return '\n'.join(lines)
 
 
-def _main(argv, node: str, summary: bool) -> int:
+def _main(argv, nodes, summary: bool) -> int:
+  """nodes: a betting line, or a list of them (reported in order)."""
   logging.set_verbosity(logging.WARNING)
   if len(argv) != 2:
-    print('usage: cfr-query <workdir> --node="<betting line>" [--summary]',
+    print('usage: cfr-query <workdir> --node="<betting line>" [--node=...] [--summary]',
           file=sys.stderr)
     return training.EXIT_USAGE
+  nodes = [nodes] if isinstance(nodes, str) else list(nodes)
   try:
-    solver, state = training.load_run(argv[1])
+    solver, state = training.load_run(argv[1], compilation_cache=True)
     if not isinstance(solver.game, subgame.Subgame):
       name = solver.describe()['game'] if solver.game is None else solver.game.name
       raise training.ConfigError(f'{argv[1]} is a {name} run; cfr-query '
                                  'reads hold\'em subgames (config.game=holdem)')
+    for node in nodes:  # a mistyped line fails now, not after the others' passes
+      subgame.locate(solver.game, node)
     # The regrets (half of a flop state's 0.9 GB) are not read: dropped first.
     state = state.replace(regrets=None, last_regrets=None)
-    iteration, report = int(state.iteration), solver.node_report(state, node)
+    print(f'{solver.game.name}, iteration {int(state.iteration)}')
+    for k, node in enumerate(nodes):
+      print(('\n' if k else '') + format_report(solver.node_report(state, node), summary),
+            flush=True)
   except (training.ConfigError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     return training.EXIT_USAGE
-  print(f'{solver.game.name}, iteration {iteration}')
-  print(format_report(report, summary))
   return 0
 
 
 def main() -> None:
   """The `cfr-query` console script."""
-  node = flags.DEFINE_string('node', '-', 'Betting line of a decision node.')
+  node = flags.DEFINE_multi_string('node', ['-'], 'Betting line of a decision node '
+                                   '(repeat the flag for several).')
   summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
   app.run(lambda argv: _main(argv, node.value, summary.value))
 

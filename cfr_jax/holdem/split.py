@@ -458,9 +458,13 @@ def node_report(parts: Split, game: sg.Subgame, source, history: str,
   One batch's levels are live at a time: on the flop config the whole-tree
   report held ~4 GB (bench/RESULTS.md)."""
   line, perm, d = sg.locate(game, history)
-  where, batch = _where(parts, game, d)
-  policy, reach, cfv = _node_passes(parts, source, np.int32(batch), int(game.dec_player[d]),
-                                    where, rows)
+  (cls, u), batch = _where(parts, game, d)
+  part = parts.upper if cls is None else parts.classes[cls]
+  level = next(l for l, ((_, nd, _, _), (d0, _, _)) in enumerate(
+      zip(part.game.levels, part.game.offsets)) if d0 <= u < d0 + nd)
+  policy, reach, cfv = _node_passes(
+      parts, source, np.int32(batch), np.int32(u - part.game.offsets[level][0]),
+      int(game.dec_player[d]), (cls, level), rows)
   return sg.assemble_report(game, line, perm, d, policy, reach, cfv)
 
 
@@ -479,13 +483,15 @@ def _where(parts: Split, game: sg.Subgame, d: int) -> tuple:
   raise AssertionError(f'decision {d} is in no part')
 
 
-@functools.partial(heap.jit, static_argnums=(3, 4, 5), compiler_options=sg.COMPILER_OPTIONS)
-def _node_passes(parts: Split, source, batch: jax.Array, p: int, where: tuple,
+@functools.partial(heap.jit, static_argnums=(4, 5, 6), compiler_options=sg.COMPILER_OPTIONS)
+def _node_passes(parts: Split, source, batch: jax.Array, k: jax.Array, p: int, where: tuple,
                  rows) -> tuple:
   """(policy [H, A], reaches [2, H], p's children's values [A, H]) at
-  decision where = (class or None, id in its part) of batch `batch`, whose
-  player is p; jitted (one program per node: its place is static)."""
-  cls, u = where
+  decision k of level where = (class or None, level of its part) of batch
+  `batch`, whose player is p; jitted (one program per level and player: the
+  decision and the batch are arguments)."""
+  cls, level = where
+  u = (level, k)
   up = parts.upper
   if cls is None:
     stored, reach, at = sg.fused_forward(up.game, source, p, _strategy(up, rows),

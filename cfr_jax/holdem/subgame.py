@@ -1639,12 +1639,13 @@ def _stub_rows(x: jax.Array, first: int, count: int, rows: jax.Array) -> jax.Arr
 
 def fused_forward(game: Subgame, state: Any, player: int, strategy,
                   stub_reach: jax.Array | None = None, stubs: tuple = (),
-                  keep_own: bool = False, probe: int | None = None) -> tuple:
+                  keep_own: bool = False, probe: tuple | None = None) -> tuple:
   """The forward pass of `fused_half_step`: (per level, what the backward
   pass reads: `player`'s reach at her decisions and the opponent's at the
   terminals, and with keep_own `player`'s strategy there; [2, S, H] both
-  players' reaches at the stubs, or None; with `probe`, a decision's id
-  (static), a third item: [2, H] both players' reaches there).
+  players' reaches at the stubs, or None; with `probe` = (a level, static;
+  a decision's index among the level's, traced), a third item: [2, H] both
+  players' reaches there).
 
   keep_own (an update's passes): the strategy of `player`'s rows, computed
   here for the next level's reaches, is kept per block ((lo, hi, [rows, k]))
@@ -1699,8 +1700,9 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
         inner = [_grow(game, inner[p], taken(kids), kids, p) for p in (0, 1)]
     if stub_reach is None and stubs and stubs[l][1]:
       at_stubs.append([x[nd:nd + stubs[l][1]] for x in inner])
-    if probe is not None and d0 <= probe < d0 + nd:
-      probed = jnp.stack([x[probe - d0] for x in inner])
+    if probe is not None and l == probe[0]:
+      probed = jnp.stack([jax.lax.dynamic_index_in_dim(x, probe[1], keepdims=False)
+                          for x in inner])
     # The barrier materialises the two slices, so that the level's reaches
     # need not stay alive until the backward pass reads them.
     stored.append(jax.lax.optimization_barrier((inner[me][a:b], term)))
@@ -1727,7 +1729,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
     stored = [(own, term, [(lo, hi, x) for (lo, hi, _), x in zip(blocks, xs)])
               for (own, term), blocks, xs in zip(stored, own_sigma, sigmas)]
   if probe is not None:
-    assert probed is not None, f'no decision {probe} in this game'
+    assert probed is not None, f'no level {probe[0]} in this game'
     return stored, reach, probed
   return stored, reach
 
@@ -1744,7 +1746,7 @@ def _own_rows(kept: list, lo: int, hi: int) -> jax.Array:
 
 def fused_backward(game: Subgame, state: Any, player: int, stored: list, strategy, update,
                    stub_values: jax.Array | None = None, stubs: tuple = (),
-                   respond: str | None = None, probe: int | None = None) -> tuple:
+                   respond: str | None = None, probe: tuple | None = None) -> tuple:
   """The backward pass of `fused_half_step` from the forward pass's `stored`:
   (the updated state, `player`'s values: [S, H'] at the stubs where this is a
   part below a split's cut (over the cards it deals), else [H'] at the root).
@@ -1757,8 +1759,8 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   With stub_values [S, H'] (the part above a split's cut) the stubs' values
   are those. With `respond` ('hand' or 'bucket', as in `_backward`) `player`
   best responds at her decisions and nothing is updated (`update` unused).
-  With `probe`, one of `player`'s decisions (static; respond None), a third
-  item: (its children's values [A, H], each hand's policy there [H, A]; zeros
+  With `probe` = (a level, static; the index of one of `player`'s decisions
+  among the level's, traced; respond None), a third item: (its children's values [A, H], each hand's policy there [H, A]; zeros
   outside the range).
   """
   me, num_a = player, game.num_actions
@@ -1808,10 +1810,13 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
           else:
             value = _expect(child, policy)
           values.append(value)
-          if probe is not None and lo <= probe < hi:
-            widths = ((first, game.num_hands - end),)
-            probed = (jnp.pad(child[probe - lo], ((0, 0),) + widths),
-                      jnp.pad(policy[probe - lo], widths + ((0, 0),)))
+          if probe is not None and l == probe[0]:  # one program serves a level
+            d = d0 + probe[1]
+            at = lambda x, d=d, lo=lo, hi=hi: jax.lax.dynamic_index_in_dim(
+                x, jnp.clip(d - lo, 0, hi - lo - 1), keepdims=False)
+            here = (lo <= d) & (d < hi)
+            probed = tuple(jnp.where(here, at(x), 0 if old is None else old) for x, old in
+                           zip((child, policy), probed or (None, None)))
           cfv = jnp.take(child, np.asarray(slots), axis=1).transpose(0, 2, 1)  # [n, H', k]
           cfv = after(cfv, value)  # the rows are written after `value` read them
           mine = own[lo - d0 - a:hi - d0 - a]
@@ -1843,8 +1848,10 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
     below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   out = below[0] if stub_values is not None or not at_stubs else jnp.concatenate(at_stubs)
   if probe is not None:
-    assert probed is not None, f'no decision {probe} of player {me} in this game'
-    return state, out, probed
+    assert probed is not None, f'no decisions of player {me} at level {probe[0]}'
+    widths = ((first, game.num_hands - end),)  # zeros outside the range
+    return state, out, (jnp.pad(probed[0], ((0, 0),) + widths),
+                        jnp.pad(probed[1], widths + ((0, 0),)))
   return state, out
 
 

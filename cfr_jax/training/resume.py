@@ -10,7 +10,7 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import ConfigError, build_solver, _split
+from cfr_jax.training.config import ConfigError, build_solver, _split, use_compilation_cache
 
 
 def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
@@ -112,11 +112,14 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
   return state, report
 
 
-def load_run(workdir: str) -> tuple:
+def load_run(workdir: str, compilation_cache: bool = False) -> tuple:
   """(solver, state) of a trained run, from its config.json and best checkpoint.
 
   For notebooks and tools (`launch.query`): the same game, solver and
   fingerprint as the run itself, so a foreign checkpoint is never loaded.
+  compilation_cache: also point JAX's persistent compilation cache where the
+  run's config does (`config.compilation_cache`), as the launcher does, so a
+  tool's programs compile once (cfr-query: a line asked again, in any process).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
   workdir = os.path.abspath(workdir)
@@ -126,6 +129,8 @@ def load_run(workdir: str) -> tuple:
   except (OSError, ValueError) as e:
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
+  if compilation_cache:
+    use_compilation_cache(config)
   solver = build_solver(config)
   fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
   with checkpoint_lib.CheckpointStore(
