@@ -13,8 +13,9 @@ reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. --node may be given several times: the run
 is loaded once (on the flop config that is most of a query's time) and
-every line is checked before any is computed. The Python API: `training.load_run` and
-`Solver.node_report` (or `cfr_jax.holdem.subgame.node_report` with a policy).
+every line is checked before any is computed. The Python API:
+`training.load_run` and `Solver.node_report` (or
+`cfr_jax.holdem.subgame.node_report` with a policy).
 """
 import sys
 
