@@ -459,12 +459,9 @@ def node_report(parts: Split, game: sg.Subgame, source, history: str,
   report held ~4 GB (bench/RESULTS.md)."""
   line, perm, d = sg.locate(game, history)
   (cls, u), batch = _where(parts, game, d)
-  part = parts.upper if cls is None else parts.classes[cls]
-  level = next(l for l, ((_, nd, _, _), (d0, _, _)) in enumerate(
-      zip(part.game.levels, part.game.offsets)) if d0 <= u < d0 + nd)
-  policy, reach, cfv = _node_passes(
-      parts, source, np.int32(batch), np.int32(u - part.game.offsets[level][0]),
-      int(game.dec_player[d]), (cls, level), rows)
+  level, k = sg.level_of((parts.upper if cls is None else parts.classes[cls]).game, u)
+  policy, reach, cfv = _node_passes(parts, source, np.int32(batch), np.int32(k),
+                                    int(game.dec_player[d]), (cls, level), rows)
   return sg.assemble_report(game, line, perm, d, policy, reach, cfv)
 
 

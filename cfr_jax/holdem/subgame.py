@@ -1338,7 +1338,8 @@ def _disjoint(game: Subgame, opp: jax.Array, span: tuple | None = None) -> jax.A
   `span`; default: every hand): all of it less the hands sharing a card
   with ours (inclusion-exclusion)."""
   per_card = opp @ game.holds  # [n, 52]
-  cards, cols = game.hand_cards[_cols(span)], _cols(span)
+  cols = _cols(span)
+  cards = game.hand_cards[cols]
   return (opp.sum(1, keepdims=True) - per_card[:, cards[:, 0]]
           - per_card[:, cards[:, 1]] + opp[:, cols])
 
@@ -1760,8 +1761,8 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   are those. With `respond` ('hand' or 'bucket', as in `_backward`) `player`
   best responds at her decisions and nothing is updated (`update` unused).
   With `probe` = (a level, static; the index of one of `player`'s decisions
-  among the level's, traced; respond None), a third item: (its children's values [A, H], each hand's policy there [H, A]; zeros
-  outside the range).
+  among the level's, traced; respond None), a third item: (its children's
+  values [A, H], each hand's policy there [H, A]; zeros outside the range).
   """
   me, num_a = player, game.num_actions
   span = game.range_span[me]
@@ -1921,12 +1922,17 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
                              game.astype(sigma.dtype), sigma, history)
   game = game.astype(sigma.dtype)
   line, perm, d = locate(game, history)
-  p = int(game.dec_player[d])
-  level = next(l for l, ((_, nd, _, _), (d0, _, _)) in enumerate(zip(game.levels, game.offsets))
-               if d0 <= d < d0 + nd)
-  policy, reach, cfv = _report_passes(game, sigma, p, level,
-                                      np.int32(d - game.offsets[level][0]))
+  level, k = level_of(game, d)
+  policy, reach, cfv = _report_passes(game, sigma, int(game.dec_player[d]), level, np.int32(k))
   return assemble_report(game, line, perm, d, policy, reach, cfv)
+
+
+def level_of(game: Subgame, d: int) -> tuple:
+  """(the tree level of decision d, its index among that level's decisions)."""
+  for l, ((_, nd, _, _), (d0, _, _)) in enumerate(zip(game.levels, game.offsets)):
+    if d0 <= d < d0 + nd:
+      return l, d - d0
+  raise ValueError(f'no decision {d} in {game.name}')
 
 
 def locate(game: Subgame, history: str) -> tuple:
