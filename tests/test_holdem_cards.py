@@ -17,7 +17,8 @@ def test_hands_are_the_1326_distinct_pairs():
 
 @pytest.mark.parametrize('text,combos', [
     ('AA', 6), ('AKs', 4), ('AKo', 12), ('AK', 16), ('22+', 78), ('A2s+', 48),
-    ('99-66', 24), ('K9s-K6s', 16), ('AhKh', 1), ('T9', 16), ('kqs', 4)])
+    ('99-66', 24), ('K9s-K6s', 16), ('AhKh', 1), ('T9', 16), ('kqs', 4), ('T9s-54s', 24),
+    ('54o-JTo', 7 * 12), ('Q9s-J8s', 8), ('AKo-AKo', 12)])
 def test_range_token_sizes(text, combos):
   assert (holdem.parse_range(text) > 0).sum() == combos
 
@@ -32,7 +33,14 @@ def test_range_weights_and_overrides():
   assert sorted(set(w[w > 0])) == [0.25, 1.0] and w.sum() == 12 + 0.25 * 4
 
 
-@pytest.mark.parametrize('text', ['', 'AAs', 'XX', 'AK:1.5', 'AK:x', 'AKs-QJo', 'AhAh', '99-AKs'])
+def test_connector_runs_hold_each_class_of_one_gap():
+  run = holdem.parse_range('T9s-54s')
+  assert np.array_equal(run, holdem.parse_range('T9s,98s,87s,76s,65s,54s'))
+  assert np.array_equal(holdem.parse_range('J9o-53o'), holdem.parse_range('J9o,T8o,97o,86o,75o,64o,53o'))
+
+
+@pytest.mark.parametrize('text', ['', 'AAs', 'XX', 'AK:1.5', 'AK:x', 'AKs-QJo', 'AhAh', '99-AKs',
+                                  'T9s-53s', 'T9s-54o'])
 def test_bad_range_text_is_a_clear_error(text):
   with pytest.raises(ValueError):
     holdem.parse_range(text)

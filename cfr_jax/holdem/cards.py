@@ -86,14 +86,20 @@ def _token_hands(token: str) -> list[int]:
   if re.fullmatch(r'([2-9TJQKA][cdhs]){2}', t, re.IGNORECASE):  # one exact hand
     a, b = parse_cards(t)
     return [hand_index(a, b)]
-  if '-' in t:  # "99-66", "K9s-K6s": a run of one class
+  if '-' in t:  # "99-66", "K9s-K6s", "T9s-54s": a run of one kind of class
     first, last = (_parse_class(p, token) for p in t.split('-', 1))
     (h1, l1, k1), (h2, l2, k2) = first, last
-    if k1 != k2 or (h1 == l1) != (h2 == l2) or (h1 != l1 and h1 != h2):
+    if k1 != k2 or (h1 == l1) != (h2 == l2):
       raise ValueError(f'bad range {token!r}: both ends must be the same kind of hand')
     if h1 == l1:
       return [h for r in range(min(h1, h2), max(h1, h2) + 1) for h in _class_hands(r, r, '')]
-    return [h for r in range(min(l1, l2), max(l1, l2) + 1) for h in _class_hands(h1, r, k1)]
+    if h1 == h2:  # the second rank runs: K9s, K8s, K7s, K6s
+      return [h for r in range(min(l1, l2), max(l1, l2) + 1) for h in _class_hands(h1, r, k1)]
+    if h1 - l1 == h2 - l2:  # both ranks run, one gap: T9s, 98s, ..., 54s
+      return [h for d in range(abs(h1 - h2) + 1)
+              for h in _class_hands(min(h1, h2) + d, min(l1, l2) + d, k1)]
+    raise ValueError(f'bad range {token!r}: both ends must share their first rank '
+                     '(K9s-K6s) or the gap between their ranks (T9s-54s)')
   hi, lo, kind = _parse_class(t.rstrip('+'), token)
   if not t.endswith('+'):
     return _class_hands(hi, lo, kind)
@@ -106,7 +112,7 @@ def _parse_class(text: str, token: str) -> tuple[int, int, str]:
   m = _TOKEN.match(text.strip().upper().replace('S', 's').replace('O', 'o'))
   if not m or m.group(4):
     raise ValueError(f'bad range token {token!r}: expected e.g. AA, AKs, QJo, T9, 22+, '
-                     'A9s+, 99-66, K9s-K6s or AhKh, optionally with :weight')
+                     'A9s+, 99-66, K9s-K6s, T9s-54s or AhKh, optionally with :weight')
   hi, lo = sorted((RANKS.index(m.group(1)), RANKS.index(m.group(2))), reverse=True)
   if hi == lo and m.group(3):
     raise ValueError(f'bad range token {token!r}: a pair cannot be suited or offsuit')
@@ -117,7 +123,8 @@ def parse_range(text: str) -> np.ndarray:
   """[1326] weights in [0, 1] from range text such as "AA,KK,AKs,QJo,T9s:0.5".
 
   Tokens: pairs (AA), classes (AKs suited, AKo offsuit, AK both), runs
-  (22+, A9s+, 99-66, K9s-K6s), exact hands (AhKh); ':w' sets their weight
+  (22+, A9s+, 99-66, K9s-K6s, T9s-54s: connectors of one gap), exact hands
+  (AhKh); ':w' sets their weight
   (default 1). A later token overrides an earlier one for the hands they share.
   """
   weights = np.zeros(NUM_HANDS)
