@@ -479,9 +479,10 @@ def _read_in_slices(state_dir, name: str, target) -> Optional[jax.Array]:
   return jax.block_until_ready(out)
 
 
-def _read_arrays(state_dir, target: Any) -> Any:
+def _read_arrays(state_dir, target: Any, skip: frozenset = frozenset()) -> Any:
   """`ocp.StandardCheckpointer().restore(state_dir, target)`, the arrays
-  over READ_ALONE_BYTES one restore at a time.
+  over READ_ALONE_BYTES one restore at a time; the leaves named in `skip`
+  are not read (None in the result).
 
   Orbax reads each array into a host buffer, then copies it to the device:
   read together, a flop state's arrays held twice the state at once (its
@@ -492,10 +493,11 @@ def _read_arrays(state_dir, target: Any) -> Any:
   """
   leaves, treedef = jax.tree.flatten(target)
   names = list(_named_leaves(target))
-  alone = [i for i, x in enumerate(leaves) if _nbytes(x) > READ_ALONE_BYTES]
-  rest = [i for i in range(len(leaves)) if i not in alone]
+  read = [i for i, name in enumerate(names) if name not in skip]
+  alone = [i for i in read if _nbytes(leaves[i]) > READ_ALONE_BYTES]
+  rest = [i for i in read if i not in alone]
   groups = [[i] for i in alone] + ([rest] if rest else [])
-  if len(groups) <= 1:
+  if len(groups) <= 1 and len(read) == len(leaves):
     with ocp.StandardCheckpointer() as checkpointer:
       state = jax.block_until_ready(checkpointer.restore(state_dir, target))
     _release_buffers(target)
@@ -595,7 +597,7 @@ class CheckpointStore:
 
   # ----------------------------------------------------------------- restore
 
-  def restore(self, abstract_state: Any, check=None) -> tuple:
+  def restore(self, abstract_state: Any, check=None, skip: Iterable[str] = ()) -> tuple:
     """Restores the best usable checkpoint.
 
     Args:
@@ -605,6 +607,11 @@ class CheckpointStore:
         loaded state: a reason rejects the candidate (as unusable) and the next
         one is tried. It is what catches the damage a checksum mismatch only
         hints at (the mismatch alone is a minor issue).
+      skip: names of leaves (as the metadata's `arrays` names them, e.g.
+        'regrets') checked like the others but not read: None in the state,
+        for readers that never use them (a flop's query reads its strategy
+        sums alone: half the state). A candidate's verdict then rests on the
+        leaves read.
 
     Returns:
       (state, report): the restored pytree, or None when every candidate failed
@@ -636,7 +643,7 @@ class CheckpointStore:
         if record.status == "skipped_not_tried":
           self._reject(record, "unusable on another process", broken=False)
         continue
-      state = self._load(record, target)
+      state = self._load(record, target, frozenset(skip))
       if state is not None and check is not None:
         why = check(state, record.iteration)
         if why:
@@ -879,15 +886,18 @@ class CheckpointStore:
         return record
     return record
 
-  def _load(self, record: CandidateRecord, target: Any) -> Optional[Any]:
-    """Reads the arrays; returns None (and rejects) if unusable."""
+  def _load(self, record: CandidateRecord, target: Any,
+            skip: frozenset = frozenset()) -> Optional[Any]:
+    """Reads the arrays (not those named in `skip`); returns None (and
+    rejects) if unusable."""
     state_dir = epath.Path(record.path) / _STATE_ITEM
     try:
       if record.layout == 1:
-        state = _read_arrays(state_dir, target)
+        state = _read_arrays(state_dir, target, skip)
       else:
         saved = _read_arrays(state_dir, {
-            _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)})
+            _STATE_LEAF: target, _FINGERPRINT_LEAF: np.zeros(64, np.uint8)},
+                             frozenset(f"{_STATE_LEAF}.{name}" for name in skip))
         state = saved[_STATE_LEAF]
       jax.block_until_ready(state)
     except Exception as e:  # pylint: disable=broad-except

@@ -215,6 +215,32 @@ def test_flipped_byte_restores_with_checksum_warning(clean_dir, reads, caplog):
   assert differing and all(name in warning for name in differing)
 
 
+def test_skipped_leaves_are_never_read(clean_dir, reads, monkeypatch):
+  # What readers of the average strategy ask for (cfr-query, cfr-export): the
+  # regrets are checked for shape like the rest, but their bytes never read.
+  requested = []
+  read_in_slices = checkpoint._read_in_slices
+  monkeypatch.setattr(checkpoint, "_read_in_slices", lambda state_dir, name, target: (
+      requested.append(name), read_in_slices(state_dir, name, target))[1])
+  orbax_restore = ocp.PyTreeCheckpointer.restore
+
+  def spy(self, directory, *args, **kwargs):
+    item = kwargs["args"].item
+    requested.extend(name for name, leaf in checkpoint._named_leaves(item).items()
+                     if leaf is not ocp.PLACEHOLDER)
+    return orbax_restore(self, directory, *args, **kwargs)
+  monkeypatch.setattr(ocp.PyTreeCheckpointer, "restore", spy)
+  store = CheckpointStore(clean_dir, fingerprint=FP)
+  state, report = store.restore(ABSTRACT, skip=("regrets", "last_regrets"))
+  assert report.iteration == 300 and record_for(report, 300).status == "restored"
+  assert state.regrets is None and state.last_regrets is None
+  want = make_state(300)
+  assert_bitwise_equal((state.strategy_sum, state.strategy_sum_low, state.iteration),
+                       (want.strategy_sum, want.strategy_sum_low, want.iteration))
+  assert requested and not [n for n in requested if "regrets" in n]
+  assert "state.strategy_sum" in requested
+
+
 # 5
 def test_empty_and_temporary_dirs_are_ignored_and_saves_continue(clean_dir):
   os.mkdir(os.path.join(clean_dir, "400"))

@@ -43,7 +43,7 @@ def export_policy(workdir: str, out: str) -> str:
     if not os.path.isdir(workdir):
       raise training.ConfigError(f'{workdir} does not exist: give the --workdir of a '
                                  'cfr-train run')
-  solver, state = training.load_run(workdir)
+  solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(
         f'{workdir} trained {solver.describe()["game"]}, a game that does not compile: its '

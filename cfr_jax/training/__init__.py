@@ -21,5 +21,5 @@ from cfr_jax.training.config import (EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPT
                                      initialize_distributed, validate, _load_game)
 from cfr_jax.training.loop import run, run_vmapped
 from cfr_jax.training.outputs import MetricsWriter, write_json_atomic, _duration
-from cfr_jax.training.resume import load_run, restore_state
+from cfr_jax.training.resume import AVERAGE_ONLY, load_run, restore_state
 from cfr_jax.training.signals import StopSignals

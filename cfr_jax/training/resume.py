@@ -81,8 +81,10 @@ def sanity_check(state, iteration: int) -> str | None:
   return None
 
 
-def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver) -> tuple:
+def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver,
+                  skip: tuple = ()) -> tuple:
   """`store.restore` in `solver`'s layout; (state or None, RestoreReport).
+  skip: state fields not read (None in the state; `CheckpointStore.restore`).
 
   A checkpoint written with another device count has another infoset padding
   (`Solver.num_rows`), so the store rejects its shape. When such a checkpoint
@@ -91,7 +93,7 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
   device counts, at the price of one unsharded read.
   """
   abstract = solver.abstract_state()
-  state, report = store.restore(abstract, check=sanity_check)
+  state, report = store.restore(abstract, check=sanity_check, skip=skip)
   have = -1 if state is None else report.iteration
   # The regret table's shape: [rows, A] (tree games, sampled solvers), or
   # [cells] (hold'em subgames); neural solvers have none.
@@ -106,13 +108,17 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver)
       other[shape[0]] = max(other.get(shape[0], -1), c.iteration)
   for rows in sorted(other, key=other.get, reverse=True):
     found, found_report = store.restore(solver.abstract_state(num_rows=rows),
-                                        check=sanity_check)
+                                        check=sanity_check, skip=skip)
     if found is not None and found_report.iteration > have:
       return solver.place(found), found_report
   return state, report
 
 
-def load_run(workdir: str, compilation_cache: bool = False) -> tuple:
+# The state fields that the average strategy (what tools read) never uses.
+AVERAGE_ONLY = ('regrets', 'last_regrets')
+
+
+def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best checkpoint.
 
   For notebooks and tools (`launch.query`): the same game, solver and
@@ -120,6 +126,9 @@ def load_run(workdir: str, compilation_cache: bool = False) -> tuple:
   compilation_cache: also point JAX's persistent compilation cache where the
   run's config does (`config.compilation_cache`), as the launcher does, so a
   tool's programs compile once (cfr-query: a line asked again, in any process).
+  skip: state fields a reader never uses, not read from the checkpoint (None
+  in the state): `AVERAGE_ONLY` for the average strategy alone
+  (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
   workdir = os.path.abspath(workdir)
@@ -136,7 +145,7 @@ def load_run(workdir: str, compilation_cache: bool = False) -> tuple:
   with checkpoint_lib.CheckpointStore(
       os.path.join(workdir, 'checkpoints'), extra_locations=_split(config.extra_locations),
       fingerprint=fingerprint) as store:
-    state, report = restore_state(store, solver)
+    state, report = restore_state(store, solver, skip)
   if state is None:
     raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + ('; '.join(
         f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet'))
