@@ -1,7 +1,10 @@
 """Tabular policies keyed by infoset strings, with export to .npz, JSON and OpenSpiel."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import zipfile
 
 import jax
 import numpy as np
@@ -24,6 +27,20 @@ def _check_dict_fits(rows: int, what: str) -> None:
         f'{what}: a dict of {rows:,} infosets needs ~{need / 2**30:.1f} GiB, '
         f'{available / 2**30:.1f} GiB is available; read rows by key '
         '(action_probabilities), or write a file (save_json streams, save_npz is compact)')
+
+
+@contextlib.contextmanager
+def _replacing(path: str):
+  """Yields a temporary path beside `path`, renamed over `path` if the block
+  completes and removed if it raises: a failed or interrupted export (a full
+  disk, a flop's minutes of writing killed) leaves any earlier file whole."""
+  part = f'{path}.{os.getpid()}.partial'
+  try:
+    yield part
+    os.replace(part, path)
+  finally:
+    if os.path.exists(part):
+      os.remove(part)
 
 
 class TabularPolicy:
@@ -76,15 +93,34 @@ class TabularPolicy:
             for a in np.flatnonzero(self.legal[i])}
 
   def save_npz(self, path) -> None:
-    """Writes keys, probabilities, legal mask and action labels to `path`.
+    """Writes keys, probabilities, legal mask and action labels to `path`
+    (as `np.savez_compressed`, '.npz' added if missing; `load_npz` or
+    `np.load` read it).
 
     Keys are stored as UTF-8 bytes (`keys`, dtype S): a flop subgame's 5e7
-    keys take 1.2 GB so, where 4-byte-per-character text took 5 GB."""
-    keys = np.concatenate([np.char.encode(np.asarray(block), 'utf-8')
-                           for block, _, _, _ in self._blocks()] or [np.zeros(0, 'S1')])
-    np.savez_compressed(path, keys=keys, probs=self.probs,
-                        legal=self.legal, actions=np.asarray(self.info.action_labels),
-                        game=np.asarray(self.info.name))
+    keys take 1.9 GB so, where 4-byte-per-character text took 7 GB; they are
+    made and written block by block, never all at once (the flop's export:
+    peak 4.9 -> 1.9 GB, bench/RESULTS.md). The file is written beside `path`
+    and renamed over it when complete: an interrupted export leaves any
+    earlier file whole."""
+    path = os.fspath(path)
+    path = path if path.endswith('.npz') else path + '.npz'
+    keys = self.keys
+    width = max(1, keys.widest() if hasattr(keys, 'widest') else
+                max((len(k.encode()) for k in keys), default=0))
+    members = dict(probs=self.probs, legal=self.legal,
+                   actions=np.asarray(self.info.action_labels), game=np.asarray(self.info.name))
+    with _replacing(path) as part, zipfile.ZipFile(part, 'w', zipfile.ZIP_DEFLATED,
+                                                   allowZip64=True) as z:
+      with z.open('keys.npy', 'w', force_zip64=True) as f:
+        np.lib.format.write_array_header_1_0(f, {
+            'descr': np.lib.format.dtype_to_descr(np.dtype(f'S{width}')),
+            'fortran_order': False, 'shape': (len(keys),)})
+        for block, _, _, _ in self._blocks():
+          f.write(np.char.encode(np.asarray(block), 'utf-8').astype(f'S{width}').tobytes())
+      for name, array in members.items():
+        with z.open(f'{name}.npy', 'w', force_zip64=True) as f:
+          np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
 
   def _blocks(self, rows: int = 65536):
     """(keys, first row, legal slots, their labels) per run of rows: a
@@ -134,9 +170,10 @@ class TabularPolicy:
     """Writes `to_dict()` as JSON to `path`: the bytes `json.dump(...,
     indent=1)` writes, streamed row by row (a flop subgame's dict, 5e7
     infosets, would need ~20 GB). progress: called as progress(rows done,
-    rows) after each block of rows, if given."""
+    rows) after each block of rows, if given. Written beside `path` and
+    renamed over it when complete, as `save_npz`."""
     total, done = len(self.keys), 0
-    with open(path, 'w') as f:
+    with _replacing(os.fspath(path)) as part, open(part, 'w') as f:
       f.write('{')
       for keys, first, slots, labels in self._blocks():
         probs = self.probs[first:first + len(keys)][:, slots]

@@ -1,5 +1,6 @@
 """TabularPolicy: lookups, JSON/npz export, and the OpenSpiel bridge's install hint."""
 import json
+import os
 import sys
 
 import numpy as np
@@ -49,11 +50,30 @@ def test_json_and_npz_are_written_in_blocks_as_before(tmp_path):
     assert seen[-1] == (len(policy.keys), len(policy.keys))
     policy.save_npz(tmp_path / 'p.npz')
     with np.load(tmp_path / 'p.npz') as data:
-      assert data['keys'].dtype.kind == 'S'
+      # Written block by block at the longest key's width, as one array was.
+      assert data['keys'].dtype == np.char.encode(np.asarray(list(policy.keys))).dtype
       np.savez_compressed(tmp_path / 'old.npz', **{**data, 'keys': np.char.decode(data['keys'])})
     back = policy_lib.TabularPolicy.load_npz(tmp_path / 'p.npz')
     assert list(back) == list(policy.keys)
     assert back == policy_lib.TabularPolicy.load_npz(tmp_path / 'old.npz')
+
+
+def test_an_interrupted_export_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
+  policy = kuhn_policy()
+  policy.save_npz(tmp_path / 'p')  # '.npz' added, as np.savez does
+  policy.save_json(tmp_path / 'p.json')
+  before = {name: (tmp_path / name).read_bytes() for name in ('p.npz', 'p.json')}
+
+  def fail(*args, **kwargs):
+    raise OSError(28, 'No space left on device')
+  monkeypatch.setattr(np.lib.format, 'write_array', fail)
+  with pytest.raises(OSError, match='No space left'):
+    policy.save_npz(tmp_path / 'p.npz')
+  monkeypatch.setattr(json, 'dumps', fail)
+  with pytest.raises(OSError, match='No space left'):
+    policy.save_json(tmp_path / 'p.json')
+  assert {name: (tmp_path / name).read_bytes() for name in before} == before
+  assert sorted(os.listdir(tmp_path)) == ['p.json', 'p.npz']  # no partial file left behind
 
 
 def test_a_dict_that_would_not_fit_is_refused_and_files_still_write(tmp_path, monkeypatch):

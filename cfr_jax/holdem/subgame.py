@@ -1024,6 +1024,16 @@ class _Keys(collections.abc.Sequence):
   def __len__(self):
     return int(self.row_start[-1])
 
+  def widest(self) -> int:
+    """The longest key's length in UTF-8 bytes (0: no keys), without making
+    the keys: a decision's rows hold its player's first members."""
+    size = np.array([len(n.encode()) for n in self.names] or [0])
+    # Per player, the widest name among its first j + 1 members.
+    prefix = [np.maximum.accumulate(size[m]) if len(m) else size[:0] for m in self.members]
+    rows = np.diff(self.row_start)
+    return max((len(self.lines[d].encode()) + 1 + int(prefix[self.player[d]][rows[d] - 1])
+                for d in np.flatnonzero(rows)), default=0)
+
   def decision(self, i: int) -> int:
     """The decision node of row i (0 <= i < len(self))."""
     return int(np.searchsorted(self.row_start, i, 'right')) - 1
