@@ -1,6 +1,7 @@
 """Hold'em subgames (public tree x hands): values against brute-force enumeration."""
 import dataclasses
 import itertools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -323,6 +324,17 @@ def test_polarised_river_matches_the_closed_form_equilibrium():
     subgame.node_report(game, policy.probs, 'ab5')
 
 
+def test_a_line_naming_a_bad_card_says_which():
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK'), bet_sizes=(1.0,)))
+  assert subgame.locate(game, 'kk/7h/b10')[0] == 'kk/7h/b10'
+  for line, message in (('kk/Zz/', "bad card 'Zz'"), ('kk/7x/b10', "bad card '7x'"),
+                        ('kk/Ks/', 'Ks is on the board'),
+                        ('kk/7h/kk/7h/', '7h is dealt earlier in the line')):
+    with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': {message}"):
+      subgame.locate(game, line)
+
+
 def test_mixed_river_solves_below_half_a_percent_of_the_pot():
   import cfr_jax  # pylint: disable=g-import-not-at-top
   game = subgame.compile_subgame(MIXED)
@@ -377,6 +389,16 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsy
   assert out.stdout.index("node 'b5'") < out.stdout.index("node '-': player 0 to act")
   assert out.stdout.count('iteration 300') == 1  # loaded once for both
   assert len(out.stdout.splitlines()) > 40  # a line per hand, twice
+  # Lines piped in, answered as they come: a mistyped one is reported and
+  # the session goes on; 'q' ends it (the line after it is never read).
+  out = subprocess.run([sys.executable, '-m', 'launch.query', str(tmp_path), '--stdin',
+                        '--summary'], input='b5\n\nb7\n  -  \nq\nk\n', cwd=repo,
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr
+  assert [l.split(':')[0] for l in out.stdout.splitlines() if l.startswith('node ')] == [
+      "node 'b5'", "node '-'"]
+  assert out.stdout.count('iteration 300') == 1 and 'line>' not in out.stderr
+  assert out.stderr.count('error: ') == 1 and 'the actions are k, b5, b10, a' in out.stderr
   # The other answers in process (a process start and a restore each cost ~5 s).
   from cfr_jax.cli import query  # pylint: disable=g-import-not-at-top
   assert query._main(['cfr-query', str(tmp_path)], 'b5', True) == 0  # pylint: disable=protected-access

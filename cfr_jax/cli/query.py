@@ -3,6 +3,7 @@ r"""Prints a trained hold'em subgame's strategy at one betting line.
     cfr-query runs/holdem_river --node=b10
     cfr-query runs/holdem_turn --node="kb10c/7h/" --summary
     cfr-query runs/holdem_flop --node=- --node=k --node="kb120c/Ad/" --summary
+    cfr-query runs/holdem_flop --stdin --summary     # lines typed or piped in
 
 (or `python -m launch.query ...` from the repository root.)
 
@@ -13,7 +14,11 @@ reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. --node may be given several times: the run
 is loaded once (on the flop config that is most of a query's time) and
-every line is checked before any is computed. The Python API:
+every line is checked before any is computed. With --stdin, lines are read
+from standard input, one per line, after any --node lines, and each is
+answered as it arrives (a prompt where the input is a terminal; a mistyped
+line prints its error and the next is read; 'q' or the end of the input
+ends): load a solved flop once, then walk its tree. The Python API:
 `training.load_run` and `Solver.node_report` (or
 `cfr_jax.holdem.subgame.node_report` with a policy).
 """
@@ -40,8 +45,20 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   return '\n'.join(lines)
 
 
-def _main(argv, nodes, summary: bool) -> int:
-  """nodes: a betting line, or a list of them (reported in order)."""
+def _prompted(stream):
+  """The lines of `stream`, each asked for with a prompt where it is a terminal."""
+  while True:
+    if stream.isatty():
+      print('line> ', end='', file=sys.stderr, flush=True)
+    line = stream.readline()
+    if not line:
+      return
+    yield line
+
+
+def _main(argv, nodes, summary: bool, lines=None) -> int:
+  """nodes: a betting line, or a list of them (reported in order); lines:
+  further lines to answer as they are read (--stdin), or None."""
   logging.set_verbosity(logging.WARNING)
   if len(argv) != 2:
     print('usage: cfr-query <workdir> --node="<betting line>" [--node=...] [--summary]',
@@ -66,6 +83,19 @@ def _main(argv, nodes, summary: bool) -> int:
   except (training.ConfigError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     return training.EXIT_USAGE
+  try:
+    for line in lines or ():
+      line = line.strip()
+      if line in ('q', 'quit', 'exit'):
+        break
+      if not line:  # (the root is '-')
+        continue
+      try:
+        print('\n' + format_report(solver.node_report(state, line), summary), flush=True)
+      except ValueError as e:  # a mistyped line: say so, read the next
+        print(f'error: {e}', file=sys.stderr, flush=True)
+  except KeyboardInterrupt:  # Ctrl-C at the prompt ends the session
+    print(file=sys.stderr)
   return 0
 
 
@@ -74,7 +104,11 @@ def main() -> None:
   node = flags.DEFINE_multi_string('node', ['-'], 'Betting line of a decision node '
                                    '(repeat the flag for several).')
   summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
-  app.run(lambda argv: _main(argv, node.value, summary.value))
+  stdin = flags.DEFINE_bool('stdin', False, 'Then read lines from standard input, one per '
+                            'line, answering each as it arrives (without --node, only those).')
+  app.run(lambda argv: _main(
+      argv, node.value if flags.FLAGS['node'].present or not stdin.value else [],
+      summary.value, _prompted(sys.stdin) if stdin.value else None))
 
 
 if __name__ == '__main__':

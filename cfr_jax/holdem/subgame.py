@@ -1951,6 +1951,17 @@ def locate(game: Subgame, history: str) -> tuple:
   where the line goes wrong when it names no decision node."""
   line = history.strip() or '-'
   histories = game.info.decision_histories
+  board, dealt = cards_lib.parse_cards(game.info.spec['board']), []
+  for m in re.finditer(r'/([^/]*)/', line):  # the line's cards, checked as cards
+    try:
+      card = cards_lib.parse_card(m.group(1))
+    except ValueError as e:
+      raise ValueError(f'betting line {line!r}: {e}') from None
+    if card in board or card in dealt:
+      where = 'on the board' if card in board else 'dealt earlier in the line'
+      raise ValueError(f'betting line {line!r}: {m.group(1)} is {where} '
+                       f'(board {game.info.spec["board"]})')
+    dealt.append(card)
   # A line through a card that isomorphism deals through another's subtree:
   # report the representative's node, its hands mapped back by the permutation.
   rep_line, perm = representative_line(game, line)
