@@ -45,8 +45,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every = 10_000  # exploitability every N iterations (and at the end)
   config.progress_seconds = 10.0  # longest time between progress updates
   # XLA programs compiled once are kept here and reused by later runs of the
-  # same shapes (JAX's persistent compilation cache): '' is
-  # ~/.cache/cfr_jax/xla (or $XDG_CACHE_HOME/cfr_jax/xla), 'none' turns it off.
+  # same shapes (JAX's persistent compilation cache), and hold'em subgames slow
+  # to build in its games/: '' is ~/.cache/cfr_jax/xla (or
+  # $XDG_CACHE_HOME/cfr_jax/xla), 'none' turns both off.
   config.compilation_cache = ''
 
   # Checkpoints: <workdir>/checkpoints, plus read-only extra locations searched

@@ -11,6 +11,7 @@ import ml_collections
 import cfr_jax
 from cfr_jax import solver as solver_lib
 from cfr_jax.sampled import solver as sampled_lib
+from cfr_jax.training import game_cache
 
 
 EXIT_COMPLETE = 0  # the iteration or time budget was reached
@@ -256,7 +257,7 @@ def build_solver(config) -> cfr_jax.Solver:
   if config.dtype == 'float64':
     jax.config.update('jax_enable_x64', True)
   try:
-    game = _load_game(config)
+    game = _load_game(config, cache=True)
     devices = config.get('devices', 1)
     mesh = None if devices == 1 else solver_lib.make_mesh(devices)
     return cfr_jax.make_solver(game, config.algorithm, alternating=config.alternating,
@@ -269,9 +270,11 @@ def build_solver(config) -> cfr_jax.Solver:
     raise ConfigError(str(e).splitlines()[0]) from None
 
 
-def _load_game(config):
+def _load_game(config, cache: bool = False):
   """`config.game` by name, or the hold'em subgame that `config.holdem` describes;
-  'env:<name>' is a generative game (`envs.load_env`), never compiled."""
+  'env:<name>' is a generative game (`envs.load_env`), never compiled. cache:
+  a subgame slow to build is kept beside the compilation cache and loaded
+  from there on later starts (`game_cache`)."""
   if str(config.game).strip().startswith('env:'):
     from cfr_jax import envs  # pylint: disable=g-import-not-at-top
     return envs.load_env(config.game)
@@ -296,11 +299,14 @@ def _load_game(config):
   # A config without the field is a run's config.json from before chance
   # isomorphism (`load_run`, cfr-query): its checkpoints deal every card.
   isomorphism = bool(spec.get('isomorphism', False))
-  return subgame.compile_subgame(subgame.SubgameSpec(
+  spec = subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
       raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
-      buckets=buckets, isomorphism=isomorphism))
+      buckets=buckets, isomorphism=isomorphism)
+  directory = compilation_cache_dir(config) if cache else None
+  return game_cache.load_or_build(spec, lambda: subgame.compile_subgame(spec),
+                                  directory and os.path.join(directory, 'games'))
 
 
 def _split(text: str) -> list[str]:
