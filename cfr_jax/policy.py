@@ -99,8 +99,8 @@ class TabularPolicy:
 
     Keys are stored as UTF-8 bytes (`keys`, dtype S): a flop subgame's 5e7
     keys take 1.9 GB so, where 4-byte-per-character text took 7 GB; they are
-    made and written block by block, never all at once (the flop's export:
-    peak 4.9 -> 1.9 GB, bench/RESULTS.md). The file is written beside `path`
+    made and written block by block, never all at once (the flop's
+    `cfr-export`: peak 5.4 -> 2.2 GB, bench/RESULTS.md). The file is written beside `path`
     and renamed over it when complete: an interrupted export leaves any
     earlier file whole."""
     path = os.fspath(path)
