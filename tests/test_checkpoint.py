@@ -351,8 +351,8 @@ def test_foreign_fingerprint_is_refused_and_saves_continue(
   extra_before = tree_digest(extra)
   loaded = []
   real_load = CheckpointStore._load
-  monkeypatch.setattr(CheckpointStore, "_load", lambda self, r, t: (
-      loaded.append(r.path), real_load(self, r, t))[1])
+  monkeypatch.setattr(CheckpointStore, "_load", lambda self, r, t, *skip: (
+      loaded.append(r.path), real_load(self, r, t, *skip))[1])
 
   store, state, report = restore(clean_dir, extra_locations=[extra])
   assert report.iteration == 300
