@@ -476,9 +476,9 @@ def test_the_sweep_gathers_from_materialised_rows():
   into it, three times per hand (turn config 28.2 -> 24.6 ms per iteration,
   flop 4.55 -> 3.96 s, bit for bit the same; bench/RESULTS.md)."""
   game = subgame.compile_subgame(TURN)
-  f, width = game.sd_seq.shape
-  seq = f's32[{f},{width},2]'
-  sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr')) if seq in b and ' gather(' in b]
+  seqs = [f's32[{f},{width},2]' for f, width in (t.shape for t in game.sd_seq)]
+  sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
+            if any(seq in b for seq in seqs) and ' gather(' in b]
   assert sweeps
   for body in sweeps:
     # At most the board's positions and the rows' values; no reach arithmetic.
@@ -492,9 +492,10 @@ def test_the_sweep_does_not_wrap_its_positions_per_element():
   combination (turn iterations ~10% faster without it, bit for bit the same;
   bench/RESULTS.md). Only the per-board wrap of a board id is left."""
   game = subgame.compile_subgame(TURN)
-  f, width = game.sd_seq.shape
+  f = game.sd_seq[0].shape[0]
+  shapes = [f's32[{f},{t.shape[1]}]' for t in game.sd_seq] + [f',11,{game.num_hands}]']
   sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
-            if ' gather(' in b and (f's32[{f},{width}]' in b or f',11,{game.num_hands}]' in b)]
+            if ' gather(' in b and any(shape in b for shape in shapes)]
   assert len(sweeps) >= 2
   wraps = [line for b in sweeps for line in b.split('\n')
            if 'direction=LT' in line and re.search(rf'pred\[{f},\d+', line)]
@@ -509,12 +510,16 @@ def test_the_sweeps_gather_into_strength_order_pads_nothing():
   bench/RESULTS.md). The entries past 3H repeat hand 0, and no position
   reads their prefix sums."""
   game = subgame.compile_subgame(TURN)
-  f, width = game.sd_seq.shape
-  assert width % kernels.PREFIX_BLOCK == 0 and width - 3 * game.num_hands < kernels.PREFIX_BLOCK
-  assert int(game.sd_idx.max()) <= 3 * game.num_hands
-  assert not np.asarray(game.sd_seq[:, 3 * game.num_hands:]).any()
+  shapes = []
+  for p, (seq, idx) in enumerate(zip(game.sd_seq, game.sd_idx)):
+    f, width = seq.shape
+    hands = 3 * (game.range_span[p][1] - game.range_span[p][0])  # the range's layout
+    assert width % kernels.PREFIX_BLOCK == 0 and width - hands < kernels.PREFIX_BLOCK
+    assert int(idx.max()) <= hands
+    assert not np.asarray(seq[:, hands:]).any()
+    shapes.append(f's32[{f},{width}]')
   gathers = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
-             if f's32[{f},{width}]' in b and ' gather(' in b]
+             if any(shape in b for shape in shapes) and ' gather(' in b]
   assert gathers
   for body in gathers:  # (the board id's index vector is an s32 pad)
     assert not re.search(r'= f32\[[\d,]*\]\{[\d,]*\} pad\(', body), body
@@ -539,7 +544,7 @@ def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
   terminal order (turn config 24.8 -> 18.5 ms per iteration, bit for bit the
   same; bench/RESULTS.md)."""
   game = subgame.compile_subgame(TURN)
-  terms = game.sd_idx.shape[1]
+  terms = game.sd_idx[0].shape[1]
   combining = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
                if b.count(' gather(') >= terms]
   assert combining

@@ -113,9 +113,13 @@ def test_sweep_and_fold_sums_match_dense_card_removal():
   versus = np.sign(strength[:, None] - strength[None, :]) * compat
   assert (strength[:, None] == strength[None, :])[compat].sum() > len(idx)  # ties exist
   rng = np.random.default_rng(0)
-  opp = rng.random((3, game.num_hands)) * (rng.random((3, game.num_hands)) > 0.2)
-  sweep = subgame._board_sweep(game, jnp.asarray(opp), jnp.asarray(0))  # pylint: disable=protected-access
-  np.testing.assert_allclose(sweep, opp @ versus.T, atol=1e-9)
+  for p, (first, end) in enumerate(game.range_span):
+    # The opponent p's reaches: zero outside her range, as in the game (the
+    # sweep lays out her range's hands alone).
+    opp = rng.random((3, game.num_hands)) * (rng.random((3, game.num_hands)) > 0.2)
+    opp[:, :first], opp[:, end:] = 0, 0
+    sweep = subgame._board_sweep(game, jnp.asarray(opp), jnp.asarray(0), p)  # pylint: disable=protected-access
+    np.testing.assert_allclose(sweep, opp @ versus.T, atol=1e-9)
   # Folds: the opponent weight dealt against each hand is the disjoint weight.
   fold = np.asarray(subgame._disjoint(game, jnp.asarray(opp)))  # pylint: disable=protected-access
   np.testing.assert_allclose(fold, opp @ compat.T, atol=1e-9)

@@ -294,11 +294,13 @@ class Subgame:
     fold_terms, show_terms: [Tf], [Ts] which terminals are folds and showdowns.
     alive_card: [53, H] 1 for hands without the card (row 52: every hand).
     holds: [H, 52] one-hot of each hand's cards; hand_cards: [H, 2].
-    sd_seq: [F, S] per showdown board, the hands by strength, then for each
-      card the hands holding it by strength (the sweep's layout: 3H
-      entries), then hand 0 up to S, a multiple of the prefix sum's block
+    sd_seq: per player p (as the opponent whose reach is swept), [F, S_p] per
+      showdown board, p's range's hands by strength, then for each card
+      those holding it by strength (the sweep's layout: 3H_p entries), then
+      hand 0 up to S_p, a multiple of the prefix sum's block
       (`_showdown_tables`).
-    sd_idx: [F, 11, H] positions in the prefix sum of that layout (see _SIGNS).
+    sd_idx: per player p, [F, 11, H] each hand's positions in the prefix sum
+      of p's layout (see _SIGNS).
     sd_group_term, sd_group_board, sd_slot: the showdowns of each band of
       levels (`sweep_bands`) grouped by board, m to a group (see `sd_groups`):
       per slot of each band's [G, m] table the terminal (its index among the
@@ -350,8 +352,8 @@ class Subgame:
   alive_card: jax.Array
   holds: jax.Array
   hand_cards: jax.Array
-  sd_seq: jax.Array
-  sd_idx: jax.Array
+  sd_seq: tuple  # of two arrays
+  sd_idx: tuple
   sd_group_term: jax.Array
   sd_group_board: jax.Array
   sd_slot: jax.Array
@@ -468,15 +470,17 @@ class Subgame:
 _SIGNS = (1, -1, 1, -1, 1, 1, -1, -1, 1, 1, -1)
 
 
-def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray) -> tuple:
-  """(seq [S], idx [11, H]) for one board (the `Subgame.sd_seq` and
-  `sd_idx` layouts); strength: [H] (-1 blocked)."""
+def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray, hands: np.ndarray) -> tuple:
+  """(seq [S], idx [11, H]) for one board and the opponent's range `hands`
+  (the `Subgame.sd_seq` and `sd_idx` layouts); strength: [H] (-1 blocked).
+  Only the opponent's hands are laid out (the others' reach is zero): the
+  sweep's gather and prefix sum cover 3 x her range, not 3 x both ranges."""
   num_h = len(strength)
-  order = np.argsort(strength, kind='stable')
+  order = hands[np.argsort(strength[hands], kind='stable')]
   ranked = strength[order]
-  idx = [np.searchsorted(ranked, strength, 'left'), np.full(num_h, num_h),
+  idx = [np.searchsorted(ranked, strength, 'left'), np.full(num_h, len(order)),
          np.searchsorted(ranked, strength, 'right')]
-  seq, start = [order], num_h
+  seq, start = [order], len(order)
   per_card = {}
   for c in range(cards_lib.NUM_CARDS):
     members = order[(hand_cards[order] == c).any(1)]  # by strength
@@ -493,7 +497,7 @@ def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray) -> tuple:
       begin[hs], end[hs] = b, e
     idx += [lo, begin, end, hi]
   # Extended with hand 0 to a multiple of the prefix sum's block: the sweep's
-  # prefix sums past entry 3H are never read (idx <= 3H), and an unpadded
+  # prefix sums past entry 3H_p are never read (idx <= 3H_p), and an unpadded
   # gather is ~20% cheaper than the pad XLA fused into it (bench/RESULTS.md).
   seq.append(np.zeros(-start % kernels.PREFIX_BLOCK, np.int64))
   return np.concatenate(seq), np.stack(idx)
@@ -888,6 +892,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     runouts.setdefault(nodes[i].runout, len(runouts))
   boards = {}  # showdown board (sorted cards) -> index
   term_board, tables = [], []
+  ranges = [np.flatnonzero(prior[p] > 0) for p in (0, 1)]  # each sweep's opponent
   for i in terminals:
     n = nodes[i]
     if n.kind == _SHOWDOWN:
@@ -896,7 +901,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
         boards[key] = len(boards)
         strength = cards_lib.hand_strength(list(key), live)
         strength[alive(n.runout) == 0] = -1
-        tables.append(_showdown_tables(strength, hand_cards))
+        tables.append([_showdown_tables(strength, hand_cards, h) for h in ranges])
       term_board.append(boards[key])
     else:
       term_board.append(0)
@@ -904,7 +909,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   group_term, group_board, sd_slot, sd_groups = showdown_groups(
       levels, offsets, splits, term_board, term_board)
   if not tables:  # only folds (a subgame where nobody can call): one inert table
-    tables.append(_showdown_tables(np.zeros(num_h, np.int64), hand_cards))
+    tables.append([_showdown_tables(np.zeros(num_h, np.int64), hand_cards, h) for h in ranges])
   stake = [n.contrib[0] if n.kind == _FOLD and n.player == 0 else n.contrib[1]
            for n in (nodes[i] for i in terminals)]
   # A fold node records the folder as `player` (see _public_tree).
@@ -981,7 +986,8 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       fold_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _FOLD]),
       show_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _SHOWDOWN]),
       alive_card=f32(alive_card), holds=f32(holds), hand_cards=i32(hand_cards),
-      sd_seq=i32([t[0] for t in tables]), sd_idx=i32([t[1] for t in tables]),
+      sd_seq=tuple(i32([t[p][0] for t in tables]) for p in (0, 1)),
+      sd_idx=tuple(i32([t[p][1] for t in tables]) for p in (0, 1)),
       sd_group_term=i32(group_term or [0]), sd_group_board=i32(group_board or [0]),
       sd_slot=i32(sd_slot),
       prior=f32(prior), norm=f32(norm),
@@ -1278,26 +1284,27 @@ def _cols(span: tuple | None) -> slice:
 _SWEEP_ELEMENTS = 1 << 22
 
 
-def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array,
+def _board_sweep(game: Subgame, rows: jax.Array, b: jax.Array, opp: int,
                  span: tuple | None = None) -> jax.Array:
-  """[m, H'] the sweep of opponent reaches rows [m, H] at showdowns on board
-  b, for the hands of `span` (default: every hand)."""
+  """[m, H'] the sweep of player opp's reaches rows [m, H] at showdowns on
+  board b, for the hands of `span` (default: every hand)."""
   # Unsigned positions (all >= 0): JAX wraps signed indices (where i < 0:
   # i + n), which XLA computed per gathered element in these, the sweep's
   # two hottest kernels; without it turn iterations ~10% faster, bit for bit.
-  seq = game.sd_seq[b].astype(jnp.uint32)
-  idx = game.sd_idx[b][:, _cols(span)].astype(jnp.uint32)
+  seq = game.sd_seq[opp][b].astype(jnp.uint32)
+  idx = game.sd_idx[opp][b][:, _cols(span)].astype(jnp.uint32)
   zero = jnp.zeros((rows.shape[0], 1), rows.dtype)
   prefix = jnp.concatenate([zero, kernels.prefix_sum(rows[:, seq])], axis=1)
   return sum(sign * prefix[:, idx[j]] for j, sign in enumerate(_SIGNS))
 
 
-def _sweep(game: Subgame, opp: jax.Array, band: int, span: tuple | None = None) -> jax.Array:
+def _sweep(game: Subgame, opp: jax.Array, band: int, player: int,
+           span: tuple | None = None) -> jax.Array:
   """[G * m, H'] per slot of band `band`'s showdown groups (`sd_groups`), the
-  opponent weight that each hand (of `span`; default: every hand) beats minus
-  the weight it loses to, over disjoint hands only, in O(H) per showdown:
-  opp [n, H] the opponent's reaches at the band's terminals (`sd_slot` finds
-  a showdown's row).
+  opponent weight that each hand of `player` (of `span`; default: every hand)
+  beats minus the weight it loses to, over disjoint hands only, in O(H) per
+  showdown: opp [n, H] the opponent's reaches at the band's terminals
+  (`sd_slot` finds a showdown's row).
 
   The showdowns sharing a board share its layout (`sd_groups`): one group's
   gathers read the same positions for each of its rows, so no per-showdown
@@ -1310,7 +1317,7 @@ def _sweep(game: Subgame, opp: jax.Array, band: int, span: tuple | None = None) 
   by XLA and kept alive for a whole iteration (0.24 GB on the flop config).
   """
   num_g, m, g0, s0 = game.sd_groups[band]
-  most = min(max(1, _SWEEP_ELEMENTS // (m * game.sd_seq.shape[1])), num_g)
+  most = min(max(1, _SWEEP_ELEMENTS // (m * game.sd_seq[1 - player].shape[1])), num_g)
   steps = -(-num_g // most)
   batch = -(-num_g // steps)  # as even as the steps allow: padding is work
   pad = steps * batch - num_g  # groups padded with absent rows (read as zeros)
@@ -1318,7 +1325,7 @@ def _sweep(game: Subgame, opp: jax.Array, band: int, span: tuple | None = None) 
   table = jnp.pad(table, ((0, pad), (0, 0)), constant_values=opp.shape[0])
   boards = jnp.pad(game.sd_group_board[g0:g0 + num_g], (0, pad))
   table, boards = table.reshape(steps, batch, m), boards.reshape(steps, batch)
-  sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b, span))
+  sweep = jax.vmap(lambda rows, b: _board_sweep(game, rows, b, 1 - player, span))
 
   def one_batch(i, out):
     # The rows, materialised (`unfused`; board ids are >= 0, and XLA cannot
@@ -1360,20 +1367,20 @@ def terminal_values(game: Subgame, opp: jax.Array, player: int) -> jax.Array:
   Computed as the fused half step does (a sweep per band of levels, then
   level by level: the same shapes, so the same rounding)."""
   t_of = lambda l: slice(game.offsets[l][2], game.offsets[l][2] + game.levels[l][3])
-  shows = _band_sweeps(game, lambda l: opp[t_of(l)])
+  shows = _band_sweeps(game, lambda l: opp[t_of(l)], player)
   parts = [_level_terminal_values(game, opp[t_of(l)], shows.get(l), player, l)
            for l, (_, _, _, nt) in enumerate(game.levels) if nt]
   return jnp.concatenate(parts) if parts else opp
 
 
-def _band_sweeps(game: Subgame, opp_of, span: tuple | None = None) -> dict:
-  """{level: its band's sweep (`_sweep`, for the hands of `span`)} for every
-  level with showdowns; opp_of(l): [nt, H] the opponent's reaches at level
-  l's terminals."""
+def _band_sweeps(game: Subgame, opp_of, player: int, span: tuple | None = None) -> dict:
+  """{level: its band's sweep (`_sweep`, for `player`'s hands of `span`)} for
+  every level with showdowns; opp_of(l): [nt, H] the opponent's reaches at
+  level l's terminals."""
   out = {}
   for b, (first, end) in enumerate(sweep_bands(game.levels, game.splits)):
     rows = [opp_of(l) for l in range(first, end)]
-    swept = _sweep(game, jnp.concatenate(rows) if len(rows) > 1 else rows[0], b, span)
+    swept = _sweep(game, jnp.concatenate(rows) if len(rows) > 1 else rows[0], b, player, span)
     out.update({l: swept for l in range(first, end)})
   return out
 
@@ -1779,7 +1786,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   first, end = span
   at_stubs, probed = [], None
   below = None
-  shows = _band_sweeps(game, lambda l: stored[l][1], span)
+  shows = _band_sweeps(game, lambda l: stored[l][1], me, span)
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
     d0, c0, _ = game.offsets[l]
