@@ -1,7 +1,6 @@
 """Tabular policies keyed by infoset strings, with export to .npz, JSON and OpenSpiel."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import zipfile
@@ -9,6 +8,7 @@ import zipfile
 import jax
 import numpy as np
 
+from cfr_jax import atomic
 from cfr_jax import heap
 from cfr_jax.placement import to_device
 
@@ -27,20 +27,6 @@ def _check_dict_fits(rows: int, what: str) -> None:
         f'{what}: a dict of {rows:,} infosets needs ~{need / 2**30:.1f} GiB, '
         f'{available / 2**30:.1f} GiB is available; read rows by key '
         '(action_probabilities), or write a file (save_json streams, save_npz is compact)')
-
-
-@contextlib.contextmanager
-def _replacing(path: str):
-  """Yields a temporary path beside `path`, renamed over `path` if the block
-  completes and removed if it raises: a failed or interrupted export (a full
-  disk, a flop's minutes of writing killed) leaves any earlier file whole."""
-  part = f'{path}.{os.getpid()}.partial'
-  try:
-    yield part
-    os.replace(part, path)
-  finally:
-    if os.path.exists(part):
-      os.remove(part)
 
 
 class TabularPolicy:
@@ -110,7 +96,7 @@ class TabularPolicy:
                 max((len(k.encode()) for k in keys), default=0))
     members = dict(probs=self.probs, legal=self.legal,
                    actions=np.asarray(self.info.action_labels), game=np.asarray(self.info.name))
-    with _replacing(path) as part, zipfile.ZipFile(part, 'w', zipfile.ZIP_DEFLATED,
+    with atomic.replacing(path) as part, zipfile.ZipFile(part, 'w', zipfile.ZIP_DEFLATED,
                                                    allowZip64=True) as z:
       with z.open('keys.npy', 'w', force_zip64=True) as f:
         np.lib.format.write_array_header_1_0(f, {
@@ -173,7 +159,7 @@ class TabularPolicy:
     rows) after each block of rows, if given. Written beside `path` and
     renamed over it when complete, as `save_npz`."""
     total, done = len(self.keys), 0
-    with _replacing(os.fspath(path)) as part, open(part, 'w') as f:
+    with atomic.replacing(os.fspath(path)) as part, open(part, 'w') as f:
       f.write('{')
       for keys, first, slots, labels in self._blocks():
         probs = self.probs[first:first + len(keys)][:, slots]

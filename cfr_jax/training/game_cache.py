@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import jax
 
+from cfr_jax import atomic
+
 MIN_BUILD_SECONDS = 2.0
 KEEP = 8
 _SUFFIX = '.game.pkl'
@@ -89,18 +91,13 @@ def _store(game: Any, path: str) -> None:
   """Writes the game beside `path` and renames it there (a reader never sees
   a partial file), then drops all but the `KEEP` most recently used."""
   directory = os.path.dirname(path)
-  part = f'{path}.{os.getpid()}.partial'
   try:
     os.makedirs(directory, exist_ok=True)
-    with open(part, 'wb') as f:
+    with atomic.replacing(path) as part, open(part, 'wb') as f:
       pickle.dump(game, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(part, path)
   except Exception as e:  # pylint: disable=broad-except
     print(f'note: the built game is not kept for later starts ({e.__class__.__name__}: '
           f'{getattr(e, "strerror", None) or e})', flush=True)
-  finally:
-    with contextlib.suppress(OSError):
-      os.remove(part)
   used = {}
   for name in os.listdir(directory) if os.path.isdir(directory) else ():
     if name.endswith(_SUFFIX):

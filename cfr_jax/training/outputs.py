@@ -5,27 +5,18 @@ import json
 import math
 import os
 import sys
-import threading
 import time
+
+from cfr_jax import atomic
 
 
 def write_text_atomic(path: str, text: str) -> None:
   """Writes `text` so that a concurrent reader sees the old or the new file,
-  whole; on any error the temporary file is removed and the OSError raised."""
-  # Thread id too: a second signal's handler thread may write while the loop does.
-  tmp = f'{path}.tmp.{os.getpid()}.{threading.get_ident()}'
-  try:
-    with open(tmp, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.remove(tmp)
-    except OSError:
-      pass
-    raise
+  whole (`atomic.replacing`); on any error the OSError is raised."""
+  with atomic.replacing(path) as tmp, open(tmp, 'w') as f:
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def write_json_atomic(path: str, payload: dict) -> None:
