@@ -1246,12 +1246,20 @@ def reaches(game: Subgame, policy: list, players: tuple = (0, 1),
     pd0, pnd = game.offsets[l - 1][0], game.levels[l - 1][1]
     # Parents are the previous level's decisions (the rest are chance nodes,
     # whose edges `_grow` does not weight: any index in range serves them).
-    local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
-    taken = (policy[l - 1][local, :, game.edge_slot[edges]] if pnd else
+    taken = (_taken(game, policy[l - 1], edges, pd0, pnd) if pnd else
              jnp.ones((nd + nc + nt, game.num_hands), dtype))  # [n, H]
     rows.append(jnp.stack([_grow(game, rows[-1][i], taken, edges, p)
                            for i, p in enumerate(players)]))
   return rows
+
+
+def _taken(game: Subgame, policy: jax.Array, edges: slice, pd0: int, pnd: int) -> jax.Array:
+  """[n, H] the probability of each edge's action at its parent, one of the
+  pnd decisions from pd0 whose policy [pnd, H, A] is given. Edges below
+  chance nodes read any entry (`_grow` does not weight them)."""
+  local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0)).astype(jnp.uint32)
+  return policy.at[local, :, game.edge_slot[edges].astype(jnp.uint32)].get(
+      mode='promise_in_bounds')  # unsigned, in range: as `_rows`
 
 
 def _grow(game: Subgame, parent: jax.Array, taken: jax.Array, edges: slice, p: int):
@@ -1259,7 +1267,7 @@ def _grow(game: Subgame, parent: jax.Array, taken: jax.Array, edges: slice, p: i
   (parent: [nodes of the previous level, H]) times p's probability of the
   action taken there (taken: [n, H]), with the hands a dealt card blocks removed."""
   factor = jnp.where(game.edge_mover[edges][:, None] == p, taken, 1)
-  return parent[game.edge_parent[edges]] * factor * _alive(game, game.edge_card[edges])
+  return _rows(parent, game.edge_parent[edges]) * factor * _alive(game, game.edge_card[edges])
 
 
 def _alive(game: Subgame, cards: jax.Array, span: tuple | None = None) -> jax.Array:
@@ -1405,14 +1413,13 @@ def _backward(game: Subgame, leaf: jax.Array, policy: list, player: int,
   cols, out = slice(*span), lambda x: jnp.pad(
       x, [(0, 0)] * (x.ndim - 1) + [(span[0], game.num_hands - span[1])])
   leaf = leaf[:, cols]
-  below, cfv = None, []
+  below, cfv = None, []  # below: the next level's values and a zero row (`_rows`)
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
     d0, c0, t0 = game.offsets[l]
     parts = []
     if nd:
-      padded = jnp.concatenate([below, jnp.zeros_like(below[:1])])
-      child = padded[game.dec_child[d0:d0 + nd]]  # [nd, A, H']
+      child = _rows(below, game.dec_child[d0:d0 + nd])  # [nd, A, H']
       mine = (game.dec_player[d0:d0 + nd] == player)[:, None]
       if respond is None:
         value = _expect(child, policy[l][:, cols])
@@ -1420,36 +1427,57 @@ def _backward(game: Subgame, leaf: jax.Array, policy: list, player: int,
         value = _best(game, child, d0, respond, span)
       if l == stop:
         return None, out(child)
-      parts.append(jnp.where(mine, value, child.sum(1)))
+      parts.append(jnp.where(mine, value, _total(child)))
       cfv.append(child)
     if nc:
       parts.append(_chance_values(game, below, c0, nc, span))
     if nt:
       parts.append(leaf[t0:t0 + nt])
-    below = jnp.concatenate(parts)
+    below = jnp.concatenate(parts + [jnp.zeros_like(leaf[:1])])
   return out(below[0]), out(jnp.concatenate(cfv[::-1]))
+
+
+def _rows(x: jax.Array, idx: jax.Array) -> jax.Array:
+  """idx.shape + x.shape[1:]: x[idx] for indices known to be in range.
+
+  Unsigned and promised in bounds: JAX wraps negative signed indices, and a
+  masked gather (`mode='fill'`) checks each gathered element; both are code
+  in every kernel the gather fuses into. The backward passes' gathers of
+  children read a level's values followed by a zero row, the "one past the
+  end" that absent children index, so no child index is out of range. With
+  these gathers masked or wrapping, the flop's run chunk was 101,756 HLO
+  instructions instead of 82,032 and 9% slower per iteration; a program's
+  host memory grows with its instructions (bench/RESULTS.md)."""
+  return x.at[idx.astype(jnp.uint32)].get(mode='promise_in_bounds')
 
 
 def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int,
                    span: tuple | None = None) -> jax.Array:
   """[nc, H] the values of chance nodes c0:c0 + nc: the average over the
-  cards each deals of its child's values (below: [next level's nodes, H]),
-  without the hands the card blocks. With isomorphism a card's values are its
-  representative's child's, gathered through the card's hand permutation
-  (one flat gather, so no [nc, K, H] index table is built beyond the
-  result's own shape). Shared by the fused and whole-tree passes.
+  cards each deals of its child's values (below: the next level's nodes'
+  values [n, H] and a zero row, see `_rows`), without the hands the card
+  blocks. With isomorphism a card's values are its representative's child's,
+  gathered through the card's hand permutation (one flat gather, so no
+  [nc, K, H] index table is built beyond the result's own shape). Shared by the fused and whole-tree passes.
   span: values of the hands first:end alone (H = end - first). A range is
   symmetric wherever isomorphism deals, so its permutations stay in it."""
   child_idx = game.chance_child[c0:c0 + nc]  # [nc, K]; absent: one past the end
   if game.hand_perm is None:
-    child = jnp.take(below, child_idx, axis=0, mode='fill', fill_value=0)  # [nc, K, H]
+    child = _rows(below, child_idx)  # [nc, K, H]
   else:
     num_h, first = below.shape[1], 0 if span is None else span[0]
     perm = game.hand_perm[:, _cols(span)] - first
     flat = child_idx[:, :, None] * num_h + perm[game.chance_perm[c0:c0 + nc]]
-    child = jnp.take(below.reshape(-1), flat, mode='fill', fill_value=0)
+    child = _rows(below.reshape(-1), flat)
   child = child * _alive(game, game.chance_card[c0:c0 + nc], span)
   return child.sum(1) / game.chance_count[c0:c0 + nc, None]
+
+
+def _total(child: jax.Array) -> jax.Array:
+  """[n, H] sum_a child[:, a], added in a fixed order (as `_expect`): XLA
+  reduces an axis in an order that depends on the reduction's fusion, which
+  differs between the fused and whole-tree passes."""
+  return sum(child[:, a] for a in range(child.shape[1]))
 
 
 def _expect(child: jax.Array, policy: jax.Array) -> jax.Array:
@@ -1561,8 +1589,10 @@ def _level_policy(game: Subgame, sigma: jax.Array, d0: int, nd: int,
       continue
     sym = game.dec_sym[lo:hi]  # [n, M]
     part = probs[lo - d0:hi - d0]
-    perms = game.hand_perm[:, cols][sym] - lo_s  # [n, M, H]
-    mean = sum(jnp.take_along_axis(part, perms[:, m, :, None], axis=1)
+    # Unsigned and promised in bounds, as in `_rows`: permutations of the span.
+    perms = (game.hand_perm[:, cols] - lo_s).astype(jnp.uint32).at[
+        sym.astype(jnp.uint32)].get(mode='promise_in_bounds')  # [n, M, H]
+    mean = sum(jnp.take_along_axis(part, perms[:, m, :, None], axis=1, mode='promise_in_bounds')
                for m in range(sym.shape[1])) / sym.shape[1]
     pieces += [probs[done - d0:lo - d0], jnp.where((sym != 0).any(1)[:, None, None], mean, part)]
     done = hi
@@ -1698,10 +1728,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
     else:
       pd0, pnd, policy = prev
 
-      def taken(edges, pd0=pd0, pnd=pnd, policy=policy):
-        """[n, H] the parent's probability of each edge's action (`reaches`)."""
-        local = jnp.clip(game.edge_dec[edges] - pd0, 0, max(pnd - 1, 0))
-        return policy[local, :, game.edge_slot[edges]]
+      taken = functools.partial(_taken, game, policy, pd0=pd0, pnd=pnd)
 
       # Only decisions and chance nodes have children: terminals' reaches are
       # computed for the opponent alone, and never kept for the next level.
@@ -1785,7 +1812,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
   span = game.range_span[me]
   first, end = span
   at_stubs, probed = [], None
-  below = None
+  below = None  # the next level's values and a zero row (`_rows`)
   shows = _band_sweeps(game, lambda l: stored[l][1], me, span)
   for l in range(len(game.levels) - 1, -1, -1):
     _, nd, nc, nt = game.levels[l]
@@ -1794,15 +1821,12 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
     kept = stored[l][2] if len(stored[l]) > 2 else None
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
     parts = []
-    if below is not None and not below.shape[0]:  # an empty level (in a split's part):
-      below = jnp.zeros((1, end - first), own.dtype)  # its "one past the end" row
-    # Absent children index one past the level's end: read as zeros.
-    children = lambda idx, below=below: jnp.take(below, idx, axis=0, mode='fill', fill_value=0)
+    children = functools.partial(_rows, below)
     if nd:
       values = []
       for c, c2 in _chunks(a, b, nd, _update_decisions(game)):
         if c >= b or c2 <= a:  # the other player's decisions: children summed
-          values.append(children(game.dec_child[d0 + c:d0 + c2]).sum(1))
+          values.append(_total(children(game.dec_child[d0 + c:d0 + c2])))
           continue
         for lo, hi, slots in _pieces(game, d0 + c, d0 + c2):
           child = children(game.dec_child[lo:hi])  # [n, A, H']
@@ -1861,9 +1885,7 @@ def fused_backward(game: Subgame, state: Any, player: int, stored: list, strateg
       parts.append(chance)
     if nt:
       parts.append(_level_terminal_values(game, opp, shows.get(l), me, l, span))
-    if not parts:  # a level with no node (above a split's cut)
-      parts.append(jnp.zeros((0, end - first), own.dtype))
-    below = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+    below = jnp.concatenate(parts + [jnp.zeros((1, end - first), own.dtype)])
   out = below[0] if stub_values is not None or not at_stubs else jnp.concatenate(at_stubs)
   if probe is not None:
     assert probed is not None, f'no decisions of player {me} at level {probe[0]}'
