@@ -37,6 +37,7 @@ from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
+from cfr_jax.training import game_cache
 from cfr_jax.training import lock as lock_lib
 from cfr_jax.training.instances import run_instances
 from cfr_jax.training.signals import StopSignals
@@ -330,8 +331,9 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
     game = f"the hold'em subgame on {spec.get('board')}"
   print(f'building {game}...', flush=True)
   began = time.monotonic()
+  game_cache.outcomes.clear()
   solvers = [build_solver(c) for c in configs]
-  print(f'built in {time.monotonic() - began:.1f} s', flush=True)
+  print(game_cache.built_text(time.monotonic() - began), flush=True)
   processes = _Processes()
   try:
     with contextlib.ExitStack() as stack:
