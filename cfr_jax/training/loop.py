@@ -106,8 +106,11 @@ class _Run:
         'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
 
 
-def _prepare_workdir(workdir: str) -> str:
+def _prepare_workdir(workdir: str, what: str = 'workdir') -> str:
+  """The directory, made and proved writable; else a ConfigError (one line)."""
   workdir = os.path.abspath(os.path.expanduser(workdir))
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f'{what} {workdir} is not a directory')
   try:
     os.makedirs(workdir, exist_ok=True)
     probe = os.path.join(workdir, f'.write_probe.{socket.gethostname()}.{os.getpid()}')
@@ -115,8 +118,15 @@ def _prepare_workdir(workdir: str) -> str:
       f.write('ok')
     os.remove(probe)
   except OSError as e:
-    raise ConfigError(f'cannot write to workdir {workdir}: {e.strerror or e}') from None
+    raise ConfigError(f'cannot write to {what} {workdir}: {e.strerror or e}') from None
   return workdir
+
+
+def _prepare_mirror(config) -> None:
+  """config.mirror_to, like the workdir, must be a directory this process can
+  write: refused before anything runs, not an error logged at every save."""
+  if config.get('mirror_to'):
+    _prepare_workdir(config.mirror_to, 'config.mirror_to')
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:
@@ -129,6 +139,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   validate(config)
   initialize_distributed(config)  # before anything else touches JAX
   workdir = _prepare_workdir(workdir)
+  _prepare_mirror(config)
   use_compilation_cache(config)
   try:
     with _locked([workdir]):
@@ -192,6 +203,7 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   """
   validate(config)
   workdir = _prepare_workdir(workdir)
+  _prepare_mirror(config)
   use_compilation_cache(config)
   with _locked([workdir]):
     return _run_vmapped(config, workdir)
@@ -381,7 +393,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     try:
       store = stack.enter_context(checkpoint_lib.CheckpointStore(
           os.path.join(workdir, 'checkpoints'), extra_locations=extra,
-          fingerprint=fingerprint, mirror_to=config.mirror_to or None,
+          fingerprint=fingerprint,
+          mirror_to=os.path.expanduser(config.mirror_to) if config.mirror_to else None,
           max_to_keep=int(config.keep_checkpoints)))
     except ValueError as e:  # mirror_to is the checkpoint directory itself
       raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '
