@@ -324,13 +324,15 @@ def test_signal_before_training_starts_is_one_line(tmp_path):
 
 # What a run prints: quiet first runs, notes said once, no stray tracebacks.
 def test_first_run_extra_location_and_end_messages(tmp_path):
-  missing = tmp_path / 'nowhere'
+  missing, file = tmp_path / 'nowhere', tmp_path / 'a_file'
+  file.write_text('')
   code, out, err = train(tmp_path / 'run', '--config.max_iterations=300',
                          '--config.chunk_iterations=100', '--config.eval_every=100',
-                         f'--config.extra_locations={missing}')
+                         f'--config.extra_locations={missing},{file}')
   assert code == training.EXIT_COMPLETE
   assert 'STARTING FRESH' not in out and 'new run in' in out
-  assert out.count(str(missing)) == 1 and 'does not exist' in out
+  assert out.count(str(missing)) == 1 and f'{missing} does not exist' in out
+  assert f'{file} is not a directory' in out
   assert not [l for l in err.splitlines() if l[:1] in ('W', 'E') and l[1:5].isdigit()]
   assert 'chips' in out and 'progress.json' in out and 'export' in out
 

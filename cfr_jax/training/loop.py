@@ -388,7 +388,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     extra = _split(config.extra_locations)
     for location in extra:
       if processes.primary and not os.path.isdir(location):
-        print(f'{tag}note: extra location {location} does not exist; nothing to restore '
+        what = 'is not a directory' if os.path.exists(location) else 'does not exist'
+        print(f'{tag}note: extra location {location} {what}; nothing to restore '
               'from there', flush=True)
     try:
       store = stack.enter_context(checkpoint_lib.CheckpointStore(
