@@ -135,11 +135,38 @@ def _write(path, text):
     (['--config.max_iterations=1e3'], ['--config.max_iterations=1e3: expected a whole number']),
     (['--config.distributed=1'], ['--config.distributed=1: expected a block of fields']),
     (['--workdr=x'], ['workdir']),
+    (['--flagfile=/nonexistent/flags'], ['error: Unable to open flagfile', '/nonexistent/']),
+    # The state counts iterations in int32: a larger budget would wrap it.
+    (['--config.max_iterations=3000000000', '--config.time_budget_minutes=0.01'],
+     ['config.max_iterations must be at most 2,147,483,647', 'time_budget_minutes']),
 ])
 def test_flag_mistakes_are_one_line_and_exit_1(tmp_path, args, fragments):
   workdir = tmp_path / 'run'
   one_line_error(launch('train', f'--workdir={workdir}', *args), *fragments)
   assert not workdir.exists()  # nothing was run
+
+
+def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
+  """--workdir= (an unset shell variable, say) trained in runs/<config> before."""
+  one_line_error(script('cfr-train', '--config=kuhn', '--workdir=', *KUHN_200, cwd=tmp_path),
+                 '--workdir needs a value', 'runs/kuhn')
+  assert not (tmp_path / 'runs').exists()
+
+
+def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
+  """num_instances=100000 started processes until the machine ground to a halt."""
+  from cfr_jax import heap  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import instances  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(heap, 'available_memory', lambda: 2**30)
+  config, _ = train.load_config('kuhn')
+  config.num_instances, config.max_iterations = 6, 10
+  with pytest.raises(training.ConfigError,
+                     match=r'config\.num_instances=6 would start 6 processes.*at most 5 here'):
+    instances.run_instances(config, str(tmp_path))
+  assert not os.listdir(tmp_path)  # no instance was started
+  config.num_instances, config.sweep_field, config.sweep_values = 1, 'alpha', '1,2,3,4,5,6'
+  with pytest.raises(training.ConfigError, match=r'config\.sweep_values \(6 values\)'):
+    instances.run_instances(config, str(tmp_path))
 
 
 @pytest.mark.parametrize('source,fragments', [
@@ -216,6 +243,44 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   assert not (tmp_path / 'p.json').exists()
 
 
+def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
+  (tmp_path / 'a_file').write_text('')
+  one_line_error(launch('export', '', f'--out={tmp_path}/p.json'), 'give one run directory')
+  one_line_error(launch('export', str(tmp_path / 'a_file'), f'--out={tmp_path}/p.json'),
+                 'a_file is a file')
+  one_line_error(launch('query', '', '--node=b10'), 'give one run directory')
+  one_line_error(launch('query', str(kuhn_run), '--node=b10'), 'is a kuhn run')
+  assert not (tmp_path / 'p.json').exists()
+
+
+@pytest.mark.parametrize('name,args,fragments', [
+    ('query', ['--nod=b10'], ["Unknown command line flag 'nod'", 'node']),
+    ('query', ['--summary=maybe'], ['--summary=maybe']),
+    ('export', ['--ot=p.json'], ["Unknown command line flag 'ot'"]),
+    ('status', ['--foo'], ["Unknown command line flag 'foo'"]),
+    ('plot', ['--out'], ['--out']),
+])
+def test_flag_mistakes_of_the_other_scripts_are_one_line(kuhn_run, name, args, fragments):
+  """absl printed 'FATAL Flags parsing error: ...' and a second line."""
+  one_line_error(launch(name, str(kuhn_run), *args), *fragments)
+
+
+@pytest.mark.parametrize('name', ['cfr-export', 'cfr-query'])
+def test_ctrl_c_while_a_run_loads_is_one_line(kuhn_run, tmp_path, name):
+  """SIGINT while the run is restored (seconds on a flop) printed a
+  KeyboardInterrupt traceback; now one line and exit 75, nothing written."""
+  module, func = entry_points()[name].split(':')
+  code = ('import os, signal, sys; from cfr_jax import training; '
+          'training.load_run = lambda *a, **k: os.kill(os.getpid(), signal.SIGINT); '
+          f'sys.argv[0] = {name!r}; from {module} import {func}; sys.exit({func}())')
+  flag = '--out=p.json' if name == 'cfr-export' else '--node=-'
+  proc = subprocess.run([sys.executable, '-c', code, str(kuhn_run), flag],
+                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=180)
+  assert proc.returncode == training.EXIT_INTERRUPTED, proc.stderr
+  assert proc.stderr.strip() == 'SIGINT: exiting'
+  assert not os.listdir(tmp_path)
+
+
 def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   proc = script('cfr-status', str(kuhn_run), cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr
@@ -240,6 +305,17 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   one_line_error(launch('plot', str(kuhn_run), f'--out={tmp_path / "e.txt"}'),
                  'cannot write .txt files', '.png')
   assert not (tmp_path / 'e.txt').exists()
+  # No file name, or a directory: refused (matplotlib wrote '.png' or '<dir>.png').
+  for out in ('', str(tmp_path)):
+    one_line_error(script('cfr-plot', str(kuhn_run), f'--out={out}', cwd=tmp_path),
+                   'give an image file to write')
+  assert not (tmp_path / '.png').exists() and not os.path.exists(f'{tmp_path}.png')
+  # No extension: matplotlib's default format, and the line names the file written.
+  proc = script('cfr-plot', str(kuhn_run), '--out=curve', cwd=tmp_path)
+  assert proc.returncode == 0 and 'wrote curve.png' in proc.stdout, proc.stderr
+  # Nothing found: one line (the note repeated what the error says).
+  one_line_error(launch('plot', str(tmp_path / 'typo')), 'no exploitability metrics under')
+  one_line_error(launch('status', str(tmp_path / 'typo')), 'no progress.json under')
 
 
 def test_progress_rates_stay_readable_for_slow_solvers():

@@ -88,3 +88,28 @@ def test_a_broken_or_unwritable_cache_only_costs_the_build(tmp_path, builds, cap
   config.compilation_cache = 'none'
   config_lib._load_game(config, cache=True)  # pylint: disable=protected-access
   assert len(builds) == 4
+
+
+def test_the_launcher_says_whether_it_built_or_loaded_the_game(tmp_path):
+  """'built in X s (kept in <dir>)' the first time, 'loaded from the game
+  cache' the next, never 'built' for a game read from disk."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  code = ('import sys; from cfr_jax.training import game_cache; '
+          'game_cache.MIN_BUILD_SECONDS = 0.0; from cfr_jax.cli.train import main; '
+          "sys.argv[0] = 'cfr-train'; main()")
+  cache = tmp_path / 'xla'
+  args = [sys.executable, '-c', code, '--config=holdem_river', f'--workdir={tmp_path / "run"}',
+          f'--config.compilation_cache={cache}', '--config.max_iterations=2',
+          '--config.chunk_iterations=2', '--config.eval_every=2']
+  env = {**os.environ, 'PYTHONPATH': repo, 'JAX_PLATFORMS': 'cpu'}
+  lines = []
+  for more in ([], ['--config.max_iterations=4']):
+    proc = subprocess.run(args + more, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines.append(next(l for l in proc.stdout.splitlines() if ' in ' in l and ' s' in l))
+  assert lines[0].startswith('built in ') and f'(kept in {cache / "games"})' in lines[0]
+  assert lines[1].startswith('loaded from the game cache in ') and 'built' not in lines[1]
+  assert str(cache / 'games') in lines[1]

@@ -252,19 +252,31 @@ def test_disk_full_between_saves(tmp_path):
     assert progress(workdir)['restored_from']['iteration'] == kept[-1]
 
 
-@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'mirror_is_primary'])
+@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'mirror_is_primary',
+                                  'mirror_is_dev_null', 'mirror_is_under_a_file'])
 def test_unwritable_outputs_are_one_line(tmp_path, case):
+  """An unusable mirror_to is refused up front like an unusable workdir (exit 1,
+  nothing run), not an error logged at every save of a run that 'completes'."""
   flags = ['--config.max_iterations=200']
   if case == 'metrics_is_a_directory':
     os.makedirs(tmp_path / 'metrics.jsonl')
     want = training.EXIT_FAILURE
-  else:
+  elif case == 'mirror_is_primary':
     flags.append(f'--config.mirror_to={tmp_path}/checkpoints')
+    want = training.EXIT_USAGE
+  else:
+    (tmp_path.parent / f'{tmp_path.name}.file').write_text('')
+    mirror = ('/dev/null' if case == 'mirror_is_dev_null' else
+              f'{tmp_path.parent / tmp_path.name}.file/mirror')
+    flags.append(f'--config.mirror_to={mirror}')
     want = training.EXIT_USAGE
   code, _, err = train(tmp_path, *flags)
   assert code == want
   (line,) = one_line_error(err)
   assert line.startswith('error:')
+  if case.startswith('mirror_is_') and case != 'mirror_is_primary':
+    assert 'config.mirror_to' in line and 'not a directory' in line.lower(), line
+    assert not (tmp_path / 'checkpoints').exists()  # refused before anything ran
 
 
 # Signals: each one counts, messages say what happens, nothing is a traceback.
@@ -312,13 +324,15 @@ def test_signal_before_training_starts_is_one_line(tmp_path):
 
 # What a run prints: quiet first runs, notes said once, no stray tracebacks.
 def test_first_run_extra_location_and_end_messages(tmp_path):
-  missing = tmp_path / 'nowhere'
+  missing, file = tmp_path / 'nowhere', tmp_path / 'a_file'
+  file.write_text('')
   code, out, err = train(tmp_path / 'run', '--config.max_iterations=300',
                          '--config.chunk_iterations=100', '--config.eval_every=100',
-                         f'--config.extra_locations={missing}')
+                         f'--config.extra_locations={missing},{file}')
   assert code == training.EXIT_COMPLETE
   assert 'STARTING FRESH' not in out and 'new run in' in out
-  assert out.count(str(missing)) == 1 and 'does not exist' in out
+  assert out.count(str(missing)) == 1 and f'{missing} does not exist' in out
+  assert f'{file} is not a directory' in out
   assert not [l for l in err.splitlines() if l[:1] in ('W', 'E') and l[1:5].isdigit()]
   assert 'chips' in out and 'progress.json' in out and 'export' in out
 

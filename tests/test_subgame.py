@@ -339,6 +339,31 @@ def test_a_line_naming_a_bad_card_says_which():
       subgame.locate(game, line)
 
 
+@pytest.mark.parametrize('name', ['holdem_river', 'holdem_turn'])
+def test_a_line_naming_no_node_hints_at_cards_only_where_they_are_dealt(name):
+  """The hint's example card is one the tree deals (never one on the board); a
+  river subgame deals none, and its hint says so only to a line with a card."""
+  from cfr_jax.cli import train  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
+  config, _ = train.load_config(name)
+  config.holdem.board = config.holdem.board.replace('3d', '7h')  # "kk/7h/" was the example
+  game = config_lib._load_game(config)  # pylint: disable=protected-access
+  board = config.holdem.board.split()
+  errors = {}
+  for line in ('b10x', 'kk/Ad/x' if name == 'holdem_river' else 'kk/Ad/x/2c/'):
+    with pytest.raises(ValueError, match='no decision node') as e:
+      subgame.locate(game, line)
+    errors[line] = str(e.value)
+  if name == 'holdem_river':
+    assert not any('dealt card' in e or 'e.g.' in e for e in errors.values()), errors
+    assert 'no card is dealt' in errors['kk/Ad/x'] and 'no card' not in errors['b10x']
+  else:
+    for error in errors.values():
+      (example,) = re.findall(r'e\.g\. "([^"]+)"', error)
+      card = re.fullmatch(r'[^/]*/(..)/', example).group(1)
+      assert card not in board and example in game.info.decision_histories, error
+
+
 def test_mixed_river_solves_below_half_a_percent_of_the_pot():
   import cfr_jax  # pylint: disable=g-import-not-at-top
   game = subgame.compile_subgame(MIXED)

@@ -11,3 +11,31 @@ same function, so `python -m launch.<name>` from the repository root works too.
 The logic lives in the functions next to `main()`, importable without
 defining any flag.
 """
+import sys
+
+from absl import app
+from absl import flags
+
+EXIT_USAGE, EXIT_INTERRUPTED = 1, 75  # as the launcher's (training.EXIT_*)
+
+
+def parse_flags(argv: list) -> list:
+  """absl's parser, with a mistyped flag or value in one line (`error: ...`)
+  and exit 1, where absl prints two lines ('FATAL Flags parsing error')."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = (str(e).strip().splitlines() or [''])[0]
+    print(f'error: {message.removeprefix("ERROR:: ")}', file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def run(main) -> None:
+  """app.run(main) for cfr-query, cfr-export, cfr-status and cfr-plot: flag
+  mistakes in one line (`parse_flags`), and Ctrl-C (while JAX loads a run,
+  say) one line and exit 75, never a KeyboardInterrupt traceback."""
+  try:
+    app.run(main, flags_parser=parse_flags)
+  except KeyboardInterrupt:
+    print('SIGINT: exiting', file=sys.stderr)  # (the launcher's words)
+    sys.exit(EXIT_INTERRUPTED)

@@ -15,10 +15,10 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from cfr_jax import cli
 from cfr_jax import training
 
 FORMATS = ('.npz', '.json')
@@ -41,8 +41,8 @@ def export_policy(workdir: str, out: str) -> str:
           f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
           f'{os.path.join(workdir, instances[0])}')
     if not os.path.isdir(workdir):
-      raise training.ConfigError(f'{workdir} does not exist: give the --workdir of a '
-                                 'cfr-train run')
+      what = 'is a file' if os.path.exists(workdir) else 'does not exist'
+      raise training.ConfigError(f'{workdir} {what}: give the --workdir of a cfr-train run')
   solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(
@@ -72,7 +72,7 @@ def export_policy(workdir: str, out: str) -> str:
 
 def _main(argv, out: str) -> int:
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2:
+  if len(argv) != 2 or not argv[1].strip():
     print('error: give one run directory: cfr-export <workdir> --out=<policy.npz or .json>',
           file=sys.stderr)
     return training.EXIT_USAGE
@@ -87,7 +87,7 @@ def _main(argv, out: str) -> int:
 def main() -> None:
   """The `cfr-export` console script."""
   out = flags.DEFINE_string('out', 'policy.npz', 'File to write: .npz or .json.')
-  app.run(lambda argv: _main(argv, out.value))
+  cli.run(lambda argv: _main(argv, out.value))
 
 
 if __name__ == '__main__':

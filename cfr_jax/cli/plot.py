@@ -9,9 +9,10 @@ import json
 import os
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
+
+from cfr_jax import cli
 
 
 def read_curve(workdir: str, skipped=None):
@@ -41,7 +42,9 @@ def read_curve(workdir: str, skipped=None):
   return [points[k] for k in sorted(points)]
 
 
-def _runs(roots):
+def _runs(roots, missing):
+  """The directories under `roots` holding a metrics.jsonl; roots with none
+  are appended to `missing`."""
   for root in roots:
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
@@ -49,8 +52,8 @@ def _runs(roots):
       if 'metrics.jsonl' in filenames:
         found = True
         yield dirpath
-    if not found:  # a mistyped path among several is said, not left out in silence
-      print(f'note: no metrics.jsonl under {root}', file=sys.stderr)
+    if not found:
+      missing.append(root)
 
 
 def _main(argv, out: str) -> int:
@@ -66,17 +69,24 @@ def _main(argv, out: str) -> int:
   except ImportError:
     print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
     return 1
+  if not out.strip() or os.path.isdir(out):
+    print(f'error: --out={out}: give an image file to write, e.g. --out=exploitability.png',
+          file=sys.stderr)
+    return 1
   # The format comes from the file name: refuse one matplotlib cannot write
   # before reading any run (savefig would raise only at the end).
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
   ext = os.path.splitext(out)[1][1:].lower()
+  if not ext:  # matplotlib would write <out>.png: say so
+    ext = matplotlib.rcParams['savefig.format']
+    out = f'{out}.{ext}'
   formats = fig.canvas.get_supported_filetypes()
   if ext and ext not in formats:
     print(f'error: --out={out}: cannot write .{ext} files; give one of '
           f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
     return 1
-  plotted = 0
-  for run in _runs(roots):
+  plotted, missing = 0, []
+  for run in _runs(roots, missing):
     skipped = []
     try:
       curve = [p for p in read_curve(run, skipped) if p[2] > 0]
@@ -97,6 +107,8 @@ def _main(argv, out: str) -> int:
   if not plotted:
     print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
     return 1
+  for root in missing:  # a mistyped path among several is said, not left out in silence
+    print(f'note: no metrics.jsonl under {root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
     ax.set_xscale('log')
     ax.set_yscale('log')
@@ -118,7 +130,7 @@ def main() -> None:
   """The `cfr-plot` console script."""
   out = flags.DEFINE_string('out', 'exploitability.png', 'Image file to write; its '
                             'extension picks the format (.png, .svg, .pdf, ...).')
-  app.run(lambda argv: _main(argv, out.value))
+  cli.run(lambda argv: _main(argv, out.value))
 
 
 if __name__ == '__main__':

@@ -24,10 +24,10 @@ ends): load a solved flop once, then walk its tree. The Python API:
 """
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from cfr_jax import cli
 from cfr_jax import training
 from cfr_jax.holdem import subgame
 
@@ -60,9 +60,9 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
   """nodes: a betting line, or a list of them (reported in order); lines:
   further lines to answer as they are read (--stdin), or None."""
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2:
-    print('usage: cfr-query <workdir> --node="<betting line>" [--node=...] [--summary]',
-          file=sys.stderr)
+  if len(argv) != 2 or not argv[1].strip():
+    print('error: give one run directory: cfr-query <workdir> --node="<betting line>" '
+          '[--node=...] [--summary] [--stdin]', file=sys.stderr)
     return training.EXIT_USAGE
   nodes = [nodes] if isinstance(nodes, str) else list(nodes)
   try:
@@ -106,7 +106,7 @@ def main() -> None:
   summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
   stdin = flags.DEFINE_bool('stdin', False, 'Then read lines from standard input, one per '
                             'line, answering each as it arrives (without --node, only those).')
-  app.run(lambda argv: _main(
+  cli.run(lambda argv: _main(
       argv, node.value if flags.FLAGS['node'].present or not stdin.value else [],
       summary.value, _prompted(sys.stdin) if stdin.value else None))
 

@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
-from absl import app
 
+from cfr_jax import cli
 from cfr_jax.training.outputs import _duration, rate_text  # pylint: disable=protected-access
 
 
@@ -67,7 +67,7 @@ def _main(argv):
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
     print(f'note: no progress.json under {root}', file=sys.stderr)
   if not rows:
-    print(f'no progress.json under {" ".join(roots)}', file=sys.stderr)
+    print(f'error: no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1
   header = ['run', 'status', 'iteration', 'speed', 'exploitability', 'ETA', 'updated']
   widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
@@ -78,7 +78,7 @@ def _main(argv):
 
 def main() -> None:
   """The `cfr-status` console script."""
-  app.run(_main)
+  cli.run(_main)
 
 
 if __name__ == '__main__':

@@ -178,7 +178,7 @@ def _kind(value) -> str:
 
 def _flag_error(e: Exception, config) -> str:
   """One line for an absl parsing error, saying what the field expects."""
-  message = (str(e).strip().strip('"').splitlines() or [''])[0]
+  message = (str(e).strip().strip('"').splitlines() or [''])[0].removeprefix('ERROR:: ')
   m = re.match(r'flag --(?:no)?config\.(?P<path>[^=]+)=(?P<value>.*?): (?P<why>.*)$', message)
   if m and config is not None and _has(config, m['path']):
     value = config
@@ -284,6 +284,8 @@ def parse_flags(argv: list[str]) -> list[str]:
     _fail(_flag_error(e, config))
   if len(unparsed) > 1:
     _fail(f'unexpected arguments: {" ".join(unparsed[1:])} (flags are --name=value)')
+  if flags.FLAGS['workdir'].present and not (flags.FLAGS.workdir or '').strip():
+    _fail(f'--workdir needs a value (left out: runs/{config_name(file)})')
   flags.FLAGS.workdir = flags.FLAGS.workdir or os.path.join('runs', config_name(file))
   return unparsed
 

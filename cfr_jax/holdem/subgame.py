@@ -2085,5 +2085,15 @@ def _unknown_line(game: Subgame, line: str) -> str:
   known = max((h for h in histories if h != '-' and line.startswith(h)), key=len, default='-')
   d = histories.index(known)
   tokens = ', '.join(game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d]))
+  # The hint's example is the tree's first line through a dealt card (so a
+  # card not on the board); a river subgame deals none.
+  board = game.info.spec['board']
+  dealt = next((h for h in histories if '/' in h), None)
+  hint = ''
+  if dealt is not None:
+    hint = (f' (a dealt card follows a street-closing call as /Xx/, e.g. '
+            f'"{dealt[:dealt.index("/", dealt.index("/") + 1) + 1]}")')
+  elif '/' in line and len(cards_lib.parse_cards(board)) == 5:
+    hint = f' (no card is dealt after the river {board}: a line has no /Xx/)'
   return (f'no decision node at betting line {line!r}; after {known!r} the actions are '
-          f'{tokens} (a dealt card follows a street-closing call as /Xx/, e.g. "kk/7h/")')
+          f'{tokens}{hint}')

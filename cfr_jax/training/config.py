@@ -23,6 +23,9 @@ _POSITIVE = ('max_iterations', 'time_budget_minutes', 'chunk_iterations', 'chunk
              'eval_every', 'progress_seconds', 'num_instances', 'keep_checkpoints')
 
 
+_MAX_ITERATIONS = 2**31 - 1  # solvers' states count iterations in int32
+
+
 class ConfigError(ValueError):
   """A user mistake in the configuration: reported in one line, exit code 1."""
 
@@ -61,6 +64,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if name not in ('time_budget_minutes', 'chunk_minutes', 'progress_seconds') and (
         int(value) != value):
       raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
+  if config.max_iterations > _MAX_ITERATIONS:
+    raise ConfigError(f'config.max_iterations must be at most {_MAX_ITERATIONS:,} (the state '
+                      f'counts iterations in int32), got {config.max_iterations:,}; to run '
+                      'until a time is spent, set config.time_budget_minutes')
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
   kind = solver_lib.solver_kind(config.algorithm)

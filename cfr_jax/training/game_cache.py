@@ -30,6 +30,11 @@ MIN_BUILD_SECONDS = 2.0
 KEEP = 8
 _SUFFIX = '.game.pkl'
 
+# What each `load_or_build` with a directory did, in order: ('loaded' or
+# 'kept' or 'built', the directory). The launcher clears it before building
+# and says after whether its game was built or loaded (`built_text`).
+outcomes: list = []
+
 
 @functools.cache
 def _code_digest() -> str:
@@ -74,6 +79,7 @@ def load_or_build(spec: Any, build: Callable[[], Any], directory: str | None) ->
     with open(path, 'rb') as f:
       game = pickle.load(f)
     os.utime(path)  # recently used: kept longest
+    outcomes.append(('loaded', directory))
     return game
   except FileNotFoundError:
     pass
@@ -82,15 +88,26 @@ def load_or_build(spec: Any, build: Callable[[], Any], directory: str | None) ->
           f'({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ""})', flush=True)
   start = time.monotonic()
   game = build()
-  if time.monotonic() - start >= MIN_BUILD_SECONDS:
-    _store(game, path)
+  kept = time.monotonic() - start >= MIN_BUILD_SECONDS and _store(game, path)
+  outcomes.append(('kept' if kept else 'built', directory))
   return game
 
 
-def _store(game: Any, path: str) -> None:
+def built_text(seconds: float) -> str:
+  """'built in 8.4 s (kept in <dir>)', 'loaded from the game cache in 0.7 s
+  (<dir>)' or 'built in 0.1 s', from the `outcomes` since it was cleared."""
+  kept = [d for how, d in outcomes if how == 'kept']
+  if outcomes and all(how == 'loaded' for how, _ in outcomes):
+    return f'loaded from the game cache in {seconds:.1f} s ({outcomes[0][1]})'
+  return f'built in {seconds:.1f} s' + (f' (kept in {kept[0]})' if kept else '')
+
+
+def _store(game: Any, path: str) -> bool:
   """Writes the game beside `path` and renames it there (a reader never sees
-  a partial file), then drops all but the `KEEP` most recently used."""
+  a partial file), then drops all but the `KEEP` most recently used; whether
+  it was written."""
   directory = os.path.dirname(path)
+  kept = True
   try:
     os.makedirs(directory, exist_ok=True)
     with atomic.replacing(path) as part, open(part, 'wb') as f:
@@ -98,6 +115,7 @@ def _store(game: Any, path: str) -> None:
   except Exception as e:  # pylint: disable=broad-except
     print(f'note: the built game is not kept for later starts ({e.__class__.__name__}: '
           f'{getattr(e, "strerror", None) or e})', flush=True)
+    kept = False
   used = {}
   for name in os.listdir(directory) if os.path.isdir(directory) else ():
     if name.endswith(_SUFFIX):
@@ -106,3 +124,4 @@ def _store(game: Any, path: str) -> None:
   for name in sorted(used, key=used.get, reverse=True)[KEEP:]:
     with contextlib.suppress(OSError):
       os.remove(os.path.join(directory, name))
+  return kept

@@ -11,6 +11,7 @@ import time
 
 import ml_collections
 
+from cfr_jax import heap
 from cfr_jax.training.config import (ConfigError, EXIT_COMPLETE, EXIT_FAILURE,
                                      EXIT_INTERRUPTED, EXIT_USAGE, _instance_configs)
 from cfr_jax.training.outputs import write_json_atomic, write_text_atomic
@@ -31,6 +32,7 @@ def run_instances(config, workdir: str) -> int:
   this process however it dies (SIGKILL included): each asks the kernel for a
   SIGUSR1 when its parent goes (`_die_with_parent`), saves and exits.
   """
+  _check_memory(config)
   configs = _instance_configs(config)
   children = []
   env = {**os.environ, _PARENT_ENV: str(os.getpid()),
@@ -65,6 +67,28 @@ def run_instances(config, workdir: str) -> int:
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes.values()):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+# The least an instance process holds (Python, JAX and its runtime, a small
+# game): a count of instances that cannot fit in memory is a mistake.
+_PROCESS_BYTES = 200 * 2**20
+
+
+def _check_memory(config) -> None:
+  """ConfigError when the instances' processes could not all fit in the
+  memory available (num_instances=100000 started processes until the
+  machine ground to a halt)."""
+  values = [v for v in str(config.sweep_values or '').split(',') if v.strip()]
+  count = len(values) if config.sweep_field and values else int(config.num_instances)
+  field = (f'config.sweep_values ({count} values)' if config.sweep_field and values else
+           f'config.num_instances={count}')
+  available = heap.available_memory()
+  if available is not None and count * _PROCESS_BYTES > available:
+    raise ConfigError(
+        f'{field} would start {count} processes, each holding at least '
+        f'{_PROCESS_BYTES / 2**20:.0f} MB, where {available / 2**30:.1f} GB of memory is '
+        f'available: run at most {max(1, available // _PROCESS_BYTES)} here, or set '
+        "config.instances_mode='vmap' (one process)")
 
 
 def _kill_children(children) -> None:

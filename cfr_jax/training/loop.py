@@ -37,6 +37,7 @@ from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
+from cfr_jax.training import game_cache
 from cfr_jax.training import lock as lock_lib
 from cfr_jax.training.instances import run_instances
 from cfr_jax.training.signals import StopSignals
@@ -105,8 +106,11 @@ class _Run:
         'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
 
 
-def _prepare_workdir(workdir: str) -> str:
+def _prepare_workdir(workdir: str, what: str = 'workdir') -> str:
+  """The directory, made and proved writable; else a ConfigError (one line)."""
   workdir = os.path.abspath(os.path.expanduser(workdir))
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f'{what} {workdir} is not a directory')
   try:
     os.makedirs(workdir, exist_ok=True)
     probe = os.path.join(workdir, f'.write_probe.{socket.gethostname()}.{os.getpid()}')
@@ -114,8 +118,15 @@ def _prepare_workdir(workdir: str) -> str:
       f.write('ok')
     os.remove(probe)
   except OSError as e:
-    raise ConfigError(f'cannot write to workdir {workdir}: {e.strerror or e}') from None
+    raise ConfigError(f'cannot write to {what} {workdir}: {e.strerror or e}') from None
   return workdir
+
+
+def _prepare_mirror(config) -> None:
+  """config.mirror_to, like the workdir, must be a directory this process can
+  write: refused before anything runs, not an error logged at every save."""
+  if config.get('mirror_to'):
+    _prepare_workdir(config.mirror_to, 'config.mirror_to')
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:
@@ -128,6 +139,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   validate(config)
   initialize_distributed(config)  # before anything else touches JAX
   workdir = _prepare_workdir(workdir)
+  _prepare_mirror(config)
   use_compilation_cache(config)
   try:
     with _locked([workdir]):
@@ -191,6 +203,7 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   """
   validate(config)
   workdir = _prepare_workdir(workdir)
+  _prepare_mirror(config)
   use_compilation_cache(config)
   with _locked([workdir]):
     return _run_vmapped(config, workdir)
@@ -330,8 +343,9 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
     game = f"the hold'em subgame on {spec.get('board')}"
   print(f'building {game}...', flush=True)
   began = time.monotonic()
+  game_cache.outcomes.clear()
   solvers = [build_solver(c) for c in configs]
-  print(f'built in {time.monotonic() - began:.1f} s', flush=True)
+  print(game_cache.built_text(time.monotonic() - began), flush=True)
   processes = _Processes()
   try:
     with contextlib.ExitStack() as stack:
@@ -374,12 +388,14 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     extra = _split(config.extra_locations)
     for location in extra:
       if processes.primary and not os.path.isdir(location):
-        print(f'{tag}note: extra location {location} does not exist; nothing to restore '
+        what = 'is not a directory' if os.path.exists(location) else 'does not exist'
+        print(f'{tag}note: extra location {location} {what}; nothing to restore '
               'from there', flush=True)
     try:
       store = stack.enter_context(checkpoint_lib.CheckpointStore(
           os.path.join(workdir, 'checkpoints'), extra_locations=extra,
-          fingerprint=fingerprint, mirror_to=config.mirror_to or None,
+          fingerprint=fingerprint,
+          mirror_to=os.path.expanduser(config.mirror_to) if config.mirror_to else None,
           max_to_keep=int(config.keep_checkpoints)))
     except ValueError as e:  # mirror_to is the checkpoint directory itself
       raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '
