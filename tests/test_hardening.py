@@ -128,6 +128,20 @@ def test_identity_survives_lost_metadata(tmp_path):
              for w in p['restore_warnings'])
 
 
+# 3b. Readers search every location training restores from, the mirror too.
+def test_a_run_whose_workdir_lost_its_checkpoints_is_read_from_its_mirror(tmp_path):
+  workdir, mirror = tmp_path / 'run', tmp_path / 'mirror'
+  assert kuhn_run(workdir, f'--config.mirror_to={mirror}')[0] == training.EXIT_COMPLETE
+  _, whole = training.load_run(str(workdir))
+  shutil.rmtree(workdir / 'checkpoints')  # the local disk's copies lost
+  _, state = training.load_run(str(workdir), skip=training.AVERAGE_ONLY)
+  assert int(state.iteration) == 300
+  assert (jax.numpy.asarray(state.strategy_sum) == whole.strategy_sum).all()
+  shutil.rmtree(mirror)  # and the mirror's: nothing to read, said in one line
+  with pytest.raises(training.ConfigError, match='no usable checkpoint'):
+    training.load_run(str(workdir))
+
+
 # 4. Foreign is not broken: switching the algorithm and back resumes.
 def test_switching_algorithm_and_back_resumes(tmp_path):
   assert kuhn_run(tmp_path, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE

@@ -119,7 +119,9 @@ AVERAGE_ONLY = ('regrets', 'last_regrets')
 
 
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
-  """(solver, state) of a trained run, from its config.json and best checkpoint.
+  """(solver, state) of a trained run, from its config.json and best
+  checkpoint in any of the run's locations (its workdir, extra_locations and
+  mirror_to), as training restores.
 
   For notebooks and tools (`launch.query`): the same game, solver and
   fingerprint as the run itself, so a foreign checkpoint is never loaded.
@@ -142,8 +144,13 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
     use_compilation_cache(config)
   solver = build_solver(config)
   fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+  # Every location the run restores from, its mirror included (read only
+  # here): a run whose workdir lost its checkpoints is still read.
+  where = _split(config.extra_locations)
+  if config.get('mirror_to'):
+    where.append(os.path.expanduser(config.mirror_to))
   with checkpoint_lib.CheckpointStore(
-      os.path.join(workdir, 'checkpoints'), extra_locations=_split(config.extra_locations),
+      os.path.join(workdir, 'checkpoints'), extra_locations=where,
       fingerprint=fingerprint) as store:
     state, report = restore_state(store, solver, skip)
   if state is None:
