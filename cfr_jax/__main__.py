@@ -6,11 +6,11 @@ checkpoints, budgets and restarts belong to the launcher (`cfr-train`).
 import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 
 import cfr_jax
+from cfr_jax import cli
 
 _GAME = flags.DEFINE_string('game', 'leduc', 'Game spec, e.g. kuhn, leduc, "leduc(ranks=5)", openspiel:liars_dice.')
 _ALGORITHM = flags.DEFINE_string('algorithm', 'dcfr', f'One of {", ".join(cfr_jax.ALGORITHMS)}.')
@@ -21,7 +21,9 @@ _DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'], 'Solver p
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    print(f'error: unexpected arguments: {" ".join(argv[1:])} (flags are --name=value)',
+          file=sys.stderr)
+    return 1
   logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
   if _DTYPE.value == 'float64':
     import jax  # pylint: disable=g-import-not-at-top
@@ -52,4 +54,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

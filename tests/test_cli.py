@@ -265,6 +265,24 @@ def test_flag_mistakes_of_the_other_scripts_are_one_line(kuhn_run, name, args, f
   one_line_error(launch(name, str(kuhn_run), *args), *fragments)
 
 
+@pytest.mark.parametrize('name', ['cfr-query', 'cfr-export', 'cfr-status', 'cfr-plot'])
+def test_help_prints_the_flags_and_exits_0(tmp_path, name):
+  """absl's --help exits 1 (an error to a shell script); cfr-train's exits 0."""
+  proc = script(name, '--help', cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr
+  assert 'flags' in proc.stdout.lower() and 'Traceback' not in proc.stderr
+
+
+def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
+  """`python -m cfr_jax`: absl's two lines for a bad value, 19 of usage for a stray word."""
+  run = lambda *args: subprocess.run([sys.executable, '-m', 'cfr_jax', *args], cwd=tmp_path,
+                                     env=ENV, capture_output=True, text=True, timeout=180)
+  one_line_error(run('--iterations=abc'), '--iterations=abc')
+  one_line_error(run('stray'), 'unexpected arguments: stray')
+  proc = run('--game=kuhn', '--iterations=100', '--reports=1')
+  assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].split()[0] == '100'
+
+
 @pytest.mark.parametrize('name', ['cfr-export', 'cfr-query'])
 def test_ctrl_c_while_a_run_loads_is_one_line(kuhn_run, tmp_path, name):
   """SIGINT while the run is restored (seconds on a flop) printed a

@@ -17,13 +17,19 @@ from absl import app
 from absl import flags
 
 EXIT_USAGE, EXIT_INTERRUPTED = 1, 75  # as the launcher's (training.EXIT_*)
+_HELP = ('--help', '-?', '--helpshort', '--helpfull', '--helpxml')
 
 
 def parse_flags(argv: list) -> list:
   """absl's parser, with a mistyped flag or value in one line (`error: ...`)
-  and exit 1, where absl prints two lines ('FATAL Flags parsing error')."""
+  and exit 1, where absl prints two lines ('FATAL Flags parsing error'), and
+  --help exiting 0 (absl: 1), as cfr-train's does."""
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:  # absl's --help exits 1 after printing the usage
+    if e.code == 1 and any(a.split('=')[0] in _HELP for a in argv[1:]):
+      sys.exit(0)
+    raise
   except flags.Error as e:
     message = (str(e).strip().splitlines() or [''])[0]
     print(f'error: {message.removeprefix("ERROR:: ")}', file=sys.stderr)
