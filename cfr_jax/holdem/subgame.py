@@ -1458,7 +1458,8 @@ def _chance_values(game: Subgame, below: jax.Array, c0: int, nc: int,
   values [n, H] and a zero row, see `_rows`), without the hands the card
   blocks. With isomorphism a card's values are its representative's child's,
   gathered through the card's hand permutation (one flat gather, so no
-  [nc, K, H] index table is built beyond the result's own shape). Shared by the fused and whole-tree passes.
+  [nc, K, H] index table is built beyond the result's own shape). Shared by
+  the fused and whole-tree passes.
   span: values of the hands first:end alone (H = end - first). A range is
   symmetric wherever isomorphism deals, so its permutations stay in it."""
   child_idx = game.chance_child[c0:c0 + nc]  # [nc, K]; absent: one past the end
