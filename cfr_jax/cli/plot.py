@@ -81,7 +81,7 @@ def _main(argv, out: str) -> int:
     ext = matplotlib.rcParams['savefig.format']
     out = f'{out}.{ext}'
   formats = fig.canvas.get_supported_filetypes()
-  if ext and ext not in formats:
+  if ext not in formats:
     print(f'error: --out={out}: cannot write .{ext} files; give one of '
           f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
     return 1

@@ -320,9 +320,14 @@ def _split(text: str) -> list[str]:
   return [p.strip() for p in str(text or '').split(',') if p.strip()]
 
 
-def _instance_configs(config) -> list:
+def _instances(config) -> tuple:
+  """(how many instances config runs, the sweep's values or [])."""
   values = _split(config.sweep_values) if config.sweep_field else []
-  count = len(values) if values else int(config.num_instances)
+  return (len(values) if values else int(config.num_instances)), values
+
+
+def _instance_configs(config) -> list:
+  count, values = _instances(config)
   out = []
   for k in range(count):
     c = ml_collections.ConfigDict(json.loads(config.to_json()))

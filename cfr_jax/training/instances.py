@@ -13,7 +13,8 @@ import ml_collections
 
 from cfr_jax import heap
 from cfr_jax.training.config import (ConfigError, EXIT_COMPLETE, EXIT_FAILURE,
-                                     EXIT_INTERRUPTED, EXIT_USAGE, _instance_configs)
+                                     EXIT_INTERRUPTED, EXIT_USAGE, _instance_configs,
+                                     _instances)
 from cfr_jax.training.outputs import write_json_atomic, write_text_atomic
 from cfr_jax.training.signals import StopSignals, exit_at_once_on_signals
 
@@ -78,10 +79,8 @@ def _check_memory(config) -> None:
   """ConfigError when the instances' processes could not all fit in the
   memory available (num_instances=100000 started processes until the
   machine ground to a halt)."""
-  values = [v for v in str(config.sweep_values or '').split(',') if v.strip()]
-  count = len(values) if config.sweep_field and values else int(config.num_instances)
-  field = (f'config.sweep_values ({count} values)' if config.sweep_field and values else
-           f'config.num_instances={count}')
+  count, values = _instances(config)  # counted, not built: 100000 configs take a while
+  field = f'config.sweep_values ({count} values)' if values else f'config.num_instances={count}'
   available = heap.available_memory()
   if available is not None and count * _PROCESS_BYTES > available:
     raise ConfigError(
