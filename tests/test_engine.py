@@ -526,12 +526,13 @@ def test_the_sweep_gathers_from_materialised_rows():
 def test_the_sweep_does_not_wrap_its_positions_per_element():
   """The sweep's positions are unsigned: JAX wraps signed indices (i < 0:
   i + n), and XLA computed that for every gathered element of the sweep's two
-  hottest kernels, the gather into strength order and the 11-term
-  combination (turn iterations ~10% faster without it, bit for bit the same;
+  hottest kernels, the gather into strength order and the combination
+  (turn iterations ~10% faster without it, bit for bit the same;
   bench/RESULTS.md). Only the per-board wrap of a board id is left."""
   game = subgame.compile_subgame(TURN)
   f = game.sd_seq[0].shape[0]
-  shapes = [f's32[{f},{t.shape[1]}]' for t in game.sd_seq] + [f',11,{game.num_hands}]']
+  shapes = ([f's32[{f},{t.shape[1]}]' for t in game.sd_seq]
+            + [f's32[{f},{game.sd_idx[0].shape[1]},{game.num_hands}]'])
   sweeps = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
             if ' gather(' in b and any(shape in b for shape in shapes)]
   assert len(sweeps) >= 2
@@ -577,7 +578,7 @@ def test_each_block_strategy_is_computed_once_per_pass():
 
 def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
   """Where a level's sweep loop has one step (every level of a turn subgame),
-  the 11-term combination stays a computation of its own, ending in its sum:
+  the sweep's combination stays a computation of its own, ending in its sum:
   XLA had fused it into the concatenation that puts the level's values in
   terminal order (turn config 24.8 -> 18.5 ms per iteration, bit for bit the
   same; bench/RESULTS.md)."""
@@ -588,6 +589,23 @@ def test_the_sweep_combination_is_not_fused_into_the_reordering_of_values():
   assert combining
   for body in combining:
     assert ' add(' in _root(body) and ' concatenate(' not in _root(body), _root(body)
+
+
+def test_the_sweeps_card_terms_are_a_table_of_their_own():
+  """Per hand the sweep combines six prefix sums at its own positions and,
+  per card it holds, the prefix sums where that card's list starts and ends,
+  which are the same for every hand holding the card: a [52] table per
+  showdown, one entry per card. Each hand had gathered its cards' four list
+  ends and the total from the prefix sums (eleven gathers per hand; the
+  kernel is 26% faster with six and two, bench/RESULTS.md)."""
+  game = subgame.compile_subgame(TURN)
+  terms = game.sd_idx[0].shape[1]
+  combining = [b for b in _fusions(cfr_jax.make_solver(game, 'dcfr'))
+               if b.count(' gather(') >= terms and ' add(' in _root(b)]
+  assert combining
+  for body in combining:
+    floats = [l for l in body.split('\n') if re.search(r'= f32\[[\d,]*\]\{[\d,]*\} gather\(', l)]
+    assert len(floats) == terms + 2, len(floats)  # and its two cards' entries of the table
 
 
 def test_run_many_writes_the_state_in_place():

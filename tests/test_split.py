@@ -329,7 +329,9 @@ def test_bfloat16_states_split_in_place_and_iterate_as_whole_levels():
     x, y = (np.asarray(getattr(s, name), np.float32) for s in (a, b))
     assert getattr(b, name).dtype == jnp.bfloat16
     assert (x == y).mean() > 0.99, name
-    np.testing.assert_allclose(y, x, rtol=2 ** -7, atol=1e-30, err_msg=name)
+    # One bfloat16 step apart at most, where float32 rounding (~1e-7 of the
+    # magnitudes summed) does not dominate a value that nearly cancelled.
+    np.testing.assert_allclose(y, x, rtol=2 ** -7, atol=1e-6 * np.abs(x).max(), err_msg=name)
   moved = np.asarray(a.regrets) != np.asarray(_random_state(whole).regrets)
   assert moved.mean() > 0.5
   # The bits are converted per chunk: chunking still changes nothing.
