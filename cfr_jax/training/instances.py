@@ -96,7 +96,7 @@ def _error_line(workdir: str) -> str:
   """The 'error: ...' line an instance's log ends with, without 'error: '."""
   try:
     with open(os.path.join(workdir, 'log.txt'), errors='replace') as f:
-      lines = [l.strip() for l in f if l.startswith('error: ')]
+      lines = [line.strip() for line in f if line.startswith('error: ')]
   except OSError:
     lines = []
   return lines[-1].removeprefix('error: ') if lines else f'see {workdir}/log.txt'

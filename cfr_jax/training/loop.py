@@ -169,12 +169,11 @@ def _undo_on_config_error(config, workdir: str, made: list):
   """A ConfigError out of the body (a mistake only found once the workdir is
   made and locked: an unknown game, a hold'em board, an instance's config)
   leaves the disk as it was: the files the body added to `workdir`, when
-  they are only a lock, config.json and logs (nothing was run), and the
-  directories in `made` (made by this invocation, see `_prepare_workdir`)
-  once empty, are removed.
-  Nothing else is: a pre-existing workdir, a checkpoint, any other file
-  stays. Not when another launcher holds the workdir, nor under
-  jax.distributed (the processes share the workdir)."""
+  they are only a lock, config.json and logs (nothing was run), are removed,
+  and so are the directories in `made` (made by this invocation, see
+  `_prepare_workdir`) once empty. Nothing else is: a pre-existing workdir, a
+  checkpoint, any other file stays. Nothing is removed when another launcher
+  holds the workdir, nor under jax.distributed (its processes share it)."""
   before = _tree(workdir)
   try:
     yield
