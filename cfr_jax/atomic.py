@@ -5,6 +5,8 @@ import contextlib
 import os
 import threading
 
+_WRITING = set()  # the temporary paths `replacing` is writing now
+
 
 @contextlib.contextmanager
 def replacing(path: str):
@@ -14,9 +16,20 @@ def replacing(path: str):
   whole. The name holds the process and thread (a signal handler's thread
   may write while the main thread does)."""
   part = f'{path}.tmp.{os.getpid()}.{threading.get_ident()}'
+  _WRITING.add(part)
   try:
     yield part
     os.replace(part, path)
   finally:
+    with contextlib.suppress(OSError):
+      os.remove(part)
+    _WRITING.discard(part)
+
+
+def remove_partial() -> None:
+  """Removes the temporary files `replacing` is writing now, for an exit that
+  skips `finally` blocks (`os._exit` on a second signal): no half-written
+  file is left behind."""
+  for part in list(_WRITING):
     with contextlib.suppress(OSError):
       os.remove(part)

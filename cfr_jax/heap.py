@@ -9,12 +9,12 @@ first iteration; `malloc_trim(0)` right after the compilation gives 1.66 GB
 back, and the peak falls to 6.19 GB (`python bench/memory_phases.py`,
 bench/RESULTS.md).
 
-`watch_compilations()` (called when cfr_jax is imported) trims after every
-compilation that took at least `MIN_COMPILE_SECONDS`, before the program
-first runs: JAX reports each backend compilation as it ends, and a jitted
-call compiles, then executes. Quick compilations leave little and are not
-worth a trim. Where the C library has no `malloc_trim` (not glibc), nothing
-is done.
+`watch_compilations()` (called when this module is imported: every module
+of cfr_jax that compiles imports it) trims after every compilation that took
+at least `MIN_COMPILE_SECONDS`, before the program first runs: JAX reports
+each backend compilation as it ends, and a jitted call compiles, then
+executes. Quick compilations leave little and are not worth a trim. Where
+the C library has no `malloc_trim` (not glibc), nothing is done.
 """
 from __future__ import annotations
 
@@ -219,3 +219,6 @@ def jit(fun, **kwargs):
 def trims() -> int:
   """How many trims this process has done (for tests and reports)."""
   return _state['trims']
+
+
+watch_compilations()  # long compilations' leftovers go back to the system

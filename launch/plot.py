@@ -1,5 +1,5 @@
 """`python -m launch.plot` = `cfr-plot`: see cfr_jax/cli/plot.py."""
-from cfr_jax.cli.plot import main
+from cfr_jax.cli.scripts import plot
 
 if __name__ == '__main__':
-  main()
+  plot()

@@ -1,5 +1,5 @@
 """`python -m launch.query` = `cfr-query`: see cfr_jax/cli/query.py."""
-from cfr_jax.cli.query import main
+from cfr_jax.cli.scripts import query
 
 if __name__ == '__main__':
-  main()
+  query()

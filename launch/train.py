@@ -1,5 +1,5 @@
 """`python -m launch.train` = `cfr-train`: see cfr_jax/cli/train.py (--help lists every field)."""
-from cfr_jax.cli.train import main
+from cfr_jax.cli.scripts import train
 
 if __name__ == '__main__':
-  main()
+  train()

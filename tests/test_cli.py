@@ -2,8 +2,10 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 
 import ml_collections
@@ -153,6 +155,38 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
   assert not (tmp_path / 'runs').exists()
 
 
+@pytest.mark.parametrize('args,fragment', [
+    (['--config.game=nosuchgame'], "unknown game 'nosuchgame'"),   # found building the game
+    (['--config.game=leduc(ranks=0)'], 'at least 3 cards'),
+    (['--config.num_instances=2', '--config.game=nosuchgame'],     # by each instance process
+     "instance 0: unknown game 'nosuchgame'"),
+    (['--config.num_instances=2', '--config.instances_mode=vmap',
+      '--config.game=nosuchgame'], "unknown game 'nosuchgame'"),
+    (['--config.sweep_field=seed', '--config.sweep_values=1,x'], "sweep value 'x'"),
+    (['--config.num_instances=2', '--config.instances_mode=vmap', '--config.sweep_field=game',
+      '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
+    (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),
+    (['--config.mirror_to={workdir}/checkpoints'], 'mirror_to must differ'),
+])
+def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragment):
+  """A mistake found only once the workdir was made and locked (the game is
+  built there; instances find theirs in their own processes) left a workdir
+  holding `.lock` (and instance directories with config.json and logs): the
+  directories the command made are removed; a pre-existing workdir keeps its
+  files and gains none."""
+  new = tmp_path / 'new'
+  workdir = new / 'run'
+  one_line_error(launch('train', '--config=configs/kuhn.py', f'--workdir={workdir}',
+                        *[a.format(dir=new, workdir=workdir) for a in args]), fragment)
+  assert not new.exists(), sorted(str(p) for p in new.rglob('*'))
+  mine = tmp_path / 'mine'
+  mine.mkdir()
+  (mine / 'notes.txt').write_text('keep')
+  one_line_error(launch('train', '--config=configs/kuhn.py', f'--workdir={mine}',
+                        *[a.format(dir=mine, workdir=mine) for a in args]), fragment)
+  assert sorted(os.listdir(mine)) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'keep'
+
+
 def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
   """num_instances=100000 started processes until the machine ground to a halt."""
   from cfr_jax import heap  # pylint: disable=g-import-not-at-top
@@ -283,22 +317,6 @@ def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
   assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].split()[0] == '100'
 
 
-@pytest.mark.parametrize('name', ['cfr-export', 'cfr-query'])
-def test_ctrl_c_while_a_run_loads_is_one_line(kuhn_run, tmp_path, name):
-  """SIGINT while the run is restored (seconds on a flop) printed a
-  KeyboardInterrupt traceback; now one line and exit 75, nothing written."""
-  module, func = entry_points()[name].split(':')
-  code = ('import os, signal, sys; from cfr_jax import training; '
-          'training.load_run = lambda *a, **k: os.kill(os.getpid(), signal.SIGINT); '
-          f'sys.argv[0] = {name!r}; from {module} import {func}; sys.exit({func}())')
-  flag = '--out=p.json' if name == 'cfr-export' else '--node=-'
-  proc = subprocess.run([sys.executable, '-c', code, str(kuhn_run), flag],
-                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=180)
-  assert proc.returncode == training.EXIT_INTERRUPTED, proc.stderr
-  assert proc.stderr.strip() == 'SIGINT: exiting'
-  assert not os.listdir(tmp_path)
-
-
 def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   proc = script('cfr-status', str(kuhn_run), cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr
@@ -343,3 +361,97 @@ def test_progress_rates_stay_readable_for_slow_solvers():
   assert rate_text(2.345) == '2.3 it/s'
   assert rate_text(12345.6) == '12,346 it/s'
   assert rate_text(None) == rate_text(0) == '- it/s'
+
+
+# ----------------------------------------------------------------------------
+# Stop signals: one line and exit 75, nothing half written, from the first instant.
+
+
+def _name(sig):
+  return signal.Signals(sig).name
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize('name', [*SCRIPTS, 'python -m cfr_jax'])
+def test_a_signal_while_jax_is_imported_is_one_line(kuhn_run, tmp_path, name, sig):
+  """Ctrl-C in the first second (Python importing JAX, before any handler of
+  the program; matplotlib, for cfr-plot) printed a KeyboardInterrupt
+  traceback; SIGTERM ended the process silently (-15, the shell's 143)."""
+  if name.startswith('python'):
+    cmd = [sys.executable, '-m', 'cfr_jax']
+  else:
+    module, func = entry_points()[name].split(':')
+    cmd = [sys.executable, '-c', f'import sys; sys.argv[0] = {name!r}; '
+           f'from {module} import {func}; sys.exit({func}())', str(kuhn_run)]
+  if name == 'cfr-plot':
+    pytest.importorskip('matplotlib')
+  proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  # Signalled once numpy (which JAX imports first) is loaded: JAX's import is under way.
+  while proc.poll() is None:
+    with open(f'/proc/{proc.pid}/maps') as f:
+      if '_multiarray_umath' in f.read():
+        break
+    time.sleep(0.002)
+  proc.send_signal(sig)
+  _, err = proc.communicate(timeout=60)
+  assert proc.returncode == training.EXIT_INTERRUPTED, err
+  assert err.strip().startswith(f'{_name(sig)}: exiting'), err
+  assert len(err.strip().splitlines()) == 1, err
+
+
+def _run_patched(name, patch, *args, cwd):
+  """Console script `name` in a real process, after the Python `patch`."""
+  module, func = entry_points()[name].split(':')
+  code = (f'import os, signal, sys, time\n{patch}\nsys.argv[0] = {name!r}\n'
+          f'from {module} import {func}\nsys.exit({func}())')
+  return subprocess.run([sys.executable, '-c', code, *args], cwd=cwd, env=ENV,
+                        capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize('name,target', [
+    ('cfr-export', 'from cfr_jax import training as m; m.load_run'),
+    ('cfr-query', 'from cfr_jax import training as m; m.load_run'),
+    ('cfr-status', 'from cfr_jax.cli import status as m; m.row'),
+])
+def test_a_signal_while_a_run_loads_is_one_line(kuhn_run, tmp_path, name, target, sig):
+  """A signal while the run is read (seconds on a flop): SIGINT printed a
+  KeyboardInterrupt traceback, SIGTERM exited silently with -15; now one
+  line and exit 75, nothing written."""
+  patch = f'{target} = lambda *a, **k: os.kill(os.getpid(), signal.{_name(sig)})'
+  flag = {'cfr-export': ['--out=p.json'], 'cfr-query': ['--node=-']}.get(name, [])
+  proc = _run_patched(name, patch, str(kuhn_run), *flag, cwd=tmp_path)
+  assert proc.returncode == training.EXIT_INTERRUPTED, proc.stderr
+  assert proc.stderr.strip() == f'{_name(sig)}: exiting'
+  assert not os.listdir(tmp_path)
+
+
+# The export writes its first block of infosets, then is signalled (once, or
+# again while it cleans up): no temporary file is left, the earlier file is whole.
+_MID_WRITE = '''
+from cfr_jax import policy
+blocks = policy.TabularPolicy._blocks
+def interrupted(self, *a, **k):
+  it = blocks(self, *a, **k)
+  yield next(it)
+  try:
+    os.kill(os.getpid(), signal.{sig}); time.sleep(30)
+  finally:
+    if {again}:
+      os.kill(os.getpid(), signal.{sig}); time.sleep(30)
+policy.TabularPolicy._blocks = interrupted
+'''
+
+
+@pytest.mark.parametrize('again', [False, True])
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize('out', ['p.json', 'p.npz'])
+def test_a_signal_while_exporting_leaves_the_earlier_file_whole(kuhn_run, tmp_path, out, sig,
+                                                                 again):
+  (tmp_path / out).write_text('earlier')
+  proc = _run_patched('cfr-export', _MID_WRITE.format(sig=_name(sig), again=again),
+                      str(kuhn_run), f'--out={out}', cwd=tmp_path)
+  assert proc.returncode == training.EXIT_INTERRUPTED, proc.stderr
+  assert proc.stderr.strip() == f'{_name(sig)}: exiting'
+  assert os.listdir(tmp_path) == [out] and (tmp_path / out).read_text() == 'earlier'

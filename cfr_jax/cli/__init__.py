@@ -5,25 +5,107 @@
     cfr-plot    plot.py     exploitability against iterations and time
     cfr-query   query.py    a trained hold'em subgame's strategy at one betting line
     cfr-export  export.py   a trained run's average policy as .npz or .json
+    python -m cfr_jax       solve.py  a quick solve in one process
 
-Each module's `main()` is the console script; `launch/<name>.py` calls the
-same function, so `python -m launch.<name>` from the repository root works too.
+Each module's `main()` is the program; the console scripts, `python -m
+cfr_jax` and `launch/<name>.py` call it through `scripts.py`, which holds
+stop signals from the process's first instant (while JAX is still being
+imported), so `python -m launch.<name>` from the repository root works too.
 The logic lives in the functions next to `main()`, importable without
-defining any flag.
+defining any flag. This file and `scripts.py` import nothing heavy.
 """
+import contextlib
+import os
+import signal
 import sys
+import threading
 
-from absl import app
-from absl import flags
+from cfr_jax import atomic
 
 EXIT_USAGE, EXIT_INTERRUPTED = 1, 75  # as the launcher's (training.EXIT_*)
 _HELP = ('--help', '-?', '--helpshort', '--helpfull', '--helpxml')
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+  """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises
+  KeyboardInterrupt (not one: cfr-query's prompt ends on Ctrl-C alone), so
+  that `finally` blocks run: a file being written is removed."""
+
+
+def _say(text: str) -> None:
+  with contextlib.suppress(OSError, ValueError):  # a closed terminal (SIGHUP)
+    print(text, file=sys.stderr, flush=True)
+
+
+_received = []  # the stop signals received, by name
+
+
+def _raise(signum, frame) -> None:
+  """A first stop signal: raised where the main thread is; a second one
+  exits at once (after removing any file half written)."""
+  if _importing(frame):  # raised there, it would be printed with its traceback
+    _exit_now(signum, frame)  # (see exit_at_once_on_signals)
+  _received.append(signal.Signals(signum).name)
+  for sig in _STOP_SIGNALS:
+    signal.signal(sig, _exit_now)
+  if signum == signal.SIGINT:
+    raise KeyboardInterrupt
+  raise Stopped(_received[-1])
+
+
+def _importing(frame) -> bool:
+  """Whether `frame` runs inside an import (matplotlib's, loaded by cfr-plot)."""
+  while frame is not None:
+    if frame.f_code.co_filename.startswith('<frozen importlib'):
+      return True
+    frame = frame.f_back
+  return False
+
+
+def _exit_now(signum, frame) -> None:
+  del frame
+  atomic.remove_partial()
+  _say(f'{signal.Signals(signum).name}: exiting')
+  os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
+
+
+def exit_at_once_on_signals() -> None:
+  """SIGINT, SIGTERM or SIGHUP: one line and exit 75 at once, wherever the
+  program is (importing JAX, say: raised there, a KeyboardInterrupt is
+  printed with its traceback by the extension being loaded, numpy's
+  `import_array`, whoever catches it)."""
+  for sig in _STOP_SIGNALS:
+    signal.signal(sig, _exit_now)
+
+
+@contextlib.contextmanager
+def exit_on_signals():
+  """SIGINT, SIGTERM or SIGHUP in the body: its `finally` blocks run, then
+  one line ('SIGTERM: exiting') and exit 75, as cfr-train's, never a
+  traceback (nor the shell's silent 143 for SIGTERM); a second signal exits
+  at once. Whatever the body raises after a signal is the signal's doing
+  (an extension being loaded turns it into an ImportError)."""
+  del _received[:]
+  main = threading.current_thread() is threading.main_thread()
+  previous = {sig: signal.signal(sig, _raise) for sig in _STOP_SIGNALS} if main else {}
+  try:
+    yield
+  except BaseException as e:  # pylint: disable=broad-except
+    if isinstance(e, SystemExit) or not (_received or isinstance(e, KeyboardInterrupt)):
+      raise
+    _say(f'{_received[0] if _received else "SIGINT"}: exiting')
+    sys.exit(EXIT_INTERRUPTED)
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
 
 
 def parse_flags(argv: list) -> list:
   """absl's parser, with a mistyped flag or value in one line (`error: ...`)
   and exit 1, where absl prints two lines ('FATAL Flags parsing error'), and
   --help exiting 0 (absl: 1), as cfr-train's does."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
   try:
     return flags.FLAGS(argv)
   except SystemExit as e:  # absl's --help exits 1 after printing the usage
@@ -37,11 +119,10 @@ def parse_flags(argv: list) -> list:
 
 
 def run(main) -> None:
-  """app.run(main) for cfr-query, cfr-export, cfr-status and cfr-plot: flag
-  mistakes in one line (`parse_flags`), and Ctrl-C (while JAX loads a run,
-  say) one line and exit 75, never a KeyboardInterrupt traceback."""
-  try:
+  """app.run(main) for cfr-query, cfr-export, cfr-status, cfr-plot and
+  `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), and a stop
+  signal (while JAX loads a run, say) one line and exit 75
+  (`exit_on_signals`)."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  with exit_on_signals():
     app.run(main, flags_parser=parse_flags)
-  except KeyboardInterrupt:
-    print('SIGINT: exiting', file=sys.stderr)  # (the launcher's words)
-    sys.exit(EXIT_INTERRUPTED)

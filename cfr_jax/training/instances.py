@@ -33,7 +33,7 @@ def run_instances(config, workdir: str) -> int:
   this process however it dies (SIGKILL included): each asks the kernel for a
   SIGUSR1 when its parent goes (`_die_with_parent`), saves and exits.
   """
-  _check_memory(config)
+  check_memory(config)
   configs = _instance_configs(config)
   children = []
   env = {**os.environ, _PARENT_ENV: str(os.getpid()),
@@ -63,6 +63,8 @@ def run_instances(config, workdir: str) -> int:
           log.close()
           print(f'instance {k}: {_describe_exit(proc.returncode)}', flush=True)
       time.sleep(0.1)
+  if all(c == EXIT_USAGE for c in codes.values()):  # the config's mistake (a game, ...)
+    raise ConfigError(f'instance 0: {_error_line(children[0][3])}')
   if all(c == EXIT_COMPLETE for c in codes.values()):
     return EXIT_COMPLETE
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes.values()):
@@ -75,7 +77,7 @@ def run_instances(config, workdir: str) -> int:
 _PROCESS_BYTES = 200 * 2**20
 
 
-def _check_memory(config) -> None:
+def check_memory(config) -> None:
   """ConfigError when the instances' processes could not all fit in the
   memory available (num_instances=100000 started processes until the
   machine ground to a halt)."""
@@ -88,6 +90,16 @@ def _check_memory(config) -> None:
         f'{_PROCESS_BYTES / 2**20:.0f} MB, where {available / 2**30:.1f} GB of memory is '
         f'available: run at most {max(1, available // _PROCESS_BYTES)} here, or set '
         "config.instances_mode='vmap' (one process)")
+
+
+def _error_line(workdir: str) -> str:
+  """The 'error: ...' line an instance's log ends with, without 'error: '."""
+  try:
+    with open(os.path.join(workdir, 'log.txt'), errors='replace') as f:
+      lines = [line.strip() for line in f if line.startswith('error: ')]
+  except OSError:
+    lines = []
+  return lines[-1].removeprefix('error: ') if lines else f'see {workdir}/log.txt'
 
 
 def _kill_children(children) -> None:

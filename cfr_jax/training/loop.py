@@ -39,7 +39,7 @@ from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
 from cfr_jax.training import game_cache
 from cfr_jax.training import lock as lock_lib
-from cfr_jax.training.instances import run_instances
+from cfr_jax.training.instances import check_memory, run_instances
 from cfr_jax.training.signals import StopSignals
 
 
@@ -106,13 +106,20 @@ class _Run:
         'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
 
 
-def _prepare_workdir(workdir: str, what: str = 'workdir') -> str:
-  """The directory, made and proved writable; else a ConfigError (one line)."""
+def _prepare_workdir(workdir: str, what: str = 'workdir', made: list | None = None) -> str:
+  """The directory, made and proved writable; else a ConfigError (one line).
+  made: a list, gets (the directory, the outermost one made) if made here."""
   workdir = os.path.abspath(os.path.expanduser(workdir))
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise ConfigError(f'{what} {workdir} is not a directory')
+  outermost = workdir
+  while not os.path.exists(os.path.dirname(outermost)):
+    outermost = os.path.dirname(outermost)
   try:
-    os.makedirs(workdir, exist_ok=True)
+    if not os.path.exists(workdir):
+      os.makedirs(workdir, exist_ok=True)
+      if made is not None:
+        made.append((workdir, outermost))
     probe = os.path.join(workdir, f'.write_probe.{socket.gethostname()}.{os.getpid()}')
     with open(probe, 'w') as f:
       f.write('ok')
@@ -122,11 +129,78 @@ def _prepare_workdir(workdir: str, what: str = 'workdir') -> str:
   return workdir
 
 
-def _prepare_mirror(config) -> None:
+def _prepare_mirror(config, made: list | None = None) -> None:
   """config.mirror_to, like the workdir, must be a directory this process can
   write: refused before anything runs, not an error logged at every save."""
   if config.get('mirror_to'):
-    _prepare_workdir(config.mirror_to, 'config.mirror_to')
+    _prepare_workdir(config.mirror_to, 'config.mirror_to', made)
+
+
+def _check_early(config, workdir: str) -> None:
+  """Every check that needs neither a directory nor the game, done before
+  anything is created (`_undo_on_config_error` takes back what a mistake
+  found later leaves)."""
+  validate(config)
+  checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
+  if config.get('mirror_to') and os.path.abspath(
+      os.path.expanduser(config.mirror_to)) == checkpoints:
+    raise ConfigError(f'config.mirror_to={config.mirror_to!r}: mirror_to must differ from '
+                      f'the primary directory ({checkpoints})')
+  if config.num_instances > 1 or config.sweep_field:
+    if config.get('instances_mode', 'process') == 'vmap':
+      _check_vmap_sweep(config)
+    else:
+      check_memory(config)
+    _instance_configs(config)  # each validated
+
+
+def _tree(directory: str) -> set:
+  """Every path under `directory` (files and directories)."""
+  return {os.path.join(d, n) for d, dirs, files in os.walk(directory) for n in dirs + files}
+
+
+# What a run writes before it has run anything: its lock, config.json, and
+# an instance's log (the parent prints the error line it holds).
+_DEBRIS = (lock_lib.LOCK_NAME, 'config.json', 'log.txt')
+
+
+@contextlib.contextmanager
+def _undo_on_config_error(config, workdir: str, made: list):
+  """A ConfigError out of the body (a mistake only found once the workdir is
+  made and locked: an unknown game, a hold'em board, an instance's config)
+  leaves the disk as it was: the files the body added to `workdir`, when
+  they are only a lock, config.json and logs (nothing was run), are removed,
+  and so are the directories in `made` (made by this invocation, see
+  `_prepare_workdir`) once empty. Nothing else is: a pre-existing workdir, a
+  checkpoint, any other file stays. Nothing is removed when another launcher
+  holds the workdir, nor under jax.distributed (its processes share it)."""
+  before = _tree(workdir)
+  try:
+    yield
+  except lock_lib.WorkdirLocked:
+    raise
+  except ConfigError:
+    if not _distributed(config):
+      added = _tree(workdir) - before
+      if all(os.path.isdir(p) or os.path.basename(p) in _DEBRIS for p in added):
+        for path in sorted(added, key=len, reverse=True):  # files and inner directories first
+          with contextlib.suppress(OSError):
+            (os.rmdir if os.path.isdir(path) else os.remove)(path)
+        for directory, outermost in reversed(made):  # the last made first
+          _remove_empty(directory, outermost)
+    raise
+
+
+def _remove_empty(directory: str, top: str) -> None:
+  """Removes `directory` and its parents up to `top`, while they are empty."""
+  while True:
+    try:
+      os.rmdir(directory)
+    except OSError:
+      return
+    if directory == top:
+      return
+    directory = os.path.dirname(directory)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> int:
@@ -136,14 +210,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   With `config.distributed.enabled`, every process of the job calls it alike
   and they train one state together (see `initialize_distributed`).
   """
-  validate(config)
+  _check_early(config, workdir)
   initialize_distributed(config)  # before anything else touches JAX
-  workdir = _prepare_workdir(workdir)
-  _prepare_mirror(config)
+  made = []
+  workdir = _prepare_workdir(workdir, made=made)
   use_compilation_cache(config)
   try:
-    with _locked([workdir]):
-      return _run_locked(config, workdir)
+    with _undo_on_config_error(config, workdir, made):
+      _prepare_mirror(config, made)
+      with _locked([workdir]):
+        return _run_locked(config, workdir)
   finally:
     # The run's closures and solvers hold device arrays in reference cycles:
     # free them now, while the runtime is whole, rather than at interpreter
@@ -201,21 +277,27 @@ def run_vmapped(config: ml_collections.ConfigDict, workdir: str) -> int:
   its separate run computes, to float rounding, not bit for bit (see
   `Solver.run_many`).
   """
-  validate(config)
-  workdir = _prepare_workdir(workdir)
-  _prepare_mirror(config)
+  _check_early(config, workdir)
+  made = []
+  workdir = _prepare_workdir(workdir, made=made)
   use_compilation_cache(config)
-  with _locked([workdir]):
-    return _run_vmapped(config, workdir)
+  with _undo_on_config_error(config, workdir, made):
+    _prepare_mirror(config, made)
+    with _locked([workdir]):
+      return _run_vmapped(config, workdir)
 
 
-def _run_vmapped(config, workdir: str) -> int:
-  configs = _instance_configs(config)
+def _check_vmap_sweep(config) -> None:
   for field in ('game', 'algorithm', 'alternating', 'dtype', 'devices'):
     if config.sweep_field == field:
       raise ConfigError(f'config.instances_mode=vmap cannot sweep config.{field} (it '
                         "changes the compiled program); sweep alpha, beta, gamma or seed, "
                         "or use instances_mode=process")
+
+
+def _run_vmapped(config, workdir: str) -> int:
+  configs = _instance_configs(config)
+  _check_vmap_sweep(config)
   workdirs = []
   for k, c in enumerate(configs):
     d = os.path.join(workdir, f'instance_{k}')

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 
+from cfr_jax import atomic
 from cfr_jax.training.config import EXIT_INTERRUPTED
 
 _NAMES = {s: s.name for s in signal.Signals}
@@ -84,6 +85,7 @@ def exit_at_once_on_signals() -> None:
   def handler(signum, frame):
     del frame
     _say(f'{_NAMES.get(signum, signum)}: exiting (nothing in progress to save)')
+    atomic.remove_partial()
     os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
   for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
     signal.signal(sig, handler)
@@ -148,6 +150,7 @@ class StopSignals:
           callback()
         except Exception:  # pylint: disable=broad-except
           pass
+      atomic.remove_partial()  # a progress.json the main thread was writing
       os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
     # A SIGUSR1 stop (from a parent or a job script) is overtaken by a direct
     # SIGINT/SIGTERM, which then counts as the first: a process signalled both
