@@ -206,6 +206,12 @@ def initialize_distributed(config) -> None:
                       'SLURM, Open MPI or on TPU)') from None
 
 
+def mirror_dir(config) -> str | None:
+  """config.mirror_to as an absolute path ('~' expanded; None: no mirror)."""
+  value = config.get('mirror_to')
+  return os.path.abspath(os.path.expanduser(value)) if value else None
+
+
 def compilation_cache_dir(config) -> str | None:
   """The persistent compilation cache `config.compilation_cache` names (None: off)."""
   value = str(config.get('compilation_cache', '') or '').strip()

@@ -31,8 +31,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, use_compilation_cache,
-    validate)
+    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir,
+    use_compilation_cache, validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
@@ -142,8 +142,7 @@ def _check_early(config, workdir: str) -> None:
   found later leaves)."""
   validate(config)
   checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
-  if config.get('mirror_to') and os.path.abspath(
-      os.path.expanduser(config.mirror_to)) == checkpoints:
+  if mirror_dir(config) == checkpoints:
     raise ConfigError(f'config.mirror_to={config.mirror_to!r}: mirror_to must differ from '
                       f'the primary directory ({checkpoints})')
   if config.num_instances > 1 or config.sweep_field:
@@ -477,7 +476,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
       store = stack.enter_context(checkpoint_lib.CheckpointStore(
           os.path.join(workdir, 'checkpoints'), extra_locations=extra,
           fingerprint=fingerprint,
-          mirror_to=os.path.expanduser(config.mirror_to) if config.mirror_to else None,
+          mirror_to=mirror_dir(config),
           max_to_keep=int(config.keep_checkpoints)))
     except ValueError as e:  # mirror_to is the checkpoint directory itself
       raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '

@@ -10,7 +10,8 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import ConfigError, build_solver, _split, use_compilation_cache
+from cfr_jax.training.config import (ConfigError, build_solver, mirror_dir, _split,
+                                     use_compilation_cache)
 
 
 def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
@@ -147,8 +148,8 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   # Every location the run restores from, its mirror included (read only
   # here): a run whose workdir lost its checkpoints is still read.
   where = _split(config.extra_locations)
-  if config.get('mirror_to'):
-    where.append(os.path.expanduser(config.mirror_to))
+  if mirror_dir(config):
+    where.append(mirror_dir(config))
   with checkpoint_lib.CheckpointStore(
       os.path.join(workdir, 'checkpoints'), extra_locations=where,
       fingerprint=fingerprint) as store:
