@@ -187,6 +187,41 @@ def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragmen
   assert sorted(os.listdir(mine)) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'keep'
 
 
+def test_a_lock_another_launcher_took_meanwhile_is_never_removed(tmp_path):
+  """The cleanup after a late config mistake removes what the run added,
+  locks included; but a lock that another live launcher took in the meantime
+  (on an instance's folder, say) stays with its folder: removed, a third
+  launcher could take that folder beside the one still running there."""
+  from cfr_jax.training import loop  # pylint: disable=g-import-not-at-top
+  config = train.load_config('kuhn')[0]
+  for holder in (True, False):
+    workdir = tmp_path / f'run_{holder}'
+    workdir.mkdir()
+    taken = workdir / 'instance_0'
+    holding = None
+    with pytest.raises(training.ConfigError, match='late mistake'):
+      with loop._undo_on_config_error(config, str(workdir), []):  # pylint: disable=protected-access
+        (workdir / 'config.json').write_text('{}')
+        taken.mkdir()
+        if holder:  # another launcher: a real process holding the instance's lock
+          holding = subprocess.Popen(
+              [sys.executable, '-c', 'import sys, time; from cfr_jax.training import lock; '
+               f'lock.WorkdirLock({str(taken)!r}).acquire(); print("held", flush=True); '
+               'time.sleep(60)'], stdout=subprocess.PIPE, text=True, env=ENV)
+          assert holding.stdout.readline().strip() == 'held'
+        else:  # a lock this run's own (ended) processes left
+          (taken / '.lock').write_text('{}')
+        raise training.ConfigError('late mistake')
+    if holding is not None:
+      holding.kill()
+      holding.wait()
+      # Nothing was removed: the other launcher's folder and lock are whole.
+      assert sorted(os.listdir(workdir)) == ['config.json', 'instance_0']
+      assert (taken / '.lock').exists()
+    else:
+      assert not os.listdir(workdir)
+
+
 def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
   """num_instances=100000 started processes until the machine ground to a halt."""
   from cfr_jax import heap  # pylint: disable=g-import-not-at-top

@@ -180,14 +180,30 @@ def _undo_on_config_error(config, workdir: str, made: list):
     raise
   except ConfigError:
     if not _distributed(config):
-      added = _tree(workdir) - before
-      if all(os.path.isdir(p) or os.path.basename(p) in _DEBRIS for p in added):
-        for path in sorted(added, key=len, reverse=True):  # files and inner directories first
-          with contextlib.suppress(OSError):
-            (os.rmdir if os.path.isdir(path) else os.remove)(path)
-        for directory, outermost in reversed(made):  # the last made first
-          _remove_empty(directory, outermost)
+      _remove_added(_tree(workdir) - before, made)
     raise
+
+
+def _remove_added(added: set, made: list) -> None:
+  """Removes the paths `added` (then the directories `made`, once empty)
+  when they are only directories and `_DEBRIS`, and every lock among them
+  can be taken: a lock that another launcher took meanwhile (started on an
+  instance's folder, say) keeps its workdir whole, so that no second
+  launcher could ever take that folder beside it."""
+  if not all(os.path.isdir(p) or os.path.basename(p) in _DEBRIS for p in added):
+    return
+  with contextlib.ExitStack() as held:
+    try:
+      for path in added:
+        if os.path.basename(path) == lock_lib.LOCK_NAME:
+          held.enter_context(lock_lib.WorkdirLock(os.path.dirname(path)))
+    except ConfigError:  # held by a live process (or unreadable): nothing is removed
+      return
+    for path in sorted(added, key=len, reverse=True):  # files and inner directories first
+      with contextlib.suppress(OSError):
+        (os.rmdir if os.path.isdir(path) else os.remove)(path)
+  for directory, outermost in reversed(made):  # the last made first
+    _remove_empty(directory, outermost)
 
 
 def _remove_empty(directory: str, top: str) -> None:
