@@ -15,6 +15,7 @@ The logic lives in the functions next to `main()`, importable without
 defining any flag. This file and `scripts.py` import nothing heavy.
 """
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -33,8 +34,9 @@ class Stopped(BaseException):
   that `finally` blocks run: a file being written is removed."""
 
 
-def _say(text: str) -> None:
-  with contextlib.suppress(OSError, ValueError):  # a closed terminal (SIGHUP)
+def say(text: str) -> None:
+  """One line on stderr, if there still is one (a closed terminal: SIGHUP)."""
+  with contextlib.suppress(OSError, ValueError):
     print(text, file=sys.stderr, flush=True)
 
 
@@ -47,8 +49,7 @@ def _raise(signum, frame) -> None:
   if _importing(frame):  # raised there, it would be printed with its traceback
     _exit_now(signum, frame)  # (see exit_at_once_on_signals)
   _received.append(signal.Signals(signum).name)
-  for sig in _STOP_SIGNALS:
-    signal.signal(sig, _exit_now)
+  exit_at_once_on_signals()
   if signum == signal.SIGINT:
     raise KeyboardInterrupt
   raise Stopped(_received[-1])
@@ -63,20 +64,22 @@ def _importing(frame) -> bool:
   return False
 
 
-def _exit_now(signum, frame) -> None:
+def _exit_now(signum, frame, note: str = '') -> None:
   del frame
   atomic.remove_partial()
-  _say(f'{signal.Signals(signum).name}: exiting')
+  say(f'{signal.Signals(signum).name}: exiting{note}')
   os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
 
 
-def exit_at_once_on_signals() -> None:
-  """SIGINT, SIGTERM or SIGHUP: one line and exit 75 at once, wherever the
-  program is (importing JAX, say: raised there, a KeyboardInterrupt is
-  printed with its traceback by the extension being loaded, numpy's
-  `import_array`, whoever catches it)."""
-  for sig in _STOP_SIGNALS:
-    signal.signal(sig, _exit_now)
+def exit_at_once_on_signals(note: str = '', signals: tuple = _STOP_SIGNALS) -> None:
+  """SIGINT, SIGTERM or SIGHUP (or `signals`): one line ('SIGTERM:
+  exiting<note>') and exit 75 at once, wherever the program is (importing
+  JAX, say: raised there, a KeyboardInterrupt is printed with its traceback
+  by the extension being loaded, numpy's `import_array`, whoever catches
+  it), after removing any file half written."""
+  handler = functools.partial(_exit_now, note=note)
+  for sig in signals:
+    signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -94,7 +97,7 @@ def exit_on_signals():
   except BaseException as e:  # pylint: disable=broad-except
     if isinstance(e, SystemExit) or not (_received or isinstance(e, KeyboardInterrupt)):
       raise
-    _say(f'{_received[0] if _received else "SIGINT"}: exiting')
+    say(f'{_received[0] if _received else "SIGINT"}: exiting')
     sys.exit(EXIT_INTERRUPTED)
   finally:
     for sig, handler in previous.items():

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 
-
 from cfr_jax import cli
 from cfr_jax.training.outputs import _duration, rate_text  # pylint: disable=protected-access
 

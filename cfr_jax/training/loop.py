@@ -311,8 +311,7 @@ def _check_vmap_sweep(config) -> None:
 
 
 def _run_vmapped(config, workdir: str) -> int:
-  configs = _instance_configs(config)
-  _check_vmap_sweep(config)
+  configs = _instance_configs(config)  # (checked by `_check_early`)
   workdirs = []
   for k, c in enumerate(configs):
     d = os.path.join(workdir, f'instance_{k}')

@@ -23,17 +23,10 @@ import sys
 import threading
 
 from cfr_jax import atomic
+from cfr_jax import cli
 from cfr_jax.training.config import EXIT_INTERRUPTED
 
 _NAMES = {s: s.name for s in signal.Signals}
-
-
-def _say(text: str) -> None:
-  try:
-    sys.stderr.write(text + '\n')
-    sys.stderr.flush()
-  except (OSError, ValueError):  # a closed terminal
-    pass
 
 
 def _detach_from_terminal() -> None:
@@ -65,7 +58,7 @@ def exit_process(code) -> None:
   if code is None:
     code = 0
   elif not isinstance(code, int):
-    _say(str(code))
+    cli.say(str(code))
     code = 1
   try:
     atexit._run_exitfuncs()  # pylint: disable=protected-access
@@ -82,13 +75,8 @@ def exit_at_once_on_signals() -> None:
   """Before and after a run (start-up, shut-down), a stop signal has nothing
   to save: exit with the interrupted code and one line, never a traceback.
   Launchers call it first thing; `StopSignals` returns to it afterwards."""
-  def handler(signum, frame):
-    del frame
-    _say(f'{_NAMES.get(signum, signum)}: exiting (nothing in progress to save)')
-    atomic.remove_partial()
-    os._exit(EXIT_INTERRUPTED)  # pylint: disable=protected-access
-  for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
-    signal.signal(sig, handler)
+  cli.exit_at_once_on_signals(' (nothing in progress to save)',
+                              (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1))
 
 
 class StopSignals:
@@ -144,7 +132,7 @@ class StopSignals:
     if self.received is not None and signum == signal.SIGUSR1:
       return  # never escalates
     if self.received is not None and self.received != 'SIGUSR1':
-      _say(f'second signal ({name}): exiting now, the last complete checkpoint is kept')
+      cli.say(f'second signal ({name}): exiting now, the last complete checkpoint is kept')
       for callback in self.on_exit_now:
         try:
           callback()
@@ -159,7 +147,7 @@ class StopSignals:
     again = ('it never escalates; SIGINT or SIGTERM after it asks the same, and a second '
              'one exits at once' if signum == signal.SIGUSR1 else
              'send SIGINT/SIGTERM again to exit at once')
-    _say(f'{name}: saving at the iteration reached, then exiting (code '
+    cli.say(f'{name}: saving at the iteration reached, then exiting (code '
          f'{EXIT_INTERRUPTED}); {again}')
 
   def __exit__(self, *exc) -> None:
