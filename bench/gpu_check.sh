@@ -131,7 +131,8 @@ machine_line=$(sed -n 3p "$logdir/device.txt")
 echo "$machine_line"
 if [[ "$backend" != gpu ]] && (( ! quick && ! any_backend )); then
   echo "gpu_check.sh: JAX's backend is '$backend', not a GPU; install with" \
-       "pip install -e \".[test,holdem]\" \"jax[cuda12]==0.10.2\", or run --quick" \
+       "pip install -e \".[test,holdem]\" \"jax[cuda12]==0.10.2\" (or see bench/README.md" \
+       "for a preinstalled CUDA JAX without network), or run --quick" \
        "(CPU smoke run) or --any-backend" >&2
   exit 2
 fi

@@ -194,26 +194,49 @@ def drop_lowering(lowered, compiled) -> bool:
 
 
 class _Forgetful:
-  """A jitted function that drops its traces after every call."""
+  """A jitted function that drops its traces after every call, made at its
+  first use (`jit`)."""
 
-  def __init__(self, jitted):
-    self._jitted = jitted
-    functools.update_wrapper(self, jitted)
+  def __init__(self, fun, kwargs: dict, forget: bool):
+    self._fun_ = fun
+    self._kwargs = kwargs
+    self._forget = forget
+    self._made = None
+    functools.update_wrapper(self, fun)
+
+  @property
+  def _jitted(self):
+    if self._made is None:
+      kwargs = dict(self._kwargs)
+      options = kwargs.pop('compiler_options', None)
+      options = options() if callable(options) else options
+      if options:
+        kwargs['compiler_options'] = options
+      self._made = jax.jit(self._fun_, **kwargs)
+    return self._made
 
   def __call__(self, *args, **kwargs):
-    out = self._jitted(*args, **kwargs)
-    forget_traces(self._jitted)  # compiled now; its jaxpr is not read again
+    jitted = self._jitted
+    out = jitted(*args, **kwargs)
+    if self._forget:
+      forget_traces(jitted)  # compiled now; its jaxpr is not read again
     return out
 
   def __getattr__(self, name):  # lower, trace, _fun, _cache_size, ...
     return getattr(self._jitted, name)
 
 
-def jit(fun, **kwargs):
+def jit(fun, *, forget: bool = True, **kwargs):
   """`jax.jit(fun, **kwargs)` whose traces are dropped after each call
-  (`forget_traces`; a call that compiled nothing drops nothing). For
-  cfr_jax's own top-level programs, which have no callbacks."""
-  return _Forgetful(jax.jit(fun, **kwargs))
+  (`forget_traces`; a call that compiled nothing drops nothing; `forget=False`
+  keeps them). For cfr_jax's own top-level programs, which have no callbacks.
+
+  `compiler_options` may be a function of no arguments, called at the first
+  use (a call, `lower`, ...), not here: what it returns may depend on the
+  backend (`subgame.compiler_options`), and asking for that starts JAX's
+  backends, which a module's import must not do (`jax.distributed` must be
+  initialised first)."""
+  return _Forgetful(fun, kwargs, forget)
 
 
 def trims() -> int:

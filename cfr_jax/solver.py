@@ -155,7 +155,7 @@ class Solver:
     # Donated: `_policy`'s tables are fresh, and a flop's is 0.8 GB.
     object.__setattr__(self, '_symmetrised', heap.jit(
         subgame_lib.symmetrised, donate_argnums=1,
-        compiler_options=subgame_lib.COMPILER_OPTIONS))
+        compiler_options=subgame_lib.compiler_options))
     hp = {k: placement.to_device(v, self.dtype) for k, v in self.hyperparameters.items()}
     if self.mesh is not None:
       hp = jax.device_put(hp, jax.sharding.NamedSharding(self.mesh, P()))
@@ -206,7 +206,7 @@ class Solver:
 
   @property
   def _jit_options(self) -> dict:
-    options = dict(subgame_lib.COMPILER_OPTIONS) if self.lean else {}
+    options = subgame_lib.compiler_options() if self.lean else {}
     if self._recomputes:
       options['xla_disable_hlo_passes'] = 'while-loop-invariant-code-motion'
     return {'compiler_options': options} if options else {}
@@ -501,7 +501,7 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
 
 
 @functools.partial(heap.jit, static_argnames='abstract',
-                   compiler_options=subgame_lib.COMPILER_OPTIONS)
+                   compiler_options=subgame_lib.compiler_options)
 def _average_nash_conv(parts, strategy_sum, low, abstract: bool) -> jax.Array:
   """[] NashConv of the average strategy of a split subgame's compact sums:
   each block normalised as `_average_strategy` normalises it."""

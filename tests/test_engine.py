@@ -19,6 +19,7 @@ pytest.importorskip('phevaluator')
 
 import cfr_jax  # pylint: disable=g-import-not-at-top
 from cfr_jax import checkpoint  # pylint: disable=g-import-not-at-top
+from cfr_jax import heap  # pylint: disable=g-import-not-at-top
 from cfr_jax import kernels  # pylint: disable=g-import-not-at-top
 from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
 from cfr_jax.holdem import cards  # pylint: disable=g-import-not-at-top
@@ -441,6 +442,29 @@ def test_subgame_programs_use_the_elemental_emitters_and_iterate_the_same(monkey
   a, b = lean.run(lean.init(), 12), default.run(default.init(), 12)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_the_cpu_only_option_is_asked_for_only_where_the_backend_is_a_cpu(monkeypatch):
+  """XLA refuses a program that names a compiler option its build has no
+  field for, on every backend, so `subgame.compiler_options` names XLA:CPU's
+  emitter option only where the default backend is a CPU (a GPU image's jax
+  need not be the pinned one), and `heap.jit` asks for the options at a
+  program's first use: defining one (at import) starts no backend."""
+  with pytest.raises(Exception, match='No such compile option'):
+    jax.jit(lambda x: x + 1, compiler_options={'xla_no_such_option': True})(1.0)
+  made = []
+  real = jax.jit
+  monkeypatch.setattr(jax, 'jit', lambda f, **kw: made.append(kw) or real(f, **kw))
+  on_cpu = heap.jit(lambda x: x * 2, compiler_options=subgame.compiler_options)
+  elsewhere = heap.jit(lambda x: x * 3, compiler_options=subgame.compiler_options)
+  assert not made  # nothing made where it was defined
+  assert float(on_cpu(1.0)) == 2.0
+  assert made[-1]['compiler_options'] == {'xla_cpu_use_fusion_emitters': False}
+  solver = cfr_jax.make_solver(subgame.compile_subgame(TURN), 'pcfr+')
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
+  assert float(elsewhere(1.0)) == 3.0
+  assert 'compiler_options' not in made[-1]
+  assert 'xla_cpu_use_fusion_emitters' not in solver._jit_options.get('compiler_options', {})  # pylint: disable=protected-access
 
 
 def _fusions(solver) -> list:

@@ -480,7 +480,7 @@ def _where(parts: Split, game: sg.Subgame, d: int) -> tuple:
   raise AssertionError(f'decision {d} is in no part')
 
 
-@functools.partial(heap.jit, static_argnums=(4, 5, 6), compiler_options=sg.COMPILER_OPTIONS)
+@functools.partial(heap.jit, static_argnums=(4, 5, 6), compiler_options=sg.compiler_options)
 def _node_passes(parts: Split, source, batch: jax.Array, k: jax.Array, p: int, where: tuple,
                  rows) -> tuple:
   """(policy [H, A], reaches [2, H], p's children's values [A, H]) at

@@ -82,15 +82,27 @@ from cfr_jax.placement import to_device
 FOLD, CALL = 0, 1  # then one slot per bet/raise size, and all-in last
 STREETS = {3: 'flop', 4: 'turn', 5: 'river'}
 
-# XLA options for every program compiled over a subgame (`jax.jit(...,
-# compiler_options=COMPILER_OPTIONS)`). XLA:CPU's default (MLIR) fusion
+# XLA options for every program compiled over a subgame (`heap.jit(...,
+# compiler_options=compiler_options)`). XLA:CPU's default (MLIR) fusion
 # emitters hold far more host memory for these programs, which have thousands
 # of small kernels, than the older elemental emitters, at the same speed
 # (bench/RESULTS.md, "Leaner CPU code generation"): turn config peak RSS
 # 1.09 GB -> 0.47 GB, flop 3.7 -> 2.3 GB, iterations within 5%. Tree games keep
-# the default, where the new emitters are ~15% faster (Leduc). Other backends
-# ignore the option.
+# the default, where the new emitters are ~15% faster (Leduc). Programs pass
+# `compiler_options` (a function: `heap.jit` calls it at first use), which
+# leaves the option out where the backend is not a CPU.
 COMPILER_OPTIONS = {'xla_cpu_use_fusion_emitters': False}
+
+
+def compiler_options() -> dict:
+  """`COMPILER_OPTIONS` where JAX's default backend is a CPU, else {}.
+
+  XLA takes compiler options by the name of a field of its debug options and
+  refuses a program that names one its build lacks, on every backend: this
+  field is XLA:CPU's, so a GPU or TPU build whose jax is not the pinned one
+  (a preinstalled image, say) must not be asked for it. Starts JAX's backends
+  if they are not yet: call it when a program is made, not at import."""
+  return dict(COMPILER_OPTIONS) if jax.default_backend() == 'cpu' else {}
 _DECISION, _CHANCE, _FOLD, _SHOWDOWN = range(4)  # node kinds, in level order
 
 
@@ -2054,7 +2066,8 @@ def assemble_report(game: Subgame, line: str, perm: tuple, d: int, policy: jax.A
       node_ev=float(own @ value) * norm / total if total > 0 else float('nan'))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3), compiler_options=COMPILER_OPTIONS)
+@functools.partial(heap.jit, static_argnums=(2, 3), forget=False,
+                   compiler_options=compiler_options)
 def _report_passes(game: Subgame, sigma: jax.Array, p: int, level: int, k: jax.Array) -> tuple:
   """(policy [H, A], reaches [2, H], player p's children's values [A, H]) at
   decision k of tree level `level`, for `node_report`; jitted (op by op, a
