@@ -26,6 +26,8 @@
 #            each peak is that config's own. The flop gets the most time; holdem.py's
 #            --max_seconds stops its solve early enough to print a partial row
 #            ("not reached (x% at N)") rather than be killed.
+#   flop_whole  the flop again on whole levels (--subtrees=0): more memory, far
+#            fewer kernel launches than the default split passes.
 #   leduc    bench/speed.py --sections=sizes on `leduc`, then (leduc_big) on the
 #   leduc_big largest Leduc variant of the project's GPU series,
 #            `leduc(ranks=14,suits=4)` (12,520,257 histories, ~55 s to build on the
@@ -68,7 +70,7 @@ for arg in "$@"; do
     *) echo "gpu_check.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
-known_steps=" river turn flop leduc leduc_big sampled "
+known_steps=" river turn flop flop_whole leduc leduc_big sampled "
 for name in ${only//,/ }; do
   if [[ "$known_steps" != *" $name "* ]]; then
     echo "gpu_check.sh: unknown step in --only: $name (steps:$known_steps)" >&2; exit 2
@@ -206,17 +208,24 @@ if (( quick )); then
   step sampled 60 "$PY" bench/traversals.py --seconds=0.3 --entry='es-mccfr|kuhn|batch_size=64' \
     --entry='deep-cfr|kuhn|traversals=16,advantage_steps=2,policy_steps=2,batch_size=16'
 else
-  step river 45 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=5000 \
-    --max_seconds=20
-  step turn 75 "${holdem[@]}" --configs=turn --eval_every=10 --max_iterations=5000 \
-    --max_seconds=40
-  step flop 190 "${holdem[@]}" --configs=flop --eval_every=20 --max_iterations=1000 \
-    --max_seconds=90
+  step river 40 "${holdem[@]}" --configs=river --eval_every=10 --max_iterations=5000 \
+    --max_seconds=15
+  step turn 60 "${holdem[@]}" --configs=turn --eval_every=10 --max_iterations=5000 \
+    --max_seconds=30
+  # The flop twice: split one turn card at a time (the default for its state:
+  # XLA's temporaries 0.09x the state, what the 1.22 GB target needs), and on
+  # whole levels (--subtrees=0: temporaries ~2x the state, but ~12x fewer
+  # kernel launches: 64,434 kernels per iteration split against 5,104, on
+  # XLA:CPU). Which one a GPU's launch overhead favours is what this measures.
+  step flop 150 "${holdem[@]}" --configs=flop --eval_every=20 --max_iterations=1000 \
+    --max_seconds=75
+  step flop_whole 100 "${holdem[@]}" --configs=flop --subtrees=0 --eval_every=20 \
+    --max_iterations=1000 --max_seconds=45
   # One step per game, so that a timeout is recorded against the game it hit
   # (speed.py's own --subprocess_timeout would drop the row silently).
-  step leduc 40 "$PY" bench/speed.py --sections=sizes --sizes=leduc --min_time=0.5 \
+  step leduc 30 "$PY" bench/speed.py --sections=sizes --sizes=leduc --min_time=0.5 \
     --repeats=3 --subprocess_timeout=600
-  step leduc_big 100 "$PY" bench/speed.py --sections=sizes --sizes="$big_leduc" \
+  step leduc_big 80 "$PY" bench/speed.py --sections=sizes --sizes="$big_leduc" \
     --min_time=0.5 --repeats=3 --subprocess_timeout=600
   if [[ -n "$only" ]]; then  # its own run: the steps above fill the default's budget
     step sampled 240 "$PY" bench/traversals.py --seconds=8

@@ -85,10 +85,12 @@ def main():
   parser.add_argument('--algorithm', default='dcfr')
   parser.add_argument('--iterations', type=int, default=20)
   parser.add_argument('--top', type=int, default=25)
+  parser.add_argument('--subtrees', type=int, default=None,
+                      help='cards per batch of split passes (default: automatic; 0: whole levels)')
   args = parser.parse_args()
   config, _ = train.load_config(args.config)
   game = config_lib._load_game(config)  # pylint: disable=protected-access
-  solver = cfr_jax.make_solver(game, args.algorithm)
+  solver = cfr_jax.make_solver(game, args.algorithm, subtrees=args.subtrees)
   state = solver.init()
   n = args.iterations
   args_of = lambda state: (solver._passes, state, n, solver._hp)  # pylint: disable=protected-access
