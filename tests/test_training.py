@@ -91,6 +91,25 @@ def test_sigterm_mid_chunk_saves_and_resumes(tmp_path):
   assert p['restored_from']['iteration'] == reached and p['iteration'] == reached + 500
 
 
+def test_a_signal_waits_for_a_step_of_about_a_second_however_slow_an_iteration(tmp_path):
+  """The first step is one iteration and each later one about a quarter of
+  progress_seconds at the measured rate (at most a second), so a signal is
+  acted on within a step. A floor of 100 iterations per step made a flop
+  run (seconds per iteration) wait for its whole 20-iteration chunk, ~a
+  minute, before saving. The turn config, signalled once it has iterated:
+  saved at a few iterations, where the floor made the first step 100."""
+  flags = ['--config.max_iterations=100000', '--config.chunk_iterations=100000',
+           '--config.eval_every=100000', '--config.progress_seconds=0.4']
+  proc = start(tmp_path, *flags, config='configs/holdem_turn.py')
+  wait_for(lambda: progress(tmp_path)['iteration'] >= 1, timeout=180)
+  proc.send_signal(signal.SIGTERM)
+  code, _, err = finish(proc)
+  assert code == training.EXIT_INTERRUPTED, err
+  p = progress(tmp_path)
+  assert 1 <= p['iteration'] < 100, p['iteration']
+  assert p['last_checkpoint']['iteration'] == p['iteration']
+
+
 def test_sigkill_at_random_moments_resumes_bit_for_bit(tmp_path):
   flags = ['--config.max_iterations=30000', '--config.chunk_iterations=1500',
            '--config.eval_every=1500']
@@ -155,6 +174,9 @@ def test_corrupt_newest_checkpoint_falls_back_and_is_named(tmp_path):
     ('--config.alpha=-inf', 'alpha must be a finite'),
     ('--config.chunk_minutes=-1', 'chunk_minutes must be a positive'),
     ('--config.chunk_iterations=0', 'chunk_iterations must be a positive'),
+    ('--config.target_exploitability=-0.1', 'target_exploitability must be a number >= 0'),
+    ('--config.target_exploitability=nan', 'target_exploitability must be a finite'),
+    ('--config.target_pot_percent=0.5', "target_pot_percent is for hold'em subgames"),
     ('--config.algorithm=cfr++', 'unknown algorithm'),
     ('--config.game=chess', 'unknown game'),
     ('--config.no_such_field=1', 'unknown config field'),
@@ -167,6 +189,42 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, flag, message):
   assert proc.returncode == training.EXIT_USAGE
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and message in lines[0] and 'Traceback' not in proc.stderr
+
+
+def test_an_exploitability_target_completes_the_run_at_the_first_evaluation_meeting_it(
+    tmp_path):
+  """target_pot_percent (hold'em) ends the run at the first evaluation at or
+  below that share of the pot; a rerun of a run that met it does nothing, and
+  a stricter target resumes it. Both targets at once are refused."""
+  river = 'configs/holdem_river.py'
+  flags = ['--config.eval_every=10', '--config.chunk_iterations=1000']
+  code, out, err = train(tmp_path, *flags, '--config.target_pot_percent=0.5', config=river)
+  assert code == training.EXIT_COMPLETE, err
+  evals = [m for m in _metrics(tmp_path) if 'exploitability' in m]
+  pot = 10.0  # configs/holdem_river.py
+  first = next(m for m in evals if m['exploitability'] <= 0.005 * pot)
+  p = progress(tmp_path)
+  assert p['iteration'] == first['iteration'] == evals[-1]['iteration'] < 2000
+  assert p['exploitability_pot_percent'] == pytest.approx(100 * first['exploitability'] / pot)
+  assert p['target_exploitability'] == pytest.approx(0.005 * pot)
+  assert 'completed (exploitability target, 0.5% of the pot)' in out
+  code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.5', config=river)
+  assert code == training.EXIT_COMPLETE and progress(tmp_path)['iteration'] == first['iteration']
+  code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.1', config=river)
+  assert code == training.EXIT_COMPLETE
+  evals = [m for m in _metrics(tmp_path) if 'exploitability' in m]
+  later = [m for m in evals if m['iteration'] > first['iteration']]
+  assert later and all(m['exploitability'] > 0.001 * pot for m in later[:-1])
+  assert later[-1]['exploitability'] <= 0.001 * pot
+  assert progress(tmp_path)['iteration'] == later[-1]['iteration']
+  code, _, err = train(tmp_path / 'both', '--config.target_pot_percent=0.5',
+                       '--config.target_exploitability=0.05', config=river)
+  assert code == training.EXIT_USAGE and 'not both' in err
+
+
+def _metrics(workdir) -> list:
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [json.loads(line) for line in f if line.strip()]
 
 
 def test_progress_file_is_always_valid_json(tmp_path):

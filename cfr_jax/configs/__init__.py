@@ -50,6 +50,10 @@ FIELD_HELP = {
                 '(less memory; None: automatic, 0: whole levels)',
     'max_iterations': 'the run is complete after this many iterations',
     'time_budget_minutes': 'or after this many minutes of training, summed over restarts',
+    'target_exploitability': 'or at the first evaluation whose exploitability is at or '
+                             'below this many chips (0: off)',
+    'target_pot_percent': "hold'em: or at the first evaluation whose exploitability is at or "
+                          'below this percentage of the pot (0: off)',
     'chunk_iterations': 'a chunk (then save, progress, rebuild) ends after this many '
                         'iterations ...',
     'chunk_minutes': '... or after this many minutes',

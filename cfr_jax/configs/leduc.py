@@ -37,6 +37,11 @@ def get_config() -> ml_collections.ConfigDict:
   # of training (summed over restarts) are spent, whichever comes first.
   config.max_iterations = 100_000
   config.time_budget_minutes = 600.0
+  # Or at the first evaluation (every eval_every iterations) whose exact
+  # exploitability is at or below target_exploitability (chips), or in
+  # hold'em at or below target_pot_percent of config.holdem.pot; 0: off.
+  config.target_exploitability = 0.0
+  config.target_pot_percent = 0.0
   # A chunk ends after chunk_iterations or chunk_minutes; then the state is
   # saved, progress and metrics are written, and the state is rebuilt from
   # the checkpoint.

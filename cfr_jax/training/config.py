@@ -23,6 +23,7 @@ _POSITIVE = ('max_iterations', 'time_budget_minutes', 'chunk_iterations', 'chunk
              'eval_every', 'progress_seconds', 'num_instances', 'keep_checkpoints')
 
 
+_TARGETS = ('target_exploitability', 'target_pot_percent')
 _MAX_ITERATIONS = 2**31 - 1  # solvers' states count iterations in int32
 
 
@@ -54,6 +55,33 @@ def check_finite(config: ml_collections.ConfigDict, prefix: str = 'config') -> N
         raise ConfigError(f'{path} must be a finite number, got {x}{hint}')
 
 
+def _validate_target(config: ml_collections.ConfigDict) -> None:
+  for name in _TARGETS:
+    value = config.get(name, 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+      raise ConfigError(f'config.{name} must be a number >= 0 (0: off), got {value!r}')
+  chips, percent = (config.get(name, 0.0) for name in _TARGETS)
+  if chips and percent:
+    raise ConfigError('set one of config.target_exploitability (chips) and '
+                      'config.target_pot_percent (hold\'em), not both')
+  if percent and config.game != 'holdem':
+    raise ConfigError(f'config.target_pot_percent is for hold\'em subgames (a share of '
+                      f'config.holdem.pot); {config.game!r} has no pot: set '
+                      'config.target_exploitability (chips) instead')
+  if (chips or percent) and str(config.game).strip().startswith('env:'):
+    raise ConfigError(f'an exploitability target needs exact exploitability, and '
+                      f'{config.game!r} is a generative env (measured by play): set '
+                      'config.max_iterations or config.time_budget_minutes instead')
+
+
+def target(config: ml_collections.ConfigDict) -> float | None:
+  """The exploitability (chips) at or below which a run is complete, or None."""
+  chips, percent = (float(config.get(name, 0.0)) for name in _TARGETS)
+  if percent:
+    return percent / 100 * float(config.holdem.pot)
+  return chips or None
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
   check_finite(config)
@@ -68,6 +96,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'config.max_iterations must be at most {_MAX_ITERATIONS:,} (the state '
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
                       'until a time is spent, set config.time_budget_minutes')
+  _validate_target(config)
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
   kind = solver_lib.solver_kind(config.algorithm)

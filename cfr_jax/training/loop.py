@@ -31,7 +31,7 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir,
+    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir, target,
     use_compilation_cache, validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
@@ -77,6 +77,18 @@ class _Run:
   def rate(self) -> float | None:
     return self.solve_iterations / self.solve_seconds if self.solve_seconds > 0 else None
 
+  def target_met(self) -> bool:
+    """Whether the last evaluation met the config's exploitability target."""
+    goal = target(self.config)
+    return goal is not None and self.exploitability is not None and self.exploitability <= goal
+
+  def pot_percent(self) -> float | None:
+    """The last exploitability as a percentage of a hold'em subgame's pot."""
+    holdem = self.config.get('holdem') if self.config.game == 'holdem' else None
+    if self.exploitability is None or holdem is None or not float(holdem.pot) > 0:
+      return None
+    return 100 * self.exploitability / float(holdem.pot)
+
   def progress(self) -> dict:
     budget = self.config.time_budget_minutes * 60
     rate = self.rate()
@@ -94,6 +106,8 @@ class _Run:
         'time_budget_left_seconds': time_left, 'eta_seconds': eta,
         'exploitability': self.exploitability,
         'exploitability_iteration': self.exploitability_iteration,
+        'exploitability_pot_percent': self.pot_percent(),
+        'target_exploitability': target(self.config),
         'evaluation': self.evaluation,
         'last_checkpoint': self.last_checkpoint, 'restored_from': self.restored_from,
         'rejected': self.rejected, 'restore_warnings': self.restore_warnings,
@@ -670,7 +684,10 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
   Instances step together (one call for all when vmapped), each with its own
   iteration count, so each keeps its own budgets, chunks and evaluations.
   """
-  step = 100
+  # Iterations per step: one at first (an iteration of a flop subgame takes
+  # seconds; a step is what a signal waits for), then what fills about a
+  # quarter of progress_seconds (at most a second) at the rate measured.
+  step = 1
 
   def report_progress(inst, force=False):
     if not processes.primary:
@@ -755,7 +772,7 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
   def done(inst) -> bool:
     r = inst.r
     return (r.iteration >= r.config.max_iterations or
-            r.elapsed() >= r.config.time_budget_minutes * 60)
+            r.elapsed() >= r.config.time_budget_minutes * 60 or r.target_met())
 
   def fail(inst, e):
     r = inst.r
@@ -824,11 +841,14 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
         guarded(k, inst, evaluate)
       if r.status == 'running':
         guarded(k, inst, lambda k, inst: report_progress(inst))
-    # Steps of at most about a second: progress and signals are handled
-    # promptly, yet never per handful of iterations (>= 100 per step).
+    # Steps of at most about a second, however slow an iteration: progress
+    # and signals are handled promptly (a floor of 100 iterations per step
+    # made a flop run's SIGTERM wait for a whole 20-iteration chunk, ~40-60
+    # s, past the 30 s a scheduler's grace period often gives). Fast games
+    # still take thousands of iterations per step.
     n = max(counts)
-    target = min(1.0, instances[0].r.config.progress_seconds / 4)
-    step = int(min(max(100, n / max(took, 1e-6) * target), 10 ** 7))
+    seconds = min(1.0, instances[0].r.config.progress_seconds / 4)
+    step = int(min(max(1, n / max(took, 1e-6) * seconds), 10 ** 7))
   for k, inst in live():
     if inst.in_chunk:
       guarded(k, inst, end_chunk)
@@ -846,7 +866,12 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       continue
     r.status = 'completed'
     report_progress(inst, force=True)
-    why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
+    if r.target_met():
+      percent = r.config.get('target_pot_percent', 0.0)
+      why = (f'exploitability target, {percent:g}% of the pot' if percent else
+             f'exploitability target, {target(r.config):g} chips')
+    else:
+      why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
     print(f'{prefix}completed ({why}) at iteration {r.iteration}: '
           f'{_exploitability_text(r)}\n{_where_text(inst)}', flush=True)
 
@@ -880,9 +905,8 @@ def _exploitability_text(r: _Run) -> str:
   if r.exploitability is None:
     return 'exploitability not evaluated'
   text = f'exploitability {r.exploitability:.4e} chips (NashConv / 2, exact)'
-  holdem = r.config.get('holdem') if r.config.game == 'holdem' else None
-  if holdem is not None and float(holdem.pot) > 0:
-    text += f' = {100 * r.exploitability / float(holdem.pot):.3g}% of the pot'
+  if r.pot_percent() is not None:
+    text += f' = {r.pot_percent():.3g}% of the pot'
   return text
 
 

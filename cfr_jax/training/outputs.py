@@ -116,6 +116,8 @@ class _Display:
     it, total = p['iteration'], p['max_iterations']
     expl = p['exploitability']
     score = f'expl {"-" if expl is None else f"{expl:.3e}"}'
+    if p.get('exploitability_pot_percent') is not None:  # hold'em
+      score += f' ({p["exploitability_pot_percent"]:.3g}% of the pot)'
     if p.get('evaluation'):  # a game that does not compile: play against uniform
       score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
     text = (f'it {it}/{total} {rate_text(p["iterations_per_second"])} {score} '
