@@ -441,3 +441,53 @@ def test_pid_file_lock_where_flock_is_missing(tmp_path):
   taken = lock.WorkdirLock(tmp_path)._acquire_pidfile()
   assert lock._read_holder_file(str(tmp_path / '.lock.pid'))['pid'] == os.getpid()  # pylint: disable=protected-access
   taken.release()
+
+
+# The Python API used wrongly (a notebook): a clear TypeError / ValueError
+# naming the problem, never a JAX shape error from inside a jitted call or a
+# silent run of the wrong thing.
+def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+  kuhn, leduc = cfr_jax.load_game('kuhn'), cfr_jax.load_game('leduc')
+  small = dict(hidden=(4,), traversals=2, advantage_steps=1, policy_steps=1, batch_size=4,
+               advantage_memory=16, policy_memory=16)
+  for algorithm, kw in (('dcfr', {}), ('es-mccfr', dict(batch_size=4)), ('deep-cfr', small)):
+    solver = cfr_jax.make_solver(kuhn, algorithm, **kw)
+    other = cfr_jax.make_solver(leduc, algorithm, **kw).init()
+    name = type(solver).__name__
+    # Before: "vmap got inconsistent sizes", "Incompatible shapes for
+    # broadcasting" or flax's ScopeParamShapeError.
+    for method in (solver.run, solver.average_policy, solver.current_policy):
+      args = (other, 1) if method == solver.run else (other,)
+      with pytest.raises(ValueError, match=rf'state\.\w+.* is float32\[.*\]; this {name} of '
+                         r'kuhn needs float32\[.*\]: a state of another game'):
+        method(*args)
+    # Before: AttributeError ('NoneType' object has no attribute 'iteration').
+    with pytest.raises(TypeError, match=rf'this {name} of kuhn takes the \w+State'):
+      solver.run(None, 1)
+    assert int(solver.run(solver.init(), 1).iteration) == 1  # its own states run
+  # Before: a tabular solver ran a sampled solver's state in silence (the
+  # tables' shapes fit) and returned a SampledState.
+  tabular, sampled = cfr_jax.make_solver(kuhn), cfr_jax.make_solver(kuhn, 'es-mccfr')
+  with pytest.raises(TypeError, match='takes the SolverState .* got SampledState'):
+    tabular.run(sampled.init(), 1)
+  with pytest.raises(ValueError, match=r'state\.strategy_sum_low is missing'):
+    tabular.exploitability(cfr_jax.make_solver(kuhn, compensated=False).init())
+  with pytest.raises(ValueError, match=r'state\.regrets is float32\[936, 3\]'):
+    tabular.run_many(solver_lib.stack_states([cfr_jax.make_solver(leduc).init()] * 2), 1)
+
+
+def test_seeds_that_do_not_fit_int64_are_refused_by_name():
+  """jax.random.PRNGKey(2**63) raised 'OverflowError: Python int too large to
+  convert to C long' at init(); 1.5 seeded with 1 in silence."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = cfr_jax.load_game('kuhn')
+  for algorithm in ('es-mccfr', 'deep-cfr'):
+    for seed, message in ((2**63, r'seed must be between .* \(int64\), got 9,223,'),
+                          (-2**63 - 1, r'seed must be between'),
+                          (1.5, 'seed must be a whole number, got 1.5'),
+                          ('a', "seed must be a whole number, got 'a'")):
+      with pytest.raises(ValueError, match=message):
+        cfr_jax.make_solver(game, algorithm, seed=seed)
+  assert cfr_jax.make_solver(game, 'es-mccfr', seed=2**63 - 1).seed == 2**63 - 1

@@ -10,6 +10,7 @@ import ml_collections
 
 import cfr_jax
 from cfr_jax import solver as solver_lib
+from cfr_jax.checks import checked_int64
 from cfr_jax.sampled import solver as sampled_lib
 from cfr_jax.training import game_cache
 
@@ -68,6 +69,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'config.max_iterations must be at most {_MAX_ITERATIONS:,} (the state '
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
                       'until a time is spent, set config.time_budget_minutes')
+  count = config.num_instances if not config.sweep_field else len(_split(config.sweep_values))
+  try:  # instance k is seeded seed + k
+    checked_int64(config.get('seed', 0), 'config.seed')
+    checked_int64(config.get('seed', 0) + max(count, 1) - 1, 'config.seed + instances - 1')
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
   kind = solver_lib.solver_kind(config.algorithm)
