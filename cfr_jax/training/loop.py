@@ -15,6 +15,7 @@ import json
 import logging as std_logging
 import math
 import os
+import shlex
 import socket
 import sys
 import time
@@ -894,6 +895,7 @@ def _where_text(inst: _Instance) -> str:
           f'  checkpoints: {inst.store.directory}\n' + (
               '  strategy:    a network (the game does not compile): in Python, '
               'cfr_jax.training.load_run, then solver.policy(state)' if _by_play(inst.solver)
-              else f'  strategy:    cfr-export {w} --out=policy.npz  (or .json; in Python: '
-              'cfr_jax.training.load_run)'))
+              # Quoted: a workdir with spaces is pasted into a shell whole.
+              else f'  strategy:    cfr-export {shlex.quote(w)} --out=policy.npz  (or .json; '
+              'in Python: cfr_jax.training.load_run)'))
 
