@@ -260,12 +260,27 @@ def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
     ('def get_config():\n  return {"a": 1}\n', ['returned dict, not an ml_collections']),
     ('import ml_collections\n\ndef get_config():\n  c = ml_collections.ConfigDict()\n'
      '  c.x = 1 / 0\n  return c\n', ['ZeroDivisionError', '(line 5)']),
+    # A field deleted, or a config built from scratch: an AttributeError
+    # traceback ("'sweep_field'") from the check that read it first.
+    ('from cfr_jax.configs import kuhn\n\ndef get_config():\n  c = kuhn.get_config()\n'
+     '  del c.sweep_field\n  return c\n', ['its config has no config.sweep_field: start from']),
+    ('import ml_collections\n\ndef get_config():\n  return ml_collections.ConfigDict('
+     'dict(game="kuhn", algorithm="cfr+"))\n', ['has no config.alpha, ', '(and 22 more fields)',
+                                                 'leduc.get_config()']),
 ])
 def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments):
   path = _write(tmp_path / 'my_config.py', source)
   line = one_line_error(launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}'),
                         path, *fragments)
   assert 'Traceback' not in line
+
+
+def test_a_config_without_a_field_is_a_config_error_from_the_api():
+  """training.run / validate from a notebook: the same one line, not AttributeError."""
+  config, _ = train.load_config('kuhn')
+  del config['dtype']
+  with pytest.raises(training.ConfigError, match=r'the config has no config\.dtype: start'):
+    training.validate(config)
 
 
 def test_check_finite_names_any_float_field():
@@ -398,6 +413,11 @@ def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
   one_line_error(run('stray'), 'unexpected arguments: stray')
   proc = run('--game=kuhn', '--iterations=100', '--reports=1')
   assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].split()[0] == '100'
+  # More than the int32 counter holds ran for hours before run() refused.
+  one_line_error(run('--iterations=3000000000'), 'not an integer in the range [1, 2147483647]')
+  # Deep CFR's state has no regrets to wait on: an AttributeError after its first chunk.
+  proc = run('--game=kuhn', '--algorithm=deep-cfr', '--iterations=1', '--reports=1')
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
 
 
 def test_the_printed_export_command_runs_as_pasted_for_a_workdir_with_spaces(tmp_path):

@@ -266,15 +266,23 @@ def test_disk_full_between_saves(tmp_path):
     assert progress(workdir)['restored_from']['iteration'] == kept[-1]
 
 
-@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'mirror_is_primary',
-                                  'mirror_is_dev_null', 'mirror_is_under_a_file'])
+@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'checkpoints_is_a_file',
+                                  'mirror_is_primary', 'mirror_is_dev_null',
+                                  'mirror_is_under_a_file'])
 def test_unwritable_outputs_are_one_line(tmp_path, case):
   """An unusable mirror_to is refused up front like an unusable workdir (exit 1,
-  nothing run), not an error logged at every save of a run that 'completes'."""
+  nothing run), not an error logged at every save of a run that 'completes'.
+  So is an output of the wrong kind: a metrics.jsonl directory failed after
+  compiling and restoring (exit 2); a `checkpoints` file started the run
+  afresh, moved its metrics aside as another run's and failed a chunk later."""
   flags = ['--config.max_iterations=200']
-  if case == 'metrics_is_a_directory':
-    os.makedirs(tmp_path / 'metrics.jsonl')
-    want = training.EXIT_FAILURE
+  if case in ('metrics_is_a_directory', 'checkpoints_is_a_file'):
+    if case == 'metrics_is_a_directory':
+      os.makedirs(tmp_path / 'metrics.jsonl')
+    else:
+      (tmp_path / 'checkpoints').write_text('')
+      (tmp_path / 'metrics.jsonl').write_text('{}\n')
+    want = training.EXIT_USAGE
   elif case == 'mirror_is_primary':
     flags.append(f'--config.mirror_to={tmp_path}/checkpoints')
     want = training.EXIT_USAGE
@@ -288,6 +296,9 @@ def test_unwritable_outputs_are_one_line(tmp_path, case):
   assert code == want
   (line,) = one_line_error(err)
   assert line.startswith('error:')
+  if case == 'checkpoints_is_a_file':
+    assert 'checkpoints is not a directory' in line and 'move it away' in line, line
+    assert sorted(os.listdir(tmp_path)) == ['checkpoints', 'metrics.jsonl']  # nothing moved
   if case.startswith('mirror_is_') and case != 'mirror_is_primary':
     assert 'config.mirror_to' in line and 'not a directory' in line.lower(), line
     assert not (tmp_path / 'checkpoints').exists()  # refused before anything ran

@@ -34,6 +34,7 @@ from ml_collections import config_flags
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import signals as signals_lib
+from cfr_jax.training.config import check_fields
 
 ConfigError = training.ConfigError
 
@@ -94,6 +95,7 @@ def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
   if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f'config file {file}: get_config() returned {type(config).__name__}, '
                       'not an ml_collections.ConfigDict')
+  check_fields(config, f'config file {file}: its config')
   return config, file
 
 

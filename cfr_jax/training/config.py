@@ -55,8 +55,24 @@ def check_finite(config: ml_collections.ConfigDict, prefix: str = 'config') -> N
         raise ConfigError(f'{path} must be a finite number, got {x}{hint}')
 
 
+def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:
+  """ConfigError naming the fields of the default config (leduc's, which
+  every shipped config starts from) that `config` lacks: a config file built
+  from scratch, or one that deletes a field, was an AttributeError traceback
+  from whichever check read the field first."""
+  from cfr_jax.configs import leduc  # pylint: disable=g-import-not-at-top
+  missing = [k for k in leduc.get_config() if k not in config]
+  if missing:
+    names = ', '.join(f'config.{k}' for k in missing[:5]) + (
+        f' (and {len(missing) - 5} more fields)' if len(missing) > 5 else '')
+    raise ConfigError(f'{what} has no {names}: start from a shipped config and override it '
+                      '(from cfr_jax.configs import leduc; config = leduc.get_config(); ..., '
+                      'as configs/kuhn.py does)')
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
+  check_fields(config)
   check_finite(config)
   for name in _POSITIVE:
     value = config.get(name)
