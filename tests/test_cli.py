@@ -275,6 +275,19 @@ def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments
   assert 'Traceback' not in line
 
 
+def test_a_config_file_not_named_py_is_read_as_python(tmp_path):
+  """--config=notes.txt (or a config file without an extension) said
+  "AttributeError: 'NoneType' object has no attribute 'loader'"."""
+  text = tmp_path / 'notes.txt'
+  text.write_text('hello world\n')
+  one_line_error(launch('train', f'--config={text}', f'--workdir={tmp_path / "run"}'),
+                 str(text), 'SyntaxError', '(line 1)')
+  assert not (tmp_path / 'run').exists()
+  plain = tmp_path / 'kuhn_config'
+  shutil.copy(configs.path('kuhn'), plain)
+  assert train.load_config(str(plain))[0].game == 'kuhn'
+
+
 def test_a_config_without_a_field_is_a_config_error_from_the_api():
   """training.run / validate from a notebook: the same one line, not AttributeError."""
   config, _ = train.load_config('kuhn')

@@ -417,6 +417,25 @@ def test_plot_skips_undecodable_metrics_lines(tmp_path):
   assert out.read_bytes()[:4] == b'\x89PNG'
 
 
+def test_plot_of_metrics_a_log_axis_cannot_show_is_one_line(tmp_path):
+  """NaN, 1e400 (inf) and iteration 0 parse as JSON numbers; when nothing else
+  was plotted, matplotlib raised 'Data cannot be log-scaled' (a traceback)."""
+  pytest.importorskip('matplotlib')
+  run = tmp_path / 'run'
+  run.mkdir()
+  plot = lambda: subprocess.run([sys.executable, '-m', 'launch.plot', str(run),
+                                 f'--out={tmp_path / "plot.png"}'], cwd=REPO, env=ENV,
+                                capture_output=True, text=True, timeout=120)
+  for lines in (['{"iteration": 1e400, "exploitability": 1e400, "elapsed_seconds": 1}',
+                 '{"iteration": 2, "exploitability": NaN}'],
+                ['{"iteration": 0, "exploitability": 0.5, "elapsed_seconds": 0}']):
+    (run / 'metrics.jsonl').write_text('\n'.join(lines) + '\n')
+    proc = plot()
+    assert proc.returncode == 1 and one_line_error(proc.stderr) == [
+        f'error: no exploitability metrics under {run}'], proc.stderr
+  assert not (tmp_path / 'plot.png').exists()
+
+
 def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
   """The launcher keeps compiled programs (JAX's persistent cache): a second
   run of the same shapes loads every one of them and compiles none."""

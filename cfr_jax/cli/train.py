@@ -19,6 +19,7 @@ to resume. A second SIGINT/SIGTERM exits at once, keeping the last checkpoint.
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -81,7 +82,12 @@ def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
   file, _, arg = resolved.partition(':') if not os.path.isfile(resolved) else (resolved, '', '')
   file = os.path.abspath(file)
   try:
-    module_spec = importlib.util.spec_from_file_location('cfr_jax_user_config', file)
+    # Loaded as Python source whatever its name ends in: spec_from_file_location
+    # alone returns None for a file not named .py ("'NoneType' object has no
+    # attribute 'loader'").
+    module_spec = importlib.util.spec_from_file_location(
+        'cfr_jax_user_config', file,
+        loader=importlib.machinery.SourceFileLoader('cfr_jax_user_config', file))
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     get_config = getattr(module, 'get_config', None)
