@@ -151,6 +151,9 @@ def _write(path, text):
     (['--config.seed=-9223372036854775809'], ['config.seed must be between']),
     (['--config.num_instances=2', '--config.seed=9223372036854775807'],
      ['config.seed + instances - 1 must be between']),
+    # Ignored in silence before: the run solved the unabstracted subgame.
+    (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
+     ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
 ])
 def test_flag_mistakes_are_one_line_and_exit_1(tmp_path, args, fragments):
   workdir = tmp_path / 'run'

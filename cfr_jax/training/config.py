@@ -135,6 +135,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
+  _validate_buckets(config)
   if config.sweep_field:
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
@@ -160,6 +161,17 @@ def _validate_neural(config) -> None:
       isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
     raise ConfigError('config.hidden must be one or more positive layer widths '
                       f'(e.g. 64,64), got {hidden!r}')
+
+
+def _validate_buckets(config) -> None:
+  """--config.holdem.buckets.num_buckets=5 without a method was ignored in
+  silence: the run solved the unabstracted subgame."""
+  holdem = config.get('holdem') if config.get('game') == 'holdem' else None
+  buckets = holdem.get('buckets') if holdem is not None else None
+  if buckets is not None and not buckets.get('method') and buckets.get('num_buckets'):
+    raise ConfigError(f'config.holdem.buckets.num_buckets={buckets.num_buckets} needs '
+                      'config.holdem.buckets.method (ehs or hist): without one, no '
+                      'abstraction is made and every hand is its own')
 
 
 def _validate_distributed(config) -> None:
