@@ -45,3 +45,75 @@ def checked_dtype(dtype):
     raise ValueError('float64 needs jax_enable_x64: call '
                      'jax.config.update("jax_enable_x64", True) at start-up')
   return dtype
+
+
+# Whole-number settings (PRNG seeds above all) become int64 on their way in:
+# jax.random.PRNGKey(2**63) raised "OverflowError: Python int too large to
+# convert to C long" from inside JAX.
+MIN_INT64, MAX_INT64 = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
+def checked_int64(value, name: str = 'seed') -> int:
+  """`value` as an int, after checking it is a whole number that fits int64:
+  ValueError naming it else (int(1.5) would seed with 1 in silence)."""
+  try:
+    whole = not isinstance(value, bool) and int(value) == value
+  except (TypeError, ValueError, OverflowError):
+    whole = False
+  if not whole:
+    raise ValueError(f'{name} must be a whole number, got {value!r}')
+  if not MIN_INT64 <= int(value) <= MAX_INT64:
+    raise ValueError(f'{name} must be between {MIN_INT64:,} and {MAX_INT64:,} (int64), '
+                     f'got {int(value):,}')
+  return int(value)
+
+
+def checked_state(solver, state, batched: bool = False, reads: tuple | None = None):
+  """`state`, after checking it is a state `solver` made (its `init`, `run`
+  or a restore of its `abstract_state`): the same class, and every array of
+  the same shape and dtype. A state of another game or of a solver with
+  other settings otherwise failed deep inside a jitted call ("vmap got
+  inconsistent sizes", "Incompatible shapes for broadcasting"), or, where the
+  shapes happened to fit (a SampledState given to a tabular solver), ran in
+  silence. TypeError for another kind of object, ValueError naming the first
+  array that differs. batched: `run_many`'s states, with a leading [N] axis.
+  reads: the fields the caller reads (None: all); the others may be None (a
+  state restored without them, `training.AVERAGE_ONLY`)."""
+  expected = solver.__dict__.get('_state_spec')
+  if expected is None:  # a trace of init's shapes: once per solver
+    expected = solver.abstract_state()
+    solver.__dict__['_state_spec'] = expected
+  owner = f'{type(solver).__name__} of {_game_name(solver)}'
+  if type(state) is not type(expected):  # pylint: disable=unidiomatic-typecheck
+    raise TypeError(f'this {owner} takes the {type(expected).__name__} its init() or run() '
+                    f'returns, got {type(state).__name__}')
+  spec = lambda x: (tuple(np.shape(x)),
+                    np.dtype(x.dtype if hasattr(x, 'dtype') else np.result_type(x)))
+  want = {jax.tree_util.keystr(p): spec(x)
+          for p, x in jax.tree_util.tree_flatten_with_path(expected)[0]}
+  got = {jax.tree_util.keystr(p): spec(x)
+         for p, x in jax.tree_util.tree_flatten_with_path(state)[0]}
+  show = lambda s: f'{s[1].name}{list(s[0])}'
+  hint = ': a state of another game, or of a solver with other settings?'
+  for path in [*want, *(p for p in got if p not in want)]:  # in the state's field order
+    if path not in got and (reads is None or path.lstrip('.').split('.')[0].split('[')[0]
+                            in reads):
+      raise ValueError(f'state{path} is missing; this {owner} needs {show(want[path])}{hint}')
+    if path not in want:
+      raise ValueError(f'state{path} is {show(got[path])}; this {owner} keeps none{hint}')
+    if path not in got:
+      continue
+    shape, dtype = got[path]
+    if batched:
+      shape = shape[1:]
+    if (shape, dtype) != want[path]:
+      raise ValueError(f'state{path} is {show((shape, dtype))}; this {owner} needs '
+                       f'{show(want[path])}{hint}')
+  return state
+
+
+def _game_name(solver) -> str:
+  game = getattr(solver, 'game', None)
+  if game is None:
+    game = getattr(solver, 'env', None)
+  return getattr(game, 'name', None) or type(game).__name__

@@ -29,7 +29,8 @@ from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import MAX_ITERATION, checked_count, checked_dtype, checked_hyperparameters
+from cfr_jax.checks import (MAX_ITERATION, checked_count, checked_dtype, checked_hyperparameters,
+                            checked_state)
 from cfr_jax.exploitability import abstract_exploitability, exploitability
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import split as split_lib
@@ -103,6 +104,10 @@ def counterfactual_pass(game, sigma: jax.Array, players=(0, 1)) -> tuple:
   reach = player_reach(game, ep)
   cfv = counterfactual_values(game, reach, backward_values(game, ep, game.utility))
   return cfv, reach[game.infoset_player, game.infoset_node]
+
+
+# What the average strategy reads of a state (readers restore only these).
+_AVERAGE = ('strategy_sum', 'strategy_sum_low')
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -313,7 +318,7 @@ class Solver:
 
   def run(self, state: SolverState, num_iterations: int) -> SolverState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
-    n = checked_count(state.iteration, num_iterations)
+    n = checked_count(checked_state(self, state).iteration, num_iterations)
     return self._run(self._passes, state, placement.to_device(n, np.int32), self._hp)
 
   def run_many(self, states: SolverState, num_iterations, hyperparameters=None) -> SolverState:
@@ -330,7 +335,7 @@ class Solver:
     """
     if self.mesh is not None:
       raise ValueError('run_many does not combine with a mesh yet')
-    count = jax.tree.leaves(states)[0].shape[0]
+    count = jax.tree.leaves(checked_state(self, states, batched=True))[0].shape[0]
     n = np.broadcast_to(np.asarray(num_iterations, np.int64), (count,))
     if not np.array_equal(n, np.broadcast_to(num_iterations, (count,))):
       raise ValueError(f'num_iterations must be whole numbers, got {num_iterations!r}')
@@ -378,6 +383,7 @@ class Solver:
 
   def current_policy(self, state: SolverState) -> TabularPolicy:
     """The strategy the next iteration plays."""
+    checked_state(self, state)
     if self.lean:
       hp, t = self._hp, state.iteration.astype(self.dtype) + 1
       if self._schedule is not None:
@@ -388,6 +394,7 @@ class Solver:
 
   def average_policy(self, state: SolverState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
+    checked_state(self, state, reads=_AVERAGE)
     return self._policy(self._average(self._game, state.strategy_sum,
                                       state.strategy_sum_low))
 
@@ -402,6 +409,7 @@ class Solver:
     the table's to float rounding, not bit for bit: the passes average the
     rows of isomorphic deals themselves, which the table has done once.
     """
+    checked_state(self, state, reads=_AVERAGE)
     if not self._splits:
       policy = self.average_policy(state)
       return (abstract_exploitability if abstract else exploitability)(self.game, policy)
@@ -416,6 +424,7 @@ class Solver:
     regrets are not read."""
     if not isinstance(self.game, subgame_lib.Subgame):
       raise ValueError(f'node_report reads hold\'em subgames, not {self.game.name}')
+    checked_state(self, state, reads=_AVERAGE)
     if not self._splits:
       return subgame_lib.node_report(self.game, self.average_policy(state).device_probs(),
                                      history)

@@ -2,6 +2,9 @@
 import json
 import math
 import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,6 +144,16 @@ def _write(path, text):
     # The state counts iterations in int32: a larger budget would wrap it.
     (['--config.max_iterations=3000000000', '--config.time_budget_minutes=0.01'],
      ['config.max_iterations must be at most 2,147,483,647', 'time_budget_minutes']),
+    # PRNG keys take int64 seeds: a larger one was an OverflowError traceback
+    # from inside JAX (sampled and neural solvers), also for instance k's seed + k.
+    (['--config=leduc_mccfr', '--config.seed=9223372036854775808'],
+     ['config.seed must be between', '(int64), got 9,223,372,036,854,775,808']),
+    (['--config.seed=-9223372036854775809'], ['config.seed must be between']),
+    (['--config.num_instances=2', '--config.seed=9223372036854775807'],
+     ['config.seed + instances - 1 must be between']),
+    # Ignored in silence before: the run solved the unabstracted subgame.
+    (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
+     ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
 ])
 def test_flag_mistakes_are_one_line_and_exit_1(tmp_path, args, fragments):
   workdir = tmp_path / 'run'
@@ -167,6 +180,10 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
       '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
     (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),
     (['--config.mirror_to={workdir}/checkpoints'], 'mirror_to must differ'),
+    # OpenSpiel's C++ side printed its error and all ~130 game names (the line
+    # the run then raised ended in "Available games are:"); this names the game
+    # (or says open-spiel is not installed).
+    (['--config.game=openspiel:kuhn_pokr'], 'openspiel:kuhn_pokr'),
 ])
 def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragment):
   """A mistake found only once the workdir was made and locked (the game is
@@ -246,12 +263,40 @@ def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
     ('def get_config():\n  return {"a": 1}\n', ['returned dict, not an ml_collections']),
     ('import ml_collections\n\ndef get_config():\n  c = ml_collections.ConfigDict()\n'
      '  c.x = 1 / 0\n  return c\n', ['ZeroDivisionError', '(line 5)']),
+    # A field deleted, or a config built from scratch: an AttributeError
+    # traceback ("'sweep_field'") from the check that read it first.
+    ('from cfr_jax.configs import kuhn\n\ndef get_config():\n  c = kuhn.get_config()\n'
+     '  del c.sweep_field\n  return c\n', ['its config has no config.sweep_field: start from']),
+    ('import ml_collections\n\ndef get_config():\n  return ml_collections.ConfigDict('
+     'dict(game="kuhn", algorithm="cfr+"))\n', ['has no config.alpha, ', '(and 22 more fields)',
+                                                 'leduc.get_config()']),
 ])
 def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments):
   path = _write(tmp_path / 'my_config.py', source)
   line = one_line_error(launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}'),
                         path, *fragments)
   assert 'Traceback' not in line
+
+
+def test_a_config_file_not_named_py_is_read_as_python(tmp_path):
+  """--config=notes.txt (or a config file without an extension) said
+  "AttributeError: 'NoneType' object has no attribute 'loader'"."""
+  text = tmp_path / 'notes.txt'
+  text.write_text('hello world\n')
+  one_line_error(launch('train', f'--config={text}', f'--workdir={tmp_path / "run"}'),
+                 str(text), 'SyntaxError', '(line 1)')
+  assert not (tmp_path / 'run').exists()
+  plain = tmp_path / 'kuhn_config'
+  shutil.copy(configs.path('kuhn'), plain)
+  assert train.load_config(str(plain))[0].game == 'kuhn'
+
+
+def test_a_config_without_a_field_is_a_config_error_from_the_api():
+  """training.run / validate from a notebook: the same one line, not AttributeError."""
+  config, _ = train.load_config('kuhn')
+  del config['dtype']
+  with pytest.raises(training.ConfigError, match=r'the config has no config\.dtype: start'):
+    training.validate(config)
 
 
 def test_check_finite_names_any_float_field():
@@ -322,6 +367,40 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
   assert not (tmp_path / 'p.json').exists()
 
 
+@pytest.mark.parametrize('edit,fragments', [
+    (lambda c: [c], ['holds no readable config.json (ValueError)']),
+    (lambda c: {k: v for k, v in c.items() if k != 'dtype'},
+     ["config.json has no field 'dtype'", 'rerun cfr-train']),
+    (lambda c: {**c, 'mirror_to': ['a']}, ['config.json has a field of the wrong type']),
+])
+def test_a_config_json_cfr_train_did_not_write_is_one_line(kuhn_run, tmp_path, edit, fragments):
+  """A config.json edited by hand or cut to '{}': cfr-export and cfr-query
+  printed an AttributeError (or TypeError) traceback from the solver's construction."""
+  workdir = tmp_path / 'run'
+  shutil.copytree(kuhn_run, workdir)
+  config = json.loads((workdir / 'config.json').read_text())
+  (workdir / 'config.json').write_text(json.dumps(edit(config)))
+  one_line_error(launch('export', str(workdir), f'--out={tmp_path / "p.json"}'), *fragments)
+  assert not (tmp_path / 'p.json').exists()
+
+
+def test_export_of_a_run_without_a_usable_checkpoint_is_one_line(kuhn_run, tmp_path):
+  """Each rejected candidate was also a warning line before the error (the
+  last saying 'starting fresh', which a reader never does): the error names
+  them all. A run that loads from an older checkpoint still says what it passed over."""
+  workdir = tmp_path / 'run'
+  (workdir / 'checkpoints' / '300').mkdir(parents=True)
+  (workdir / 'checkpoints' / '7').write_text('')
+  shutil.copy(kuhn_run / 'config.json', workdir)
+  one_line_error(launch('export', str(workdir), f'--out={tmp_path / "p.json"}'),
+                 'no usable checkpoint of this run', '300: empty directory', '7: not a directory')
+  for step in (100, 200):
+    shutil.copytree(kuhn_run / 'checkpoints' / str(step), workdir / 'checkpoints' / str(step))
+  proc = launch('export', str(workdir), f'--out={tmp_path / "p.json"}')
+  assert proc.returncode == 0 and 'iteration 200' in proc.stdout, proc.stderr
+  assert 'checkpoints/300: empty directory' in proc.stderr and 'starting fresh' not in proc.stderr
+
+
 @pytest.mark.parametrize('name,args,fragments', [
     ('query', ['--nod=b10'], ["Unknown command line flag 'nod'", 'node']),
     ('query', ['--summary=maybe'], ['--summary=maybe']),
@@ -350,6 +429,24 @@ def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
   one_line_error(run('stray'), 'unexpected arguments: stray')
   proc = run('--game=kuhn', '--iterations=100', '--reports=1')
   assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].split()[0] == '100'
+  # More than the int32 counter holds ran for hours before run() refused.
+  one_line_error(run('--iterations=3000000000'), 'not an integer in the range [1, 2147483647]')
+  # Deep CFR's state has no regrets to wait on: an AttributeError after its first chunk.
+  proc = run('--game=kuhn', '--algorithm=deep-cfr', '--iterations=1', '--reports=1')
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
+
+
+def test_the_printed_export_command_runs_as_pasted_for_a_workdir_with_spaces(tmp_path):
+  """The end message's 'cfr-export <workdir> --out=...' split a workdir with
+  spaces into several arguments when pasted into a shell."""
+  workdir = tmp_path / 'my runs' / 'kuhn ü'
+  proc = launch('train', '--config=kuhn', f'--workdir={workdir}', *KUHN_200)
+  assert proc.returncode == training.EXIT_COMPLETE, proc.stderr
+  (line,) = [l for l in proc.stdout.splitlines() if 'cfr-export' in l]
+  command = shlex.split(line.split('strategy:')[1].split('(or .json')[0])
+  assert command[:2] == ['cfr-export', str(workdir)], line
+  proc = script('cfr-export', *command[1:], cwd=tmp_path)
+  assert proc.returncode == 0 and (tmp_path / 'policy.npz').exists(), proc.stderr
 
 
 def test_status_runs_from_another_directory(kuhn_run, tmp_path):
@@ -387,6 +484,24 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   # Nothing found: one line (the note repeated what the error says).
   one_line_error(launch('plot', str(tmp_path / 'typo')), 'no exploitability metrics under')
   one_line_error(launch('status', str(tmp_path / 'typo')), 'no progress.json under')
+
+
+def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
+  """A progress.json edited by hand ("exploitability": "abc") made the whole
+  table a traceback (ValueError: Unknown format code 'e'): its row names the
+  field, and the other runs' rows still print."""
+  for name, fields in (('expl', {'exploitability': 'abc'}),
+                       ('rate', {'iterations_per_second': 'fast', 'iteration': [1]}),
+                       ('eval', {'evaluation': 5}),
+                       ('eta', {'status': 'running', 'pid': os.getpid(), 'eta_seconds': 'soon'})):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / 'progress.json').write_text(json.dumps(fields))
+  proc = launch('status', str(kuhn_run), str(tmp_path))
+  assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
+  assert '200/200' in proc.stdout
+  for name, bad in (('expl', 'exploitability'), ('rate', 'iteration, iterations_per_second'),
+                    ('eval', 'evaluation'), ('eta', 'eta_seconds')):
+    assert re.search(rf'{tmp_path / name} +unreadable \({bad}: not a number\)', proc.stdout)
 
 
 def test_progress_rates_stay_readable_for_slow_solvers():

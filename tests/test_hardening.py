@@ -266,15 +266,23 @@ def test_disk_full_between_saves(tmp_path):
     assert progress(workdir)['restored_from']['iteration'] == kept[-1]
 
 
-@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'mirror_is_primary',
-                                  'mirror_is_dev_null', 'mirror_is_under_a_file'])
+@pytest.mark.parametrize('case', ['metrics_is_a_directory', 'checkpoints_is_a_file',
+                                  'mirror_is_primary', 'mirror_is_dev_null',
+                                  'mirror_is_under_a_file'])
 def test_unwritable_outputs_are_one_line(tmp_path, case):
   """An unusable mirror_to is refused up front like an unusable workdir (exit 1,
-  nothing run), not an error logged at every save of a run that 'completes'."""
+  nothing run), not an error logged at every save of a run that 'completes'.
+  So is an output of the wrong kind: a metrics.jsonl directory failed after
+  compiling and restoring (exit 2); a `checkpoints` file started the run
+  afresh, moved its metrics aside as another run's and failed a chunk later."""
   flags = ['--config.max_iterations=200']
-  if case == 'metrics_is_a_directory':
-    os.makedirs(tmp_path / 'metrics.jsonl')
-    want = training.EXIT_FAILURE
+  if case in ('metrics_is_a_directory', 'checkpoints_is_a_file'):
+    if case == 'metrics_is_a_directory':
+      os.makedirs(tmp_path / 'metrics.jsonl')
+    else:
+      (tmp_path / 'checkpoints').write_text('')
+      (tmp_path / 'metrics.jsonl').write_text('{}\n')
+    want = training.EXIT_USAGE
   elif case == 'mirror_is_primary':
     flags.append(f'--config.mirror_to={tmp_path}/checkpoints')
     want = training.EXIT_USAGE
@@ -288,6 +296,9 @@ def test_unwritable_outputs_are_one_line(tmp_path, case):
   assert code == want
   (line,) = one_line_error(err)
   assert line.startswith('error:')
+  if case == 'checkpoints_is_a_file':
+    assert 'checkpoints is not a directory' in line and 'move it away' in line, line
+    assert sorted(os.listdir(tmp_path)) == ['checkpoints', 'metrics.jsonl']  # nothing moved
   if case.startswith('mirror_is_') and case != 'mirror_is_primary':
     assert 'config.mirror_to' in line and 'not a directory' in line.lower(), line
     assert not (tmp_path / 'checkpoints').exists()  # refused before anything ran
@@ -406,6 +417,25 @@ def test_plot_skips_undecodable_metrics_lines(tmp_path):
   assert out.read_bytes()[:4] == b'\x89PNG'
 
 
+def test_plot_of_metrics_a_log_axis_cannot_show_is_one_line(tmp_path):
+  """NaN, 1e400 (inf) and iteration 0 parse as JSON numbers; when nothing else
+  was plotted, matplotlib raised 'Data cannot be log-scaled' (a traceback)."""
+  pytest.importorskip('matplotlib')
+  run = tmp_path / 'run'
+  run.mkdir()
+  plot = lambda: subprocess.run([sys.executable, '-m', 'launch.plot', str(run),
+                                 f'--out={tmp_path / "plot.png"}'], cwd=REPO, env=ENV,
+                                capture_output=True, text=True, timeout=120)
+  for lines in (['{"iteration": 1e400, "exploitability": 1e400, "elapsed_seconds": 1}',
+                 '{"iteration": 2, "exploitability": NaN}'],
+                ['{"iteration": 0, "exploitability": 0.5, "elapsed_seconds": 0}']):
+    (run / 'metrics.jsonl').write_text('\n'.join(lines) + '\n')
+    proc = plot()
+    assert proc.returncode == 1 and one_line_error(proc.stderr) == [
+        f'error: no exploitability metrics under {run}'], proc.stderr
+  assert not (tmp_path / 'plot.png').exists()
+
+
 def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
   """The launcher keeps compiled programs (JAX's persistent cache): a second
   run of the same shapes loads every one of them and compiles none."""
@@ -441,3 +471,53 @@ def test_pid_file_lock_where_flock_is_missing(tmp_path):
   taken = lock.WorkdirLock(tmp_path)._acquire_pidfile()
   assert lock._read_holder_file(str(tmp_path / '.lock.pid'))['pid'] == os.getpid()  # pylint: disable=protected-access
   taken.release()
+
+
+# The Python API used wrongly (a notebook): a clear TypeError / ValueError
+# naming the problem, never a JAX shape error from inside a jitted call or a
+# silent run of the wrong thing.
+def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+  kuhn, leduc = cfr_jax.load_game('kuhn'), cfr_jax.load_game('leduc')
+  small = dict(hidden=(4,), traversals=2, advantage_steps=1, policy_steps=1, batch_size=4,
+               advantage_memory=16, policy_memory=16)
+  for algorithm, kw in (('dcfr', {}), ('es-mccfr', dict(batch_size=4)), ('deep-cfr', small)):
+    solver = cfr_jax.make_solver(kuhn, algorithm, **kw)
+    other = cfr_jax.make_solver(leduc, algorithm, **kw).init()
+    name = type(solver).__name__
+    # Before: "vmap got inconsistent sizes", "Incompatible shapes for
+    # broadcasting" or flax's ScopeParamShapeError.
+    for method in (solver.run, solver.average_policy, solver.current_policy):
+      args = (other, 1) if method == solver.run else (other,)
+      with pytest.raises(ValueError, match=rf'state\.\w+.* is float32\[.*\]; this {name} of '
+                         r'kuhn needs float32\[.*\]: a state of another game'):
+        method(*args)
+    # Before: AttributeError ('NoneType' object has no attribute 'iteration').
+    with pytest.raises(TypeError, match=rf'this {name} of kuhn takes the \w+State'):
+      solver.run(None, 1)
+    assert int(solver.run(solver.init(), 1).iteration) == 1  # its own states run
+  # Before: a tabular solver ran a sampled solver's state in silence (the
+  # tables' shapes fit) and returned a SampledState.
+  tabular, sampled = cfr_jax.make_solver(kuhn), cfr_jax.make_solver(kuhn, 'es-mccfr')
+  with pytest.raises(TypeError, match='takes the SolverState .* got SampledState'):
+    tabular.run(sampled.init(), 1)
+  with pytest.raises(ValueError, match=r'state\.strategy_sum_low is missing'):
+    tabular.exploitability(cfr_jax.make_solver(kuhn, compensated=False).init())
+  with pytest.raises(ValueError, match=r'state\.regrets is float32\[936, 3\]'):
+    tabular.run_many(solver_lib.stack_states([cfr_jax.make_solver(leduc).init()] * 2), 1)
+
+
+def test_seeds_that_do_not_fit_int64_are_refused_by_name():
+  """jax.random.PRNGKey(2**63) raised 'OverflowError: Python int too large to
+  convert to C long' at init(); 1.5 seeded with 1 in silence."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  game = cfr_jax.load_game('kuhn')
+  for algorithm in ('es-mccfr', 'deep-cfr'):
+    for seed, message in ((2**63, r'seed must be between .* \(int64\), got 9,223,'),
+                          (-2**63 - 1, r'seed must be between'),
+                          (1.5, 'seed must be a whole number, got 1.5'),
+                          ('a', "seed must be a whole number, got 'a'")):
+      with pytest.raises(ValueError, match=message):
+        cfr_jax.make_solver(game, algorithm, seed=seed)
+  assert cfr_jax.make_solver(game, 'es-mccfr', seed=2**63 - 1).seed == 2**63 - 1

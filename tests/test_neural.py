@@ -114,7 +114,7 @@ def test_describe_names_the_network(kuhn):
 @pytest.mark.parametrize('kwargs,message', [
     (dict(traversal=5), 'unknown'),
     (dict(traversals=0), 'traversals must be >= 1'),
-    (dict(batch_size=1.5), 'batch_size must be an integer'),
+    (dict(batch_size=1.5), 'batch_size must be a whole number, got 1.5'),
     (dict(learning_rate=float('nan')), 'learning_rate'),
     (dict(hidden=()), 'hidden'),
     (dict(dtype='float64'), 'dtype'),

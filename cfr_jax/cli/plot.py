@@ -6,6 +6,7 @@ Reads each workdir's metrics.jsonl (instances' too); needs matplotlib
 (pip install "cfr_jax[plot]").
 """
 import json
+import math
 import os
 import sys
 
@@ -31,15 +32,21 @@ def read_curve(workdir: str, skipped=None):
         if value is None:
           continue
         elapsed = m.get('elapsed_seconds')
-        if not all(isinstance(x, (int, float)) for x in (it, value)) or not (
-            elapsed is None or isinstance(elapsed, (int, float))):
-          raise ValueError('not numbers')
+        # Finite numbers: JSON's NaN and 1e400 (inf) parse, and one on a log
+        # axis made matplotlib raise (a traceback) when nothing else was plotted.
+        if not all(_finite(x) for x in (it, value)) or not (elapsed is None or
+                                                             _finite(elapsed)):
+          raise ValueError('not finite numbers')
       except (ValueError, KeyError, TypeError, AttributeError):  # UnicodeDecodeError too
         if skipped is not None:
           skipped.append(number)
         continue
       points[it] = (it, elapsed, value)
   return [points[k] for k in sorted(points)]
+
+
+def _finite(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _runs(roots, missing):
@@ -89,7 +96,9 @@ def _main(argv, out: str) -> int:
   for run in _runs(roots, missing):
     skipped = []
     try:
-      curve = [p for p in read_curve(run, skipped) if p[2] > 0]
+      # What a log axis shows: an iteration 0 or an exploitability of 0 alone
+      # made matplotlib raise.
+      curve = [p for p in read_curve(run, skipped) if p[0] > 0 and p[2] > 0]
     except OSError as e:
       print(f'error: cannot read {os.path.join(run, "metrics.jsonl")}: {e.strerror or e}',
             file=sys.stderr)

@@ -8,13 +8,18 @@ import time
 
 from absl import flags
 from absl import logging
+import jax
 
 import cfr_jax
 from cfr_jax import cli
+from cfr_jax.checks import MAX_ITERATION
 
 _GAME = flags.DEFINE_string('game', 'leduc', 'Game spec, e.g. kuhn, leduc, "leduc(ranks=5)", openspiel:liars_dice.')
 _ALGORITHM = flags.DEFINE_string('algorithm', 'dcfr', f'One of {", ".join(cfr_jax.ALGORITHMS)}.')
-_ITERATIONS = flags.DEFINE_integer('iterations', 5000, 'Total iterations.', lower_bound=1)
+# At most what the state's int32 counter holds: 3e9 ran for hours before
+# run() refused the chunk that would pass it.
+_ITERATIONS = flags.DEFINE_integer('iterations', 5000, 'Total iterations.', lower_bound=1,
+                                   upper_bound=MAX_ITERATION)
 _REPORTS = flags.DEFINE_integer('reports', 10, 'How many exploitability reports.', lower_bound=1)
 _DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'], 'Solver precision.')
 
@@ -26,7 +31,6 @@ def _main(argv):
     return 1
   logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
   if _DTYPE.value == 'float64':
-    import jax  # pylint: disable=g-import-not-at-top
     jax.config.update('jax_enable_x64', True)
   try:
     game = cfr_jax.load_game(_GAME.value)
@@ -45,7 +49,7 @@ def _main(argv):
     n = min(step, _ITERATIONS.value - int(state.iteration))
     start = time.perf_counter()
     state = solver.run(state, n)
-    state.regrets.block_until_ready()
+    jax.block_until_ready(state)  # any solver's state (Deep CFR's has no regrets)
     solve_seconds += time.perf_counter() - start
     expl = cfr_jax.exploitability(game, solver.average_policy(state))
     print(f'{int(state.iteration):>10} {solve_seconds:>9.2f} '

@@ -35,6 +35,14 @@ def _alive(pid) -> bool:
     return False
 
 
+_NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_second',
+            'eta_seconds')
+
+
+def _number_or_none(x, allow_none: bool = True) -> bool:
+  return (x is None and allow_none) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
 def row(path: str) -> list[str]:
   # A run is named by its workdir; a file given by another name, by itself.
   name = os.path.dirname(path) if os.path.basename(path) == 'progress.json' else path
@@ -45,6 +53,15 @@ def row(path: str) -> list[str]:
       raise ValueError('not a JSON object')
   except (OSError, ValueError) as e:
     return [name, f'unreadable ({e.__class__.__name__})'] + [''] * 5
+  # A field of the wrong type (edited by hand, another program's file) made
+  # the whole table a traceback: this row names it; the other rows print.
+  bad = [k for k in _NUMBERS if not _number_or_none(p.get(k))]
+  evaluation = p.get('evaluation')
+  if evaluation and not (isinstance(evaluation, dict) and
+                         _number_or_none(evaluation.get('vs_uniform'), allow_none=False)):
+    bad.append('evaluation')
+  if bad:
+    return [name, f'unreadable ({", ".join(bad)}: not a number)'] + [''] * 5
   status = p.get('status', '?')
   if status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
@@ -53,10 +70,10 @@ def row(path: str) -> list[str]:
   if p.get('evaluation'):  # a game that does not compile: head-to-head against uniform
     score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
   rate = p.get('iterations_per_second')
-  return [name, status, f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
+  return [name, str(status), f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
           rate_text(rate), score,
           _duration(p.get('eta_seconds')) if status == 'running' else '-',
-          p.get('updated_at', '')]
+          str(p.get('updated_at', ''))]
 
 
 def _main(argv):

@@ -19,6 +19,7 @@ to resume. A second SIGINT/SIGTERM exits at once, keeping the last checkpoint.
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -34,6 +35,7 @@ from ml_collections import config_flags
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import signals as signals_lib
+from cfr_jax.training.config import check_fields
 
 ConfigError = training.ConfigError
 
@@ -80,7 +82,12 @@ def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
   file, _, arg = resolved.partition(':') if not os.path.isfile(resolved) else (resolved, '', '')
   file = os.path.abspath(file)
   try:
-    module_spec = importlib.util.spec_from_file_location('cfr_jax_user_config', file)
+    # Loaded as Python source whatever its name ends in: spec_from_file_location
+    # alone returns None for a file not named .py ("'NoneType' object has no
+    # attribute 'loader'").
+    module_spec = importlib.util.spec_from_file_location(
+        'cfr_jax_user_config', file,
+        loader=importlib.machinery.SourceFileLoader('cfr_jax_user_config', file))
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     get_config = getattr(module, 'get_config', None)
@@ -94,6 +101,7 @@ def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
   if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f'config file {file}: get_config() returned {type(config).__name__}, '
                       'not an ml_collections.ConfigDict')
+  check_fields(config, f'config file {file}: its config')
   return config, file
 
 

@@ -1,7 +1,45 @@
 """Import any two-player zero-sum, perfect-recall OpenSpiel game (needs `open-spiel`)."""
 from __future__ import annotations
 
+import contextlib
+import difflib
+import os
+import sys
+import tempfile
+
 from cfr_jax.games.tree import Chance, Decision, Game, Terminal, compile_tree
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+  """File descriptor 2 sent to a scratch file meanwhile: OpenSpiel's C++ side
+  writes "OpenSpiel exception: ..." and, for an unknown game, the names of
+  all ~130 games there before raising; the error raised says it in one line."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  try:
+    with tempfile.TemporaryFile() as scratch:
+      os.dup2(scratch.fileno(), 2)
+      try:
+        yield
+      finally:
+        os.dup2(saved, 2)
+  finally:
+    os.close(saved)
+
+
+def _load_error(pyspiel, name: str, error: Exception) -> str:
+  """One line: OpenSpiel's message without the list of every game (its first
+  line), and for an unknown game, the closest names."""
+  message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  base = name.split('(')[0].strip()
+  if base not in pyspiel.registered_names():
+    close = difflib.get_close_matches(base, pyspiel.registered_names(), n=3, cutoff=0.6)
+    hint = f'did you mean {", ".join(close)}?' if close else (
+        'pyspiel.registered_names() lists them')
+    return (f'unknown OpenSpiel game {base!r} in openspiel:{name}; {hint}' if base else
+            'openspiel: needs a game name, e.g. openspiel:kuhn_poker')
+  return f'OpenSpiel cannot load {name!r}: {message.removesuffix(":")}'
 
 
 def import_openspiel(name: str) -> Game:
@@ -12,9 +50,10 @@ def import_openspiel(name: str) -> Game:
     raise ImportError(f'openspiel:{name} needs the open-spiel package: '
                       'pip install "cfr_jax[openspiel]"') from e
   try:
-    game = pyspiel.load_game(name)
+    with _quiet_stderr():  # OpenSpiel prints its error, and every game's name, to fd 2
+      game = pyspiel.load_game(name)
   except Exception as e:  # pyspiel raises a bare RuntimeError-like SpielError
-    raise ValueError(f'OpenSpiel cannot load {name!r}: {e}') from e
+    raise ValueError(_load_error(pyspiel, name, e)) from e
   gtype = game.get_type()
   if game.num_players() != 2 or gtype.utility not in (
       pyspiel.GameType.Utility.ZERO_SUM, pyspiel.GameType.Utility.CONSTANT_SUM):

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from cfr_jax.checks import checked_int64
+
 
 class MLP(nn.Module):
   """features [..., F] -> [..., A]: ReLU layers, then the last layer's input
@@ -190,9 +192,7 @@ def check_hyperparameters(name: str, defaults: dict, given: dict, floats=('learn
       if k in fractions and not 0 <= hp[k] <= 1:
         raise ValueError(f'{k} must be in [0, 1], got {hp[k]}')
     else:
-      if isinstance(hp[k], float) and not float(hp[k]).is_integer():
-        raise ValueError(f'{k} must be an integer, got {hp[k]}')
-      hp[k] = int(hp[k])
+      hp[k] = checked_int64(hp[k], k)  # a whole number (that fits int64)
       low = 0 if k in may_be_zero else 1
       if hp[k] < low:
         raise ValueError(f'{k} must be >= {low}, got {hp[k]}')

@@ -34,7 +34,7 @@ import numpy as np
 
 from cfr_jax import placement
 from cfr_jax.games.tree import Game
-from cfr_jax.checks import checked_count
+from cfr_jax.checks import checked_count, checked_state
 from cfr_jax.neural.common import (MLP, DeepCFRIteration, check_hidden,
                                    check_hyperparameters, fit, matched, masked_softmax,
                                    optimizers, reservoir_slots)
@@ -148,7 +148,7 @@ class DeepCFRSolver(DeepCFRIteration):
   def run(self, state: DeepCFRState, num_iterations: int) -> DeepCFRState:
     """Runs `num_iterations` more Deep CFR iterations in one jitted call
     (`state` is donated)."""
-    n = checked_count(state.iteration, num_iterations)
+    n = checked_count(checked_state(self, state).iteration, num_iterations)
     return self._run(state, placement.to_device(n, np.int32))
 
   def abstract_state(self) -> DeepCFRState:
@@ -162,12 +162,12 @@ class DeepCFRSolver(DeepCFRIteration):
 
   def average_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The average-strategy network's policy on every infoset."""
-    probs = self._policy_probs(state.policy_params)
+    probs = self._policy_probs(checked_state(self, state).policy_params)
     return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
 
   def current_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The strategy the advantage networks give (what the next iteration plays)."""
-    probs = self._current(state.advantage_params)
+    probs = self._current(checked_state(self, state).advantage_params)
     return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
 
   def describe(self) -> dict:

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import placement
-from cfr_jax.checks import checked_count
+from cfr_jax.checks import checked_count, checked_state
 from cfr_jax.envs.core import Env
 from cfr_jax.envs.play import UNIFORM, head_to_head
 from cfr_jax.neural.common import (MLP, DeepCFRIteration, check_hidden,
@@ -133,7 +133,7 @@ class EnvDeepCFRSolver(DeepCFRIteration):
 
   def run(self, state: DeepCFRState, num_iterations: int) -> DeepCFRState:
     """Runs `num_iterations` more iterations in one jitted call (`state` is donated)."""
-    n = checked_count(state.iteration, num_iterations)
+    n = checked_count(checked_state(self, state).iteration, num_iterations)
     return self._run(state, placement.to_device(n, np.int32))
 
   def abstract_state(self) -> DeepCFRState:

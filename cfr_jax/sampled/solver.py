@@ -35,7 +35,8 @@ import numpy as np
 
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import checked_count, checked_dtype, checked_hyperparameters
+from cfr_jax.checks import (checked_count, checked_dtype, checked_hyperparameters, checked_int64,
+                            checked_state)
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
@@ -188,7 +189,7 @@ class SampledSolver:
 
   def run(self, state: SampledState, num_iterations: int) -> SampledState:
     """Runs `num_iterations` more iterations in one jitted call (state is donated)."""
-    n = checked_count(state.iteration, num_iterations)
+    n = checked_count(checked_state(self, state).iteration, num_iterations)
     return self._run(self._game, self._plan, state, placement.to_device(n, np.int32), self._hp)
 
   def run_many(self, states, num_iterations, hyperparameters=None):
@@ -197,11 +198,12 @@ class SampledSolver:
 
   def current_policy(self, state: SampledState) -> TabularPolicy:
     """The strategy the next iteration samples from."""
+    checked_state(self, state)
     return self._policy(_strategy(self._algo, self._game, state, self._hp))
 
   def average_policy(self, state: SampledState) -> TabularPolicy:
     """The average strategy: what converges to an equilibrium."""
-    total = state.strategy_sum
+    total = checked_state(self, state, reads=('strategy_sum', 'strategy_sum_low')).strategy_sum
     if state.strategy_sum_low is not None:
       total = total + state.strategy_sum_low
     return self._policy(jax.vmap(regret_lib.regret_matching)(total, self._game.legal))
@@ -353,7 +355,7 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
-                       batch_size=int(batch_size), seed=int(seed), hyperparameters=hp,
+                       batch_size=int(batch_size), seed=checked_int64(seed), hyperparameters=hp,
                        dtype=dtype, compensated=True if compensated is None else bool(compensated),
                        exploration=exploration, env=env, mesh=mesh,
                        pooled=None if pooled is None else bool(pooled))

@@ -10,6 +10,7 @@ import ml_collections
 
 import cfr_jax
 from cfr_jax import solver as solver_lib
+from cfr_jax.checks import checked_int64
 from cfr_jax.sampled import solver as sampled_lib
 from cfr_jax.training import game_cache
 
@@ -82,8 +83,24 @@ def target(config: ml_collections.ConfigDict) -> float | None:
   return chips or None
 
 
+def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:
+  """ConfigError naming the fields of the default config (leduc's, which
+  every shipped config starts from) that `config` lacks: a config file built
+  from scratch, or one that deletes a field, was an AttributeError traceback
+  from whichever check read the field first."""
+  from cfr_jax.configs import leduc  # pylint: disable=g-import-not-at-top
+  missing = [k for k in leduc.get_config() if k not in config]
+  if missing:
+    names = ', '.join(f'config.{k}' for k in missing[:5]) + (
+        f' (and {len(missing) - 5} more fields)' if len(missing) > 5 else '')
+    raise ConfigError(f'{what} has no {names}: start from a shipped config and override it '
+                      '(from cfr_jax.configs import leduc; config = leduc.get_config(); ..., '
+                      'as configs/kuhn.py does)')
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
+  check_fields(config)
   check_finite(config)
   for name in _POSITIVE:
     value = config.get(name)
@@ -97,6 +114,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
                       'until a time is spent, set config.time_budget_minutes')
   _validate_target(config)
+  count = config.num_instances if not config.sweep_field else len(_split(config.sweep_values))
+  try:  # instance k is seeded seed + k
+    checked_int64(config.get('seed', 0), 'config.seed')
+    checked_int64(config.get('seed', 0) + max(count, 1) - 1, 'config.seed + instances - 1')
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   if config.dtype not in ('float32', 'float64'):
     raise ConfigError(f'config.dtype must be float32 or float64, got {config.dtype!r}')
   kind = solver_lib.solver_kind(config.algorithm)
@@ -141,6 +164,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
+  _validate_buckets(config)
   if config.sweep_field:
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
@@ -166,6 +190,17 @@ def _validate_neural(config) -> None:
       isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
     raise ConfigError('config.hidden must be one or more positive layer widths '
                       f'(e.g. 64,64), got {hidden!r}')
+
+
+def _validate_buckets(config) -> None:
+  """--config.holdem.buckets.num_buckets=5 without a method was ignored in
+  silence: the run solved the unabstracted subgame."""
+  holdem = config.get('holdem') if config.get('game') == 'holdem' else None
+  buckets = holdem.get('buckets') if holdem is not None else None
+  if buckets is not None and not buckets.get('method') and buckets.get('num_buckets'):
+    raise ConfigError(f'config.holdem.buckets.num_buckets={buckets.num_buckets} needs '
+                      'config.holdem.buckets.method (ehs or hist): without one, no '
+                      'abstraction is made and every hand is its own')
 
 
 def _validate_distributed(config) -> None:

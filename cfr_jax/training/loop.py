@@ -15,6 +15,7 @@ import json
 import logging as std_logging
 import math
 import os
+import shlex
 import socket
 import sys
 import time
@@ -150,11 +151,32 @@ def _prepare_mirror(config, made: list | None = None) -> None:
     _prepare_workdir(config.mirror_to, 'config.mirror_to', made)
 
 
+# What a run writes in its workdir: a directory, or files (written atomically
+# through a temporary file beside them).
+_OUTPUTS = (('checkpoints', True), ('config.json', False), ('progress.json', False),
+            ('metrics.jsonl', False))
+
+
+def _check_outputs(workdir: str) -> None:
+  """ConfigError if one of the run's outputs exists as the wrong kind: a
+  `checkpoints` file made the run start afresh (moving the metrics aside as
+  another run's) and fail at its first save, a chunk later; a directory in
+  place of a file failed after compiling and restoring."""
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  for name, directory in _OUTPUTS:
+    path = os.path.join(workdir, name)
+    if os.path.lexists(path) and os.path.isdir(path) != directory:
+      kind = ('is not a directory, where the run keeps its checkpoints' if directory else
+              'is a directory, where the run writes a file')
+      raise ConfigError(f'{path} {kind}: move it away and run again')
+
+
 def _check_early(config, workdir: str) -> None:
   """Every check that needs neither a directory nor the game, done before
   anything is created (`_undo_on_config_error` takes back what a mistake
   found later leaves)."""
   validate(config)
+  _check_outputs(workdir)
   checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
   if mirror_dir(config) == checkpoints:
     raise ConfigError(f'config.mirror_to={config.mirror_to!r}: mirror_to must differ from '
@@ -918,6 +940,7 @@ def _where_text(inst: _Instance) -> str:
           f'  checkpoints: {inst.store.directory}\n' + (
               '  strategy:    a network (the game does not compile): in Python, '
               'cfr_jax.training.load_run, then solver.policy(state)' if _by_play(inst.solver)
-              else f'  strategy:    cfr-export {w} --out=policy.npz  (or .json; in Python: '
-              'cfr_jax.training.load_run)'))
+              # Quoted: a workdir with spaces is pasted into a shell whole.
+              else f'  strategy:    cfr-export {shlex.quote(w)} --out=policy.npz  (or .json; '
+              'in Python: cfr_jax.training.load_run)'))
 

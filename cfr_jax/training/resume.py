@@ -1,9 +1,12 @@
 """Finding a run's state again: restore in the solver's layout, and `load_run` for tools."""
 from __future__ import annotations
 
+import contextlib
 import json
+import logging as std_logging
 import os
 
+from absl import logging
 import jax
 import ml_collections
 import numpy as np
@@ -119,6 +122,25 @@ def restore_state(store: checkpoint_lib.CheckpointStore, solver: cfr_jax.Solver,
 AVERAGE_ONLY = ('regrets', 'last_regrets')
 
 
+@contextlib.contextmanager
+def _held_log_records():
+  """The absl logger's records meanwhile, collected instead of printed."""
+  held = []
+
+  class Hold(std_logging.Filter):
+
+    def filter(self, record):
+      held.append(record)
+      return False
+
+  logger, hold = logging.get_absl_logger(), Hold()
+  logger.addFilter(hold)
+  try:
+    yield held
+  finally:
+    logger.removeFilter(hold)
+
+
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best
   checkpoint in any of the run's locations (its workdir, extra_locations and
@@ -135,26 +157,43 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
   workdir = os.path.abspath(workdir)
+  path = os.path.join(workdir, 'config.json')
   try:
-    with open(os.path.join(workdir, 'config.json')) as f:
-      config = ml_collections.ConfigDict(json.load(f))
+    with open(path) as f:
+      raw = json.load(f)
+    if not isinstance(raw, dict):
+      raise ValueError('not a JSON object')
+    config = ml_collections.ConfigDict(raw)
   except (OSError, ValueError) as e:
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
-  if compilation_cache:
-    use_compilation_cache(config)
-  solver = build_solver(config)
-  fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
-  # Every location the run restores from, its mirror included (read only
-  # here): a run whose workdir lost its checkpoints is still read.
-  where = _split(config.extra_locations)
-  if mirror_dir(config):
-    where.append(mirror_dir(config))
-  with checkpoint_lib.CheckpointStore(
+  try:
+    if compilation_cache:
+      use_compilation_cache(config)
+    solver = build_solver(config)
+    fingerprint = checkpoint_lib.make_fingerprint(**solver.describe())
+    # Every location the run restores from, its mirror included (read only
+    # here): a run whose workdir lost its checkpoints is still read.
+    where = _split(config.extra_locations)
+    if mirror_dir(config):
+      where.append(mirror_dir(config))
+  except (AttributeError, KeyError, TypeError) as e:
+    # A config.json that cfr-train did not write whole (edited by hand, cut
+    # short, another program's): a field missing or of the wrong type was an
+    # AttributeError traceback from deep in the solver's construction.
+    field = str(e.args[0] if e.args else e).strip('\'"')  # ConfigDict's "'dtype'"
+    what = (f"has no field '{field}'" if isinstance(e, (AttributeError, KeyError))
+            else f'has a field of the wrong type ({e})')
+    raise ConfigError(f'{path} {what}: it is not a config cfr-train wrote; rerun cfr-train '
+                      'with this --workdir and the run\'s --config to write it again') from None
+  with _held_log_records() as held, checkpoint_lib.CheckpointStore(
       os.path.join(workdir, 'checkpoints'), extra_locations=where,
       fingerprint=fingerprint) as store:
     state, report = restore_state(store, solver, skip)
-  if state is None:
+  if state is not None:  # what was passed over on the way (an older checkpoint is read)
+    for record in held:
+      logging.get_absl_logger().handle(record)
+  if state is None:  # the error names every candidate: their warnings ("starting fresh") dropped
     raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + ('; '.join(
         f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet'))
   return solver, state
