@@ -208,6 +208,9 @@ def test_an_exploitability_target_completes_the_run_at_the_first_evaluation_meet
   assert p['exploitability_pot_percent'] == pytest.approx(100 * first['exploitability'] / pot)
   assert p['target_exploitability'] == pytest.approx(0.005 * pot)
   assert 'completed (exploitability target, 0.5% of the pot)' in out
+  shown = subprocess.run([sys.executable, '-m', 'launch.status', str(tmp_path)], cwd=REPO,
+                         env=ENV, capture_output=True, text=True, timeout=120)
+  assert f'({p["exploitability_pot_percent"]:.3g}% of the pot)' in shown.stdout, shown.stdout
   code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.5', config=river)
   assert code == training.EXIT_COMPLETE and progress(tmp_path)['iteration'] == first['iteration']
   code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.1', config=river)

@@ -36,7 +36,7 @@ def _alive(pid) -> bool:
 
 
 _NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_second',
-            'eta_seconds')
+            'eta_seconds', 'exploitability_pot_percent')
 
 
 def _number_or_none(x, allow_none: bool = True) -> bool:
@@ -67,6 +67,8 @@ def row(path: str) -> list[str]:
     status = 'dead'  # killed without a chance to say so; rerun to resume
   expl = p.get('exploitability')
   score = '-' if expl is None else f'{expl:.3e}'
+  if p.get('exploitability_pot_percent') is not None:  # hold'em
+    score += f' ({p["exploitability_pot_percent"]:.3g}% of the pot)'
   if p.get('evaluation'):  # a game that does not compile: head-to-head against uniform
     score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
   rate = p.get('iterations_per_second')
