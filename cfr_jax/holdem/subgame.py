@@ -103,6 +103,8 @@ def compiler_options() -> dict:
   (a preinstalled image, say) must not be asked for it. Starts JAX's backends
   if they are not yet: call it when a program is made, not at import."""
   return dict(COMPILER_OPTIONS) if jax.default_backend() == 'cpu' else {}
+
+
 _DECISION, _CHANCE, _FOLD, _SHOWDOWN = range(4)  # node kinds, in level order
 
 
