@@ -7,7 +7,7 @@ import os
 import sys
 
 from cfr_jax import cli
-from cfr_jax.training.outputs import _duration, rate_text  # pylint: disable=protected-access
+from cfr_jax.training.outputs import _duration, rate_text, score_text  # pylint: disable=protected-access
 
 
 def find_progress_files(roots, missing=None):
@@ -65,12 +65,7 @@ def row(path: str) -> list[str]:
   status = p.get('status', '?')
   if status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
-  expl = p.get('exploitability')
-  score = '-' if expl is None else f'{expl:.3e}'
-  if p.get('exploitability_pot_percent') is not None:  # hold'em
-    score += f' ({p["exploitability_pot_percent"]:.3g}% of the pot)'
-  if p.get('evaluation'):  # a game that does not compile: head-to-head against uniform
-    score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
+  score = score_text(p)
   rate = p.get('iterations_per_second')
   return [name, str(status), f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
           rate_text(rate), score,

@@ -114,12 +114,8 @@ class _Display:
       return
     self._last = now
     it, total = p['iteration'], p['max_iterations']
-    expl = p['exploitability']
-    score = f'expl {"-" if expl is None else f"{expl:.3e}"}'
-    if p.get('exploitability_pot_percent') is not None:  # hold'em
-      score += f' ({p["exploitability_pot_percent"]:.3g}% of the pot)'
-    if p.get('evaluation'):  # a game that does not compile: play against uniform
-      score = f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
+    score = score_text(p)
+    score = score if p.get('evaluation') else f'expl {score}'
     text = (f'it {it}/{total} {rate_text(p["iterations_per_second"])} {score} '
             f'ETA {_duration(p["eta_seconds"])}')
     if text == self._text:
@@ -135,6 +131,19 @@ class _Display:
   def close(self):
     if self.tty:
       sys.stderr.write('\n')
+
+
+def score_text(p: dict) -> str:
+  """A progress record's last score: its exploitability (with its share of
+  the pot in hold'em), or where the game does not compile its head-to-head
+  result against the uniform policy; '-' before the first evaluation."""
+  if p.get('evaluation'):
+    return f'vs uniform {p["evaluation"]["vs_uniform"]:+.3f}'
+  expl = p.get('exploitability')
+  if expl is None:
+    return '-'
+  percent = p.get('exploitability_pot_percent')
+  return f'{expl:.3e}' + ('' if percent is None else f' ({percent:.3g}% of the pot)')
 
 
 def rate_text(rate) -> str:
