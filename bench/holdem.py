@@ -4,6 +4,7 @@ r"""Hold'em subgames: time and memory to reach 0.5%, 0.3% and 0.1% of the pot.
     python bench/holdem.py --configs=river,turn,flop  # the flop needs a big machine
     python bench/holdem.py --out=bench/RESULTS.md
     python bench/holdem.py --configs=turn --algorithm=postflop_dcfr   # any solver name
+    python bench/holdem.py --configs=turn --rake=0.05,3   # 5% rake capped at 3 chips
 
 For each config (configs/holdem_<name>.py, as the launcher would build it):
 DCFR (or --algorithm: any name `make_solver` takes) in float32 runs in
@@ -58,8 +59,10 @@ def _device_peak():
 
 
 def bench(name: str, targets, eval_every: int, max_seconds: float, max_iterations: int,
-          storage=None, subtrees=None, algorithm='dcfr'):
+          storage=None, subtrees=None, algorithm='dcfr', rake=None):
   config = _config(name)
+  if rake:  # (rate, cap in chips; 0: no cap), as --config.holdem.rake_rate/rake_cap
+    config.holdem.rake_rate, config.holdem.rake_cap = rake
   pot = float(config.holdem.pot)
   start = time.perf_counter()
   game = training._load_game(config)  # pylint: disable=protected-access
@@ -138,17 +141,25 @@ def main():
                       help='a solver name (cfr_jax.make_solver), e.g. postflop_dcfr')
   parser.add_argument('--subtrees', type=int, default=None,
                       help='cards per batch of split passes (default: automatic; 0: off)')
+  parser.add_argument('--rake', default='',
+                      help='rake_rate,rake_cap of every config (cap 0: none), e.g. 0.05,3')
   parser.add_argument('--out', default=None, help='write a section into this Markdown file')
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
   targets = [float(t) for t in args.targets.split(',')]
+  try:
+    rake = tuple(float(x) for x in args.rake.split(',')) if args.rake else None
+    if rake is not None and len(rake) != 2:
+      raise ValueError
+  except ValueError:
+    parser.error(f'--rake takes rate,cap (e.g. 0.05,3), got {args.rake!r}')
   try:  # a misspelt name fails here, not after a config's build
     regret.get_algorithm(args.algorithm)
   except ValueError as e:
     parser.error(str(e))
   load_at_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
   results = [bench(name, targets, args.eval_every, args.max_seconds, args.max_iterations,
-                   args.storage, args.subtrees, args.algorithm)
+                   args.storage, args.subtrees, args.algorithm, rake)
              for name in args.configs.split(',')]
   info = speed.machine()
   argv, command = sys.argv[1:], []
@@ -169,7 +180,8 @@ def main():
   print(body)
   if args.out:
     label = args.label or f"holdem, {info['backend']}, {args.configs}" + (
-        '' if args.algorithm == 'dcfr' else f', {args.algorithm}')  # not DCFR's section
+        '' if args.algorithm == 'dcfr' else f', {args.algorithm}') + (  # not DCFR's section
+            f', rake {args.rake}' if rake else '')
     speed.write_section(args.out, label, body)
 
 

@@ -514,8 +514,7 @@ def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
 def _average_nash_conv(parts, strategy_sum, low, abstract: bool) -> jax.Array:
   """[] NashConv of the average strategy of a split subgame's compact sums:
   each block normalised as `_average_strategy` normalises it."""
-  return sum(split_lib.best_response_value(parts, (strategy_sum, low), p, abstract,
-                                           split_lib.average_rows) for p in (0, 1))
+  return split_lib.nash_conv(parts, (strategy_sum, low), abstract, split_lib.average_rows)
 
 
 def average_strategy(game: Game, strategy_sum: jax.Array) -> jax.Array:

@@ -212,7 +212,9 @@ def test_an_exploitability_target_completes_the_run_at_the_first_evaluation_meet
                          env=ENV, capture_output=True, text=True, timeout=120)
   assert f'({p["exploitability_pot_percent"]:.3g}% of the pot)' in shown.stdout, shown.stdout
   code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.5', config=river)
-  assert code == training.EXIT_COMPLETE and progress(tmp_path)['iteration'] == first['iteration']
+  again = progress(tmp_path)
+  assert code == training.EXIT_COMPLETE and again['iteration'] == first['iteration']
+  assert again['chunk'] == 0 and again['elapsed_seconds_chunk'] == 0.0  # no chunk ran
   code, out, _ = train(tmp_path, *flags, '--config.target_pot_percent=0.1', config=river)
   assert code == training.EXIT_COMPLETE
   evals = [m for m in _metrics(tmp_path) if 'exploitability' in m]

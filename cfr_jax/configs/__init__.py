@@ -87,6 +87,9 @@ FIELD_HELP = {
     'holdem.max_raises': 'raises per street',
     'holdem.isomorphism': 'deal one card per class of interchangeable suits where the board '
                           'and ranges allow (same values, smaller tree); false deals every card',
+    'holdem.rake_rate': 'rake as a fraction of each pot won, e.g. 0.05 (0: none; the '
+                        'winner pays it, a tie splits it)',
+    'holdem.rake_cap': 'most rake taken from one pot, in chips (0: no cap)',
     'holdem.buckets.method': "card abstraction: '' (none), iso, ehs or hist",
     'holdem.buckets.num_buckets': 'buckets per street (ehs, hist)',
     'holdem.buckets.histogram_bins': 'hand-strength histogram bins (hist)',

@@ -32,7 +32,10 @@ def get_config():
           method='', num_buckets=0, histogram_bins=8, seed=0, kmeans_iterations=50)),
       # Chance isomorphism: deal one card per suit class where the board and
       # ranges are suit-symmetric (turn and flop subgames); values unchanged.
-      isomorphism=True))
+      isomorphism=True,
+      # Rake, as postflop-solver takes it: min(rake_rate x pot, rake_cap) of
+      # every pot won (the winner pays; a tie splits it). 0: none; cap 0: no cap.
+      rake_rate=0.0, rake_cap=0.0))
   config.max_iterations = 2_000
   config.chunk_iterations = 500
   config.eval_every = 100

@@ -76,7 +76,7 @@ def _node_tables(game: sg.Subgame) -> dict:
 
 _PER_NODE = ('dec_player', 'node_legal', 'dec_child', 'chance_child', 'chance_card',
              'chance_count', 'chance_perm', 'dec_sym', 'edge_parent', 'edge_dec',
-             'edge_slot', 'edge_mover', 'edge_card', 'fold_sign', 'stake', 'term_runout',
+             'edge_slot', 'edge_mover', 'edge_card', 'fold_sign', 'stake', 'rake', 'term_runout',
              'term_board', 'fold_terms', 'show_terms', 'sd_group_term', 'sd_group_board',
              'sd_slot', 'bucket')
 
@@ -147,8 +147,8 @@ def _restrict(game: sg.Subgame, t: dict, keep: np.ndarray, stub: np.ndarray,
   a['edge_slot'] = g['edge_slot'][nodes]
   a['edge_mover'] = np.where(has_parent, g['edge_mover'][nodes], -1)
   a['edge_card'] = np.where(has_parent, g['edge_card'][nodes], _NONE)
-  for k in ('fold_sign', 'stake', 'term_runout', 'term_board'):
-    a[k] = g[k][t_full]
+  for k in ('fold_sign', 'stake', 'rake', 'term_runout', 'term_board'):
+    a[k] = None if g[k] is None else g[k][t_full]
   fold = (a['fold_sign'] != 0)
   a['fold_terms'] = np.flatnonzero(fold)
   a['show_terms'] = np.flatnonzero(~fold)
@@ -436,12 +436,26 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
   rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
   lo:hi (one block); by default read from the table sigma. Another source
   (e.g. a state's strategy sums, `average_rows`) brings its own."""
-  respond = 'bucket' if abstract else 'hand'
+  return _root_value(parts, sigma, player, 'bucket' if abstract else 'hand', rows)
+
+
+def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> jax.Array:
+  """`subgame.nash_conv` in split passes (sigma and rows as in
+  `best_response_value`)."""
+  total = sum(best_response_value(parts, sigma, p, abstract, rows) for p in (0, 1))
+  if parts.upper.game.rake is not None:  # not zero-sum: less sigma's own values
+    total = total - sum(_root_value(parts, sigma, p, None, rows) for p in (0, 1))
+  return total
+
+
+def _root_value(parts: Split, sigma, player: int, respond: str | None, rows) -> jax.Array:
+  """[] `player`'s value at the root: best responding (`respond` as in
+  `subgame.fused_backward`) or, with respond None, playing sigma too."""
   up = parts.upper
   stored, reach = sg.fused_forward(up.game, sigma, player, _strategy(up, rows),
                                    stubs=parts.stubs)
   values = _below(parts, sigma, player, rows, reach, respond)
-  _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), None,
+  _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), _keep,
                               values, parts.stubs, respond)
   first, end = up.game.range_span[player]
   return root @ up.game.prior[player, first:end]

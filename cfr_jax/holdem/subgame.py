@@ -127,6 +127,15 @@ class SubgameSpec:
     It changes no value, only the tree's size; it turns itself off (saying why
     in `Subgame.info.isomorphism`) where the ranges or buckets break the
     symmetry, or where no card is dealt (a river).
+  rake_rate, rake_cap: the house's cut of the pot at every terminal, fold or
+    showdown, as postflop-solver and Desktop Postflop take it: min(rake_rate x
+    the pot, rake_cap) chips (rake_cap None: no cap), where the pot is both
+    players' equal contributions (the chips each put in before the subgame
+    included, an uncalled bet returned). The winner pays it; a tie splits it.
+    0 (default): no rake, a zero-sum game. With rake the game is not zero-sum:
+    exploitability is then the mean over players of what a best response
+    gains over the strategy's own value (`nash_conv` / 2), >= 0 and 0 exactly
+    at an equilibrium.
   """
   board: str
   pot: float
@@ -137,6 +146,8 @@ class SubgameSpec:
   max_raises: int = 1
   buckets: Any = None
   isomorphism: bool = True
+  rake_rate: float = 0.0
+  rake_cap: float | None = None
 
   def sizes(self, which: str, street: int) -> tuple:
     """Bet ('bet') or raise ('raise') sizes on street `street` (0: the board's)."""
@@ -302,6 +313,8 @@ class Subgame:
       and the slot taken (0 under chance), the mover (-1: chance) and the card dealt (52: none).
     fold_sign: [T] +1 where player 1 folded, -1 where player 0 did, 0 at showdown.
     stake: [T] what the loser of that terminal put in.
+    rake: [T] the rake there as a fraction of its stake (the winner wins
+      stake x (1 - rake), a tie costs each stake x rake / 2), or None: no rake.
     term_runout: [T] the terminal's runout (the cards dealt in the subgame).
     runout_alive: [R, H] 1 for hands that runout does not block.
     term_board: [T] the showdown board (0 for folds).
@@ -359,6 +372,7 @@ class Subgame:
   edge_card: jax.Array
   fold_sign: jax.Array
   stake: jax.Array
+  rake: jax.Array | None
   term_runout: jax.Array
   runout_alive: jax.Array
   term_board: jax.Array
@@ -470,12 +484,12 @@ class Subgame:
     """The same game with its float arrays in `dtype` (outside jit cast on
     the host, as `to_device` says why)."""
     def cast(x):
-      if x.dtype == dtype:
+      if x is None or x.dtype == dtype:
         return x
       return x.astype(dtype) if isinstance(x, jax.core.Tracer) else to_device(x, dtype)
     return self.replace(**{k: cast(getattr(self, k)) for k in (
-        'chance_count', 'fold_sign', 'stake', 'runout_alive', 'alive_card', 'holds', 'prior',
-        'norm')})
+        'chance_count', 'fold_sign', 'stake', 'rake', 'runout_alive', 'alive_card', 'holds',
+        'prior', 'norm')})
 
 
 def _showdown_tables(strength: np.ndarray, hand_cards: np.ndarray, hands: np.ndarray) -> tuple:
@@ -699,7 +713,10 @@ def _check_types(spec: SubgameSpec) -> None:
       ('raise_sizes', sizes(spec.raise_sizes), 'a tuple of pot fractions such as (1.0,)'),
       ('max_raises', number(spec.max_raises) and float(spec.max_raises).is_integer(),
        'a whole number'),
-      ('isomorphism', isinstance(spec.isomorphism, (bool, np.bool_)), 'True or False')]
+      ('isomorphism', isinstance(spec.isomorphism, (bool, np.bool_)), 'True or False'),
+      ('rake_rate', number(spec.rake_rate), 'a fraction of the pot such as 0.05'),
+      ('rake_cap', spec.rake_cap is None or number(spec.rake_cap),
+       'a number of chips, or None for no cap')]
   for name, ok, expected in problems:
     if not ok:
       raise TypeError(f'SubgameSpec.{name} must be {expected}, got {getattr(spec, name)!r}')
@@ -738,6 +755,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
                      f'got pot {spec.pot}, stack {spec.stack} and {len(spec.ranges)} ranges')
   if spec.max_raises < 0:
     raise ValueError(f'max_raises must be >= 0, got {spec.max_raises}')
+  if not 0 <= spec.rake_rate < 1 or not (spec.rake_cap is None or 0 <= spec.rake_cap < math.inf):
+    raise ValueError(f'rake_rate must be a fraction of the pot in [0, 1) and rake_cap a finite '
+                     f'number of chips >= 0 (or None: no cap), got rake_rate {spec.rake_rate} '
+                     f'and rake_cap {spec.rake_cap}')
   streets = 6 - len(board)
   for which in ('bet', 'raise'):
     sizes = tuple(getattr(spec, f'{which}_sizes'))
@@ -924,6 +945,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     tables.append([_showdown_tables(np.zeros(num_h, np.int64), hand_cards, h) for h in ranges])
   stake = [n.contrib[0] if n.kind == _FOLD and n.player == 0 else n.contrib[1]
            for n in (nodes[i] for i in terminals)]
+  rake = None
+  if spec.rake_rate:  # of the pot both matched: twice the loser's stake
+    cap = math.inf if spec.rake_cap is None else spec.rake_cap
+    rake = [min(spec.rake_rate * 2 * x, cap) / x for x in stake]
   # A fold node records the folder as `player` (see _public_tree).
   fold_sign = [0 if nodes[i].kind == _SHOWDOWN else (1 if nodes[i].player == 1 else -1)
                for i in terminals]
@@ -961,6 +986,12 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   # nodes) only when isomorphism is on, so runs without it keep the
   # fingerprints they always had, whatever the option says.
   del spec_dict['isomorphism']
+  for k in ('rake_rate', 'rake_cap'):  # likewise: rake-free runs keep their fingerprints
+    value = getattr(spec, k)
+    if spec.rake_rate:
+      spec_dict[k] = None if value is None else float(value)
+    else:
+      del spec_dict[k]
   if isomorphic:
     spec_dict['isomorphism'] = cards_lib.suit_text(group)
   if bucket_spec is not None:
@@ -992,7 +1023,7 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       dec_sym=None if dec_sym is None else i32(dec_sym), sym_ranges=sym_levels,
       edge_parent=i32(edge[0]), edge_dec=i32(edge[1]), edge_slot=i32(edge[2]),
       edge_mover=i32(edge[3]), edge_card=i32(edge[4]),
-      fold_sign=f32(fold_sign), stake=f32(stake),
+      fold_sign=f32(fold_sign), stake=f32(stake), rake=None if rake is None else f32(rake),
       term_runout=i32([runouts[nodes[i].runout] for i in terminals]),
       runout_alive=f32([alive(r) for r in runouts]), term_board=i32(term_board),
       fold_terms=i32([t for t, i in enumerate(terminals) if nodes[i].kind == _FOLD]),
@@ -1582,10 +1613,19 @@ def _level_terminal_values(game: Subgame, opp: jax.Array, shows: jax.Array | Non
   sign = 1.0 if player == 0 else -1.0
   parts = []
   if nf:
-    parts.append(_disjoint(game, opp[:nf], span)
-                 * (sign * game.fold_sign[t0:t0 + nf])[:, None])
+    won = sign * game.fold_sign[t0:t0 + nf]  # +1: `player` wins, -1: she folded
+    if game.rake is not None:  # the winner pays the rake: wins stake x (1 - rake)
+      won = won - jnp.maximum(won, 0) * game.rake[t0:t0 + nf]
+    parts.append(_disjoint(game, opp[:nf], span) * won[:, None])
   if nt > nf:
-    parts.append(shows[game.sd_slot[t0 + nf:t0 + nt]])
+    show = shows[game.sd_slot[t0 + nf:t0 + nt]]
+    if game.rake is not None:
+      # Per unit of stake a win pays 1 - r, a loss -1 and a tie -r / 2: with
+      # W, L the weight the hand beats and loses to (the sweep: W - L) and D
+      # all the weight dealt against it, (W - L)(1 - r / 2) - (r / 2) D.
+      half = 0.5 * game.rake[t0 + nf:t0 + nt, None]
+      show = show * (1 - half) - half * _disjoint(game, opp[nf:], span)
+    parts.append(show)
   value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   return (value * game.runout_alive[:, _cols(span)][game.term_runout[t0:t0 + nt]]
           * (game.stake[t0:t0 + nt] / game.norm)[:, None])
@@ -1946,12 +1986,24 @@ def best_response_value(game: Subgame, sigma: jax.Array, player: int,
   return root @ game.prior[player]
 
 
-def game_value(game: Subgame, sigma: jax.Array) -> jax.Array:
-  """[] player 0's expected value when both follow sigma [I, A]."""
+def game_value(game: Subgame, sigma: jax.Array, player: int = 0) -> jax.Array:
+  """[] `player`'s expected value when both follow sigma [I, A] (player 1's
+  is minus player 0's, less the expected rake)."""
   policy = level_policies(game, sigma)
   _, term_reach = _split_levels(game, reaches(game, policy))
-  root, _ = _backward(game, terminal_values(game, term_reach[1], 0), policy, 0)
-  return root @ game.prior[0]
+  root, _ = _backward(game, terminal_values(game, term_reach[1 - player], player), policy,
+                      player)
+  return root @ game.prior[player]
+
+
+def nash_conv(game: Subgame, sigma: jax.Array, abstract: bool = False) -> jax.Array:
+  """[] the sum over players of what a best response to sigma [I, A] gains
+  over sigma's own value (`best_response_value`'s abstract as there): without
+  rake the best responses' values alone (the game is zero-sum)."""
+  total = sum(best_response_value(game, sigma, p, abstract) for p in (0, 1))
+  if game.rake is not None:
+    total = total - sum(game_value(game, sigma, p) for p in (0, 1))
+  return total
 
 
 # ----------------------------------------------------------------------------

@@ -376,11 +376,14 @@ def _load_game(config, cache: bool = False):
   # A config without the field is a run's config.json from before chance
   # isomorphism (`load_run`, cfr-query): its checkpoints deal every card.
   isomorphism = bool(spec.get('isomorphism', False))
+  # Likewise rake (a config.json from before it: none); a cap of 0 is no cap.
+  rake_rate, rake_cap = float(spec.get('rake_rate', 0.0)), float(spec.get('rake_cap', 0.0))
   spec = subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
       raise_sizes=sizes('raise_sizes'), max_raises=int(spec.max_raises),
-      buckets=buckets, isomorphism=isomorphism)
+      buckets=buckets, isomorphism=isomorphism, rake_rate=rake_rate,
+      rake_cap=rake_cap or None)
   directory = compilation_cache_dir(config) if cache else None
   return game_cache.load_or_build(spec, lambda: subgame.compile_subgame(spec),
                                   directory and os.path.join(directory, 'games'))

@@ -102,7 +102,8 @@ class _Run:
         'status': self.status, 'iteration': self.iteration,
         'max_iterations': self.config.max_iterations, 'chunk': self.chunk,
         'iterations_per_second': rate,
-        'elapsed_seconds_chunk': self.clock() - self.chunk_started,
+        # 0 before this process's first chunk (a run resumed at its end runs none)
+        'elapsed_seconds_chunk': self.clock() - self.chunk_started if self.chunk else 0.0,
         'elapsed_seconds': self.elapsed(), 'time_budget_seconds': budget,
         'time_budget_left_seconds': time_left, 'eta_seconds': eta,
         'exploitability': self.exploitability,
