@@ -138,6 +138,9 @@ def _write(path, text):
     (['--config.chunk_minutes=Infinity'], ['config.chunk_minutes must be a finite']),
     (['--config=holdem_river', '--config.holdem.pot=nan'], ['config.holdem.pot must be a fin']),
     (['--config.alternating=maybe'], ['--config.alternating=maybe: expected true or false']),
+    # A placeholder (None until set) said "('Non-boolean argument to boolean flag', 'maybe')".
+    (['--config.compensated=maybe'], ['--config.compensated=maybe: expected true or false']),
+    (['--config.horizon=1e3'], ['--config.horizon=1e3: expected a whole number']),
     (['--config.max_iterations=1e3'], ['--config.max_iterations=1e3: expected a whole number']),
     (['--config.distributed=1'], ['--config.distributed=1: expected a block of fields']),
     (['--workdr=x'], ['workdir']),
@@ -177,6 +180,12 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
     (['--config.num_instances=2', '--config.instances_mode=vmap',
       '--config.game=nosuchgame'], "unknown game 'nosuchgame'"),
     (['--config.sweep_field=seed', '--config.sweep_values=1,x'], "sweep value 'x'"),
+    # Read as the flag reads them: 'on' and 'off' were both False in silence,
+    # and a placeholder(int) field took 1.5 (and 0 as 0.0, then refused).
+    (['--config.sweep_field=alternating', '--config.sweep_values=on,off'],
+     "sweep value 'on' does not fit config.alternating: expected true or false"),
+    (['--config.sweep_field=subtrees', '--config.sweep_values=0,1.5'],
+     "sweep value '1.5' does not fit config.subtrees: expected a whole number"),
     (['--config.num_instances=2', '--config.instances_mode=vmap', '--config.sweep_field=game',
       '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
     (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),

@@ -5,6 +5,7 @@ import json
 import math
 import os
 
+from absl import flags
 import jax
 import ml_collections
 
@@ -396,6 +397,44 @@ def _instances(config) -> tuple:
   return (len(values) if values else int(config.num_instances)), values
 
 
+def field_type(config: ml_collections.ConfigDict, path: str) -> type:
+  """The type of config.<path> (dotted): its value's, or where it is None, the
+  type a placeholder declares (`config_dict.placeholder(bool)`); NoneType for
+  a plain None."""
+  *parents, name = path.split('.')
+  for part in parents:
+    config = config[part]
+  if config[name] is not None:
+    return type(config[name])
+  try:
+    return config.get_ref(name).get_type()
+  except ValueError:  # a plain None: no reference, no declared type
+    return type(None)
+
+
+def expected(kind: type) -> str:
+  """What a field of type `kind` takes, in words."""
+  if issubclass(kind, ml_collections.ConfigDict):
+    return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
+  return {bool: 'true or false', int: 'a whole number', float: 'a number',
+          str: 'a string'}.get(kind, 'a value of its type')
+
+
+def _sweep_value(config, field: str, text: str):
+  """Instance k's config.<field> from its sweep value, read as the flag
+  --config.<field>=<text> would be: a bool only from absl's words (true,
+  false, t, f, 1, 0; 'on' was False in silence), a whole number only from
+  one ('2.5' is refused, and a placeholder(int) took 0.0 before)."""
+  kind = field_type(config, field)
+  try:
+    if kind is bool:
+      return flags.BooleanParser().parse(text)
+    return (float if kind is type(None) else kind)(text)
+  except (TypeError, ValueError):
+    raise ConfigError(f'sweep value {text!r} does not fit config.{field}: expected '
+                      f'{expected(kind)}') from None
+
+
 def _instance_configs(config) -> list:
   count, values = _instances(config)
   out = []
@@ -403,15 +442,11 @@ def _instance_configs(config) -> list:
     c = ml_collections.ConfigDict(json.loads(config.to_json()))
     c.num_instances, c.seed, c.sweep_field, c.sweep_values = 1, int(config.seed) + k, '', ''
     if values:
-      field = config.sweep_field
-      current = config[field]
       try:
-        cast = (type(current) if current is not None and not isinstance(current, bool)
-                else float)
-        c[field] = (values[k].lower() in ('1', 'true', 'yes')
-                    if isinstance(current, bool) else cast(values[k]))
-      except (TypeError, ValueError):
-        raise ConfigError(f'sweep value {values[k]!r} does not fit config.{field}') from None
+        c[config.sweep_field] = _sweep_value(config, config.sweep_field, values[k])
+      except TypeError:  # the field's own type check (ml_collections)
+        raise ConfigError(f'sweep value {values[k]!r} does not fit '
+                          f'config.{config.sweep_field}') from None
     validate(c)
     out.append(c)
   return out
