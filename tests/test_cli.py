@@ -172,6 +172,25 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
   assert not (tmp_path / 'runs').exists()
 
 
+@pytest.mark.parametrize('workdir,fragment', [
+    ('loop', 'loop is a symbolic link that loops (to loop)'),  # was 'File exists'
+    ('loop/run', 'loop is a symbolic link that loops'),  # 'Too many levels of symbolic links'
+    ('dangling', 'dangling is a symbolic link to nowhere/x, which does not exist'),
+    ('a_file/run', 'a_file is a file, not a directory'),  # 'Not a directory'
+])
+def test_a_workdir_that_cannot_be_a_directory_is_named_in_one_line(tmp_path, workdir,
+                                                                   fragment):
+  os.symlink('loop', tmp_path / 'loop')
+  os.symlink('nowhere/x', tmp_path / 'dangling')
+  (tmp_path / 'a_file').write_text('')
+  one_line_error(script('cfr-train', '--config=kuhn', f'--workdir={workdir}', *KUHN_200,
+                        cwd=tmp_path), 'cannot write to workdir', fragment)
+  one_line_error(script('cfr-query', workdir, '--node=b10', cwd=tmp_path), fragment,
+                 'give the --workdir of a cfr-train run')
+  one_line_error(script('cfr-export', workdir, '--out=p.json', cwd=tmp_path), fragment)
+  assert sorted(os.listdir(tmp_path)) == ['a_file', 'dangling', 'loop']
+
+
 @pytest.mark.parametrize('args,fragment', [
     (['--config.game=nosuchgame'], "unknown game 'nosuchgame'"),   # found building the game
     (['--config.game=leduc(ranks=0)'], 'at least 3 cards'),

@@ -40,9 +40,6 @@ def export_policy(workdir: str, out: str) -> str:
       raise training.ConfigError(
           f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
           f'{os.path.join(workdir, instances[0])}')
-    if not os.path.isdir(workdir):
-      what = 'is a file' if os.path.exists(workdir) else 'does not exist'
-      raise training.ConfigError(f'{workdir} {what}: give the --workdir of a cfr-train run')
   solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(

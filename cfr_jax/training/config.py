@@ -1,6 +1,7 @@
 """Run configuration: validation, exit codes, and the game and solver a config describes."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -269,6 +270,29 @@ def initialize_distributed(config) -> None:
     raise ConfigError(f'config.distributed: {str(e).splitlines()[0]} (set '
                       'coordinator_address, num_processes and process_id, or run under '
                       'SLURM, Open MPI or on TPU)') from None
+
+
+def path_problem(path: str) -> str | None:
+  """What keeps the absolute `path` from being (or becoming) a directory,
+  naming the part of it at fault: a symbolic link that loops or leads nowhere
+  (makedirs said only 'File exists', open 'Too many levels of symbolic
+  links'), or a file on the way ('Not a directory'); None if nothing does (a
+  part that does not exist yet is none: a workdir is made)."""
+  parts = path.split(os.sep)
+  for k in range(2, len(parts) + 1):
+    part = os.sep.join(parts[:k])
+    if os.path.islink(part) and not os.path.exists(part):
+      try:
+        os.stat(part)
+      except OSError as e:
+        if e.errno == errno.ELOOP:
+          return f'{part} is a symbolic link that loops (to {os.readlink(part)})'
+      return f'{part} is a symbolic link to {os.readlink(part)}, which does not exist'
+    if not os.path.exists(part):
+      return None
+    if not os.path.isdir(part):
+      return f'{part} is a file, not a directory'
+  return None
 
 
 def mirror_dir(config) -> str | None:

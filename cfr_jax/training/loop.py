@@ -32,8 +32,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir, target,
-    use_compilation_cache, validate)
+    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir, path_problem,
+    target, use_compilation_cache, validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
@@ -140,8 +140,15 @@ def _prepare_workdir(workdir: str, what: str = 'workdir', made: list | None = No
       f.write('ok')
     os.remove(probe)
   except OSError as e:
-    raise ConfigError(f'cannot write to {what} {workdir}: {e.strerror or e}') from None
+    raise ConfigError(f'cannot write to {what} {workdir}: {_unusable(workdir, e)}') from None
   return workdir
+
+
+def _unusable(path: str, error: OSError) -> str:
+  """Why `path` cannot be made or written: `path_problem`'s answer, else the
+  error's (and the path it names, where another)."""
+  where = error.filename if error.filename not in (None, path) else None
+  return path_problem(path) or f'{error.strerror or error}' + (f' ({where})' if where else '')
 
 
 def _prepare_mirror(config, made: list | None = None) -> None:

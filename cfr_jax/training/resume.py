@@ -13,8 +13,8 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import (ConfigError, build_solver, mirror_dir, _split,
-                                     use_compilation_cache)
+from cfr_jax.training.config import (ConfigError, build_solver, mirror_dir, path_problem,
+                                     _split, use_compilation_cache)
 
 
 def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
@@ -158,6 +158,10 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   """
   workdir = os.path.abspath(workdir)
   path = os.path.join(workdir, 'config.json')
+  problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
+                                      f'{workdir} does not exist')
+  if problem:
+    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run')
   try:
     with open(path) as f:
       raw = json.load(f)
