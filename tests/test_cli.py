@@ -322,6 +322,23 @@ def test_a_config_file_not_named_py_is_read_as_python(tmp_path):
   assert train.load_config(str(plain))[0].game == 'kuhn'
 
 
+def test_holdem_sizes_in_percent_are_fractions_of_the_pot():
+  """'33%' (Desktop Postflop's way to write a third of the pot) was refused;
+  it is 0.33, the same game; '2x' (a multiple of the bet) is still refused."""
+  def solver(bet_sizes, raise_sizes):
+    config, _ = train.load_config('holdem_river')
+    config.holdem.update(bet_sizes=bet_sizes, raise_sizes=raise_sizes,
+                         range0='AA,KK', range1='QQ,JJ')
+    config.compilation_cache = 'none'
+    return training.build_solver(config)
+  percent = solver('50%,75%', '60 %').describe()
+  assert percent == solver('0.5,0.75', '0.6').describe()
+  assert percent != solver('0.5,0.8', '0.6').describe()
+  with pytest.raises(training.ConfigError,
+                     match=r"raise_sizes must be fractions of the pot \(0.33 or 33%\).*'2x'"):
+    solver('0.5', '2x')
+
+
 def test_a_config_without_a_field_is_a_config_error_from_the_api():
   """training.run / validate from a notebook: the same one line, not AttributeError."""
   config, _ = train.load_config('kuhn')

@@ -204,7 +204,10 @@ def test_lines_read_back_as_given():
 @pytest.mark.parametrize('kwargs,message', [
     (dict(board='Ks 9s'), '3, 4 or 5 cards'), (dict(pot=0), 'pot > 0'),
     (dict(pot=float('inf')), 'finite pot'), (dict(stack=float('nan')), 'finite stack'),
-    (dict(ranges=('KK', '22:0')), 'empty'),
+    # Each names the range at fault (neither was: "a range is empty ...").
+    (dict(ranges=('KK', '22:0')), "player 1's range '22:0' gives every hand weight 0"),
+    (dict(ranges=('KsKh', 'QQ')), "player 0's range 'KsKh' is empty once the board's cards"),
+    (dict(ranges=('KK', 'QX')), "player 1's range 'QX': bad range token 'QX'"),
     (dict(bet_sizes=(float('inf'),)), 'bet sizes must be positive, finite'),
     (dict(raise_sizes=(0.5, 0.0)), 'raise sizes must be positive, finite'),
     (dict(raise_sizes=(1e-300,)), 'adds no chips'),

@@ -751,10 +751,19 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       raise ValueError(f'{which} sizes must be positive, finite fractions of the pot, got '
                        f'{getattr(spec, f"{which}_sizes")}')
   _check_scale(spec, streets)
-  weights = np.stack([cards_lib.parse_range(r) for r in spec.ranges])
+  weights = []
+  for player, text in enumerate(spec.ranges):  # a mistake names its range: which was it?
+    try:
+      weights.append(cards_lib.parse_range(text))
+    except ValueError as e:
+      raise ValueError(f"player {player}'s range {text!r}: {e}") from None
+  weights = np.stack(weights)
   blocked = cards_lib.blocked_by(board)
-  if (weights[:, ~blocked].sum(1) == 0).any():
-    raise ValueError('a range is empty once the board cards are removed')
+  for player, text in enumerate(spec.ranges):
+    if weights[player, ~blocked].sum() == 0:
+      why = (f"is empty once the board's cards ({spec.board}) are removed"
+             if weights[player].any() else 'gives every hand weight 0')
+      raise ValueError(f"player {player}'s range {text!r} {why}")
   live = np.flatnonzero(~blocked & (weights > 0).any(0))
   # The hands in play ordered player 0's alone, both players', player 1's
   # alone: each range is then one contiguous span of them (`range_span`), so

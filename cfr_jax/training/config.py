@@ -388,12 +388,16 @@ def _load_game(config, cache: bool = False):
                       "configs/holdem_river.py)")
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
+  def size(text):  # "0.33", or "33%" as Desktop Postflop writes it
+    return float(text[:-1]) / 100 if text.endswith('%') else float(text)
+
   def sizes(field):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
     try:
-      streets = [tuple(float(x) for x in _split(part)) for part in str(spec[field]).split(';')]
+      streets = [tuple(size(x) for x in _split(part)) for part in str(spec[field]).split(';')]
     except ValueError:
-      raise ConfigError(f'config.holdem.{field} must be fractions of the pot separated by '
-                        f'commas (";" between streets), got {spec[field]!r}') from None
+      raise ConfigError(f'config.holdem.{field} must be fractions of the pot (0.33 or 33%) '
+                        f'separated by commas (";" between streets; all-in is always '
+                        f'available), got {spec[field]!r}') from None
     return streets[0] if len(streets) == 1 else tuple(streets)
 
   buckets = spec.get('buckets')
