@@ -342,6 +342,21 @@ def test_a_line_naming_a_bad_card_says_which():
       subgame.locate(game, line)
 
 
+def test_a_line_that_leaves_no_one_to_decide_says_why():
+  """'kkb10c' said "after 'kkb10' the actions are f, c, ...": the action it
+  takes, listed as if it were missing."""
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK'), bet_sizes=(1.0,)))
+  for line, message in (('b10f', 'the fold ends the hand'),
+                        ('kk', "'k' closes the street; the next decision follows the card "
+                               'dealt, as kk/Xx/'),
+                        ('kk/7h/b10c', "'c' ends the betting: the hand goes to showdown"),
+                        ('ac', "'c' ends the betting: the hand goes to showdown")):
+    with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': "
+                                         f'{re.escape(message)}'):
+      subgame.locate(game, line)
+
+
 @pytest.mark.parametrize('name', ['holdem_river', 'holdem_turn'])
 def test_a_line_naming_no_node_hints_at_cards_only_where_they_are_dealt(name):
   """The hint's example card is one the tree deals (never one on the board); a

@@ -2130,7 +2130,19 @@ def _unknown_line(game: Subgame, line: str) -> str:
   histories = game.info.decision_histories
   known = max((h for h in histories if h != '-' and line.startswith(h)), key=len, default='-')
   d = histories.index(known)
-  tokens = ', '.join(game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d]))
+  actions = [game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d])]
+  tokens = ', '.join(actions)
+  last = line if known == '-' else line[len(known):]
+  if last in actions:  # a legal action after which no one decides: "after 'b10' the
+    # actions are f, c, ..." for 'b10c' named the action the line takes as missing
+    if last == 'f':
+      end = 'the fold ends the hand'
+    elif any(h.startswith(line + '/') for h in histories):
+      end = (f'{last!r} closes the street; the next decision follows the card dealt, as '
+             f'{line}/Xx/')
+    else:
+      end = f'{last!r} ends the betting: the hand goes to showdown'
+    return f'no decision node at betting line {line!r}: {end}'
   # The hint's example is the tree's first line through a dealt card (so a
   # card not on the board); a river subgame deals none.
   board = game.info.spec['board']
