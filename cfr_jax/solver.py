@@ -30,7 +30,8 @@ from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import (MAX_ITERATION, checked_bool, checked_count, checked_dtype,
-                            checked_float, checked_hyperparameters, checked_state, is_bool)
+                            checked_float, checked_hyperparameters, checked_int64, checked_state,
+                            is_bool)
 from cfr_jax.exploitability import abstract_exploitability, exploitability
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import split as split_lib
@@ -1027,7 +1028,7 @@ def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding
   """A 1-D mesh over the first `num_devices` of `jax.devices()` (0: all of them;
   with `jax.distributed`, the devices of every host)."""
   devices = jax.devices()
-  n = len(devices) if num_devices in (0, None) else int(num_devices)
+  n = checked_int64(0 if num_devices is None else num_devices, 'num_devices') or len(devices)
   if not 1 <= n <= len(devices):
     raise ValueError(f'asked for {num_devices} devices; {len(devices)} available')
   return jax.sharding.Mesh(np.asarray(devices[:n]), (axis_name,))
