@@ -400,6 +400,16 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/no/dir/p.json'),
                  'cannot write')
   one_line_error(launch('export', '--out=p.json'), 'give one run directory')
+  # The export was written over the run's progress (or config: its
+  # checkpoints then read by another game's config).
+  before = {n: (kuhn_run / n).read_bytes() for n in ('config.json', 'progress.json')}
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/progress.json'),
+                 "would write over the run's own progress.json")
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/x/../config.json'),
+                 "would write over the run's own config.json")
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/checkpoints/p.npz'),
+                 "would write into the run's own checkpoints")
+  assert before == {n: (kuhn_run / n).read_bytes() for n in before}
   (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
   one_line_error(launch('export', str(tmp_path / 'sweep')), 'instance_0')
   assert not (tmp_path / 'p.json').exists()

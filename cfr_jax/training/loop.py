@@ -160,8 +160,8 @@ def _prepare_mirror(config, made: list | None = None) -> None:
 
 # What a run writes in its workdir: a directory, or files (written atomically
 # through a temporary file beside them).
-_OUTPUTS = (('checkpoints', True), ('config.json', False), ('progress.json', False),
-            ('metrics.jsonl', False))
+OUTPUTS = (('checkpoints', True), ('config.json', False), ('progress.json', False),
+           ('metrics.jsonl', False))
 
 
 def _check_outputs(workdir: str) -> None:
@@ -170,7 +170,7 @@ def _check_outputs(workdir: str) -> None:
   another run's) and fail at its first save, a chunk later; a directory in
   place of a file failed after compiling and restoring."""
   workdir = os.path.abspath(os.path.expanduser(workdir))
-  for name, directory in _OUTPUTS:
+  for name, directory in OUTPUTS:
     path = os.path.join(workdir, name)
     if os.path.lexists(path) and os.path.isdir(path) != directory:
       kind = ('is not a directory, where the run keeps its checkpoints' if directory else
