@@ -412,6 +412,7 @@ class Solver:
     rows of isomorphic deals themselves, which the table has done once.
     """
     checked_state(self, state, reads=_AVERAGE)
+    abstract = checked_bool(abstract, 'abstract')
     if not self._splits:
       policy = self.average_policy(state)
       return (abstract_exploitability if abstract else exploitability)(self.game, policy)

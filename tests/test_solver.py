@@ -253,6 +253,8 @@ def test_numpy_bools_are_flags_and_never_counts(kuhn):
       solver.run_many(states, counts)
   with pytest.raises(ValueError, match='hyperparameter alpha must be a number'):
     solver.run_many(states, 1, {'alpha': [True, True]})
+  with pytest.raises(ValueError, match="abstract must be True or False, got 'no'"):
+    solver.exploitability(solver.init(), abstract='no')  # was the abstract game's
 
 
 def test_float32_average_does_not_drift_on_long_runs(leduc):
