@@ -387,9 +387,13 @@ def test_export_writes_the_runs_average_policy(kuhn_run, tmp_path):
     want = expected.action_probabilities(key)
     assert {str(a): p for a, p in want.items()} == pytest.approx(row)
     assert sum(row.values()) == pytest.approx(1.0, abs=1e-5)
-  proc = launch('export', str(kuhn_run), f'--out={tmp_path / "policy.npz"}')
+  # An upper-case extension: np.savez's rule wrote 'policy.NPZ.npz' (and the
+  # line named 'policy.NPZ', a file that was not there).
+  proc = launch('export', str(kuhn_run), f'--out={tmp_path / "policy.NPZ"}')
   assert proc.returncode == 0, proc.stderr
-  loaded = policy_lib.TabularPolicy.load_npz(tmp_path / 'policy.npz')
+  assert f'wrote {tmp_path / "policy.NPZ"}:' in proc.stdout
+  assert not (tmp_path / 'policy.NPZ.npz').exists()
+  loaded = policy_lib.TabularPolicy.load_npz(tmp_path / 'policy.NPZ')
   assert loaded == {k: expected.action_probabilities(k) for k in expected.keys}
 
 

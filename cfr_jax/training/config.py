@@ -272,6 +272,15 @@ def initialize_distributed(config) -> None:
                       'SLURM, Open MPI or on TPU)') from None
 
 
+def check_workdir(workdir) -> None:
+  """ConfigError unless `workdir` is a path (str or os.PathLike) with a name:
+  training.run(config, '') (an unset variable, say) trained in the current
+  directory, and None was a TypeError from os.path."""
+  text = os.fspath(workdir) if isinstance(workdir, os.PathLike) else workdir
+  if not isinstance(text, str) or not text.strip():
+    raise ConfigError(f'workdir must name a directory (a str or os.PathLike), got {workdir!r}')
+
+
 def path_problem(path: str) -> str | None:
   """What keeps the absolute `path` from being (or becoming) a directory,
   naming the part of it at fault: a symbolic link that loops or leads nowhere

@@ -32,8 +32,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir, path_problem,
-    target, use_compilation_cache, validate)
+    _instance_configs, _split, build_solver, check_workdir, initialize_distributed, mirror_dir,
+    path_problem, target, use_compilation_cache, validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
@@ -182,6 +182,7 @@ def _check_early(config, workdir: str) -> None:
   """Every check that needs neither a directory nor the game, done before
   anything is created (`_undo_on_config_error` takes back what a mistake
   found later leaves)."""
+  check_workdir(workdir)
   validate(config)
   _check_outputs(workdir)
   checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')

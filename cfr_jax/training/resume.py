@@ -13,8 +13,8 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import (ConfigError, build_solver, mirror_dir, path_problem,
-                                     _split, use_compilation_cache)
+from cfr_jax.training.config import (ConfigError, build_solver, check_workdir, mirror_dir,
+                                     path_problem, _split, use_compilation_cache)
 
 
 def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
@@ -156,6 +156,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
+  check_workdir(workdir)
   workdir = os.path.abspath(workdir)
   path = os.path.join(workdir, 'config.json')
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
