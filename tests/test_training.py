@@ -313,6 +313,14 @@ def test_the_api_takes_no_workdir_that_names_no_directory(tmp_path, monkeypatch,
   assert not os.listdir(tmp_path)
 
 
+def test_load_run_reads_the_workdir_training_run_wrote(tmp_path, monkeypatch):
+  """training.run expands '~'; load_run said the same path did not exist."""
+  monkeypatch.setenv('HOME', str(tmp_path))
+  config = kuhn_config(max_iterations=10, chunk_iterations=10, eval_every=10)
+  assert training.run(config, '~/run') == training.EXIT_COMPLETE
+  assert int(training.load_run('~/run')[1].iteration) == 10
+
+
 def test_status_and_plot_read_finished_runs(tmp_path):
   for name, algorithm in (('a', 'cfr+'), ('b', 'pcfr+')):
     config = kuhn_config(algorithm=algorithm, max_iterations=400, chunk_iterations=200,

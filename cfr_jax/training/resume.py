@@ -157,7 +157,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
   check_workdir(workdir)
-  workdir = os.path.abspath(workdir)
+  workdir = os.path.abspath(os.path.expanduser(workdir))  # as training.run reads it
   path = os.path.join(workdir, 'config.json')
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
                                       f'{workdir} does not exist')
