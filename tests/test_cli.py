@@ -155,6 +155,9 @@ def _write(path, text):
     (['--config.seed=-9223372036854775809'], ['config.seed must be between']),
     (['--config.num_instances=2', '--config.seed=9223372036854775807'],
      ['config.seed + instances - 1 must be between']),
+    (['--config=holdem_river', '--config.sweep_field=holdem.pot', '--config.sweep_values=5,10'],
+     ["sweeps a top-level field (algorithm, alpha, seed, ...), not one inside a block: got "
+      "'holdem.pot'"]),
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),

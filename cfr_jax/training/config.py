@@ -168,6 +168,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _validate_distributed(config)
   _validate_buckets(config)
   if config.sweep_field:
+    if '.' in config.sweep_field:  # (was "is not a config field", as --config.holdem.pot is)
+      raise ConfigError(f'config.sweep_field sweeps a top-level field (algorithm, alpha, seed, '
+                        f'...), not one inside a block: got {config.sweep_field!r}')
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
     if not config.sweep_values:
