@@ -9,13 +9,47 @@ import numpy as np
 MAX_ITERATION = int(np.iinfo(np.int32).max)
 
 
+def is_bool(value) -> bool:
+  """Whether `value` is a bool (Python's or numpy's, or an array of them):
+  bool is an int subclass, so int(True) == True, and a flag passed where a
+  count or a number goes (`run(state, True)`) would count as 1 in silence."""
+  dtype = getattr(value, 'dtype', None)  # a jax array's, without a transfer
+  try:
+    return np.dtype(dtype if dtype is not None else np.asarray(value).dtype) == np.bool_
+  except (TypeError, ValueError):  # a ragged list, ...
+    return False
+
+
+def checked_bool(value, name: str, none: bool = False):
+  """`value` as a bool (numpy's too), or None where `none` allows it;
+  ValueError naming it else: bool('no') is True, so alternating='no' ran
+  alternating updates in silence."""
+  if value is None and none:
+    return None
+  if isinstance(value, (bool, np.bool_)):
+    return bool(value)
+  raise ValueError(f'{name} must be True or False{" (or None)" if none else ""}, '
+                   f'got {value!r}')
+
+
+def checked_float(value, name: str) -> float:
+  """`value` as a float; ValueError naming it for a bool (alpha=True ran with
+  1.0) or anything float() does not take."""
+  try:
+    if not is_bool(value):
+      return float(value)
+  except (TypeError, ValueError):
+    pass
+  raise ValueError(f'{name} must be a number, got {value!r}')
+
+
 def checked_count(iteration, num_iterations) -> int:
   """`num_iterations` as an int, after checking that running that many more
   from `iteration` is possible: ValueError if negative, OverflowError if the
   counter would pass MAX_ITERATION."""
   try:
     n = int(num_iterations)
-    whole = n == num_iterations
+    whole = n == num_iterations and not is_bool(num_iterations)
   except (TypeError, ValueError, OverflowError):
     whole = False
   if not whole:  # int(2.5) would run 2 in silence
@@ -31,6 +65,8 @@ def checked_hyperparameters(hp: dict) -> dict:
   """`hp` ({name: number or array}) after checking every value is finite:
   a NaN or infinite alpha would run and fill the state with NaN."""
   for k, v in hp.items():
+    if is_bool(v):
+      raise ValueError(f'hyperparameter {k} must be a number, got {v!r}')
     if not np.isfinite(np.asarray(v, np.float64)).all():
       raise ValueError(f'hyperparameter {k} must be finite, got {v!r}')
   return hp
@@ -57,7 +93,7 @@ def checked_int64(value, name: str = 'seed') -> int:
   """`value` as an int, after checking it is a whole number that fits int64:
   ValueError naming it else (int(1.5) would seed with 1 in silence)."""
   try:
-    whole = not isinstance(value, bool) and int(value) == value
+    whole = not is_bool(value) and int(value) == value
   except (TypeError, ValueError, OverflowError):
     whole = False
   if not whole:

@@ -90,7 +90,8 @@ class TabularPolicy:
     and renamed over it when complete: an interrupted export leaves any
     earlier file whole."""
     path = os.fspath(path)
-    path = path if path.endswith('.npz') else path + '.npz'
+    # (any case: cfr-export takes 'P.NPZ', which np.savez's rule made 'P.NPZ.npz')
+    path = path if path.lower().endswith('.npz') else path + '.npz'
     keys = self.keys
     width = max(1, keys.widest() if hasattr(keys, 'widest') else
                 max((len(k.encode()) for k in keys), default=0))

@@ -29,8 +29,9 @@ from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import (MAX_ITERATION, checked_count, checked_dtype, checked_hyperparameters,
-                            checked_state)
+from cfr_jax.checks import (MAX_ITERATION, checked_bool, checked_count, checked_dtype,
+                            checked_float, checked_hyperparameters, checked_int64, checked_state,
+                            is_bool)
 from cfr_jax.exploitability import abstract_exploitability, exploitability
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import split as split_lib
@@ -337,7 +338,8 @@ class Solver:
       raise ValueError('run_many does not combine with a mesh yet')
     count = jax.tree.leaves(checked_state(self, states, batched=True))[0].shape[0]
     n = np.broadcast_to(np.asarray(num_iterations, np.int64), (count,))
-    if not np.array_equal(n, np.broadcast_to(num_iterations, (count,))):
+    if is_bool(num_iterations) or not np.array_equal(
+        n, np.broadcast_to(num_iterations, (count,))):
       raise ValueError(f'num_iterations must be whole numbers, got {num_iterations!r}')
     if (n < 0).any():
       raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
@@ -410,6 +412,7 @@ class Solver:
     rows of isomorphic deals themselves, which the table has done once.
     """
     checked_state(self, state, reads=_AVERAGE)
+    abstract = checked_bool(abstract, 'abstract')
     if not self._splits:
       policy = self.average_policy(state)
       return (abstract_exploitability if abstract else exploitability)(self.game, policy)
@@ -944,6 +947,8 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   env (a generative game aligned with `game`; default its tree_env);
   'es-mccfr' also pooled (None: chosen per game; see sampled/external.py).
   """
+  alternating = checked_bool(alternating, 'alternating')
+  compensated = checked_bool(compensated, 'compensated', none=True)
   if solver_kind(algorithm) == 'sampled':
     if schedule is not None:
       raise ValueError(f'{algorithm} takes no schedule; choose a weighting= instead')
@@ -994,10 +999,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
                      f'got unknown {sorted(unknown)}')
   hp = dict(defaults)
   for k, v in hyperparameters.items():
-    try:
-      hp[k] = float(v)
-    except (TypeError, ValueError):
-      raise ValueError(f'hyperparameter {k} must be a number, got {v!r}') from None
+    hp[k] = checked_float(v, f'hyperparameter {k}')
   checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   if storage is not None:
@@ -1018,15 +1020,15 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
                        f'got {subtrees!r}')
     subtrees = int(subtrees)
   return Solver(game=game, algorithm=name, hyperparameters=hp,
-                alternating=bool(alternating), dtype=dtype, mesh=mesh, storage=storage,
-                schedule=schedule, compensated=bool(compensated), subtrees=subtrees)
+                alternating=alternating, dtype=dtype, mesh=mesh, storage=storage,
+                schedule=schedule, compensated=compensated, subtrees=subtrees)
 
 
 def make_mesh(num_devices: int = 0, axis_name: str = 'infosets') -> jax.sharding.Mesh:
   """A 1-D mesh over the first `num_devices` of `jax.devices()` (0: all of them;
   with `jax.distributed`, the devices of every host)."""
   devices = jax.devices()
-  n = len(devices) if num_devices in (0, None) else int(num_devices)
+  n = checked_int64(0 if num_devices is None else num_devices, 'num_devices') or len(devices)
   if not 1 <= n <= len(devices):
     raise ValueError(f'asked for {num_devices} devices; {len(devices)} available')
   return jax.sharding.Mesh(np.asarray(devices[:n]), (axis_name,))

@@ -138,6 +138,9 @@ def _write(path, text):
     (['--config.chunk_minutes=Infinity'], ['config.chunk_minutes must be a finite']),
     (['--config=holdem_river', '--config.holdem.pot=nan'], ['config.holdem.pot must be a fin']),
     (['--config.alternating=maybe'], ['--config.alternating=maybe: expected true or false']),
+    # A placeholder (None until set) said "('Non-boolean argument to boolean flag', 'maybe')".
+    (['--config.compensated=maybe'], ['--config.compensated=maybe: expected true or false']),
+    (['--config.horizon=1e3'], ['--config.horizon=1e3: expected a whole number']),
     (['--config.max_iterations=1e3'], ['--config.max_iterations=1e3: expected a whole number']),
     (['--config.distributed=1'], ['--config.distributed=1: expected a block of fields']),
     (['--workdr=x'], ['workdir']),
@@ -152,6 +155,9 @@ def _write(path, text):
     (['--config.seed=-9223372036854775809'], ['config.seed must be between']),
     (['--config.num_instances=2', '--config.seed=9223372036854775807'],
      ['config.seed + instances - 1 must be between']),
+    (['--config=holdem_river', '--config.sweep_field=holdem.pot', '--config.sweep_values=5,10'],
+     ["sweeps a top-level field (algorithm, alpha, seed, ...), not one inside a block: got "
+      "'holdem.pot'"]),
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
@@ -169,6 +175,25 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
   assert not (tmp_path / 'runs').exists()
 
 
+@pytest.mark.parametrize('workdir,fragment', [
+    ('loop', 'loop is a symbolic link that loops (to loop)'),  # was 'File exists'
+    ('loop/run', 'loop is a symbolic link that loops'),  # 'Too many levels of symbolic links'
+    ('dangling', 'dangling is a symbolic link to nowhere/x, which does not exist'),
+    ('a_file/run', 'a_file is a file, not a directory'),  # 'Not a directory'
+])
+def test_a_workdir_that_cannot_be_a_directory_is_named_in_one_line(tmp_path, workdir,
+                                                                   fragment):
+  os.symlink('loop', tmp_path / 'loop')
+  os.symlink('nowhere/x', tmp_path / 'dangling')
+  (tmp_path / 'a_file').write_text('')
+  one_line_error(script('cfr-train', '--config=kuhn', f'--workdir={workdir}', *KUHN_200,
+                        cwd=tmp_path), 'cannot write to workdir', fragment)
+  one_line_error(script('cfr-query', workdir, '--node=b10', cwd=tmp_path), fragment,
+                 'give the --workdir of a cfr-train run')
+  one_line_error(script('cfr-export', workdir, '--out=p.json', cwd=tmp_path), fragment)
+  assert sorted(os.listdir(tmp_path)) == ['a_file', 'dangling', 'loop']
+
+
 @pytest.mark.parametrize('args,fragment', [
     (['--config.game=nosuchgame'], "unknown game 'nosuchgame'"),   # found building the game
     (['--config.game=leduc(ranks=0)'], 'at least 3 cards'),
@@ -177,6 +202,12 @@ def test_an_empty_workdir_is_a_mistake_not_the_default(tmp_path):
     (['--config.num_instances=2', '--config.instances_mode=vmap',
       '--config.game=nosuchgame'], "unknown game 'nosuchgame'"),
     (['--config.sweep_field=seed', '--config.sweep_values=1,x'], "sweep value 'x'"),
+    # Read as the flag reads them: 'on' and 'off' were both False in silence,
+    # and a placeholder(int) field took 1.5 (and 0 as 0.0, then refused).
+    (['--config.sweep_field=alternating', '--config.sweep_values=on,off'],
+     "sweep value 'on' does not fit config.alternating: expected true or false"),
+    (['--config.sweep_field=subtrees', '--config.sweep_values=0,1.5'],
+     "sweep value '1.5' does not fit config.subtrees: expected a whole number"),
     (['--config.num_instances=2', '--config.instances_mode=vmap', '--config.sweep_field=game',
       '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
     (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),
@@ -294,6 +325,23 @@ def test_a_config_file_not_named_py_is_read_as_python(tmp_path):
   assert train.load_config(str(plain))[0].game == 'kuhn'
 
 
+def test_holdem_sizes_in_percent_are_fractions_of_the_pot():
+  """'33%' (Desktop Postflop's way to write a third of the pot) was refused;
+  it is 0.33, the same game; '2x' (a multiple of the bet) is still refused."""
+  def solver(bet_sizes, raise_sizes):
+    config, _ = train.load_config('holdem_river')
+    config.holdem.update(bet_sizes=bet_sizes, raise_sizes=raise_sizes,
+                         range0='AA,KK', range1='QQ,JJ')
+    config.compilation_cache = 'none'
+    return training.build_solver(config)
+  percent = solver('50%,75%', '60 %').describe()
+  assert percent == solver('0.5,0.75', '0.6').describe()
+  assert percent != solver('0.5,0.8', '0.6').describe()
+  with pytest.raises(training.ConfigError,
+                     match=r"raise_sizes must be fractions of the pot \(0.33 or 33%\).*'2x'"):
+    solver('0.5', '2x')
+
+
 def test_a_config_without_a_field_is_a_config_error_from_the_api():
   """training.run / validate from a notebook: the same one line, not AttributeError."""
   config, _ = train.load_config('kuhn')
@@ -342,9 +390,13 @@ def test_export_writes_the_runs_average_policy(kuhn_run, tmp_path):
     want = expected.action_probabilities(key)
     assert {str(a): p for a, p in want.items()} == pytest.approx(row)
     assert sum(row.values()) == pytest.approx(1.0, abs=1e-5)
-  proc = launch('export', str(kuhn_run), f'--out={tmp_path / "policy.npz"}')
+  # An upper-case extension: np.savez's rule wrote 'policy.NPZ.npz' (and the
+  # line named 'policy.NPZ', a file that was not there).
+  proc = launch('export', str(kuhn_run), f'--out={tmp_path / "policy.NPZ"}')
   assert proc.returncode == 0, proc.stderr
-  loaded = policy_lib.TabularPolicy.load_npz(tmp_path / 'policy.npz')
+  assert f'wrote {tmp_path / "policy.NPZ"}:' in proc.stdout
+  assert not (tmp_path / 'policy.NPZ.npz').exists()
+  loaded = policy_lib.TabularPolicy.load_npz(tmp_path / 'policy.NPZ')
   assert loaded == {k: expected.action_probabilities(k) for k in expected.keys}
 
 
@@ -355,6 +407,16 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/no/dir/p.json'),
                  'cannot write')
   one_line_error(launch('export', '--out=p.json'), 'give one run directory')
+  # The export was written over the run's progress (or config: its
+  # checkpoints then read by another game's config).
+  before = {n: (kuhn_run / n).read_bytes() for n in ('config.json', 'progress.json')}
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/progress.json'),
+                 "would write over the run's own progress.json")
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/x/../config.json'),
+                 "would write over the run's own config.json")
+  one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/checkpoints/p.npz'),
+                 "would write into the run's own checkpoints")
+  assert before == {n: (kuhn_run / n).read_bytes() for n in before}
   (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
   one_line_error(launch('export', str(tmp_path / 'sweep')), 'instance_0')
   assert not (tmp_path / 'p.json').exists()

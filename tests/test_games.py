@@ -1,4 +1,6 @@
 """Game compilers: sizes, OpenSpiel rules, and the invariants every game must satisfy."""
+import re
+
 import numpy as np
 import pytest
 
@@ -129,10 +131,23 @@ def test_a_build_stops_when_memory_runs_out(monkeypatch):
 @pytest.mark.parametrize('spec,message', [
     ('chess', 'unknown game'), ('leduc(colour=3)', 'unknown leduc parameter'),
     ('leduc(ranks=x)', 'bad value'), ('leduc(ranks=1,suits=1)', 'at least 3 cards'),
-    ('leduc(max_raises=20)', 'cannot cover'), ('', 'non-empty')])
+    ('leduc(max_raises=20)', 'cannot cover'), ('', 'non-empty'),
+    # The last one was counted in silence: 4 ranks.
+    ('leduc(ranks=3,ranks=4)', 'leduc parameter ranks is given twice'),
+    ('leduc(ante=-1)', 'ante >= 0, got max_raises=2, raise_sizes=(2, 4), ante=-1')])
 def test_load_game_rejects_bad_specs(spec, message):
-  with pytest.raises(ValueError, match=message):
+  with pytest.raises(ValueError, match=re.escape(message)):
     cfr_jax.load_game(spec)
+  if spec.startswith('leduc('):  # the generative env reads the same parameters
+    with pytest.raises(ValueError, match=re.escape(message)):
+      cfr_jax.envs.load_env(spec)
+
+
+@pytest.mark.parametrize('count', [True, 1.5, '1'])
+def test_make_mesh_takes_a_whole_number_of_devices(count):
+  with pytest.raises(ValueError, match='num_devices must be a whole number'):
+    cfr_jax.make_mesh(count)  # each was a mesh of 1 device
+  assert cfr_jax.make_mesh(None).size == cfr_jax.make_mesh(0).size
 
 
 @pytest.mark.skipif(pyspiel is None, reason='open-spiel not installed')

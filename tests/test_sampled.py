@@ -252,7 +252,7 @@ def test_bad_settings_are_refused(kuhn):
     cfr_jax.make_solver(kuhn, 'es-mccfr', alpha=2.0)  # linear weighting fixes them
   with pytest.raises(ValueError, match='gamma must be finite'):
     cfr_jax.make_solver(kuhn, 'es-mccfr', weighting='discounted', gamma=float('nan'))
-  with pytest.raises(ValueError, match='must be numbers'):
+  with pytest.raises(ValueError, match='gamma must be a number'):
     cfr_jax.make_solver(kuhn, 'es-mccfr', weighting='discounted', gamma='fast')
   with pytest.raises(ValueError, match='exploration'):
     cfr_jax.make_solver(kuhn, 'os-mccfr', exploration=0)

@@ -1,4 +1,6 @@
 """The CFR family: convergence against reference numbers, chunking invariance, no recompiles."""
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -215,6 +217,44 @@ def test_run_rejects_bad_counts_and_hyperparameters(kuhn):
     solver.run_many(states, 1, {'alpha': [1.5, float('nan')]})
   with pytest.raises(TypeError, match='load_game'):
     cfr_jax.make_solver('kuhn')
+
+
+# bool('no') is True and int(True) is 1: a string given for a flag, or a
+# flag given for a number, ran in silence with a setting nobody asked for.
+@pytest.mark.parametrize('algorithm,kwargs,message', [
+    ('dcfr', dict(alternating='no'), "alternating must be True or False, got 'no'"),
+    ('dcfr', dict(alternating=0), 'alternating must be True or False, got 0'),
+    ('dcfr', dict(compensated='false'), "compensated must be True or False"),
+    ('dcfr', dict(alpha=True), 'hyperparameter alpha must be a number, got True'),
+    ('es-mccfr', dict(pooled='no'), "pooled must be True or False (or None), got 'no'"),
+    ('es-mccfr', dict(compensated='no'), 'compensated must be True or False'),
+    ('es-mccfr', dict(batch_size=np.True_), 'batch_size must be a whole number'),
+    ('os-mccfr', dict(exploration=True), 'exploration must be a number, got True'),
+    ('deep-cfr', dict(reinitialize='no'), "reinitialize must be True or False, got 'no'"),
+    ('deep-cfr', dict(learning_rate=True), 'learning_rate must be a number, got True'),
+    ('deep-cfr', dict(hidden=(64.5,)), 'hidden must be one or more positive layer widths'),
+    ('deep-cfr', dict(hidden=(True, 64)), 'hidden must be one or more positive layer widths'),
+])
+def test_flags_and_numbers_are_not_taken_for_each_other(kuhn, algorithm, kwargs, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    cfr_jax.make_solver(kuhn, algorithm, **kwargs)
+
+
+def test_numpy_bools_are_flags_and_never_counts(kuhn):
+  solver = cfr_jax.make_solver(kuhn, alternating=np.False_, compensated=np.True_)
+  assert (solver.alternating, solver.compensated) == (False, True)
+  assert type(solver.alternating) is bool  # pylint: disable=unidiomatic-typecheck
+  for count in (True, np.True_):  # ran 1 iteration
+    with pytest.raises(ValueError, match='num_iterations must be a whole number'):
+      solver.run(solver.init(), count)
+  states = jax.tree.map(lambda x: jnp.stack([x, x]), solver.init())
+  for counts in (True, [True, False]):
+    with pytest.raises(ValueError, match='num_iterations must be whole numbers'):
+      solver.run_many(states, counts)
+  with pytest.raises(ValueError, match='hyperparameter alpha must be a number'):
+    solver.run_many(states, 1, {'alpha': [True, True]})
+  with pytest.raises(ValueError, match="abstract must be True or False, got 'no'"):
+    solver.exploitability(solver.init(), abstract='no')  # was the abstract game's
 
 
 def test_float32_average_does_not_drift_on_long_runs(leduc):

@@ -272,7 +272,10 @@ def test_lines_read_back_as_given():
 @pytest.mark.parametrize('kwargs,message', [
     (dict(board='Ks 9s'), '3, 4 or 5 cards'), (dict(pot=0), 'pot > 0'),
     (dict(pot=float('inf')), 'finite pot'), (dict(stack=float('nan')), 'finite stack'),
-    (dict(ranges=('KK', '22:0')), 'empty'),
+    # Each names the range at fault (neither was: "a range is empty ...").
+    (dict(ranges=('KK', '22:0')), "player 1's range '22:0' gives every hand weight 0"),
+    (dict(ranges=('KsKh', 'QQ')), "player 0's range 'KsKh' is empty once the board's cards"),
+    (dict(ranges=('KK', 'QX')), "player 1's range 'QX': bad range token 'QX'"),
     (dict(bet_sizes=(float('inf'),)), 'bet sizes must be positive, finite'),
     (dict(raise_sizes=(0.5, 0.0)), 'raise sizes must be positive, finite'),
     (dict(raise_sizes=(1e-300,)), 'adds no chips'),
@@ -409,6 +412,21 @@ def test_a_line_naming_a_bad_card_says_which():
                         ('kk/Ks/', 'Ks is on the board'),
                         ('kk/7h/kk/7h/', '7h is dealt earlier in the line')):
     with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': {message}"):
+      subgame.locate(game, line)
+
+
+def test_a_line_that_leaves_no_one_to_decide_says_why():
+  """'kkb10c' said "after 'kkb10' the actions are f, c, ...": the action it
+  takes, listed as if it were missing."""
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK'), bet_sizes=(1.0,)))
+  for line, message in (('b10f', 'the fold ends the hand'),
+                        ('kk', "'k' closes the street; the next decision follows the card "
+                               'dealt, as kk/Xx/'),
+                        ('kk/7h/b10c', "'c' ends the betting: the hand goes to showdown"),
+                        ('ac', "'c' ends the betting: the hand goes to showdown")):
+    with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': "
+                                         f'{re.escape(message)}'):
       subgame.locate(game, line)
 
 

@@ -303,6 +303,26 @@ def test_python_api_runs_in_process(tmp_path):
   assert cfr_jax.exploitability(solver.game, solver.average_policy(state)) < 0.01
 
 
+@pytest.mark.parametrize('workdir', ['', '  ', None, 5])
+def test_the_api_takes_no_workdir_that_names_no_directory(tmp_path, monkeypatch, workdir):
+  """training.run(config, '') trained in the current directory (the
+  launcher refuses --workdir=); None was a TypeError from os.path."""
+  monkeypatch.chdir(tmp_path)
+  config = kuhn_config(max_iterations=10, chunk_iterations=10, eval_every=10)
+  for call in (lambda: training.run(config, workdir), lambda: training.load_run(workdir)):
+    with pytest.raises(training.ConfigError, match='workdir must name a directory'):
+      call()
+  assert not os.listdir(tmp_path)
+
+
+def test_load_run_reads_the_workdir_training_run_wrote(tmp_path, monkeypatch):
+  """training.run expands '~'; load_run said the same path did not exist."""
+  monkeypatch.setenv('HOME', str(tmp_path))
+  config = kuhn_config(max_iterations=10, chunk_iterations=10, eval_every=10)
+  assert training.run(config, '~/run') == training.EXIT_COMPLETE
+  assert int(training.load_run('~/run')[1].iteration) == 10
+
+
 def test_status_and_plot_read_finished_runs(tmp_path):
   for name, algorithm in (('a', 'cfr+'), ('b', 'pcfr+')):
     config = kuhn_config(algorithm=algorithm, max_iterations=400, chunk_iterations=200,

@@ -20,6 +20,7 @@ from absl import logging
 
 from cfr_jax import cli
 from cfr_jax import training
+from cfr_jax.training import loop as loop_lib
 
 FORMATS = ('.npz', '.json')
 
@@ -33,6 +34,7 @@ def export_policy(workdir: str, out: str) -> str:
   ext = os.path.splitext(out)[1].lower()
   if ext not in FORMATS:
     raise training.ConfigError(f'--out={out}: the file name must end in .npz or .json')
+  _check_not_the_runs(workdir, out)
   if not os.path.isfile(os.path.join(workdir, 'config.json')):
     instances = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
                        if d.startswith('instance_') and os.path.isdir(os.path.join(workdir, d)))
@@ -40,9 +42,6 @@ def export_policy(workdir: str, out: str) -> str:
       raise training.ConfigError(
           f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
           f'{os.path.join(workdir, instances[0])}')
-    if not os.path.isdir(workdir):
-      what = 'is a file' if os.path.exists(workdir) else 'does not exist'
-      raise training.ConfigError(f'{workdir} {what}: give the --workdir of a cfr-train run')
   solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(
@@ -68,6 +67,19 @@ def export_policy(workdir: str, out: str) -> str:
     raise training.ConfigError(f'cannot write {out}: {e.strerror or e}') from None
   return (f'wrote {out}: {len(policy.keys)} infosets of {solver.game.name}, '
           f'iteration {int(state.iteration)}')
+
+
+def _check_not_the_runs(workdir: str, out: str) -> None:
+  """ConfigError if `out` is one of the files the run keeps (--out=<workdir>/
+  progress.json was written over the run's progress, config.json over the
+  config its checkpoints are read by)."""
+  target, run = os.path.realpath(out), os.path.realpath(workdir)
+  for name, directory in loop_lib.OUTPUTS:
+    own = os.path.join(run, name)
+    if target == own or (directory and target.startswith(own + os.sep)):
+      how = 'over' if target == own else 'into'
+      raise training.ConfigError(f'--out={out} would write {how} the run\'s own {name}: '
+                                 'give another file name')
 
 
 def _main(argv, out: str) -> int:

@@ -35,7 +35,7 @@ from ml_collections import config_flags
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import signals as signals_lib
-from cfr_jax.training.config import check_fields
+from cfr_jax.training.config import check_fields, expected, field_type
 
 ConfigError = training.ConfigError
 
@@ -172,30 +172,14 @@ def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: st
     raise ConfigError(f'unknown config field --config.{path} in {config_name(file)}: {hint}')
 
 
-def _kind(value) -> str:
-  if isinstance(value, ml_collections.ConfigDict):
-    return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
-  if isinstance(value, bool):
-    return 'true or false'
-  if isinstance(value, int):
-    return 'a whole number'
-  if isinstance(value, float):
-    return 'a number'
-  return 'a value of its type'
-
-
 def _flag_error(e: Exception, config) -> str:
   """One line for an absl parsing error, saying what the field expects."""
   message = (str(e).strip().strip('"').splitlines() or [''])[0].removeprefix('ERROR:: ')
   m = re.match(r'flag --(?:no)?config\.(?P<path>[^=]+)=(?P<value>.*?): (?P<why>.*)$', message)
   if m and config is not None and _has(config, m['path']):
-    value = config
-    for part in m['path'].split('.'):
-      value = value[part]
-    if value is None:  # a placeholder: the type is the field's
-      return f'--config.{m["path"]}={m["value"]}: {m["why"]}'
-    why = '' if isinstance(value, bool) else f' ({m["why"]})'
-    return f'--config.{m["path"]}={m["value"]}: expected {_kind(value)}{why}'
+    kind = field_type(config, m['path'])
+    why = '' if kind is bool else f' ({m["why"]})'
+    return f'--config.{m["path"]}={m["value"]}: expected {expected(kind)}{why}'
   return message
 
 

@@ -81,8 +81,8 @@ FIELD_HELP = {
     'holdem.stack': 'effective stack behind, in chips',
     'holdem.range0': 'the range of the player who acts first (e.g. "22+,A2s+,KTo+")',
     'holdem.range1': 'the other range (weights as "T9s:0.5")',
-    'holdem.bet_sizes': 'bets as fractions of the pot, "0.5,1" for every street or '
-                        '"0.33,0.75;0.5,1;1" per street; all-in is always available',
+    'holdem.bet_sizes': 'bets as fractions of the pot, "0.5,1" (or "50%,100%") for every '
+                        'street or "0.33,0.75;0.5,1;1" per street; all-in is always available',
     'holdem.raise_sizes': 'raises as fractions of the pot after calling, like bet_sizes',
     'holdem.max_raises': 'raises per street',
     'holdem.isomorphism': 'deal one card per class of interchangeable suits where the board '

@@ -20,8 +20,9 @@ def get_config():
       stack=50.0,  # effective stack behind
       range0='22+,A2s+,K9s+,Q9s+,J9s+,T8s+,97s+,A9o+,KTo+,QTo+,JTo',  # acts first
       range1='22+,A2s+,KTs+,QTs+,JTs,ATo+,KJo+',
-      # Fractions of the pot; all-in is always available. One list for every
-      # street, or one per street separated by ';' ("0.33,0.75;0.5,1;1").
+      # Fractions of the pot ("0.33" or, as Desktop Postflop writes it, "33%");
+      # all-in is always available. One list for every street, or one per
+      # street separated by ';' ("0.33,0.75;0.5,1;1").
       bet_sizes='0.5,1',
       raise_sizes='1',  # fractions of the pot after calling
       max_raises=1,  # per street

@@ -11,23 +11,10 @@ import re
 from cfr_jax.envs.core import Env
 from cfr_jax.envs.liars_dice import liars_dice_env
 from cfr_jax.envs.poker import kuhn_env, leduc_env
+from cfr_jax.games import _LEDUC_PARAMS, parse_params
 from cfr_jax.games.poker import LeducRules
 
 ENV_PREFIX = 'env:'
-
-
-def _params(name: str, text: str, known: dict) -> dict:
-  out = {}
-  for item in filter(None, (text or '').split(',')):
-    key, _, value = item.partition('=')
-    key = key.strip()
-    if key not in known:
-      raise ValueError(f'unknown {name} parameter {key!r}; known: {", ".join(known)}')
-    try:
-      out[key] = known[key](value.strip())
-    except ValueError:
-      raise ValueError(f'bad value for {name} parameter {key}: {value!r}') from None
-  return out
 
 
 def load_env(spec: str) -> Env:
@@ -43,12 +30,11 @@ def load_env(spec: str) -> Env:
     return kuhn_env()
   m = re.fullmatch(r'leduc(?:_poker)?(?:\((.*)\))?', spec)
   if m:
-    from cfr_jax.games import _LEDUC_PARAMS  # pylint: disable=g-import-not-at-top
-    return leduc_env(LeducRules(**_params('leduc', m.group(1), _LEDUC_PARAMS)))
+    return leduc_env(LeducRules(**parse_params('leduc', m.group(1), _LEDUC_PARAMS)))
   m = re.fullmatch(r'liars_dice(?:\((.*)\))?', spec)
   if m:
     dice = lambda s: tuple(int(x) for x in s.split(':'))
-    kw = _params('liars_dice', m.group(1), {'dice': dice, 'sides': int})
+    kw = parse_params('liars_dice', m.group(1), {'dice': dice, 'sides': int})
     d = kw.get('dice', (1,))
     return liars_dice_env(d * 2 if len(d) == 1 else d, kw.get('sides', 6))
   raise ValueError(f'unknown env {spec!r}; try "kuhn", "leduc" or '

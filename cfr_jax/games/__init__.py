@@ -11,6 +11,26 @@ _LEDUC_PARAMS = {'ranks': int, 'suits': int, 'ante': int, 'max_raises': int,
                  'stack': int, 'raise_sizes': lambda s: tuple(int(x) for x in s.split(':'))}
 
 
+def parse_params(name: str, text: str | None, known: dict) -> dict:
+  """The keyword arguments of "key=value,key=value" (`text`, the part of a
+  game spec in parentheses), each value read by `known[key]`; ValueError
+  naming an unknown key, a bad value, or a key given twice (the last one
+  counted in silence: "leduc(ranks=3,ranks=4)" made 4 ranks)."""
+  out = {}
+  for item in filter(None, (text or '').split(',')):
+    key, _, value = item.partition('=')
+    key = key.strip()
+    if key not in known:
+      raise ValueError(f'unknown {name} parameter {key!r}; known: {", ".join(known)}')
+    if key in out:
+      raise ValueError(f'{name} parameter {key} is given twice')
+    try:
+      out[key] = known[key](value.strip())
+    except ValueError:
+      raise ValueError(f'bad value for {name} parameter {key}: {value!r}') from None
+  return out
+
+
 def load_game(spec: str) -> Game:
   """Compiles a game from its name.
 
@@ -33,18 +53,7 @@ def load_game(spec: str) -> Game:
     return kuhn()
   m = re.fullmatch(r'leduc(?:_poker)?(?:\((.*)\))?', spec)
   if m:
-    kwargs = {}
-    for item in filter(None, (m.group(1) or '').split(',')):
-      key, _, value = item.partition('=')
-      key = key.strip()
-      if key not in _LEDUC_PARAMS:
-        raise ValueError(f'unknown leduc parameter {key!r}; known: '
-                         f'{", ".join(_LEDUC_PARAMS)}')
-      try:
-        kwargs[key] = _LEDUC_PARAMS[key](value.strip())
-      except ValueError:
-        raise ValueError(f'bad value for leduc parameter {key}: {value!r}') from None
-    return leduc(LeducRules(**kwargs))
+    return leduc(LeducRules(**parse_params('leduc', m.group(1), _LEDUC_PARAMS)))
   raise ValueError(f'unknown game {spec!r}; try "kuhn", "leduc", '
                    '"leduc(ranks=5,suits=3)" or "openspiel:<name>"')
 

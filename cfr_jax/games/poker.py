@@ -54,7 +54,9 @@ class LeducRules:
       raise ValueError(f'leduc needs at least 3 cards, got ranks={self.ranks}, '
                        f'suits={self.suits}')
     if self.max_raises < 0 or min(self.raise_sizes) <= 0 or self.ante < 0:
-      raise ValueError('leduc needs max_raises >= 0, positive raise sizes, ante >= 0')
+      raise ValueError(f'leduc needs max_raises >= 0, positive raise sizes, ante >= 0, got '
+                       f'max_raises={self.max_raises}, raise_sizes={self.raise_sizes}, '
+                       f'ante={self.ante}')
     worst = self.ante + self.max_raises * sum(self.raise_sizes)
     if worst > self.stack:
       raise ValueError(f'stack {self.stack} cannot cover the largest pot '

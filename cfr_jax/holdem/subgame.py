@@ -772,10 +772,19 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
       raise ValueError(f'{which} sizes must be positive, finite fractions of the pot, got '
                        f'{getattr(spec, f"{which}_sizes")}')
   _check_scale(spec, streets)
-  weights = np.stack([cards_lib.parse_range(r) for r in spec.ranges])
+  weights = []
+  for player, text in enumerate(spec.ranges):  # a mistake names its range: which was it?
+    try:
+      weights.append(cards_lib.parse_range(text))
+    except ValueError as e:
+      raise ValueError(f"player {player}'s range {text!r}: {e}") from None
+  weights = np.stack(weights)
   blocked = cards_lib.blocked_by(board)
-  if (weights[:, ~blocked].sum(1) == 0).any():
-    raise ValueError('a range is empty once the board cards are removed')
+  for player, text in enumerate(spec.ranges):
+    if weights[player, ~blocked].sum() == 0:
+      why = (f"is empty once the board's cards ({spec.board}) are removed"
+             if weights[player].any() else 'gives every hand weight 0')
+      raise ValueError(f"player {player}'s range {text!r} {why}")
   live = np.flatnonzero(~blocked & (weights > 0).any(0))
   # The hands in play ordered player 0's alone, both players', player 1's
   # alone: each range is then one contiguous span of them (`range_span`), so
@@ -2173,7 +2182,19 @@ def _unknown_line(game: Subgame, line: str) -> str:
   histories = game.info.decision_histories
   known = max((h for h in histories if h != '-' and line.startswith(h)), key=len, default='-')
   d = histories.index(known)
-  tokens = ', '.join(game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d]))
+  actions = [game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d])]
+  tokens = ', '.join(actions)
+  last = line if known == '-' else line[len(known):]
+  if last in actions:  # a legal action after which no one decides: "after 'b10' the
+    # actions are f, c, ..." for 'b10c' named the action the line takes as missing
+    if last == 'f':
+      end = 'the fold ends the hand'
+    elif any(h.startswith(line + '/') for h in histories):
+      end = (f'{last!r} closes the street; the next decision follows the card dealt, as '
+             f'{line}/Xx/')
+    else:
+      end = f'{last!r} ends the betting: the hand goes to showdown'
+    return f'no decision node at betting line {line!r}: {end}'
   # The hint's example is the tree's first line through a dealt card (so a
   # card not on the board); a river subgame deals none.
   board = game.info.spec['board']

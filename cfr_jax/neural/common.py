@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cfr_jax.checks import checked_int64
+from cfr_jax.checks import checked_bool, checked_float, checked_int64
 
 
 class MLP(nn.Module):
@@ -181,12 +181,9 @@ def check_hyperparameters(name: str, defaults: dict, given: dict, floats=('learn
   hp = {**defaults, **given}
   for k in defaults:
     if k in bools:
-      hp[k] = bool(hp[k])
+      hp[k] = checked_bool(hp[k], k)
     elif k in floats or k in fractions:
-      try:
-        hp[k] = float(hp[k])
-      except (TypeError, ValueError):
-        raise ValueError(f'{k} must be a number, got {hp[k]!r}') from None
+      hp[k] = checked_float(hp[k], k)
       if k in floats and not (math.isfinite(hp[k]) and hp[k] > 0):
         raise ValueError(f'{k} must be a positive number, got {hp[k]}')
       if k in fractions and not 0 <= hp[k] <= 1:
@@ -200,7 +197,13 @@ def check_hyperparameters(name: str, defaults: dict, given: dict, floats=('learn
 
 
 def check_hidden(hidden) -> tuple:
-  hidden = tuple(int(h) for h in hidden)
-  if not hidden or min(hidden) < 1:
-    raise ValueError(f'hidden must be one or more positive layer widths, got {hidden}')
-  return hidden
+  """`hidden` as a tuple of ints; ValueError unless one or more whole widths
+  >= 1 (int() made 64.5 a width of 64, True one of 1, in silence)."""
+  try:
+    widths = tuple(hidden)
+    widths = tuple(checked_int64(h, 'hidden') for h in widths)
+  except (TypeError, ValueError):
+    widths = ()
+  if not widths or min(widths) < 1:
+    raise ValueError(f'hidden must be one or more positive layer widths, got {hidden!r}')
+  return widths

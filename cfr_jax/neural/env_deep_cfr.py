@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import placement
-from cfr_jax.checks import checked_count, checked_state
+from cfr_jax.checks import checked_count, checked_int64, checked_state
 from cfr_jax.envs.core import Env
 from cfr_jax.envs.play import UNIFORM, head_to_head
 from cfr_jax.neural.common import (MLP, DeepCFRIteration, check_hidden,
@@ -270,7 +270,7 @@ def make_env_deep_cfr(env: Env, hidden: Sequence[int] = (64, 64), eval_games: in
   if hp['epsilon'] == 0:
     raise ValueError('epsilon must be > 0 (without exploration the traverser never '
                      'samples the actions its strategy gives probability 0)')
-  eval_games = int(eval_games)
+  eval_games = checked_int64(eval_games, 'eval_games')
   if eval_games < 2 or eval_games % 2:
     raise ValueError(f'eval_games must be an even number >= 2, got {eval_games}')
   return EnvDeepCFRSolver(env=env, hyperparameters=hp, hidden=check_hidden(hidden),

@@ -35,8 +35,8 @@ import numpy as np
 
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import (checked_count, checked_dtype, checked_hyperparameters, checked_int64,
-                            checked_state)
+from cfr_jax.checks import (checked_bool, checked_count, checked_dtype, checked_float,
+                            checked_hyperparameters, checked_int64, checked_state)
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
@@ -318,7 +318,8 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   weighting = str(weighting).strip().lower()
   if weighting not in WEIGHTINGS:
     raise ValueError(f'weighting must be one of {", ".join(WEIGHTINGS)}, got {weighting!r}')
-  if not alternating:
+  compensated = checked_bool(compensated, 'compensated', none=True)
+  if not checked_bool(alternating, 'alternating'):
     raise ValueError(f'{name} alternates the traverser; alternating=False is not offered')
   if storage is not None and jnp.dtype(storage) != jnp.dtype(dtype):
     raise ValueError(f'{name} has no compact storage yet')
@@ -327,12 +328,12 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   if name == 'os-mccfr' and pooled is not None:
     raise ValueError('os-mccfr takes no pooled (external sampling does)')
   if name == 'os-mccfr':
-    exploration = 0.6 if exploration is None else float(exploration)
+    exploration = 0.6 if exploration is None else checked_float(exploration, 'exploration')
     if not 0 < exploration <= 1:
       raise ValueError(f'exploration must be in (0, 1], got {exploration}')
     if env is not None and env.num_actions != game.num_actions:
       raise ValueError(f'env has {env.num_actions} action slots, the game {game.num_actions}')
-  if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+  if checked_int64(batch_size, 'batch_size') < 1:
     raise ValueError(f'batch_size must be a positive whole number, got {batch_size!r}')
   if mesh is not None:
     if not isinstance(mesh, jax.sharding.Mesh) or len(mesh.axis_names) != 1:
@@ -348,14 +349,12 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     raise ValueError(f'{name} with weighting {weighting!r} takes hyperparameters '
                      f'{sorted(set(algo.defaults) - set(algo.fixed)) or "none"}; got '
                      f'{sorted(hyperparameters)}')
-  try:
-    hp = {**algo.defaults, **{k: float(v) for k, v in hyperparameters.items()}}
-  except (TypeError, ValueError):
-    raise ValueError(f'{name}: hyperparameters must be numbers, got {hyperparameters}') from None
+  hp = {**algo.defaults,
+        **{k: checked_float(v, f'hyperparameter {k}') for k, v in hyperparameters.items()}}
   checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=checked_int64(seed), hyperparameters=hp,
-                       dtype=dtype, compensated=True if compensated is None else bool(compensated),
+                       dtype=dtype, compensated=compensated is not False,
                        exploration=exploration, env=env, mesh=mesh,
-                       pooled=None if pooled is None else bool(pooled))
+                       pooled=checked_bool(pooled, 'pooled', none=True))

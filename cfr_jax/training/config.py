@@ -1,10 +1,12 @@
 """Run configuration: validation, exit codes, and the game and solver a config describes."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 
+from absl import flags
 import jax
 import ml_collections
 
@@ -166,6 +168,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _validate_distributed(config)
   _validate_buckets(config)
   if config.sweep_field:
+    if '.' in config.sweep_field:  # (was "is not a config field", as --config.holdem.pot is)
+      raise ConfigError(f'config.sweep_field sweeps a top-level field (algorithm, alpha, seed, '
+                        f'...), not one inside a block: got {config.sweep_field!r}')
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
     if not config.sweep_values:
@@ -270,6 +275,38 @@ def initialize_distributed(config) -> None:
                       'SLURM, Open MPI or on TPU)') from None
 
 
+def check_workdir(workdir) -> None:
+  """ConfigError unless `workdir` is a path (str or os.PathLike) with a name:
+  training.run(config, '') (an unset variable, say) trained in the current
+  directory, and None was a TypeError from os.path."""
+  text = os.fspath(workdir) if isinstance(workdir, os.PathLike) else workdir
+  if not isinstance(text, str) or not text.strip():
+    raise ConfigError(f'workdir must name a directory (a str or os.PathLike), got {workdir!r}')
+
+
+def path_problem(path: str) -> str | None:
+  """What keeps the absolute `path` from being (or becoming) a directory,
+  naming the part of it at fault: a symbolic link that loops or leads nowhere
+  (makedirs said only 'File exists', open 'Too many levels of symbolic
+  links'), or a file on the way ('Not a directory'); None if nothing does (a
+  part that does not exist yet is none: a workdir is made)."""
+  parts = path.split(os.sep)
+  for k in range(2, len(parts) + 1):
+    part = os.sep.join(parts[:k])
+    if os.path.islink(part) and not os.path.exists(part):
+      try:
+        os.stat(part)
+      except OSError as e:
+        if e.errno == errno.ELOOP:
+          return f'{part} is a symbolic link that loops (to {os.readlink(part)})'
+      return f'{part} is a symbolic link to {os.readlink(part)}, which does not exist'
+    if not os.path.exists(part):
+      return None
+    if not os.path.isdir(part):
+      return f'{part} is a file, not a directory'
+  return None
+
+
 def mirror_dir(config) -> str | None:
   """config.mirror_to as an absolute path ('~' expanded; None: no mirror)."""
   value = config.get('mirror_to')
@@ -363,12 +400,16 @@ def _load_game(config, cache: bool = False):
                       "configs/holdem_river.py)")
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
+  def size(text):  # "0.33", or "33%" as Desktop Postflop writes it
+    return float(text[:-1]) / 100 if text.endswith('%') else float(text)
+
   def sizes(field):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
     try:
-      streets = [tuple(float(x) for x in _split(part)) for part in str(spec[field]).split(';')]
+      streets = [tuple(size(x) for x in _split(part)) for part in str(spec[field]).split(';')]
     except ValueError:
-      raise ConfigError(f'config.holdem.{field} must be fractions of the pot separated by '
-                        f'commas (";" between streets), got {spec[field]!r}') from None
+      raise ConfigError(f'config.holdem.{field} must be fractions of the pot (0.33 or 33%) '
+                        f'separated by commas (";" between streets; all-in is always '
+                        f'available), got {spec[field]!r}') from None
     return streets[0] if len(streets) == 1 else tuple(streets)
 
   buckets = spec.get('buckets')
@@ -399,6 +440,44 @@ def _instances(config) -> tuple:
   return (len(values) if values else int(config.num_instances)), values
 
 
+def field_type(config: ml_collections.ConfigDict, path: str) -> type:
+  """The type of config.<path> (dotted): its value's, or where it is None, the
+  type a placeholder declares (`config_dict.placeholder(bool)`); NoneType for
+  a plain None."""
+  *parents, name = path.split('.')
+  for part in parents:
+    config = config[part]
+  if config[name] is not None:
+    return type(config[name])
+  try:
+    return config.get_ref(name).get_type()
+  except ValueError:  # a plain None: no reference, no declared type
+    return type(None)
+
+
+def expected(kind: type) -> str:
+  """What a field of type `kind` takes, in words."""
+  if issubclass(kind, ml_collections.ConfigDict):
+    return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
+  return {bool: 'true or false', int: 'a whole number', float: 'a number',
+          str: 'a string'}.get(kind, 'a value of its type')
+
+
+def _sweep_value(config, field: str, text: str):
+  """Instance k's config.<field> from its sweep value, read as the flag
+  --config.<field>=<text> would be: a bool only from absl's words (true,
+  false, t, f, 1, 0; 'on' was False in silence), a whole number only from
+  one ('2.5' is refused, and a placeholder(int) took 0.0 before)."""
+  kind = field_type(config, field)
+  try:
+    if kind is bool:
+      return flags.BooleanParser().parse(text)
+    return (float if kind is type(None) else kind)(text)
+  except (TypeError, ValueError):
+    raise ConfigError(f'sweep value {text!r} does not fit config.{field}: expected '
+                      f'{expected(kind)}') from None
+
+
 def _instance_configs(config) -> list:
   count, values = _instances(config)
   out = []
@@ -406,15 +485,11 @@ def _instance_configs(config) -> list:
     c = ml_collections.ConfigDict(json.loads(config.to_json()))
     c.num_instances, c.seed, c.sweep_field, c.sweep_values = 1, int(config.seed) + k, '', ''
     if values:
-      field = config.sweep_field
-      current = config[field]
       try:
-        cast = (type(current) if current is not None and not isinstance(current, bool)
-                else float)
-        c[field] = (values[k].lower() in ('1', 'true', 'yes')
-                    if isinstance(current, bool) else cast(values[k]))
-      except (TypeError, ValueError):
-        raise ConfigError(f'sweep value {values[k]!r} does not fit config.{field}') from None
+        c[config.sweep_field] = _sweep_value(config, config.sweep_field, values[k])
+      except TypeError:  # the field's own type check (ml_collections)
+        raise ConfigError(f'sweep value {values[k]!r} does not fit '
+                          f'config.{config.sweep_field}') from None
     validate(c)
     out.append(c)
   return out

@@ -32,8 +32,8 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, initialize_distributed, mirror_dir, target,
-    use_compilation_cache, validate)
+    _instance_configs, _split, build_solver, check_workdir, initialize_distributed, mirror_dir,
+    path_problem, target, use_compilation_cache, validate)
 from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
                                       write_text_atomic)
 from cfr_jax.training import resume as resume_lib
@@ -141,8 +141,15 @@ def _prepare_workdir(workdir: str, what: str = 'workdir', made: list | None = No
       f.write('ok')
     os.remove(probe)
   except OSError as e:
-    raise ConfigError(f'cannot write to {what} {workdir}: {e.strerror or e}') from None
+    raise ConfigError(f'cannot write to {what} {workdir}: {_unusable(workdir, e)}') from None
   return workdir
+
+
+def _unusable(path: str, error: OSError) -> str:
+  """Why `path` cannot be made or written: `path_problem`'s answer, else the
+  error's (and the path it names, where another)."""
+  where = error.filename if error.filename not in (None, path) else None
+  return path_problem(path) or f'{error.strerror or error}' + (f' ({where})' if where else '')
 
 
 def _prepare_mirror(config, made: list | None = None) -> None:
@@ -154,8 +161,8 @@ def _prepare_mirror(config, made: list | None = None) -> None:
 
 # What a run writes in its workdir: a directory, or files (written atomically
 # through a temporary file beside them).
-_OUTPUTS = (('checkpoints', True), ('config.json', False), ('progress.json', False),
-            ('metrics.jsonl', False))
+OUTPUTS = (('checkpoints', True), ('config.json', False), ('progress.json', False),
+           ('metrics.jsonl', False))
 
 
 def _check_outputs(workdir: str) -> None:
@@ -164,7 +171,7 @@ def _check_outputs(workdir: str) -> None:
   another run's) and fail at its first save, a chunk later; a directory in
   place of a file failed after compiling and restoring."""
   workdir = os.path.abspath(os.path.expanduser(workdir))
-  for name, directory in _OUTPUTS:
+  for name, directory in OUTPUTS:
     path = os.path.join(workdir, name)
     if os.path.lexists(path) and os.path.isdir(path) != directory:
       kind = ('is not a directory, where the run keeps its checkpoints' if directory else
@@ -176,6 +183,7 @@ def _check_early(config, workdir: str) -> None:
   """Every check that needs neither a directory nor the game, done before
   anything is created (`_undo_on_config_error` takes back what a mistake
   found later leaves)."""
+  check_workdir(workdir)
   validate(config)
   _check_outputs(workdir)
   checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')

@@ -13,8 +13,8 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import (ConfigError, build_solver, mirror_dir, _split,
-                                     use_compilation_cache)
+from cfr_jax.training.config import (ConfigError, build_solver, check_workdir, mirror_dir,
+                                     path_problem, _split, use_compilation_cache)
 
 
 def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
@@ -156,8 +156,13 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
-  workdir = os.path.abspath(workdir)
+  check_workdir(workdir)
+  workdir = os.path.abspath(os.path.expanduser(workdir))  # as training.run reads it
   path = os.path.join(workdir, 'config.json')
+  problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
+                                      f'{workdir} does not exist')
+  if problem:
+    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run')
   try:
     with open(path) as f:
       raw = json.load(f)
