@@ -1620,20 +1620,24 @@ def _level_terminal_values(game: Subgame, opp: jax.Array, shows: jax.Array | Non
   _, _, _, nt = game.levels[l]
   t0, nf = game.offsets[l][2], game.splits[l][1]
   sign = 1.0 if player == 0 else -1.0
+  raked = game.rake is not None
   parts = []
+  # The opponent weight dealt against each hand: the folds' values, and with
+  # rake the showdowns' too (one product for all the level's terminals).
+  dealt = _disjoint(game, opp if raked else opp[:nf], span) if nf or raked else None
   if nf:
     won = sign * game.fold_sign[t0:t0 + nf]  # +1: `player` wins, -1: she folded
-    if game.rake is not None:  # the winner pays the rake: wins stake x (1 - rake)
+    if raked:  # the winner pays the rake: wins stake x (1 - rake)
       won = won - jnp.maximum(won, 0) * game.rake[t0:t0 + nf]
-    parts.append(_disjoint(game, opp[:nf], span) * won[:, None])
+    parts.append((dealt[:nf] if raked else dealt) * won[:, None])
   if nt > nf:
     show = shows[game.sd_slot[t0 + nf:t0 + nt]]
-    if game.rake is not None:
+    if raked:
       # Per unit of stake a win pays 1 - r, a loss -1 and a tie -r / 2: with
       # W, L the weight the hand beats and loses to (the sweep: W - L) and D
       # all the weight dealt against it, (W - L)(1 - r / 2) - (r / 2) D.
       half = 0.5 * game.rake[t0 + nf:t0 + nt, None]
-      show = show * (1 - half) - half * _disjoint(game, opp[nf:], span)
+      show = show * (1 - half) - half * dealt[nf:]
     parts.append(show)
   value = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   return (value * game.runout_alive[:, _cols(span)][game.term_runout[t0:t0 + nt]]
@@ -1988,20 +1992,22 @@ def best_response_value(game: Subgame, sigma: jax.Array, player: int,
   game). abstract=True: one action per bucket, chosen bottom up; exact when
   the abstraction has perfect recall (a river subgame, or lossless buckets).
   """
-  policy = level_policies(game, sigma)
-  _, term_reach = _split_levels(game, reaches(game, policy))
-  leaf = terminal_values(game, term_reach[1 - player], player)
-  root, _ = _backward(game, leaf, policy, player, 'bucket' if abstract else 'hand')
-  return root @ game.prior[player]
+  return _root_value(game, sigma, player, 'bucket' if abstract else 'hand')
 
 
 def game_value(game: Subgame, sigma: jax.Array, player: int = 0) -> jax.Array:
   """[] `player`'s expected value when both follow sigma [I, A] (player 1's
   is minus player 0's, less the expected rake)."""
+  return _root_value(game, sigma, player, None)
+
+
+def _root_value(game: Subgame, sigma: jax.Array, player: int, respond: str | None):
+  """[] `player`'s value at the root against sigma's other part: best
+  responding (`respond` as in `_backward`) or, with respond None, playing sigma."""
   policy = level_policies(game, sigma)
   _, term_reach = _split_levels(game, reaches(game, policy))
-  root, _ = _backward(game, terminal_values(game, term_reach[1 - player], player), policy,
-                      player)
+  leaf = terminal_values(game, term_reach[1 - player], player)
+  root, _ = _backward(game, leaf, policy, player, respond)
   return root @ game.prior[player]
 
 
