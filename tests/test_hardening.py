@@ -5,8 +5,10 @@ orphaned instances, lost metadata, foreign checkpoints, damaged checkpoints,
 full disks and unwritable outputs, signals, and what the run prints.
 """
 import contextlib
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -444,6 +446,8 @@ def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
   for name in ('first', 'second'):
     code, out, _ = kuhn_run(tmp_path / name, cache)
     assert code == training.EXIT_COMPLETE and 'compiled in' in out
+    # The first line says where later starts find the programs.
+    assert f'later starts load it from the compilation cache in {tmp_path / "xla"})' in out
     reports.append(progress(tmp_path / name))
   first, second = reports
   assert first['compiled_programs'] > 0 and first['compile_cache_hits'] == 0
@@ -521,3 +525,34 @@ def test_seeds_that_do_not_fit_int64_are_refused_by_name():
       with pytest.raises(ValueError, match=message):
         cfr_jax.make_solver(game, algorithm, seed=seed)
   assert cfr_jax.make_solver(game, 'es-mccfr', seed=2**63 - 1).seed == 2**63 - 1
+
+
+def test_a_long_compilation_prints_that_it_is_still_compiling(monkeypatch):
+  """A flop's first compilation is minutes without output: the launcher
+  prints a line every progress_seconds until it ends (and none after), and
+  a stream that cannot be written ends the lines, not the block."""
+  from cfr_jax.training import loop  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(loop, 'MIN_HEARTBEAT_SECONDS', 0.0)
+  out = io.StringIO()
+  compiled = loop._Compilations.start()  # pylint: disable=protected-access
+  with loop._heartbeat(0.01, compiled, out=out):  # pylint: disable=protected-access
+    deadline = time.monotonic() + 60
+    while out.getvalue().count('\n') < 2 and time.monotonic() < deadline:
+      time.sleep(0.01)  # until two lines, however slow the machine
+  lines = out.getvalue().splitlines()
+  assert len(lines) >= 2 and all(re.fullmatch(r'  still compiling: \d+ s', l) for l in lines), lines
+  time.sleep(0.05)
+  assert out.getvalue().splitlines() == lines  # nothing after the block
+
+  class Closed(io.StringIO):
+    writes = 0
+
+    def write(self, text):
+      type(self).writes += 1
+      raise OSError(5, 'Input/output error')
+  with loop._heartbeat(0.01, compiled, out=Closed()):  # pylint: disable=protected-access
+    deadline = time.monotonic() + 60
+    while not Closed.writes and time.monotonic() < deadline:
+      time.sleep(0.01)
+    time.sleep(0.05)
+  assert Closed.writes == 1  # the first failed write ended the beats

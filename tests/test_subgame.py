@@ -119,6 +119,27 @@ def test_raked_values_match_enumeration(spec):
   assert sum(values) < -1e-3  # the house's share
 
 
+@pytest.mark.parametrize('board', ['Ks 9s 8h 3d', 'Ks 9s 8h 3h'], ids=['turn', 'isomorphic'])
+def test_expected_rake_is_minus_the_sum_of_the_values(board):
+  """The exploitability's rake term, from forward passes of both players'
+  reaches alone (whole levels and split passes), is minus the sum of the
+  two values that the backward passes compute, with chance isomorphism too
+  (where a representative card stands for its suit class)."""
+  spec = dataclasses.replace(TURN, board=board, **RAKED)
+  game = subgame.compile_subgame(spec).astype(jnp.float64)
+  assert game.info.isomorphism.startswith('on') == board.endswith('h'), game.info.isomorphism
+  sigma = jnp.asarray(random_policy(game, 2))
+  values = sum(float(cfr_jax.game_value(game, sigma, p)) for p in (0, 1))
+  assert values < -1e-3  # the house's share
+  paid = float(jax.jit(subgame.expected_rake)(game, sigma))
+  assert paid == pytest.approx(-values, rel=1e-12)
+  parts = subgame_split.split_subgame(game, 1)
+  assert float(jax.jit(subgame_split.expected_rake)(parts, sigma)) == pytest.approx(
+      -values, rel=1e-12)
+  plain = subgame.compile_subgame(dataclasses.replace(spec, rake_rate=0.0))
+  assert float(subgame.expected_rake(plain, random_policy(plain, 2))) == 0.0
+
+
 def test_rake_is_off_by_default_and_leaves_fingerprints_alone():
   """rake_rate 0 builds the game it always built (no rake array, the same
   spec in its fingerprint, so runs from before rake keep loading); a raked

@@ -436,21 +436,7 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
   rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
   lo:hi (one block); by default read from the table sigma. Another source
   (e.g. a state's strategy sums, `average_rows`) brings its own."""
-  return _root_value(parts, sigma, player, 'bucket' if abstract else 'hand', rows)
-
-
-def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> jax.Array:
-  """`subgame.nash_conv` in split passes (sigma and rows as in
-  `best_response_value`)."""
-  total = sum(best_response_value(parts, sigma, p, abstract, rows) for p in (0, 1))
-  if parts.upper.game.rake is not None:  # not zero-sum: less sigma's own values
-    total = total - sum(_root_value(parts, sigma, p, None, rows) for p in (0, 1))
-  return total
-
-
-def _root_value(parts: Split, sigma, player: int, respond: str | None, rows) -> jax.Array:
-  """[] `player`'s value at the root: best responding (`respond` as in
-  `subgame.fused_backward`) or, with respond None, playing sigma too."""
+  respond = 'bucket' if abstract else 'hand'
   up = parts.upper
   stored, reach = sg.fused_forward(up.game, sigma, player, _strategy(up, rows),
                                    stubs=parts.stubs)
@@ -459,6 +445,30 @@ def _root_value(parts: Split, sigma, player: int, respond: str | None, rows) -> 
                               values, parts.stubs, respond)
   first, end = up.game.range_span[player]
   return root @ up.game.prior[player, first:end]
+
+
+def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> jax.Array:
+  """`subgame.nash_conv` in split passes (sigma and rows as in
+  `best_response_value`)."""
+  total = sum(best_response_value(parts, sigma, p, abstract, rows) for p in (0, 1))
+  if parts.upper.game.rake is not None:  # not zero-sum: less sigma's own values
+    total = total + expected_rake(parts, sigma, rows)
+  return total
+
+
+def expected_rake(parts: Split, sigma, rows=_table_rows) -> jax.Array:
+  """`subgame.expected_rake` in split passes (sigma and rows as in
+  `best_response_value`): minus the sum of the players' values, from
+  forward passes alone."""
+  up = parts.upper
+  total, reach = sg.fused_rake(up.game, sigma, _strategy(up, rows), stubs=parts.stubs)
+  for cls in parts.classes:
+    def batch(j, acc, cls=cls):
+      part = batch_of(cls, j)
+      paid, _ = sg.fused_rake(part.game, sigma, _strategy(part, rows), reach, parts.stubs)
+      return acc + paid
+    total = jax.lax.fori_loop(0, num_batches(cls), batch, total)
+  return total
 
 
 def node_report(parts: Split, game: sg.Subgame, source, history: str,

@@ -2014,11 +2014,90 @@ def _root_value(game: Subgame, sigma: jax.Array, player: int, respond: str | Non
 def nash_conv(game: Subgame, sigma: jax.Array, abstract: bool = False) -> jax.Array:
   """[] the sum over players of what a best response to sigma [I, A] gains
   over sigma's own value (`best_response_value`'s abstract as there): without
-  rake the best responses' values alone (the game is zero-sum)."""
+  rake the best responses' values alone (the game is zero-sum); with rake
+  plus the rake sigma pays, since the two own values sum to minus it."""
   total = sum(best_response_value(game, sigma, p, abstract) for p in (0, 1))
   if game.rake is not None:
-    total = total - sum(game_value(game, sigma, p) for p in (0, 1))
+    total = total + expected_rake(game, sigma)
   return total
+
+
+def expected_rake(game: Subgame, sigma: jax.Array) -> jax.Array:
+  """[] the rake paid when both follow sigma [I, A], in the units of
+  `game_value` (0 without rake): minus the sum of the two players' values.
+
+  Every terminal's rake is the same whoever wins (min(rate x pot, cap), a
+  tie's two halves included), so it needs only the weight of the deals that
+  reach each terminal: one forward pass of both players' reaches, not two
+  policy-value passes with their showdown sweeps (a raked flop's
+  exploitability program held ~0.2 GB more for those)."""
+  if game.rake is None:
+    return jnp.zeros((), game.prior.dtype)
+  rows = reaches(game, level_policies(game, sigma))
+  weights = chance_weights(game, rows[0].dtype)
+  return sum((level_rake(game, r[0, nd + nc:], r[1, nd + nc:], w[nd + nc:], l)
+              for l, (r, w, (_, nd, nc, nt)) in enumerate(zip(rows, weights, game.levels))
+              if nt), jnp.zeros((), rows[0].dtype))
+
+
+def chance_weights(game: Subgame, dtype) -> list:
+  """Per level, [n] each node's share of the deals: the product, over the
+  chance nodes on its path, of the share of their cards its card stands for
+  (1 / chance_count, times the cards its representative stands for under
+  isomorphism). Times both players' reaches it weighs the deals reaching the
+  node, as the backward passes' chance averages (`_chance_values`) do. Nodes
+  with no parent in the game (its root, or a split part's stubs) count 1."""
+  out = []
+  for l, (start, nd, nc, nt) in enumerate(game.levels):
+    n = nd + nc + nt
+    if not out:
+      out.append(jnp.ones(n, dtype))
+      continue
+    edges = slice(start, start + n)
+    _, _, pnc, _ = game.levels[l - 1]
+    c0 = game.offsets[l - 1][1]
+    share = jnp.zeros(n + 1, dtype)  # the last: absent children (one past the end)
+    if pnc:
+      kids = game.chance_child[c0:c0 + pnc]  # [pnc, K]: a representative once per card
+      share = share.at[kids.astype(jnp.uint32)].add(jnp.broadcast_to(
+          1 / game.chance_count[c0:c0 + pnc, None].astype(dtype), kids.shape))
+    parent = _rows(jnp.concatenate([out[-1], jnp.ones(1, dtype)]), game.edge_parent[edges])
+    dealt = game.edge_card[edges] != cards_lib.NUM_CARDS
+    orphan = ~dealt & (game.edge_mover[edges] < 0)
+    out.append(jnp.where(dealt, parent * share[:n], jnp.where(orphan, 1, parent)))
+  return out
+
+
+def level_rake(game: Subgame, reach0: jax.Array, reach1: jax.Array, weight: jax.Array,
+               l: int) -> jax.Array:
+  """[] the rake paid at level l's terminals, which the players reach with
+  reach0, reach1 [nt, H] and the deals with `weight` [nt] (`chance_weights`),
+  in `expected_rake`'s units: each terminal's rake times the weight of the
+  pairs of hands that share no card, counted as `_level_terminal_values`
+  counts player 0's (her hands that the terminal's runout blocks are out)."""
+  t0, nt = game.offsets[l][2], game.levels[l][3]
+  mine = reach0 * game.runout_alive[game.term_runout[t0:t0 + nt]]
+  # Disjoint pairs by inclusion-exclusion, as `_disjoint` (summed over the
+  # hands): all pairs, less those sharing a card, plus those sharing both
+  # (one hand, subtracted twice).
+  pairs = (mine.sum(1) * reach1.sum(1) - ((mine @ game.holds) * (reach1 @ game.holds)).sum(1)
+           + (mine * reach1).sum(1))
+  return (pairs * weight) @ (game.rake[t0:t0 + nt] * game.stake[t0:t0 + nt]) / game.norm
+
+
+def fused_rake(game: Subgame, state: Any, strategy, stub_reach: jax.Array | None = None,
+               stubs: tuple = ()) -> tuple:
+  """`expected_rake` of a part of a split game, from `fused_forward`'s passes
+  (arguments as there): ([] the rake paid at its terminals, [2, S, H] both
+  players' reaches at the stubs, or None). Each pass keeps the other
+  player's reach at the terminals; the two share their decisions' reaches."""
+  mine, reach = fused_forward(game, state, 1, strategy, stub_reach, stubs)  # player 0's
+  theirs, _ = fused_forward(game, state, 0, strategy, stub_reach, stubs)  # player 1's
+  weights = chance_weights(game, theirs[0][1].dtype)
+  total = sum((level_rake(game, mine[l][1], theirs[l][1], weights[l][nd + nc:], l)
+               for l, (_, nd, nc, nt) in enumerate(game.levels) if nt),
+              jnp.zeros((), theirs[0][1].dtype))
+  return total, reach
 
 
 # ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import os
 import shlex
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -521,7 +522,10 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
   compiled = _Compilations.start()
-  compile_seconds = _compile_first(solvers[0], vmapped, processes.primary)
+  beat = _heartbeat(configs[0].progress_seconds, compiled) if processes.primary else (
+      contextlib.nullcontext())
+  with beat:
+    compile_seconds = _compile_first(solvers[0], vmapped, processes.primary)
   instances, states = [], []
   for config, workdir, solver in zip(configs, workdirs, solvers):
     tag = f'instance {len(instances)}: ' if vmapped else ''
@@ -591,20 +595,21 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   # time budget counts training (steps, evaluations, saves), not start-up.
   # (A single solver's are compiled already: these calls find them.)
   began = time.monotonic()
-  batch.step([0] * len(instances))
-  if _by_play(solvers[0]):
-    state = batch.get(0)
-    solvers[0].evaluate(state, solvers[0].snapshot(state))  # both of its programs
-  elif isinstance(solvers[0], solver_lib.Solver):  # what evaluations run (no [I, A] table
-    _exploitability(solvers[0], batch.get(0))       # on split subgames)
-  else:
-    cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
+  with _heartbeat(configs[0].progress_seconds, compiled) if processes.primary else (
+      contextlib.nullcontext()):
+    batch.step([0] * len(instances))
+    if _by_play(solvers[0]):
+      state = batch.get(0)
+      solvers[0].evaluate(state, solvers[0].snapshot(state))  # both of its programs
+    elif isinstance(solvers[0], solver_lib.Solver):  # what evaluations run (no [I, A] table
+      _exploitability(solvers[0], batch.get(0))       # on split subgames)
+    else:
+      cfr_jax.exploitability(solvers[0].game, cfr_jax.uniform_policy(solvers[0].game))
   compile_seconds += time.monotonic() - began
   for inst in instances:
     inst.r.compile_seconds, inst.r.compilations = compile_seconds, compiled
   if processes.primary:
-    cache = jax.config.jax_compilation_cache_dir if (
-        jax.config.jax_enable_compilation_cache) else None
+    cache = _cache_dir()
     print(f'compiled in {compile_seconds:.1f} s: {compiled.programs} program(s) compiled, '
           f'{compiled.cache_hits} loaded from the compilation cache'
           f'{f" ({cache})" if cache else " (off)"}', flush=True)
@@ -625,6 +630,12 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   return EXIT_FAILURE
 
 
+def _cache_dir() -> str | None:
+  """JAX's persistent compilation cache directory; None where it is off."""
+  return jax.config.jax_compilation_cache_dir if (
+      jax.config.jax_enable_compilation_cache) else None
+
+
 def _compile_first(solver, vmapped: bool, primary: bool) -> float:
   """Compiles a single solver's step and evaluator before its state exists
   (`Solver.compile`: a big program's compilation peaks at ~1 GB of host
@@ -635,10 +646,50 @@ def _compile_first(solver, vmapped: bool, primary: bool) -> float:
   if vmapped or not isinstance(solver, solver_lib.Solver):
     return 0.0
   if primary:  # a flop's first compilation takes minutes; restore comes after it
-    print('compiling...', flush=True)
+    cache = _cache_dir()
+    print('compiling... (a new shape can take minutes: ~1-2 for a flop subgame on a 2-core '
+          'CPU' + (f'; later starts load it from the compilation cache in {cache})'
+                   if cache else ')'), flush=True)
   began = time.monotonic()
   solver.compile(checkpoint_lib.abstract(solver.abstract_state()))
   return time.monotonic() - began
+
+
+# The shortest time between two "still compiling" lines (progress_seconds
+# sets it, but a log needs no line a second for a minute of compilation).
+MIN_HEARTBEAT_SECONDS = 15.0
+
+
+@contextlib.contextmanager
+def _heartbeat(every: float, compiled: '_Compilations', out=None):
+  """Prints how long the block has been compiling every `every` seconds
+  (at least `MIN_HEARTBEAT_SECONDS`) until it ends: a flop subgame's first
+  compilation is one to two minutes in which nothing else is printed, which a
+  user, or a job watcher reading the log, cannot tell from a hang. `compiled`
+  counts the programs ready so far. Lines go to `out` (default stdout) from a
+  daemon thread; one that cannot be written (a closed pipe) ends the beats,
+  not the run."""
+  every = max(float(every), MIN_HEARTBEAT_SECONDS)
+  stop = threading.Event()
+  began = time.monotonic()
+
+  def beat():
+    while not stop.wait(every):
+      ready = compiled.programs + compiled.cache_hits
+      try:
+        print(f'  still compiling: {time.monotonic() - began:.0f} s'
+              + (f', {ready} program(s) ready' if ready else ''),
+              file=out or sys.stdout, flush=True)
+      except (OSError, ValueError):  # stdout closed or gone: stop beating
+        return
+
+  thread = threading.Thread(target=beat, name='cfr-compile-heartbeat', daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    thread.join()
 
 
 class _Compilations:
