@@ -122,9 +122,10 @@ def test_raked_values_match_enumeration(spec):
 @pytest.mark.parametrize('board', ['Ks 9s 8h 3d', 'Ks 9s 8h 3h'], ids=['turn', 'isomorphic'])
 def test_expected_rake_is_minus_the_sum_of_the_values(board):
   """The exploitability's rake term, from forward passes of both players'
-  reaches alone (whole levels and split passes), is minus the sum of the
-  two values that the backward passes compute, with chance isomorphism too
-  (where a representative card stands for its suit class)."""
+  reaches alone (whole levels, and in split passes a best response's), is
+  minus the sum of the two values that the backward passes compute, with
+  chance isomorphism too (where a representative card stands for its suit
+  class)."""
   spec = dataclasses.replace(TURN, board=board, **RAKED)
   game = subgame.compile_subgame(spec).astype(jnp.float64)
   assert game.info.isomorphism.startswith('on') == board.endswith('h'), game.info.isomorphism
@@ -133,9 +134,11 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board):
   assert values < -1e-3  # the house's share
   paid = float(jax.jit(subgame.expected_rake)(game, sigma))
   assert paid == pytest.approx(-values, rel=1e-12)
+  # The split passes take it from player 0's best response's forward passes.
   parts = subgame_split.split_subgame(game, 1)
-  assert float(jax.jit(subgame_split.expected_rake)(parts, sigma)) == pytest.approx(
-      -values, rel=1e-12)
+  responses = sum(float(subgame.best_response_value(game, sigma, p)) for p in (0, 1))
+  assert float(jax.jit(subgame_split.nash_conv)(parts, sigma)) == pytest.approx(
+      responses - values, rel=1e-12)
   plain = subgame.compile_subgame(dataclasses.replace(spec, rake_rate=0.0))
   assert float(subgame.expected_rake(plain, random_policy(plain, 2))) == 0.0
 

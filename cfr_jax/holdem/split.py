@@ -409,20 +409,23 @@ def _keep(state, *_):
 
 
 def _below(parts: Split, source, player: int, rows, reach: jax.Array,
-           respond: str | None) -> jax.Array:
+           respond: str | None, rake: bool = False):
   """[S, H'] `player`'s values at the stubs (her range's hands), every
   batch's passes run in turn from the stubs' reaches [2, S, H] (each batch
-  adds its cards' share)."""
+  adds its cards' share); with rake, ([] the rake paid below the cut
+  (`subgame.fused_forward`'s), those values)."""
   first, end = parts.upper.game.range_span[player]  # the backward passes' hands
   values = jnp.zeros((reach.shape[1], end - first), reach.dtype)
+  if rake:
+    values = (jnp.zeros((), reach.dtype), values)
   for cls in parts.classes:
     def batch(j, acc, cls=cls):
       part = batch_of(cls, j)
-      kept, _ = sg.fused_forward(part.game, source, player, _strategy(part, rows), reach,
-                                 parts.stubs)
-      _, v = sg.fused_backward(part.game, source, player, kept, _strategy(part, rows), _keep,
-                               stubs=parts.stubs, respond=respond)
-      return acc + v
+      forward = sg.fused_forward(part.game, source, player, _strategy(part, rows), reach,
+                                 parts.stubs, rake=rake)
+      _, v = sg.fused_backward(part.game, source, player, forward[-2], _strategy(part, rows),
+                               _keep, stubs=parts.stubs, respond=respond)
+      return (acc[0] + forward[0], acc[1] + v) if rake else acc + v
     values = jax.lax.fori_loop(0, num_batches(cls), batch, values)
   return values
 
@@ -436,39 +439,37 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
   rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
   lo:hi (one block); by default read from the table sigma. Another source
   (e.g. a state's strategy sums, `average_rows`) brings its own."""
-  respond = 'bucket' if abstract else 'hand'
-  up = parts.upper
-  stored, reach = sg.fused_forward(up.game, sigma, player, _strategy(up, rows),
-                                   stubs=parts.stubs)
-  values = _below(parts, sigma, player, rows, reach, respond)
-  _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), _keep,
-                              values, parts.stubs, respond)
-  first, end = up.game.range_span[player]
-  return root @ up.game.prior[player, first:end]
+  return _best_response(parts, sigma, player, abstract, rows)[1]
 
 
 def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> jax.Array:
   """`subgame.nash_conv` in split passes (sigma and rows as in
-  `best_response_value`)."""
-  total = sum(best_response_value(parts, sigma, p, abstract, rows) for p in (0, 1))
-  if parts.upper.game.rake is not None:  # not zero-sum: less sigma's own values
-    total = total + expected_rake(parts, sigma, rows)
-  return total
+  `best_response_value`). With rake, plus the rake sigma pays (minus the
+  sum of its own values), which player 0's best response's forward passes
+  give on the way: both players' reaches at every terminal."""
+  raked = parts.upper.game.rake is not None
+  paid, first = _best_response(parts, sigma, 0, abstract, rows, rake=raked)
+  total = first + _best_response(parts, sigma, 1, abstract, rows)[1]
+  return total + paid if raked else total
 
 
-def expected_rake(parts: Split, sigma, rows=_table_rows) -> jax.Array:
-  """`subgame.expected_rake` in split passes (sigma and rows as in
-  `best_response_value`): minus the sum of the players' values, from
-  forward passes alone."""
+def _best_response(parts: Split, sigma, player: int, abstract: bool, rows,
+                   rake: bool = False) -> tuple:
+  """([] the rake paid under sigma where `rake`, else 0; [] `player`'s
+  value best responding to sigma)."""
+  respond = 'bucket' if abstract else 'hand'
   up = parts.upper
-  total, reach = sg.fused_rake(up.game, sigma, _strategy(up, rows), stubs=parts.stubs)
-  for cls in parts.classes:
-    def batch(j, acc, cls=cls):
-      part = batch_of(cls, j)
-      paid, _ = sg.fused_rake(part.game, sigma, _strategy(part, rows), reach, parts.stubs)
-      return acc + paid
-    total = jax.lax.fori_loop(0, num_batches(cls), batch, total)
-  return total
+  forward = sg.fused_forward(up.game, sigma, player, _strategy(up, rows), stubs=parts.stubs,
+                             rake=rake)
+  stored, reach = forward[-2:]
+  below = _below(parts, sigma, player, rows, reach, respond, rake)
+  paid = 0.0
+  if rake:
+    paid, below = forward[0] + below[0], below[1]
+  _, root = sg.fused_backward(up.game, sigma, player, stored, _strategy(up, rows), _keep,
+                              below, parts.stubs, respond)
+  first, end = up.game.range_span[player]
+  return paid, root @ up.game.prior[player, first:end]
 
 
 def node_report(parts: Split, game: sg.Subgame, source, history: str,

@@ -1776,7 +1776,8 @@ def _stub_rows(x: jax.Array, first: int, count: int, rows: jax.Array) -> jax.Arr
 
 def fused_forward(game: Subgame, state: Any, player: int, strategy,
                   stub_reach: jax.Array | None = None, stubs: tuple = (),
-                  keep_own: bool = False, probe: tuple | None = None) -> tuple:
+                  keep_own: bool = False, probe: tuple | None = None,
+                  rake: bool = False) -> tuple:
   """The forward pass of `fused_half_step`: (per level, what the backward
   pass reads: `player`'s reach at her decisions and the opponent's at the
   terminals, and with keep_own `player`'s strategy there; [2, S, H] both
@@ -1803,10 +1804,16 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   whose other side lives in another part. With stub_reach [2, S, H] given
   (a part below the cut) their reaches are those; otherwise they are
   computed and returned (the part above it).
+
+  rake: a first item more, [] the rake paid at the game's terminals
+  (`expected_rake`'s units, 0 without rake), from both players' reaches
+  there: a best response's forward pass gives the exploitability's rake term
+  at the cost of `player`'s own reaches at the terminals.
   """
   me, num_a = player, game.num_actions
   # Per level: (own reach at my decisions, opp reach at terminals).
   stored, prev, at_stubs, own_sigma, probed = [], None, [], [], None
+  paid, weights = jnp.zeros((), game.prior.dtype), []  # with `rake`
   for l, (start, nd, nc, nt) in enumerate(game.levels):
     d0 = game.offsets[l][0]
     a, b = (0, game.splits[l][0]) if me == 0 else (game.splits[l][0], nd)
@@ -1823,6 +1830,11 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
       # computed for the opponent alone, and never kept for the next level.
       ends, kids = slice(start + nd + nc, start + nd + nc + nt), slice(start, start + nd + nc)
       term = _grow(game, inner[1 - me], taken(ends), ends, 1 - me)
+      if rake and nt and game.rake is not None:
+        mine = _grow(game, inner[me], taken(ends), ends, me)
+        weights = chance_weights(game, term.dtype, l, weights)
+        pair = (mine, term) if me == 0 else (term, mine)
+        paid = paid + level_rake(game, *pair, weights[-1][nd + nc:], l)
       if stub_reach is not None and stubs[l][1]:  # the stubs' reaches are given
         first, count = stubs[l]
         pieces = (slice(start, start + nd), slice(start + nd + count, start + nd + nc))
@@ -1865,7 +1877,7 @@ def fused_forward(game: Subgame, state: Any, player: int, strategy,
   if probe is not None:
     assert probed is not None, f'no level {probe[0]} in this game'
     return stored, reach, probed
-  return stored, reach
+  return (paid, stored, reach) if rake else (stored, reach)
 
 
 def _own_rows(kept: list, lo: int, hi: int) -> jax.Array:
@@ -2034,21 +2046,24 @@ def expected_rake(game: Subgame, sigma: jax.Array) -> jax.Array:
   if game.rake is None:
     return jnp.zeros((), game.prior.dtype)
   rows = reaches(game, level_policies(game, sigma))
-  weights = chance_weights(game, rows[0].dtype)
+  weights = chance_weights(game, rows[0].dtype, len(game.levels) - 1)
   return sum((level_rake(game, r[0, nd + nc:], r[1, nd + nc:], w[nd + nc:], l)
               for l, (r, w, (_, nd, nc, nt)) in enumerate(zip(rows, weights, game.levels))
               if nt), jnp.zeros((), rows[0].dtype))
 
 
-def chance_weights(game: Subgame, dtype) -> list:
-  """Per level, [n] each node's share of the deals: the product, over the
-  chance nodes on its path, of the share of their cards its card stands for
-  (1 / chance_count, times the cards its representative stands for under
-  isomorphism). Times both players' reaches it weighs the deals reaching the
-  node, as the backward passes' chance averages (`_chance_values`) do. Nodes
-  with no parent in the game (its root, or a split part's stubs) count 1."""
-  out = []
-  for l, (start, nd, nc, nt) in enumerate(game.levels):
+def chance_weights(game: Subgame, dtype, depth: int, above: list = ()) -> list:
+  """Per level down to `depth`, [n] each node's share of the deals: the
+  product, over the chance nodes on its path, of the share of their cards its
+  card stands for (1 / chance_count, times the cards its representative
+  stands for under isomorphism). Times both players' reaches it weighs the
+  deals reaching the node, as the backward passes' chance averages
+  (`_chance_values`) do. Nodes with no parent in the game (its root, or a
+  split part's stubs) count 1. above: the levels' weights computed so far
+  (a prefix of the result), extended from there."""
+  out = list(above)
+  for l in range(len(out), depth + 1):
+    start, nd, nc, nt = game.levels[l]
     n = nd + nc + nt
     if not out:
       out.append(jnp.ones(n, dtype))
@@ -2083,21 +2098,6 @@ def level_rake(game: Subgame, reach0: jax.Array, reach1: jax.Array, weight: jax.
   pairs = (mine.sum(1) * reach1.sum(1) - ((mine @ game.holds) * (reach1 @ game.holds)).sum(1)
            + (mine * reach1).sum(1))
   return (pairs * weight) @ (game.rake[t0:t0 + nt] * game.stake[t0:t0 + nt]) / game.norm
-
-
-def fused_rake(game: Subgame, state: Any, strategy, stub_reach: jax.Array | None = None,
-               stubs: tuple = ()) -> tuple:
-  """`expected_rake` of a part of a split game, from `fused_forward`'s passes
-  (arguments as there): ([] the rake paid at its terminals, [2, S, H] both
-  players' reaches at the stubs, or None). Each pass keeps the other
-  player's reach at the terminals; the two share their decisions' reaches."""
-  mine, reach = fused_forward(game, state, 1, strategy, stub_reach, stubs)  # player 0's
-  theirs, _ = fused_forward(game, state, 0, strategy, stub_reach, stubs)  # player 1's
-  weights = chance_weights(game, theirs[0][1].dtype)
-  total = sum((level_rake(game, mine[l][1], theirs[l][1], weights[l][nd + nc:], l)
-               for l, (_, nd, nc, nt) in enumerate(game.levels) if nt),
-              jnp.zeros((), theirs[0][1].dtype))
-  return total, reach
 
 
 # ----------------------------------------------------------------------------
