@@ -120,7 +120,7 @@ def test_raked_values_match_enumeration(spec):
 
 
 @pytest.mark.parametrize('board', ['Ks 9s 8h 3d', 'Ks 9s 8h 3h'], ids=['turn', 'isomorphic'])
-def test_expected_rake_is_minus_the_sum_of_the_values(board):
+def test_expected_rake_is_minus_the_sum_of_the_values(board, monkeypatch):
   """The exploitability's rake term, from forward passes of both players'
   reaches alone (whole levels, and in split passes a best response's), is
   minus the sum of the two values that the backward passes compute, with
@@ -130,7 +130,8 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board):
   game = subgame.compile_subgame(spec).astype(jnp.float64)
   assert game.info.isomorphism.startswith('on') == board.endswith('h'), game.info.isomorphism
   sigma = jnp.asarray(random_policy(game, 2))
-  values = sum(float(cfr_jax.game_value(game, sigma, p)) for p in (0, 1))
+  whole = [float(cfr_jax.game_value(game, sigma, p)) for p in (0, 1)]
+  values = sum(whole)
   assert values < -1e-3  # the house's share
   paid = float(jax.jit(subgame.expected_rake)(game, sigma))
   assert paid == pytest.approx(-values, rel=1e-12)
@@ -139,6 +140,11 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board):
   responses = sum(float(subgame.best_response_value(game, sigma, p)) for p in (0, 1))
   assert float(jax.jit(subgame_split.nash_conv)(parts, sigma)) == pytest.approx(
       responses - values, rel=1e-12)
+  # Game values of a game big enough for split passes are computed split too.
+  monkeypatch.setattr(subgame_split, 'BIG_BYTES', 0)
+  assert subgame_split.is_big(game)
+  np.testing.assert_allclose([cfr_jax.game_value(game, sigma, p) for p in (0, 1)], whole,
+                             rtol=1e-12)
   plain = subgame.compile_subgame(dataclasses.replace(spec, rake_rate=0.0))
   assert float(subgame.expected_rake(plain, random_policy(plain, 2))) == 0.0
 

@@ -439,7 +439,13 @@ def best_response_value(parts: Split, sigma, player: int, abstract: bool = False
   rows(part, sigma, lo, hi): [rows, k] the policy of a part's decisions
   lo:hi (one block); by default read from the table sigma. Another source
   (e.g. a state's strategy sums, `average_rows`) brings its own."""
-  return _best_response(parts, sigma, player, abstract, rows)[1]
+  return _root_value(parts, sigma, player, 'bucket' if abstract else 'hand', rows)[1]
+
+
+def game_value(parts: Split, sigma, player: int, rows=_table_rows) -> jax.Array:
+  """`subgame.game_value` in split passes (sigma and rows as in
+  `best_response_value`): [] `player`'s value when both follow sigma."""
+  return _root_value(parts, sigma, player, None, rows)[1]
 
 
 def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> jax.Array:
@@ -447,17 +453,17 @@ def nash_conv(parts: Split, sigma, abstract: bool = False, rows=_table_rows) -> 
   `best_response_value`). With rake, plus the rake sigma pays (minus the
   sum of its own values), which player 0's best response's forward passes
   give on the way: both players' reaches at every terminal."""
-  raked = parts.upper.game.rake is not None
-  paid, first = _best_response(parts, sigma, 0, abstract, rows, rake=raked)
-  total = first + _best_response(parts, sigma, 1, abstract, rows)[1]
+  raked, respond = parts.upper.game.rake is not None, 'bucket' if abstract else 'hand'
+  paid, first = _root_value(parts, sigma, 0, respond, rows, rake=raked)
+  total = first + _root_value(parts, sigma, 1, respond, rows)[1]
   return total + paid if raked else total
 
 
-def _best_response(parts: Split, sigma, player: int, abstract: bool, rows,
-                   rake: bool = False) -> tuple:
-  """([] the rake paid under sigma where `rake`, else 0; [] `player`'s
-  value best responding to sigma)."""
-  respond = 'bucket' if abstract else 'hand'
+def _root_value(parts: Split, sigma, player: int, respond: str | None, rows,
+                rake: bool = False) -> tuple:
+  """([] the rake paid under sigma where `rake`, else 0; [] `player`'s value
+  at the root: best responding (`respond` as in `subgame.fused_backward`) or,
+  with respond None, playing sigma too)."""
   up = parts.upper
   forward = sg.fused_forward(up.game, sigma, player, _strategy(up, rows), stubs=parts.stubs,
                              rake=rake)
