@@ -522,9 +522,9 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
   compiled = _Compilations.start()
-  beat = _heartbeat(configs[0].progress_seconds, compiled) if processes.primary else (
-      contextlib.nullcontext())
-  with beat:
+  compiling = lambda: (_heartbeat(configs[0].progress_seconds, compiled)
+                       if processes.primary else contextlib.nullcontext())
+  with compiling():
     compile_seconds = _compile_first(solvers[0], vmapped, processes.primary)
   instances, states = [], []
   for config, workdir, solver in zip(configs, workdirs, solvers):
@@ -595,8 +595,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   # time budget counts training (steps, evaluations, saves), not start-up.
   # (A single solver's are compiled already: these calls find them.)
   began = time.monotonic()
-  with _heartbeat(configs[0].progress_seconds, compiled) if processes.primary else (
-      contextlib.nullcontext()):
+  with compiling():
     batch.step([0] * len(instances))
     if _by_play(solvers[0]):
       state = batch.get(0)
