@@ -551,6 +551,44 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   one_line_error(launch('status', str(tmp_path / 'typo')), 'no progress.json under')
 
 
+@pytest.mark.parametrize('out,fragment', [
+    ('x.png.', "ends in '.'; give it without, e.g. --out=x.png"),
+    ('x.', "ends in '.'; give it without, e.g. --out=x.png"),
+    ('x.png ', "ends in ' '"),
+    ('...', "ends in '...'"),
+    ('.png', '.png is an extension without a file name; e.g. --out=exploitability.png'),
+    ('sub/.PNG', 'e.g. --out=sub/exploitability.PNG'),
+    ('', 'give an image file to write'),
+    ('no/such/dir/x.png', 'cannot write there: no/such/dir does not exist'),
+])
+def test_out_names_that_cannot_be_what_was_meant_are_refused(tmp_path, monkeypatch, out,
+                                                            fragment):
+  """cfr-plot --out=x.png. wrote 'x.png..png' (matplotlib appends its default
+  format to a name without an extension) and --out=.png wrote '.png.png'."""
+  from cfr_jax import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'sub').mkdir()
+  with pytest.raises(ValueError, match=re.escape(fragment)) as e:
+    cli.out_extension(out, ('png', 'svg'), 'exploitability.png', 'an image file')
+  assert str(e.value).startswith(f'--out={out}:')
+  assert cli.out_extension('sub/x.PNG', ('png',), 'e.png') == 'png'
+  assert cli.out_extension('curve', ('png',), 'e.png') == ''  # the tool's default format
+
+
+def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
+  """The check is the tools' own, before a run is read: cfr-export said
+  '--out=.json: the file name must end in .npz or .json'."""
+  one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/.json'),
+                 f'--out={tmp_path}/.json: .json is an extension without a file name',
+                 f'e.g. --out={tmp_path}/policy.json')
+  one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/p.json.'),
+                 f"ends in '.'; give it without, e.g. --out={tmp_path}/p.json")
+  pytest.importorskip('matplotlib')
+  one_line_error(launch('plot', str(kuhn_run), f'--out={tmp_path}/x.png.'),
+                 f"ends in '.'; give it without, e.g. --out={tmp_path}/x.png")
+  assert not os.listdir(tmp_path)  # x.png..png was written
+
+
 def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   """A progress.json edited by hand ("exploitability": "abc") made the whole
   table a traceback (ValueError: Unknown format code 'e'): its row names the

@@ -121,6 +121,39 @@ def parse_flags(argv: list) -> list:
     sys.exit(EXIT_USAGE)
 
 
+def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
+  """The extension of `--out=<out>` (lower case, no dot; '' if none) after
+  checking it names a file that can be written; ValueError naming the value
+  and what is expected else. formats: the extensions the tool writes (no
+  dot); example: a file name to suggest; what: the kind of file, for messages.
+
+  Every tool taking --out (cfr-plot, cfr-export) checks here, before any
+  run is read (a flop run loads for minutes): a name ending in '.' made
+  cfr-plot write 'x.png..png' (no extension: matplotlib's default appended),
+  '.png' was read as a hidden file without an extension ('.png.png'), and
+  cfr-export said '--out=.json: the file name must end in .npz or .json'."""
+  directory, name = os.path.split(out)
+  if not out.strip() or not name or os.path.isdir(out):
+    raise ValueError(f'--out={out}: give {what} to write, e.g. --out={example}')
+  suggestion = os.path.join(directory, example)
+  if name != name.rstrip(' .'):  # Windows drops these too: never what was meant
+    trimmed = name.rstrip(' .')
+    if trimmed:  # with an extension the tool writes ('x.' is not 'x.png' either)
+      suggestion = os.path.join(directory, trimmed if os.path.splitext(trimmed)[1]
+                                else trimmed + os.path.splitext(example)[1])
+    raise ValueError(f'--out={out}: the file name ends in {name[len(trimmed):]!r}; '
+                     f'give it without, e.g. --out={suggestion}')
+  ext = os.path.splitext(name)[1][1:].lower()
+  if not ext and name.startswith('.') and name.lstrip('.').lower() in formats:
+    stem = os.path.splitext(example)[0]
+    raise ValueError(f'--out={out}: {name} is an extension without a file name; '
+                     f'e.g. --out={os.path.join(directory, stem + name)}')
+  if directory and not os.path.isdir(directory):
+    what = 'is not a directory' if os.path.exists(directory) else 'does not exist'
+    raise ValueError(f'--out={out}: cannot write there: {directory} {what}')
+  return ext
+
+
 def run(main) -> None:
   """app.run(main) for cfr-query, cfr-export, cfr-status, cfr-plot and
   `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), and a stop

@@ -31,10 +31,13 @@ def export_policy(workdir: str, out: str) -> str:
   Raises training.ConfigError for a workdir without a usable run or a bad
   `out`.
   """
-  ext = os.path.splitext(out)[1].lower()
+  _check_not_the_runs(workdir, out)  # first: what it would overwrite matters most
+  try:
+    ext = '.' + cli.out_extension(out, [f[1:] for f in FORMATS], 'policy.npz', 'a policy file')
+  except ValueError as e:
+    raise training.ConfigError(str(e)) from None
   if ext not in FORMATS:
     raise training.ConfigError(f'--out={out}: the file name must end in .npz or .json')
-  _check_not_the_runs(workdir, out)
   if not os.path.isfile(os.path.join(workdir, 'config.json')):
     instances = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
                        if d.startswith('instance_') and os.path.isdir(os.path.join(workdir, d)))

@@ -76,18 +76,18 @@ def _main(argv, out: str) -> int:
   except ImportError:
     print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
     return 1
-  if not out.strip() or os.path.isdir(out):
-    print(f'error: --out={out}: give an image file to write, e.g. --out=exploitability.png',
-          file=sys.stderr)
-    return 1
   # The format comes from the file name: refuse one matplotlib cannot write
   # before reading any run (savefig would raise only at the end).
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
-  ext = os.path.splitext(out)[1][1:].lower()
+  formats = fig.canvas.get_supported_filetypes()
+  try:
+    ext = cli.out_extension(out, formats, 'exploitability.png', 'an image file')
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
   if not ext:  # matplotlib would write <out>.png: say so
     ext = matplotlib.rcParams['savefig.format']
     out = f'{out}.{ext}'
-  formats = fig.canvas.get_supported_filetypes()
   if ext not in formats:
     print(f'error: --out={out}: cannot write .{ext} files; give one of '
           f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
