@@ -466,6 +466,48 @@ def test_export_of_a_run_without_a_usable_checkpoint_is_one_line(kuhn_run, tmp_p
   assert 'checkpoints/300: empty directory' in proc.stderr and 'starting fresh' not in proc.stderr
 
 
+@pytest.mark.parametrize('typed,line', [
+    ('B10', 'b10'), ('kB10C/7H/', 'kb10c/7h/'), ('KK/7h', 'kk/7h/'), (' k k ', 'kk'),
+    ('', '-'), ('b10.0', 'b10'), ('b7.50c/ah/B.5', 'b7.5c/Ah/b0.5'), ('Kb1E+06', 'kb1e+06'),
+    ('kk/zz', 'kk/zz/'),  # not a card: left for the lookup to name ('bad card')
+    ('kk/', 'kk/'), ('xyz', 'xyz'),
+])
+def test_betting_lines_are_read_in_the_trees_spelling(typed, line):
+  from cfr_jax.holdem import lines  # pylint: disable=g-import-not-at-top
+  assert lines.canonical_line(typed) == line
+
+
+def test_query_reads_a_line_whatever_its_case(monkeypatch, capsys):
+  """cfr-query --node=B10 (or kb10c/7H/) said 'no decision node at betting
+  line 'B10'; after '-' the actions are k, b10, ...'. The run is a small turn
+  subgame whose report is stubbed: the lines the tree is asked for are checked."""
+  import types  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from cfr_jax.cli import query  # pylint: disable=g-import-not-at-top
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=30, ranges=('AA,KK', 'QQ'), bet_sizes=(1.0,),
+      raise_sizes=(), max_raises=0))
+  asked = []
+
+  def node_report(state, line):
+    del state
+    subgame.locate(game, line)
+    asked.append(line)
+    return subgame.NodeReport(history=line, player=0, actions=['k'], hands=[],
+                              reach=np.zeros(0), probs=np.zeros((0, 1)), ev=np.zeros(0),
+                              frequencies=np.ones(1), node_ev=0.0)
+
+  solver = types.SimpleNamespace(game=game, node_report=node_report)
+  monkeypatch.setattr(training, 'load_run',
+                      lambda *a, **k: (solver, types.SimpleNamespace(iteration=1)))
+  assert query._main(['cfr-query', 'run'], ['B10', 'KK/7H/b10'], True,  # pylint: disable=protected-access
+                     lines=iter(['K\n', 'kk/7h\n', 'Q\n', 'k\n'])) == 0
+  assert asked == ['b10', 'kk/7h/b10', 'k', 'kk/7h/'], capsys.readouterr().err
+  assert query._main(['cfr-query', 'run'], ['B7'], True) == 1  # pylint: disable=protected-access
+  assert "betting line 'b7'; after '-' the actions are k, b10, a" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('name,args,fragments', [
     ('query', ['--nod=b10'], ["Unknown command line flag 'nod'", 'node']),
     ('query', ['--summary=maybe'], ['--summary=maybe']),

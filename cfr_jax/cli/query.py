@@ -9,7 +9,8 @@ r"""Prints a trained hold'em subgame's strategy at one betting line.
 
 The line is the actions so far ('k' check, 'c' call, 'f' fold, 'b<chips>'
 bet or raise by that many chips over the opponent's bet, 'a' all-in) and
-'/<card>/' for each dealt card; '-' or '' is the root. Every hand that
+'/<card>/' for each dealt card; '-' or '' is the root. Case and spaces do
+not matter ('KB10C/7H/' is 'kb10c/7h/'). Every hand that
 reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. --node may be given several times: the run
@@ -29,6 +30,7 @@ from absl import logging
 
 from cfr_jax import cli
 from cfr_jax import training
+from cfr_jax.holdem import lines as lines_lib
 from cfr_jax.holdem import subgame
 
 
@@ -64,7 +66,8 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
     print('error: give one run directory: cfr-query <workdir> --node="<betting line>" '
           '[--node=...] [--summary] [--stdin]', file=sys.stderr)
     return training.EXIT_USAGE
-  nodes = [nodes] if isinstance(nodes, str) else list(nodes)
+  # As the tree spells lines: --node=B10 or kb10c/7H/ named no node.
+  nodes = [lines_lib.canonical_line(n) for n in ([nodes] if isinstance(nodes, str) else nodes)]
   try:
     # Only the average is read: the regrets (half of a flop state's 0.9 GB)
     # are not loaded.
@@ -86,12 +89,13 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
   try:
     for line in lines or ():
       line = line.strip()
-      if line in ('q', 'quit', 'exit'):
+      if line.lower() in ('q', 'quit', 'exit'):
         break
       if not line:  # (the root is '-')
         continue
       try:
-        print('\n' + format_report(solver.node_report(state, line), summary), flush=True)
+        print('\n' + format_report(solver.node_report(state, lines_lib.canonical_line(line)),
+                                   summary), flush=True)
       except ValueError as e:  # a mistyped line: say so, read the next
         print(f'error: {e}', file=sys.stderr, flush=True)
   except KeyboardInterrupt:  # Ctrl-C at the prompt ends the session
