@@ -466,6 +466,24 @@ def test_export_of_a_run_without_a_usable_checkpoint_is_one_line(kuhn_run, tmp_p
   assert 'checkpoints/300: empty directory' in proc.stderr and 'starting fresh' not in proc.stderr
 
 
+def test_a_run_of_another_game_is_not_told_its_layout_is_another_versions():
+  """cfr-train --config=kuhn in a hold'em run's workdir printed, among the
+  reasons its checkpoint was skipped, 'it has state layout 6 of hold'em
+  subgames, this version of cfr_jax uses layout 1 ...: finish it with the
+  cfr_jax version that wrote it'; the game is what differs."""
+  import types  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import resume  # pylint: disable=g-import-not-at-top
+  holdem = {'game': {'game': 'holdem', 'pot': 10.0}, 'algorithm': 'dcfr', 'layout': 6}
+  kuhn = {'game': {'game': 'kuhn'}, 'algorithm': 'cfr+'}
+  reasons = lambda saved, now: resume._foreign_reasons(  # pylint: disable=protected-access
+      types.SimpleNamespace(status='foreign', metadata={'describe': saved}),
+      types.SimpleNamespace(describe=lambda: now))
+  got = reasons(holdem, kuhn)
+  assert "game.game was 'holdem', here 'kuhn'" in got and not any('layout' in r for r in got)
+  older = {**holdem, 'layout': 5}
+  assert any('state layout 5' in r and 'does not migrate' in r for r in reasons(older, holdem))
+
+
 @pytest.mark.parametrize('typed,line', [
     ('B10', 'b10'), ('kB10C/7H/', 'kb10c/7h/'), ('KK/7h', 'kk/7h/'), (' k k ', 'kk'),
     ('', '-'), ('b10.0', 'b10'), ('b7.50c/ah/B.5', 'b7.5c/Ah/b0.5'), ('Kb1E+06', 'kb1e+06'),

@@ -40,7 +40,11 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
   out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
           for k in sorted((set(saved_game) | set(game)) - {'buckets', 'isomorphism'})
           if saved_game.get(k) != game.get(k)]
-  if saved.get('layout') != now.get('layout'):
+  # Only between two hold'em subgames: a kuhn run in a hold'em run's workdir
+  # was told 'it has state layout 6 ..., this version of cfr_jax uses layout
+  # 1 ...: finish it with the cfr_jax version that wrote it' (the game is what
+  # differs, said above; the layout is the game's, not the version's).
+  if saved.get('layout') != now.get('layout') and saved_game.get('game') == game.get('game'):
     out.append(f'it has state layout {saved.get("layout") or 1} of hold\'em subgames, this '
                f'version of cfr_jax uses layout {now.get("layout") or 1} (rows in another '
                'order, other arrays); cfr_jax does not migrate it, so it is never loaded: finish '
