@@ -664,7 +664,23 @@ def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   assert '200/200' in proc.stdout
   for name, bad in (('expl', 'exploitability'), ('rate', 'iteration, iterations_per_second'),
                     ('eval', 'evaluation'), ('eta', 'eta_seconds')):
-    assert re.search(rf'{tmp_path / name} +unreadable \({bad}: not a number\)', proc.stdout)
+    assert re.search(rf'{tmp_path / name} +unreadable \({bad}: not a finite number\)',
+                     proc.stdout)
+
+
+@pytest.mark.parametrize('fields,why', [
+    ('{"iteration": NaN, "status": "running", "pid": 1}', 'iteration: not a finite number'),
+    ('{"iterations_per_second": 1e400}', 'iterations_per_second: not a finite number'),
+    ('{"iteration": 5, "status": ["x"]}', 'status: not a string'),
+    ('{"iteration": 5, "updated_at": {"a": 1}}', 'updated_at: not a string'),
+])
+def test_status_names_a_progress_value_training_never_writes(tmp_path, fields, why):
+  """NaN and infinity parse (training writes neither): the row said 'nan/?'
+  as the iteration or a rate of 300 digits; a list as the status printed as
+  Python's repr."""
+  from cfr_jax.cli import status  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'progress.json').write_text(fields)
+  assert status.row(str(tmp_path / 'progress.json'))[:2] == [str(tmp_path), f'unreadable ({why})']
 
 
 def test_progress_rates_stay_readable_for_slow_solvers():

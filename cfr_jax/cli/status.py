@@ -3,6 +3,7 @@
     cfr-status runs/             (or python -m launch.status runs/)
 """
 import json
+import math
 import os
 import sys
 
@@ -40,7 +41,11 @@ _NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_sec
 
 
 def _number_or_none(x, allow_none: bool = True) -> bool:
-  return (x is None and allow_none) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+  """Whether x is a finite number (or None where allowed). Training writes no
+  NaN or infinity (allow_nan=False): one is a hand edit or another program's
+  file, and printed 'nan/?' as the iteration or a rate of 300 digits."""
+  return (x is None and allow_none) or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                        and math.isfinite(x))
 
 
 def row(path: str) -> list[str]:
@@ -61,7 +66,10 @@ def row(path: str) -> list[str]:
                          _number_or_none(evaluation.get('vs_uniform'), allow_none=False)):
     bad.append('evaluation')
   if bad:
-    return [name, f'unreadable ({", ".join(bad)}: not a number)'] + [''] * 5
+    return [name, f'unreadable ({", ".join(bad)}: not a finite number)'] + [''] * 5
+  texts = [k for k in ('status', 'updated_at') if not isinstance(p.get(k, ''), str)]
+  if texts:  # printed as Python's repr ("['x']", "{'a': 1}")
+    return [name, f'unreadable ({", ".join(texts)}: not a string)'] + [''] * 5
   status = p.get('status', '?')
   if status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
