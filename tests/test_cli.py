@@ -161,6 +161,13 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    # Each ran in silence: one unswept instance; one; two instances of three.
+    (['--config.sweep_field=alpha', '--config.sweep_values=,'],
+     ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),
+    (['--config.sweep_values=cfr+,dcfr'],
+     ["config.sweep_values='cfr+,dcfr' needs config.sweep_field"]),
+    (['--config.sweep_field=seed', '--config.sweep_values=1,2', '--config.num_instances=3'],
+     ['config.num_instances=3 and a sweep of 2 value(s): a sweep runs one instance per value']),
 ])
 def test_flag_mistakes_are_one_line_and_exit_1(tmp_path, args, fragments):
   workdir = tmp_path / 'run'
@@ -208,7 +215,7 @@ def test_a_workdir_that_cannot_be_a_directory_is_named_in_one_line(tmp_path, wor
      "sweep value 'on' does not fit config.alternating: expected true or false"),
     (['--config.sweep_field=subtrees', '--config.sweep_values=0,1.5'],
      "sweep value '1.5' does not fit config.subtrees: expected a whole number"),
-    (['--config.num_instances=2', '--config.instances_mode=vmap', '--config.sweep_field=game',
+    (['--config.instances_mode=vmap', '--config.sweep_field=game',
       '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
     (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),
     (['--config.mirror_to={workdir}/checkpoints'], 'mirror_to must differ'),

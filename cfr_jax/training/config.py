@@ -173,8 +173,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
                         f'...), not one inside a block: got {config.sweep_field!r}')
     if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
-    if not config.sweep_values:
-      raise ConfigError('config.sweep_field needs config.sweep_values (comma-separated)')
+    values = _split(config.sweep_values)
+    if not values:  # (',' ran one instance, unswept, in silence)
+      raise ConfigError(f'config.sweep_field needs config.sweep_values (comma-separated), '
+                        f'got {config.sweep_values!r}')
+    if config.num_instances != 1:  # a sweep runs one instance per value: 3 ran 2 in silence
+      raise ConfigError(f'config.num_instances={config.num_instances} and a sweep of '
+                        f'{len(values)} value(s): a sweep runs one instance per value; leave '
+                        'config.num_instances at 1 (repeat a value to run it twice)')
+  elif _split(config.sweep_values):  # ignored in silence: one instance, unswept
+    raise ConfigError(f'config.sweep_values={config.sweep_values!r} needs config.sweep_field '
+                      '(the field they set, e.g. algorithm)')
 
 
 # Deep CFR's settings (config fields named as make_deep_cfr's arguments);
