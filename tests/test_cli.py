@@ -437,6 +437,14 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
   one_line_error(launch('query', '', '--node=b10'), 'give one run directory')
   one_line_error(launch('query', str(kuhn_run), '--node=b10'), 'is a kuhn run')
   assert not (tmp_path / 'p.json').exists()
+  # Every reader (cfr-query said: no readable config.json, 'is it the --workdir
+  # of a cfr-train run?') names an instance of a sweep's or num_instances' workdir.
+  for k in (2, 10):
+    (tmp_path / 'sweep' / f'instance_{k}').mkdir(parents=True)
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'holds 2 instance run(s) (num_instances or a sweep): give one of them, e.g. '
+      f'{tmp_path / "sweep" / "instance_2"}')):
+    training.load_run(str(tmp_path / 'sweep'))
 
 
 @pytest.mark.parametrize('edit,fragments', [

@@ -38,13 +38,6 @@ def export_policy(workdir: str, out: str) -> str:
     raise training.ConfigError(str(e)) from None
   if ext not in FORMATS:
     raise training.ConfigError(f'--out={out}: the file name must end in .npz or .json')
-  if not os.path.isfile(os.path.join(workdir, 'config.json')):
-    instances = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
-                       if d.startswith('instance_') and os.path.isdir(os.path.join(workdir, d)))
-    if instances:
-      raise training.ConfigError(
-          f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
-          f'{os.path.join(workdir, instances[0])}')
   solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(

@@ -145,6 +145,22 @@ def _held_log_records():
     logger.removeFilter(hold)
 
 
+def _check_not_instances(workdir: str) -> None:
+  """ConfigError naming an instance to read where `workdir` is the parent of
+  several (num_instances or a sweep): cfr-query said it held no readable
+  config.json, 'is it the --workdir of a cfr-train run?' (it was)."""
+  try:
+    names = os.listdir(workdir)
+  except OSError:  # unreadable: the caller's error says so
+    return
+  instances = sorted((d for d in names if d.startswith('instance_') and
+                      os.path.isdir(os.path.join(workdir, d))),
+                     key=lambda d: (len(d), d))  # instance_2 before instance_10
+  if instances:
+    raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
+                      f'sweep): give one of them, e.g. {os.path.join(workdir, instances[0])}')
+
+
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best
   checkpoint in any of the run's locations (its workdir, extra_locations and
@@ -174,6 +190,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
       raise ValueError('not a JSON object')
     config = ml_collections.ConfigDict(raw)
   except (OSError, ValueError) as e:
+    _check_not_instances(workdir)
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
   try:
