@@ -161,6 +161,12 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    # 'unknown game 'holdem'' for ' holdem' (the loader strips it, the run
+    # compares it), and no spelling that works for 'Holdem'.
+    (['--config=holdem_river', '--config.game= holdem'],
+     ["config.game=' holdem': game names are lower case, without spaces; give "
+      '--config.game=holdem']),
+    (['--config.game=Leduc(ranks=4)'], ['give --config.game=leduc(ranks=4)']),
     # Each ran in silence: one unswept instance; one; two instances of three.
     (['--config.sweep_field=alpha', '--config.sweep_values=,'],
      ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),

@@ -5,6 +5,7 @@ import errno
 import json
 import math
 import os
+import re
 
 from absl import flags
 import jax
@@ -58,6 +59,29 @@ def check_finite(config: ml_collections.ConfigDict, prefix: str = 'config') -> N
         raise ConfigError(f'{path} must be a finite number, got {x}{hint}')
 
 
+# The games a config names by a word of its own (hold'em: config.holdem's
+# subgame), and the prefixes of the others.
+_GAME_WORDS = ('holdem', 'kuhn', 'kuhn_poker', 'leduc', 'leduc_poker', 'openspiel', 'env')
+
+
+def _validate_game(config: ml_collections.ConfigDict) -> None:
+  """ConfigError for a config.game spelt otherwise than the run reads it:
+  'Holdem' or 'LEDUC' said "unknown game 'Holdem'; try kuhn, leduc, ...", and
+  ' holdem' said "unknown game 'holdem'" (the run compares it exactly; only
+  the game loader strips it)."""
+  game = config.get('game')
+  if not isinstance(game, str) or not game.strip():
+    raise ConfigError(f'config.game must name a game (kuhn, leduc, holdem, '
+                      f'openspiel:<name>, env:<name>), got {game!r}')
+  text = game.strip()
+  word = re.match(r'[^(:]*', text).group(0)
+  fixed = word.strip().lower() + text[len(word):]
+  if word.lower().strip() in _GAME_WORDS and (word != word.lower().strip() or (
+      fixed == 'holdem' and game != 'holdem')):
+    raise ConfigError(f'config.game={game!r}: game names are lower case, without spaces; '
+                      f'give --config.game={fixed}')
+
+
 def _validate_target(config: ml_collections.ConfigDict) -> None:
   for name in _TARGETS:
     value = config.get(name, 0.0)
@@ -104,6 +128,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
   check_fields(config)
   check_finite(config)
+  _validate_game(config)
   for name in _POSITIVE:
     value = config.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
