@@ -430,6 +430,12 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/checkpoints/p.npz'),
                  "would write into the run's own checkpoints")
   assert before == {n: (kuhn_run / n).read_bytes() for n in before}
+  # Another run's files too: its config.json was written over in silence.
+  other = tmp_path / 'other'
+  shutil.copytree(kuhn_run, other)
+  one_line_error(launch('export', str(kuhn_run), f'--out={other}/config.json'),
+                 f'would write over config.json of the run in {other}')
+  assert (other / 'config.json').read_bytes() == before['config.json']
   (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
   one_line_error(launch('export', str(tmp_path / 'sweep')), 'instance_0')
   assert not (tmp_path / 'p.json').exists()

@@ -66,16 +66,32 @@ def export_policy(workdir: str, out: str) -> str:
 
 
 def _check_not_the_runs(workdir: str, out: str) -> None:
-  """ConfigError if `out` is one of the files the run keeps (--out=<workdir>/
-  progress.json was written over the run's progress, config.json over the
-  config its checkpoints are read by)."""
+  """ConfigError if `out` is one of the files a run keeps: the exported run's
+  (--out=<workdir>/progress.json was written over the run's progress,
+  config.json over the config its checkpoints are read by), or any other
+  run's that holds `out`'s directory (--out=<another run>/config.json)."""
   target, run = os.path.realpath(out), os.path.realpath(workdir)
-  for name, directory in loop_lib.OUTPUTS:
-    own = os.path.join(run, name)
-    if target == own or (directory and target.startswith(own + os.sep)):
-      how = 'over' if target == own else 'into'
-      raise training.ConfigError(f'--out={out} would write {how} the run\'s own {name}: '
-                                 'give another file name')
+  for owner in [run, *(d for d in _parents(target) if d != run and _is_run(d))]:
+    for name, directory in loop_lib.OUTPUTS:
+      own = os.path.join(owner, name)
+      if target == own or (directory and target.startswith(own + os.sep)):
+        how = 'over' if target == own else 'into'
+        what = f"the run's own {name}" if owner == run else f'{name} of the run in {owner}'
+        raise training.ConfigError(f'--out={out} would write {how} {what}: '
+                                   'give another file name')
+
+
+def _parents(path: str):
+  """The directories above `path`, nearest first."""
+  while os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+    yield path
+
+
+def _is_run(directory: str) -> bool:
+  """Whether `directory` looks like a cfr-train workdir."""
+  return os.path.isfile(os.path.join(directory, 'config.json')) and any(
+      os.path.exists(os.path.join(directory, n)) for n in ('progress.json', 'checkpoints'))
 
 
 def _main(argv, out: str) -> int:
