@@ -130,6 +130,8 @@ def _write(path, text):
     (['--config=nonexistent'], ['nonexistent does not exist', 'liars_dice']),
     (['--config=configs'], ['is a directory']),
     (['--config='], ['--config needs a value']),
+    # The last one was trained in silence.
+    (['--config=kuhn', '--config', 'leduc'], ['--config is given 2 times (kuhn, leduc)']),
     (['--config.alpha=nan'], ['config.alpha must be a finite number, got nan']),
     (['--config.alpha=inf'], ['config.alpha must be a finite number, got inf']),
     (['--config.beta=-inf'], ['config.beta must be a finite number, got -inf']),

@@ -249,16 +249,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   config = None
   try:
     argv = flags.FLAGS.read_flags_from_files(argv, force_gnu=False)
-    spec, rest = configs_lib.DEFAULT, [argv[0]]
+    specs, rest = [], [argv[0]]
     args = iter(argv[1:])
     for arg in args:
       m = _CONFIG_ARG.match(arg)
       if arg == '--':
         rest += [arg, *args]
       elif m:
-        spec = m['value'] if m['value'] is not None else next(args, '')
+        specs.append(m['value'] if m['value'] is not None else next(args, ''))
       else:
         rest.append(arg)
+    if len(set(specs)) > 1:  # the last one was trained in silence: which was meant?
+      raise ConfigError(f'--config is given {len(specs)} times ({", ".join(specs)}): give '
+                        'one config, and --config.<field>=<value> to change its fields')
+    spec = specs[-1] if specs else configs_lib.DEFAULT
     config, file = load_config(spec)
     if any(a in _HELP + _HELPFULL for a in rest):
       print(help_text(config, file))
