@@ -678,6 +678,22 @@ def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tm
   assert not os.listdir(tmp_path)  # x.png..png was written
 
 
+def test_status_and_plot_list_a_run_under_several_arguments_once(tmp_path, monkeypatch):
+  """`cfr-status runs runs/a` printed runs/a's row twice (and cfr-plot drew
+  its curve twice), by whichever name it was given."""
+  from cfr_jax.cli import plot, status  # pylint: disable=g-import-not-at-top
+  for name in ('a', 'b'):
+    (tmp_path / 'runs' / name).mkdir(parents=True)
+    (tmp_path / 'runs' / name / 'progress.json').write_text('{}')
+    (tmp_path / 'runs' / name / 'metrics.jsonl').write_text('')
+  monkeypatch.chdir(tmp_path)
+  roots = ['runs', 'runs/a', f'{tmp_path}/runs/a/', 'runs/b/progress.json']
+  assert list(status.find_progress_files(roots)) == [
+      os.path.join('runs', 'a', 'progress.json'), os.path.join('runs', 'b', 'progress.json')]
+  missing = []
+  assert list(plot._runs(roots[:3], missing)) == ['runs/a', 'runs/b'] and not missing  # pylint: disable=protected-access
+
+
 def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   """A progress.json edited by hand ("exploitability": "abc") made the whole
   table a traceback (ValueError: Unknown format code 'e'): its row names the

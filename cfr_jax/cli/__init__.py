@@ -154,6 +154,16 @@ def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
   return ext
 
 
+def first_time(path: str, seen: set) -> bool:
+  """Whether `path` (by its real path) is not in `seen` yet; adds it: a run
+  found under several of a tool's arguments is listed once."""
+  real = os.path.realpath(path)
+  if real in seen:
+    return False
+  seen.add(real)
+  return True
+
+
 def run(main) -> None:
   """app.run(main) for cfr-query, cfr-export, cfr-status, cfr-plot and
   `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), and a stop

@@ -50,15 +50,17 @@ def _finite(x) -> bool:
 
 
 def _runs(roots, missing):
-  """The directories under `roots` holding a metrics.jsonl; roots with none
-  are appended to `missing`."""
+  """The directories under `roots` holding a metrics.jsonl, each once (a run
+  under two roots was two curves); roots with none are appended to `missing`."""
+  seen = set()
   for root in roots:
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'metrics.jsonl' in filenames:
         found = True
-        yield dirpath
+        if cli.first_time(dirpath, seen):
+          yield dirpath
     if not found:
       missing.append(root)
 

@@ -12,18 +12,23 @@ from cfr_jax.training.outputs import _duration, rate_text, score_text  # pylint:
 
 
 def find_progress_files(roots, missing=None):
-  """The progress.json files under `roots` (a file is taken as one); roots
-  with none are appended to `missing` when given."""
+  """The progress.json files under `roots` (a file is taken as one), each
+  once however many roots hold it (`cfr-status runs runs/a` listed runs/a
+  twice); roots with none are appended to `missing` when given."""
+  seen = set()
   for root in roots:
     if os.path.isfile(root):
-      yield root
+      if cli.first_time(root, seen):
+        yield root
       continue
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'progress.json' in filenames:
         found = True
-        yield os.path.join(dirpath, 'progress.json')
+        path = os.path.join(dirpath, 'progress.json')
+        if cli.first_time(path, seen):
+          yield path
     if not found and missing is not None:
       missing.append(root)
 
