@@ -664,6 +664,25 @@ def test_out_names_that_cannot_be_what_was_meant_are_refused(tmp_path, monkeypat
   assert cli.out_extension('curve', ('png',), 'e.png') == ''  # the tool's default format
 
 
+def test_a_stray_argument_names_the_flag_it_belongs_to(kuhn_run, tmp_path, monkeypatch, capsys):
+  """'cfr-export runs/a p.json' and 'cfr-query runs/a b10' said only 'give one
+  run directory'; 'cfr-plot runs/a a.png' wrote exploitability.png (a note
+  said a.png held no metrics.jsonl)."""
+  from cfr_jax.cli import export, query  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  assert export._main(['cfr-export', str(kuhn_run), 'p.JSON'], 'policy.npz') == 1  # pylint: disable=protected-access
+  assert "give one run directory ('p.JSON' goes in --out=p.JSON)" in capsys.readouterr().err
+  assert query._main(['cfr-query', str(kuhn_run), 'KB10'], ['-'], False) == 1  # pylint: disable=protected-access
+  assert "('KB10' goes in --node=KB10)" in capsys.readouterr().err
+  assert query._main(['cfr-query', str(kuhn_run), 'other'], ['-'], False) == 1  # pylint: disable=protected-access
+  assert f'(got 2: {kuhn_run} other)' in capsys.readouterr().err
+  assert not os.listdir(tmp_path)
+  pytest.importorskip('matplotlib')
+  one_line_error(script('cfr-plot', str(kuhn_run), 'a.png', cwd=tmp_path),
+                 'a.png does not exist: to name the image, give --out=a.png')
+  assert not os.listdir(tmp_path)
+
+
 def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
   """The check is the tools' own, before a run is read: cfr-export said
   '--out=.json: the file name must end in .npz or .json'."""

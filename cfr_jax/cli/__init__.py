@@ -154,6 +154,20 @@ def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
   return ext
 
 
+def one_workdir(argv: list, usage: str, flag: str, looks_like) -> str | None:
+  """argv's one run directory, or None after printing why there is not one:
+  `usage`, and where a word after it reads as the value of `flag` (looks_like
+  says which: 'cfr-export runs/a p.json' for --out, 'cfr-query runs/a b10'
+  for --node), the flag to give it with."""
+  if len(argv) == 2 and argv[1].strip():
+    return argv[1]
+  extra = [a for a in argv[2:] if looks_like(a)]
+  hint = f' ({extra[0]!r} goes in --{flag}={extra[0]})' if extra else (
+      f' (got {len(argv) - 1}: {" ".join(argv[1:])})' if len(argv) > 2 else '')
+  say(f'error: give one run directory{hint}: {usage}')
+  return None
+
+
 def first_time(path: str, seen: set) -> bool:
   """Whether `path` (by its real path) is not in `seen` yet; adds it: a run
   found under several of a tool's arguments is listed once."""

@@ -96,9 +96,8 @@ def _is_run(directory: str) -> bool:
 
 def _main(argv, out: str) -> int:
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2 or not argv[1].strip():
-    print('error: give one run directory: cfr-export <workdir> --out=<policy.npz or .json>',
-          file=sys.stderr)
+  if cli.one_workdir(argv, 'cfr-export <workdir> --out=<policy.npz or .json>', 'out',
+                     lambda a: os.path.splitext(a)[1].lower() in FORMATS) is None:
     return training.EXIT_USAGE
   try:
     print(export_policy(argv[1], out))

@@ -94,6 +94,11 @@ def _main(argv, out: str) -> int:
     print(f'error: --out={out}: cannot write .{ext} files; give one of '
           f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
     return 1
+  for root in roots:  # 'cfr-plot runs/a a.png' wrote exploitability.png, noting a.png held no run
+    if not os.path.exists(root) and os.path.splitext(root)[1][1:].lower() in formats:
+      print(f'error: {root} does not exist: to name the image, give --out={root}',
+            file=sys.stderr)
+      return 1
   plotted, missing = 0, []
   for run in _runs(roots, missing):
     skipped = []

@@ -23,6 +23,8 @@ ends): load a solved flop once, then walk its tree. The Python API:
 `training.load_run` and `Solver.node_report` (or
 `cfr_jax.holdem.subgame.node_report` with a policy).
 """
+import os
+import re
 import sys
 
 from absl import flags
@@ -47,6 +49,12 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   return '\n'.join(lines)
 
 
+def _looks_like_a_line(word: str) -> bool:
+  """Whether a stray argument reads as a betting line ('b10', 'kk/7h/'), not a path."""
+  return not os.path.exists(word) and bool(re.fullmatch(
+      r'-|[kcfab0-9.]+(/\w\w/[kcfab0-9.]*)*/?', lines_lib.canonical_line(word)))
+
+
 def _prompted(stream):
   """The lines of `stream`, each asked for with a prompt where it is a terminal."""
   while True:
@@ -62,9 +70,8 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
   """nodes: a betting line, or a list of them (reported in order); lines:
   further lines to answer as they are read (--stdin), or None."""
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2 or not argv[1].strip():
-    print('error: give one run directory: cfr-query <workdir> --node="<betting line>" '
-          '[--node=...] [--summary] [--stdin]', file=sys.stderr)
+  if cli.one_workdir(argv, 'cfr-query <workdir> --node="<betting line>" [--node=...] '
+                     '[--summary] [--stdin]', 'node', _looks_like_a_line) is None:
     return training.EXIT_USAGE
   # As the tree spells lines: --node=B10 or kb10c/7H/ named no node.
   nodes = [lines_lib.canonical_line(n) for n in ([nodes] if isinstance(nodes, str) else nodes)]
