@@ -130,6 +130,11 @@ def _write(path, text):
     (['--config=nonexistent'], ['nonexistent does not exist', 'liars_dice']),
     (['--config=configs'], ['is a directory']),
     (['--config='], ['--config needs a value']),
+    # "got ('64,x',)", "expected a value of its type".
+    (['--config=kuhn_deep_cfr', '--config.hidden=64,x'],
+     ["config.hidden must be one or more positive layer widths (e.g. 64,64), got '64,x'"]),
+    (['--config=kuhn_deep_cfr', '--config.hidden=64 64'],
+     ['--config.hidden=64 64: expected comma-separated values (e.g. 64,64)']),
     # The last one was trained in silence.
     (['--config=kuhn', '--config', 'leduc'], ['--config is given 2 times (kuhn, leduc)']),
     (['--config.alpha=nan'], ['config.alpha must be a finite number, got nan']),

@@ -227,8 +227,10 @@ def _validate_neural(config) -> None:
     return
   if not isinstance(hidden, (tuple, list)) or not hidden or not all(
       isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+    # As typed: "got ('64,x',)" showed the tuple ml_collections made of '64,x'.
+    typed = ','.join(map(str, hidden)) if isinstance(hidden, (tuple, list)) else hidden
     raise ConfigError('config.hidden must be one or more positive layer widths '
-                      f'(e.g. 64,64), got {hidden!r}')
+                      f'(e.g. 64,64), got {typed!r}')
 
 
 def _validate_buckets(config) -> None:
@@ -494,7 +496,8 @@ def expected(kind: type) -> str:
   if issubclass(kind, ml_collections.ConfigDict):
     return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
   return {bool: 'true or false', int: 'a whole number', float: 'a number',
-          str: 'a string'}.get(kind, 'a value of its type')
+          str: 'a string', tuple: 'comma-separated values (e.g. 64,64)',
+          list: 'comma-separated values (e.g. 64,64)'}.get(kind, 'a value of its type')
 
 
 def _sweep_value(config, field: str, text: str):
