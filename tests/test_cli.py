@@ -648,7 +648,7 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
 @pytest.mark.parametrize('out,fragment', [
     ('x.png.', "ends in '.'; give it without, e.g. --out=x.png"),
     ('x.', "ends in '.'; give it without, e.g. --out=x.png"),
-    ('x.png ', "ends in ' '"),
+    ('x.png ', "--out='x.png ': a name in it begins or ends with a space; without: 'x.png'"),
     ('...', "ends in '...'"),
     ('.png', '.png is an extension without a file name; e.g. --out=exploitability.png'),
     ('sub/.PNG', 'e.g. --out=sub/exploitability.PNG'),
@@ -664,9 +664,32 @@ def test_out_names_that_cannot_be_what_was_meant_are_refused(tmp_path, monkeypat
   (tmp_path / 'sub').mkdir()
   with pytest.raises(ValueError, match=re.escape(fragment)) as e:
     cli.out_extension(out, ('png', 'svg'), 'exploitability.png', 'an image file')
-  assert str(e.value).startswith(f'--out={out}:')
+  assert str(e.value).startswith((f'--out={out}:', f'--out={out!r}:'))
   assert cli.out_extension('sub/x.PNG', ('png',), 'e.png') == 'png'
   assert cli.out_extension('curve', ('png',), 'e.png') == ''  # the tool's default format
+
+
+def test_paths_with_a_control_character_or_a_stray_space_are_refused(tmp_path, monkeypatch):
+  """A script saved with Windows line endings passed --workdir=runs/a\\r: a
+  new run in a new directory, which the next, fixed command never resumed
+  from (and --out=p.json\\r said 'the file name must end in .npz or .json')."""
+  from cfr_jax import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  assert cli.path_typo('runs/a\r') == ("'runs/a\\r' holds the control character '\\r' "
+                                        '(a script saved with Windows line endings?)')
+  assert cli.path_typo('runs/a /b') == ("'runs/a /b': a name in it begins or ends with a "
+                                        "space; without: 'runs/a/b'")
+  (tmp_path / 'b ').mkdir()
+  assert cli.path_typo('b ') is None and cli.path_typo('runs/a') is None  # b : made so
+  with pytest.raises(training.ConfigError, match="workdir '.*run\\\\r' holds the control"):
+    training.run(leduc_config.get_config(), str(tmp_path / 'run\r'))
+  with pytest.raises(training.ConfigError, match='begins or ends with a space'):
+    training.load_run('run ')
+  with pytest.raises(training.ConfigError, match="--config='kuhn ': a name in it"):
+    train.resolve_config('kuhn ')
+  with pytest.raises(ValueError, match="--out='p.json\\\\r': holds the control character"):
+    cli.out_extension('p.json\r', ('json',), 'policy.json')
+  assert os.listdir(tmp_path) == ['b ']
 
 
 def test_a_stray_argument_names_the_flag_it_belongs_to(kuhn_run, tmp_path, monkeypatch, capsys):

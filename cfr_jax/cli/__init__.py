@@ -121,6 +121,22 @@ def parse_flags(argv: list) -> list:
     sys.exit(EXIT_USAGE)
 
 
+def path_typo(path: str) -> str | None:
+  """Why `path` cannot be what was meant, or None: a control character (a
+  script saved with Windows line endings passed 'runs/a\\r', a new directory
+  that the next, fixed command never resumed from), or a name in it that
+  begins or ends with a space (taken as meant where the path exists)."""
+  bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+  if bad is not None:
+    hint = ' (a script saved with Windows line endings?)' if bad == '\r' else ''
+    return f'{path!r} holds the control character {bad!r}{hint}'
+  parts = path.split(os.sep)
+  if any(p != p.strip() for p in parts) and not os.path.exists(path):
+    fixed = os.sep.join(p.strip() for p in parts)
+    return f'{path!r}: a name in it begins or ends with a space; without: {fixed!r}'
+  return None
+
+
 def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
   """The extension of `--out=<out>` (lower case, no dot; '' if none) after
   checking it names a file that can be written; ValueError naming the value
@@ -135,6 +151,9 @@ def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
   directory, name = os.path.split(out)
   if not out.strip() or not name or os.path.isdir(out):
     raise ValueError(f'--out={out}: give {what} to write, e.g. --out={example}')
+  problem = path_typo(out)
+  if problem:
+    raise ValueError(f'--out={out!r}: {problem.removeprefix(repr(out)).lstrip(": ")}')
   suggestion = os.path.join(directory, example)
   if name != name.rstrip(' .'):  # Windows drops these too: never what was meant
     trimmed = name.rstrip(' .')

@@ -124,7 +124,7 @@ def _main(argv, out: str) -> int:
     print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
     return 1
   for root in missing:  # a mistyped path among several is said, not left out in silence
-    print(f'note: no metrics.jsonl under {root}', file=sys.stderr)
+    print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
     ax.set_xscale('log')
     ax.set_yscale('log')

@@ -91,7 +91,7 @@ def _main(argv):
   missing = []
   rows = [row(p) for p in find_progress_files(roots, missing)]
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
-    print(f'note: no progress.json under {root}', file=sys.stderr)
+    print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
   if not rows:
     print(f'error: no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1

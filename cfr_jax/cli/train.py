@@ -32,6 +32,7 @@ from absl import logging
 import ml_collections
 from ml_collections import config_flags
 
+from cfr_jax import cli
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import signals as signals_lib
@@ -56,6 +57,10 @@ def resolve_config(spec: str) -> str:
   Raises ConfigError, listing the shipped configs, when there is no such file.
   """
   spec = os.path.expanduser(spec)
+  # The file's part: a parameterised config's ':<arg>' may hold spaces.
+  problem = cli.path_typo(spec if os.path.isfile(spec) else spec.partition(':')[0])
+  if problem:
+    raise ConfigError(f'--config={problem}')
   file, sep, arg = spec, '', ''
   if not os.path.isfile(spec) and ':' in spec:
     file, sep, arg = spec.partition(':')

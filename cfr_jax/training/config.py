@@ -12,6 +12,7 @@ import jax
 import ml_collections
 
 import cfr_jax
+from cfr_jax import cli
 from cfr_jax import solver as solver_lib
 from cfr_jax.checks import checked_int64
 from cfr_jax.sampled import solver as sampled_lib
@@ -318,6 +319,9 @@ def check_workdir(workdir) -> None:
   text = os.fspath(workdir) if isinstance(workdir, os.PathLike) else workdir
   if not isinstance(text, str) or not text.strip():
     raise ConfigError(f'workdir must name a directory (a str or os.PathLike), got {workdir!r}')
+  problem = cli.path_typo(text)
+  if problem:
+    raise ConfigError(f'workdir {problem}')
 
 
 def path_problem(path: str) -> str | None:
