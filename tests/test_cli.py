@@ -685,6 +685,10 @@ def test_paths_with_a_control_character_or_a_stray_space_are_refused(tmp_path, m
     training.run(leduc_config.get_config(), str(tmp_path / 'run\r'))
   with pytest.raises(training.ConfigError, match='begins or ends with a space'):
     training.load_run('run ')
+  config = leduc_config.get_config()
+  config.mirror_to = 'backup\r'
+  with pytest.raises(training.ConfigError, match="config.mirror_to 'backup.*control character"):
+    training.run(config, str(tmp_path / 'run'))
   with pytest.raises(training.ConfigError, match="--config='kuhn ': a name in it"):
     train.resolve_config('kuhn ')
   with pytest.raises(ValueError, match="--out='p.json\\\\r': holds the control character"):

@@ -130,6 +130,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_fields(config)
   check_finite(config)
   _validate_game(config)
+  problem = cli.path_typo(str(config.mirror_to)) if config.get('mirror_to') else None
+  if problem:  # as the workdir's (check_workdir)
+    raise ConfigError(f'config.mirror_to {problem}')
   for name in _POSITIVE:
     value = config.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
