@@ -174,6 +174,11 @@ def _write(path, text):
      ["config.game=' holdem': game names are lower case, without spaces; give "
       '--config.game=holdem']),
     (['--config.game=Leduc(ranks=4)'], ['give --config.game=leduc(ranks=4)']),
+    # A traceback ('str' object has no attribute 'items'); instances of instances.
+    (['--config.sweep_field=distributed', '--config.sweep_values=a,b'],
+     ["config.sweep_field 'distributed' is a block of fields"]),
+    (['--config.sweep_field=num_instances', '--config.sweep_values=2,3'],
+     ["config.sweep_field 'num_instances' says how the instances run"]),
     # Each ran in silence: one unswept instance; one; two instances of three.
     (['--config.sweep_field=alpha', '--config.sweep_values=,'],
      ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),

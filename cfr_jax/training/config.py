@@ -200,8 +200,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if '.' in config.sweep_field:  # (was "is not a config field", as --config.holdem.pot is)
       raise ConfigError(f'config.sweep_field sweeps a top-level field (algorithm, alpha, seed, '
                         f'...), not one inside a block: got {config.sweep_field!r}')
-    if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
+    if config.sweep_field not in config:
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
+    if isinstance(config[config.sweep_field], ml_collections.ConfigDict):  # was a traceback
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} is a block of fields; a '
+                        'sweep sets one top-level field (algorithm, alpha, seed, ...)')
+    if config.sweep_field in _NOT_SWEPT:  # num_instances=2,3 ran instances of instances
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} says how the instances '
+                        'run, not what each trains; sweep another field (algorithm, alpha, '
+                        'seed, ...)')
     values = _split(config.sweep_values)
     if not values:  # (',' ran one instance, unswept, in silence)
       raise ConfigError(f'config.sweep_field needs config.sweep_values (comma-separated), '
@@ -213,6 +220,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   elif _split(config.sweep_values):  # ignored in silence: one instance, unswept
     raise ConfigError(f'config.sweep_values={config.sweep_values!r} needs config.sweep_field '
                       '(the field they set, e.g. algorithm)')
+
+
+# The fields that make the instances themselves: no sweep sets them.
+_NOT_SWEPT = ('num_instances', 'instances_mode', 'sweep_field', 'sweep_values')
 
 
 # Deep CFR's settings (config fields named as make_deep_cfr's arguments);
