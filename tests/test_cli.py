@@ -261,6 +261,18 @@ def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragmen
   assert sorted(os.listdir(mine)) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'keep'
 
 
+def test_each_instance_mirrors_to_a_directory_of_its_own():
+  """Instances shared config.mirror_to: each save of a step superseded the
+  other instance's, and a lost instance was restored from another's."""
+  from cfr_jax.training.config import _instance_configs  # pylint: disable=g-import-not-at-top
+  config = leduc_config.get_config()
+  config.num_instances, config.mirror_to = 2, '/backup/run'
+  assert [c.mirror_to for c in _instance_configs(config)] == [
+      '/backup/run/instance_0', '/backup/run/instance_1']
+  config.num_instances, config.sweep_field, config.sweep_values = 1, 'mirror_to', '/a,/b'
+  assert [c.mirror_to for c in _instance_configs(config)] == ['/a', '/b']  # as swept
+
+
 def test_a_lock_another_launcher_took_meanwhile_is_never_removed(tmp_path):
   """The cleanup after a late config mistake removes what the run added,
   locks included; but a lock that another live launcher took in the meantime

@@ -539,6 +539,10 @@ def _instance_configs(config) -> list:
   for k in range(count):
     c = ml_collections.ConfigDict(json.loads(config.to_json()))
     c.num_instances, c.seed, c.sweep_field, c.sweep_values = 1, int(config.seed) + k, '', ''
+    if config.get('mirror_to'):  # each its own, as its workdir: instance_<k> under both
+      # (one shared mirror held every instance's saves of a step in turn, each
+      # superseding the last: a lost instance was restored from another's)
+      c.mirror_to = os.path.join(config.mirror_to, f'instance_{k}')
     if values:
       try:
         c[config.sweep_field] = _sweep_value(config, config.sweep_field, values[k])
