@@ -273,6 +273,24 @@ def test_each_instance_mirrors_to_a_directory_of_its_own():
   assert [c.mirror_to for c in _instance_configs(config)] == ['/a', '/b']  # as swept
 
 
+def test_an_instance_starting_afresh_beside_checkpoints_is_said_by_the_parent(tmp_path, capsys):
+  """Only the instance's log said 'STARTING FRESH': a sweep rerun with other
+  values (or in another order) restarted every instance in silence."""
+  from cfr_jax.training import instances  # pylint: disable=g-import-not-at-top
+  say = lambda pid: instances._say_how_it_started(3, pid, str(tmp_path))  # pylint: disable=protected-access
+  assert not say(7)  # no progress.json yet
+  progress = {'pid': 6, 'restored_from': None, 'rejected': [{'path': 'a', 'reason': 'b'}]}
+  (tmp_path / 'progress.json').write_text(json.dumps(progress))
+  assert not say(7) and not capsys.readouterr().out  # an earlier run's
+  (tmp_path / 'progress.json').write_text(json.dumps({**progress, 'pid': 7}))
+  assert say(7)
+  assert capsys.readouterr().out.startswith(
+      'instance 3: STARTING FRESH: none of the 1 checkpoint(s) there could be restored')
+  (tmp_path / 'progress.json').write_text(json.dumps({**progress, 'pid': 7, 'restored_from': {
+      'path': 'c', 'iteration': 5}}))
+  assert say(7) and not capsys.readouterr().out  # resumed: nothing to say
+
+
 def test_a_lock_another_launcher_took_meanwhile_is_never_removed(tmp_path):
   """The cleanup after a late config mistake removes what the run added,
   locks included; but a lock that another live launcher took in the meantime
