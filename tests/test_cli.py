@@ -750,6 +750,22 @@ def test_a_stray_argument_names_the_flag_it_belongs_to(kuhn_run, tmp_path, monke
   assert not os.listdir(tmp_path)
 
 
+def test_plot_says_in_one_line_why_a_listed_format_cannot_be_written(kuhn_run, tmp_path,
+                                                                      monkeypatch, capsys):
+  """--out=x.pgf without LaTeX installed was a traceback (RuntimeError:
+  'xelatex' not found) after every run was read."""
+  matplotlib = pytest.importorskip('matplotlib')
+  import matplotlib.figure  # pylint: disable=g-import-not-at-top
+  from cfr_jax.cli import plot  # pylint: disable=g-import-not-at-top
+
+  def savefig(*args, **kwargs):
+    raise RuntimeError("'xelatex' not found; install it or change rcParams\nsecond line")
+  monkeypatch.setattr(matplotlib.figure.Figure, 'savefig', savefig)
+  assert plot._main(['cfr-plot', str(kuhn_run)], str(tmp_path / 'x.pgf')) == 1  # pylint: disable=protected-access
+  assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'x.pgf'}: 'xelatex' not "
+                                     'found; install it or change rcParams\n')
+
+
 def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
   """The check is the tools' own, before a run is read: cfr-export said
   '--out=.json: the file name must end in .npz or .json'."""

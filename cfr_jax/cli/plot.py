@@ -138,6 +138,11 @@ def _main(argv, out: str) -> int:
   except OSError as e:
     print(f'error: cannot write {out}: {e.strerror or e}', file=sys.stderr)
     return 1
+  except (RuntimeError, ValueError, ImportError) as e:  # a format needing what is missing:
+    # .pgf without LaTeX was a traceback ("'xelatex' not found; install it ...")
+    why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    print(f'error: cannot write {out}: {why}', file=sys.stderr)
+    return 1
   print(f'wrote {out} ({plotted} run(s))')
   return 0
 
