@@ -499,6 +499,15 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
       f'holds 2 instance run(s) (num_instances or a sweep): give one of them, e.g. '
       f'{tmp_path / "sweep" / "instance_2"}')):
     training.load_run(str(tmp_path / 'sweep'))
+  # A directory or file of a run (said: no readable config.json, 'is it the
+  # --workdir of a cfr-train run?'): the run is named.
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'checkpoints is inside the run in {kuhn_run}: give its workdir, {kuhn_run}')):
+    training.load_run(str(kuhn_run / 'checkpoints'))
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'progress.json is a file, not a directory: give the --workdir of a cfr-train run '
+      f'({kuhn_run}, the run holding it?)')):
+    training.load_run(str(kuhn_run / 'progress.json'))
 
 
 @pytest.mark.parametrize('edit,fragments', [

@@ -161,6 +161,19 @@ def _check_not_instances(workdir: str) -> None:
                       f'sweep): give one of them, e.g. {os.path.join(workdir, instances[0])}')
 
 
+def _run_holding(path: str) -> str | None:
+  """The workdir of the run that holds `path` (its checkpoints, a step of
+  them, its progress.json), or None: 'cfr-export runs/a/checkpoints' said the
+  directory held no readable config.json, 'is it the --workdir of a cfr-train run?'."""
+  parent = os.path.dirname(path)
+  while parent != os.path.dirname(parent):
+    if os.path.isfile(os.path.join(parent, 'config.json')) and os.path.isdir(
+        os.path.join(parent, 'checkpoints')):
+      return parent
+    parent = os.path.dirname(parent)
+  return None
+
+
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best
   checkpoint in any of the run's locations (its workdir, extra_locations and
@@ -182,7 +195,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
                                       f'{workdir} does not exist')
   if problem:
-    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run')
+    owner = _run_holding(workdir)
+    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run' +
+                      (f' ({owner}, the run holding it?)' if owner else ''))
   try:
     with open(path) as f:
       raw = json.load(f)
@@ -191,6 +206,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
     config = ml_collections.ConfigDict(raw)
   except (OSError, ValueError) as e:
     _check_not_instances(workdir)
+    owner = _run_holding(workdir)
+    if owner:
+      raise ConfigError(f'{workdir} is inside the run in {owner}: give its workdir, {owner}')
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
   try:
