@@ -723,6 +723,9 @@ def test_paths_with_a_control_character_or_a_stray_space_are_refused(tmp_path, m
                                         '(a script saved with Windows line endings?)')
   assert cli.path_typo('runs/a /b') == ("'runs/a /b': a name in it begins or ends with a "
                                         "space; without: 'runs/a/b'")
+  # Not UTF-8 (argv's surrogate escapes): the run failed at its first save,
+  # a chunk in, with tensorstore's traceback ("Unable to cast Python instance").
+  assert "is not UTF-8 text" in cli.path_typo(os.fsdecode(b'runs/\xff'))
   (tmp_path / 'b ').mkdir()
   assert cli.path_typo('b ') is None and cli.path_typo('runs/a') is None  # b : made so
   with pytest.raises(training.ConfigError, match="workdir '.*run\\\\r' holds the control"):

@@ -122,10 +122,16 @@ def parse_flags(argv: list) -> list:
 
 
 def path_typo(path: str) -> str | None:
-  """Why `path` cannot be what was meant, or None: a control character (a
-  script saved with Windows line endings passed 'runs/a\\r', a new directory
-  that the next, fixed command never resumed from), or a name in it that
-  begins or ends with a space (taken as meant where the path exists)."""
+  """Why `path` cannot be what was meant, or None: bytes that are not UTF-8,
+  a control character (a script saved with Windows line endings passed
+  'runs/a\\r', a new directory that the next, fixed command never resumed
+  from), or a name in it that begins or ends with a space (taken as meant
+  where the path exists)."""
+  try:
+    path.encode('utf-8')
+  except UnicodeEncodeError:  # bytes that are no UTF-8 (argv's surrogate escapes)
+    return (f'{path!r} is not UTF-8 text: checkpoints are written by tensorstore, which '
+            'failed on it at the first save, a chunk in; give a UTF-8 name')
   bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
   if bad is not None:
     hint = ' (a script saved with Windows line endings?)' if bad == '\r' else ''
