@@ -778,6 +778,17 @@ def test_plot_says_in_one_line_why_a_listed_format_cannot_be_written(kuhn_run, t
                                      'found; install it or change rcParams\n')
 
 
+def test_plot_draws_a_run_whose_directory_name_is_not_utf8(kuhn_run, tmp_path):
+  """Its legend label (bytes escaped by Python) was a TypeError traceback from
+  matplotlib's font."""
+  pytest.importorskip('matplotlib')
+  run = os.path.join(os.fsencode(tmp_path), b'run\xff')
+  os.mkdir(run)
+  shutil.copy(kuhn_run / 'metrics.jsonl', os.fsdecode(run))
+  proc = script('cfr-plot', str(tmp_path), f'--out={tmp_path / "e.png"}', cwd=tmp_path)
+  assert proc.returncode == 0 and 'wrote' in proc.stdout, proc.stderr
+
+
 def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
   """The check is the tools' own, before a run is read: cfr-export said
   '--out=.json: the file name must end in .npz or .json'."""

@@ -115,7 +115,9 @@ def _main(argv, out: str) -> int:
             f'{os.path.join(run, "metrics.jsonl")} (first: line {skipped[0]})')
     if not curve:
       continue
-    label = os.path.relpath(run)
+    # Drawable text: a directory name that is not UTF-8 (its bytes escaped
+    # by Python) made the legend's font raise a traceback.
+    label = os.fsencode(os.path.relpath(run)).decode('utf-8', 'replace')
     by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
     timed = [p for p in curve if p[1] is not None and p[1] > 0]
     by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)
