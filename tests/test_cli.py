@@ -143,6 +143,10 @@ def _write(path, text):
     (['--config.gamma=1e999'], ['config.gamma must be a finite number, got inf']),
     (['--config.time_budget_minutes=inf'], ['config.time_budget_minutes must be a finite']),
     (['--config.chunk_minutes=Infinity'], ['config.chunk_minutes must be a finite']),
+    # Finite, but not in seconds: a traceback writing progress.json (ValueError: Out of
+    # range float values are not JSON compliant: inf).
+    (['--config.time_budget_minutes=1e308'],
+     ['config.time_budget_minutes must be a number of minutes whose seconds are finite']),
     (['--config=holdem_river', '--config.holdem.pot=nan'], ['config.holdem.pot must be a fin']),
     (['--config.alternating=maybe'], ['--config.alternating=maybe: expected true or false']),
     # A placeholder (None until set) said "('Non-boolean argument to boolean flag', 'maybe')".

@@ -140,6 +140,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if name not in ('time_budget_minutes', 'chunk_minutes', 'progress_seconds') and (
         int(value) != value):
       raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
+  for name in ('time_budget_minutes', 'chunk_minutes'):  # in seconds: 1e308 x 60 is inf,
+    if not math.isfinite(float(config[name]) * 60):  # a traceback writing progress.json
+      raise ConfigError(f'config.{name} must be a number of minutes whose seconds are '
+                        f'finite, got {config[name]!r}; for no limit, give 1e9 (1,900 years)')
   if config.max_iterations > _MAX_ITERATIONS:
     raise ConfigError(f'config.max_iterations must be at most {_MAX_ITERATIONS:,} (the state '
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
