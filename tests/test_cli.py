@@ -643,6 +643,16 @@ def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
 
 
+def test_the_instance_entry_taken_for_the_trainer_is_one_line(tmp_path):
+  """`python -m cfr_jax.training --config=kuhn` (cfr-train's instance process,
+  taken for the trainer) was a FileNotFoundError traceback."""
+  proc = subprocess.run([sys.executable, '-m', 'cfr_jax.training', '--config=kuhn'],
+                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=180)
+  one_line_error(proc, 'is the process cfr-train starts for each instance (--config=kuhn',
+                 'to train, run cfr-train')
+  assert not os.listdir(tmp_path)
+
+
 def test_the_printed_export_command_runs_as_pasted_for_a_workdir_with_spaces(tmp_path):
   """The end message's 'cfr-export <workdir> --out=...' split a workdir with
   spaces into several arguments when pasted into a shell."""

@@ -182,12 +182,21 @@ def _describe_exit(code: int) -> str:
           EXIT_USAGE: 'configuration error'}.get(code, f'failed (exit code {code})')
 
 
-def _instance_main(workdir: str) -> int:
-  """Entry of one instance process started by `run_instances`."""
+def _instance_main(args: list) -> int:
+  """Entry of one instance process started by `run_instances`: args, its
+  instance directory (holding the config.json the parent wrote)."""
   exit_at_once_on_signals()  # until the run's own handlers take over
   _die_with_parent()
-  with open(os.path.join(workdir, 'config.json')) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  workdir = args[0] if len(args) == 1 else ''
+  try:  # 'python -m cfr_jax.training --config=kuhn', taken for the trainer, was a traceback
+    with open(os.path.join(workdir, 'config.json')) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+  except (OSError, ValueError, TypeError, AttributeError) as e:
+    print(f'error: python -m cfr_jax.training <instance directory> is the process cfr-train '
+          f'starts for each instance ({" ".join(args) or "no directory"}: {type(e).__name__}); '
+          'to train, run cfr-train (or python -m launch.train) with --config and --workdir',
+          file=sys.stderr)
+    return EXIT_USAGE
   try:
     from cfr_jax.training import loop  # pylint: disable=g-import-not-at-top
     return loop.run(config, workdir)
