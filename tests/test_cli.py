@@ -817,6 +817,18 @@ def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tm
   assert not os.listdir(tmp_path)  # x.png..png was written
 
 
+def test_status_does_not_call_a_run_on_another_host_dead(tmp_path):
+  """A run on a cluster node, seen from the login node (a shared file
+  system): its pid was looked up here, and the run was 'dead'."""
+  from cfr_jax.cli import status  # pylint: disable=g-import-not-at-top
+  progress = {'status': 'running', 'pid': 2**22 + 1, 'iteration': 5, 'eta_seconds': 100}
+  (tmp_path / 'progress.json').write_text(json.dumps(progress))
+  row = lambda: status.row(str(tmp_path / 'progress.json'))
+  assert row()[1] == 'dead'  # no lock: the pid is this host's, and gone
+  (tmp_path / '.lock').write_text(json.dumps({'pid': 7, 'host': 'node-that-is-not-this'}))
+  assert row()[1] == 'running? (on node-that-is-not-this)' and row()[5] == '1m40s'
+
+
 def test_status_and_plot_list_a_run_under_several_arguments_once(tmp_path, monkeypatch):
   """`cfr-status runs runs/a` printed runs/a's row twice (and cfr-plot drew
   its curve twice), by whichever name it was given."""

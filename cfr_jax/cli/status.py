@@ -5,6 +5,7 @@
 import json
 import math
 import os
+import socket
 import sys
 
 from cfr_jax import cli
@@ -37,8 +38,23 @@ def _alive(pid) -> bool:
   try:
     os.kill(int(pid), 0)
     return True
+  except PermissionError:  # alive, another user's (was 'dead')
+    return True
   except (OSError, TypeError, ValueError):
     return False
+
+
+def _other_host(workdir: str) -> str | None:
+  """The host of the launcher that holds `workdir` (its .lock, as
+  `training.lock` writes it: read here without importing JAX) when it is not
+  this one: its pid means nothing here, and a run on a cluster node was 'dead'
+  on the login node."""
+  try:
+    with open(os.path.join(workdir, '.lock')) as f:
+      host = json.load(f).get('host')
+  except (OSError, ValueError, AttributeError):
+    return None
+  return host if isinstance(host, str) and host and host != socket.gethostname() else None
 
 
 _NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_second',
@@ -76,13 +92,17 @@ def row(path: str) -> list[str]:
   if texts:  # printed as Python's repr ("['x']", "{'a': 1}")
     return [name, f'unreadable ({", ".join(texts)}: not a string)'] + [''] * 5
   status = p.get('status', '?')
-  if status == 'running' and not _alive(p.get('pid')):
+  host = _other_host(os.path.dirname(path)) if status == 'running' else None
+  if host:
+    # As it last said, unchecked: its pid means nothing here (a killed run stays so)
+    status = f'running? (on {host})'
+  elif status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
   score = score_text(p)
   rate = p.get('iterations_per_second')
   return [name, str(status), f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
           rate_text(rate), score,
-          _duration(p.get('eta_seconds')) if status == 'running' else '-',
+          _duration(p.get('eta_seconds')) if status.startswith('running') else '-',
           str(p.get('updated_at', ''))]
 
 
