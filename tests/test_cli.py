@@ -604,6 +604,10 @@ def test_query_reads_a_line_whatever_its_case(monkeypatch, capsys):
   assert query._main(['cfr-query', 'run'], ['B10', 'KK/7H/b10'], True,  # pylint: disable=protected-access
                      lines=iter(['K\n', 'kk/7h\n', 'Q\n', 'k\n'])) == 0
   assert asked == ['b10', 'kk/7h/b10', 'k', 'kk/7h/'], capsys.readouterr().err
+  # Several lines in one --node (or typed line), separated by commas: 'b10,k' was one line.
+  del asked[:]
+  assert query._main(['cfr-query', 'run'], ['b10, K'], True, lines=iter(['kk/7h,-'])) == 0  # pylint: disable=protected-access
+  assert asked == ['b10', 'k', 'kk/7h/', '-'], capsys.readouterr().err
   assert query._main(['cfr-query', 'run'], ['B7'], True) == 1  # pylint: disable=protected-access
   assert "betting line 'b7'; after '-' the actions are k, b10, a" in capsys.readouterr().err
 

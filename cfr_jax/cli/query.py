@@ -15,7 +15,8 @@ reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. --node may be given several times: the run
 is loaded once (on the flop config that is most of a query's time) and
-every line is checked before any is computed. With --stdin, lines are read
+every line is checked before any is computed; one --node may also list
+several, separated by commas. With --stdin, lines are read
 from standard input, one per line, after any --node lines, and each is
 answered as it arrives (a prompt where the input is a terminal; a mistyped
 line prints its error and the next is read; 'q' or the end of the input
@@ -49,6 +50,13 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   return '\n'.join(lines)
 
 
+def _lines(text: str) -> list:
+  """The betting lines `text` names, in the tree's spelling: one, or several
+  separated by commas (no line holds one: --node=b10,k said "no decision node
+  at betting line 'b10,k'")."""
+  return [lines_lib.canonical_line(t) for t in text.split(',')]
+
+
 def _looks_like_a_line(word: str) -> bool:
   """Whether a stray argument reads as a betting line ('b10', 'kk/7h/'), not a path."""
   return not os.path.exists(word) and bool(re.fullmatch(
@@ -74,7 +82,7 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
                      '[--summary] [--stdin]', 'node', _looks_like_a_line) is None:
     return training.EXIT_USAGE
   # As the tree spells lines: --node=B10 or kb10c/7H/ named no node.
-  nodes = [lines_lib.canonical_line(n) for n in ([nodes] if isinstance(nodes, str) else nodes)]
+  nodes = [n for text in ([nodes] if isinstance(nodes, str) else nodes) for n in _lines(text)]
   try:
     # Only the average is read: the regrets (half of a flop state's 0.9 GB)
     # are not loaded.
@@ -100,11 +108,11 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
         break
       if not line:  # (the root is '-')
         continue
-      try:
-        print('\n' + format_report(solver.node_report(state, lines_lib.canonical_line(line)),
-                                   summary), flush=True)
-      except ValueError as e:  # a mistyped line: say so, read the next
-        print(f'error: {e}', file=sys.stderr, flush=True)
+      for node in _lines(line):
+        try:
+          print('\n' + format_report(solver.node_report(state, node), summary), flush=True)
+        except ValueError as e:  # a mistyped line: say so, read the next
+          print(f'error: {e}', file=sys.stderr, flush=True)
   except KeyboardInterrupt:  # Ctrl-C at the prompt ends the session
     print(file=sys.stderr)
   return 0
