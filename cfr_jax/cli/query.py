@@ -121,7 +121,8 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
 def main() -> None:
   """The `cfr-query` console script."""
   node = flags.DEFINE_multi_string('node', ['-'], 'Betting line of a decision node '
-                                   '(repeat the flag for several).')
+                                   '(repeat the flag, or separate lines by commas, for several; '
+                                   'any case).')
   summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
   stdin = flags.DEFINE_bool('stdin', False, 'Then read lines from standard input, one per '
                             'line, answering each as it arrives (without --node, only those).')
