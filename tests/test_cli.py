@@ -807,6 +807,22 @@ def test_plot_draws_a_run_whose_directory_name_is_not_utf8(kuhn_run, tmp_path):
   assert proc.returncode == 0 and 'wrote' in proc.stdout, proc.stderr
 
 
+def test_plot_says_a_run_measured_by_play_is_not_drawn(kuhn_run, tmp_path, capsys):
+  """A generative-env run (Deep CFR's head-to-head results, no exploitability)
+  was left out of the figure in silence, or alone 'no exploitability metrics'."""
+  pytest.importorskip('matplotlib')
+  from cfr_jax.cli import plot  # pylint: disable=g-import-not-at-top
+  env = tmp_path / 'env'
+  env.mkdir()
+  (env / 'metrics.jsonl').write_text('{"iteration": 1, "vs_uniform": 0.1, "vs_uniform_se": 0.2}\n')
+  out = str(tmp_path / 'e.png')
+  assert plot._main(['cfr-plot', str(env), str(kuhn_run)], out) == 0  # pylint: disable=protected-access
+  assert f'note: {env} is not drawn: measured by play (vs_uniform' in capsys.readouterr().err
+  assert plot._main(['cfr-plot', str(env)], out) == 1  # pylint: disable=protected-access
+  assert f'no exploitability metrics under {env}; {env}: measured by play' in (
+      capsys.readouterr().err)
+
+
 def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
   """The check is the tools' own, before a run is read: cfr-export said
   '--out=.json: the file name must end in .npz or .json'."""

@@ -16,12 +16,14 @@ from absl import logging
 from cfr_jax import cli
 
 
-def read_curve(workdir: str, skipped=None):
+def read_curve(workdir: str, skipped=None, played=None):
   """[(iteration, elapsed seconds, exploitability)] from a run's metrics.jsonl.
 
   Lines that are not a JSON object with numbers where they belong (cut by a
   kill or a full disk, non-UTF-8 bytes, edited by hand) are skipped and
-  counted in `skipped` (a list, one entry per line) when given.
+  counted in `skipped` (a list, one entry per line) when given. played: a
+  list that gets an entry per head-to-head record (a generative-env run's
+  'vs_uniform', measured by play where no exploitability is), when given.
   """
   points = {}
   with open(os.path.join(workdir, 'metrics.jsonl'), 'rb') as f:
@@ -30,6 +32,8 @@ def read_curve(workdir: str, skipped=None):
         m = json.loads(raw.decode('utf-8'))
         it, value = m['iteration'], m.get('exploitability')
         if value is None:
+          if played is not None and 'vs_uniform' in m:
+            played.append(number)
           continue
         elapsed = m.get('elapsed_seconds')
         # Finite numbers: JSON's NaN and 1e400 (inf) parse, and one on a log
@@ -99,13 +103,13 @@ def _main(argv, out: str) -> int:
       print(f'error: {root} does not exist: to name the image, give --out={root}',
             file=sys.stderr)
       return 1
-  plotted, missing = 0, []
+  plotted, missing, by_play = 0, [], []
   for run in _runs(roots, missing):
-    skipped = []
+    skipped, played = [], []
     try:
       # What a log axis shows: an iteration 0 or an exploitability of 0 alone
       # made matplotlib raise.
-      curve = [p for p in read_curve(run, skipped) if p[0] > 0 and p[2] > 0]
+      curve = [p for p in read_curve(run, skipped, played) if p[0] > 0 and p[2] > 0]
     except OSError as e:
       print(f'error: cannot read {os.path.join(run, "metrics.jsonl")}: {e.strerror or e}',
             file=sys.stderr)
@@ -114,6 +118,8 @@ def _main(argv, out: str) -> int:
       print(f'note: skipped {len(skipped)} unreadable line(s) of '
             f'{os.path.join(run, "metrics.jsonl")} (first: line {skipped[0]})')
     if not curve:
+      if played:  # left out of the figure: said, not in silence
+        by_play.append(run)
       continue
     # Drawable text: a directory name that is not UTF-8 (its bytes escaped
     # by Python) made the legend's font raise a traceback.
@@ -122,9 +128,15 @@ def _main(argv, out: str) -> int:
     timed = [p for p in curve if p[1] is not None and p[1] > 0]
     by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)
     plotted += 1
+  # A generative-env run's results are no curve here: say where they are.
+  by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
+                 'exploitability: cfr-status shows its last result, metrics.jsonl every one')
   if not plotted:
-    print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
+    why = f'; {", ".join(by_play)}: {by_play_why}' if by_play else ''
+    print(f'error: no exploitability metrics under {" ".join(roots)}{why}', file=sys.stderr)
     return 1
+  for run in by_play:
+    print(f'note: {run} is not drawn: {by_play_why}', file=sys.stderr)
   for root in missing:  # a mistyped path among several is said, not left out in silence
     print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
