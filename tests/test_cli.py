@@ -135,6 +135,9 @@ def _write(path, text):
      ["config.hidden must be one or more positive layer widths (e.g. 64,64), got '64,x'"]),
     (['--config=kuhn_deep_cfr', '--config.hidden=64 64'],
      ['--config.hidden=64 64: expected comma-separated values (e.g. 64,64)']),
+    # An IndexError traceback from ml_collections.
+    (['--config=kuhn_deep_cfr', '--config.hidden[0]=5'],
+     ['--config.hidden[0]=5: 0 is not a valid index', 'set the whole value instead']),
     # The last one was trained in silence.
     (['--config=kuhn', '--config', 'leduc'], ['--config is given 2 times (kuhn, leduc)']),
     (['--config.alpha=nan'], ['config.alpha must be a finite number, got nan']),

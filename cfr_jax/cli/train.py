@@ -281,6 +281,10 @@ def parse_flags(argv: list[str]) -> list[str]:
     unparsed = flags.FLAGS(rest)  # training.run's validate checks the values
   except ConfigError as e:
     _fail(str(e))
+  except IndexError as e:  # --config.hidden[0]=5 on a tuple: a traceback
+    indexed = [a for a in rest if _OVERRIDE_ARG.match(a) and '[' in a]
+    _fail(f'{indexed[0] if indexed else "--config.<field>[...]"}: {e}; set the whole value '
+          'instead (--config.<field>=<value>, e.g. --config.hidden=64,64)')
   except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
     _fail(_flag_error(e, config))
   if len(unparsed) > 1:
