@@ -508,9 +508,17 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
     training.load_run(str(tmp_path / 'sweep'))
   # A directory or file of a run (said: no readable config.json, 'is it the
   # --workdir of a cfr-train run?'): the run is named.
+  for inside in ('checkpoints', 'checkpoints/100/x'):
+    with pytest.raises(training.ConfigError, match=re.escape(
+        f'{inside} is in the checkpoints of the run in {kuhn_run}: that is its workdir')):
+      training.load_run(str(kuhn_run / inside))
+  # Nor is a run trained there (the run's retention deletes a step with all it holds).
+  with pytest.raises(training.ConfigError, match='a new run needs a directory of its own'):
+    training.run(leduc_config.get_config(), str(kuhn_run / 'checkpoints' / '100' / 'x'))
   with pytest.raises(training.ConfigError, match=re.escape(
-      f'checkpoints is inside the run in {kuhn_run}: give its workdir, {kuhn_run}')):
-    training.load_run(str(kuhn_run / 'checkpoints'))
+      f'{kuhn_run / "metrics"} does not exist: give the --workdir of a cfr-train run '
+      f'({kuhn_run}, the run holding it?)')):
+    training.load_run(str(kuhn_run / 'metrics'))
   with pytest.raises(training.ConfigError, match=re.escape(
       f'progress.json is a file, not a directory: give the --workdir of a cfr-train run '
       f'({kuhn_run}, the run holding it?)')):

@@ -340,6 +340,16 @@ def check_workdir(workdir) -> None:
   problem = cli.path_typo(text)
   if problem:
     raise ConfigError(f'workdir {problem}')
+  # In a run's checkpoints, a run mixed its files with that run's saves (whose
+  # retention deletes a step with all it holds).
+  path = os.path.abspath(os.path.expanduser(text))
+  while os.path.dirname(path) != path:
+    if os.path.basename(path) == 'checkpoints' and os.path.isfile(
+        os.path.join(os.path.dirname(path), 'config.json')):
+      raise ConfigError(f'workdir {text} is in the checkpoints of the run in '
+                        f'{os.path.dirname(path)}: that is its workdir; a new run needs a '
+                        'directory of its own')
+    path = os.path.dirname(path)
 
 
 def path_problem(path: str) -> str | None:
