@@ -344,8 +344,9 @@ def check_workdir(workdir) -> None:
   # retention deletes a step with all it holds).
   path = os.path.abspath(os.path.expanduser(text))
   while os.path.dirname(path) != path:
-    if os.path.basename(path) == 'checkpoints' and os.path.isfile(
-        os.path.join(os.path.dirname(path), 'config.json')):
+    if os.path.basename(path) == 'checkpoints' and all(  # (a run's files, not a project's)
+        os.path.isfile(os.path.join(os.path.dirname(path), n))
+        for n in ('config.json', 'progress.json')):
       raise ConfigError(f'workdir {text} is in the checkpoints of the run in '
                         f'{os.path.dirname(path)}: that is its workdir; a new run needs a '
                         'directory of its own')
