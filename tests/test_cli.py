@@ -268,6 +268,26 @@ def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragmen
   assert sorted(os.listdir(mine)) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'keep'
 
 
+def test_a_workdir_of_runs_of_the_other_shape_is_refused(tmp_path):
+  """Resuming a sweep without its sweep flags trained a new single run beside
+  the instances in silence; a sweep in a single run's workdir put its
+  instances inside that run."""
+  config = leduc_config.get_config()
+  (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
+  with pytest.raises(training.ConfigError, match='holds 1 instance run.*to resume them, give '
+                     'the same --config.num_instances or --config.sweep_field/sweep_values'):
+    train.check_run_shape(config, str(tmp_path / 'sweep'))
+  (tmp_path / 'single').mkdir()
+  (tmp_path / 'single' / 'progress.json').write_text('{}')
+  train.check_run_shape(config, str(tmp_path / 'single'))  # resumed
+  config.num_instances = 2
+  with pytest.raises(training.ConfigError, match='holds a single run: its instances would be '
+                     'trained inside it'):
+    train.check_run_shape(config, str(tmp_path / 'single'))
+  train.check_run_shape(config, str(tmp_path / 'sweep'))  # resumed
+  train.check_run_shape(config, str(tmp_path / 'new'))
+
+
 def test_each_instance_mirrors_to_a_directory_of_its_own():
   """Instances shared config.mirror_to: each save of a step superseded the
   other instance's, and a lost instance was restored from another's."""
