@@ -688,6 +688,19 @@ def test_the_instance_entry_taken_for_the_trainer_is_one_line(tmp_path):
   assert not os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize('spec,fragment', [
+    ('Kuhn', 'game names are lower case, e.g. "kuhn"'),
+    ('LEDUC(ranks=4)', 'e.g. "leduc(ranks=4)"'),
+    # 'unknown game', as if cfr_jax had none: python -m cfr_jax --game=holdem.
+    ('holdem', "hold'em subgames are built from a board, ranges and bet sizes, not a name: "
+               'cfr-train --config=holdem_river'),
+])
+def test_game_names_the_loader_cannot_take_say_what_it_can(spec, fragment):
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=re.escape(fragment)):
+    cfr_jax.load_game(spec)
+
+
 def test_the_printed_export_command_runs_as_pasted_for_a_workdir_with_spaces(tmp_path):
   """The end message's 'cfr-export <workdir> --out=...' split a workdir with
   spaces into several arguments when pasted into a shell."""
