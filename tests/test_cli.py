@@ -601,7 +601,7 @@ def test_a_run_of_another_game_is_not_told_its_layout_is_another_versions():
     ('B10', 'b10'), ('kB10C/7H/', 'kb10c/7h/'), ('KK/7h', 'kk/7h/'), (' k k ', 'kk'),
     ('', '-'), ('b10.0', 'b10'), ('b7.50c/ah/B.5', 'b7.5c/Ah/b0.5'), ('Kb1E+06', 'kb1e+06'),
     ('kk/zz', 'kk/zz/'),  # not a card: left for the lookup to name ('bad card')
-    ('kk/', 'kk/'), ('xyz', 'xyz'),
+    ('kk/', 'kk/'), ('xyz', 'xyz'), ('kk/10D/b10', 'kk/Td/b10'),
 ])
 def test_betting_lines_are_read_in_the_trees_spelling(typed, line):
   from cfr_jax.holdem import lines  # pylint: disable=g-import-not-at-top

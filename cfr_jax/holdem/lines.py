@@ -87,8 +87,9 @@ def canonical_line(text: str) -> str:
   """`text`, a betting line as typed, in the spelling of the tree's lines
   (`Subgame.info.decision_histories`): actions lower case ('B10' -> 'b10'),
   bets as the tree writes the chips ('b10.0' -> 'b10'), each dealt card with
-  its rank upper and suit lower case ('/7H/' -> '/7h/'), the '/' closing a
-  last card added ('kk/7h' -> 'kk/7h/'), spaces dropped; '' is the root '-'.
+  its rank upper and suit lower case ('/7H/' -> '/7h/', '/10d/' -> '/Td/'),
+  the '/' closing a last card added ('kk/7h' -> 'kk/7h/'), spaces dropped;
+  '' is the root '-'.
 
   Only what reads one way is changed: 'B10' was refused ('no decision node
   at betting line ...; after '-' the actions are k, b5, ...'), its reader
@@ -103,6 +104,8 @@ def canonical_line(text: str) -> str:
   out = []
   for i, part in enumerate(parts):
     part = part.lower()
+    if i % 2 and re.fullmatch(r'10[cdhs]', part):  # a ten as many write it
+      part = 't' + part[2]
     if i % 2 and _CARD.fullmatch(part):
       part = part[0].upper() + part[1]
     elif not i % 2 and _ACTION_RUN.fullmatch(part):
