@@ -130,12 +130,26 @@ def _write(path, text):
     (['--config=nonexistent'], ['nonexistent does not exist', 'liars_dice']),
     (['--config=configs'], ['is a directory']),
     (['--config='], ['--config needs a value']),
+    # "got ('64,x',)", "expected a value of its type".
+    (['--config=kuhn_deep_cfr', '--config.hidden=64,x'],
+     ["config.hidden must be one or more positive layer widths (e.g. 64,64), got '64,x'"]),
+    (['--config=kuhn_deep_cfr', '--config.hidden=64 64'],
+     ['--config.hidden=64 64: expected comma-separated values (e.g. 64,64)']),
+    # An IndexError traceback from ml_collections.
+    (['--config=kuhn_deep_cfr', '--config.hidden[0]=5'],
+     ['--config.hidden[0]=5: 0 is not a valid index', 'set the whole value instead']),
+    # The last one was trained in silence.
+    (['--config=kuhn', '--config', 'leduc'], ['--config is given 2 times (kuhn, leduc)']),
     (['--config.alpha=nan'], ['config.alpha must be a finite number, got nan']),
     (['--config.alpha=inf'], ['config.alpha must be a finite number, got inf']),
     (['--config.beta=-inf'], ['config.beta must be a finite number, got -inf']),
     (['--config.gamma=1e999'], ['config.gamma must be a finite number, got inf']),
     (['--config.time_budget_minutes=inf'], ['config.time_budget_minutes must be a finite']),
     (['--config.chunk_minutes=Infinity'], ['config.chunk_minutes must be a finite']),
+    # Finite, but not in seconds: a traceback writing progress.json (ValueError: Out of
+    # range float values are not JSON compliant: inf).
+    (['--config.time_budget_minutes=1e308'],
+     ['config.time_budget_minutes must be a number of minutes whose seconds are finite']),
     (['--config=holdem_river', '--config.holdem.pot=nan'], ['config.holdem.pot must be a fin']),
     (['--config.alternating=maybe'], ['--config.alternating=maybe: expected true or false']),
     # A placeholder (None until set) said "('Non-boolean argument to boolean flag', 'maybe')".
@@ -161,6 +175,24 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    # 'unknown game 'holdem'' for ' holdem' (the loader strips it, the run
+    # compares it), and no spelling that works for 'Holdem'.
+    (['--config=holdem_river', '--config.game= holdem'],
+     ["config.game=' holdem': game names are lower case, without spaces; give "
+      '--config.game=holdem']),
+    (['--config.game=Leduc(ranks=4)'], ['give --config.game=leduc(ranks=4)']),
+    # A traceback ('str' object has no attribute 'items'); instances of instances.
+    (['--config.sweep_field=distributed', '--config.sweep_values=a,b'],
+     ["config.sweep_field 'distributed' is a block of fields"]),
+    (['--config.sweep_field=num_instances', '--config.sweep_values=2,3'],
+     ["config.sweep_field 'num_instances' says how the instances run"]),
+    # Each ran in silence: one unswept instance; one; two instances of three.
+    (['--config.sweep_field=alpha', '--config.sweep_values=,'],
+     ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),
+    (['--config.sweep_values=cfr+,dcfr'],
+     ["config.sweep_values='cfr+,dcfr' needs config.sweep_field"]),
+    (['--config.sweep_field=seed', '--config.sweep_values=1,2', '--config.num_instances=3'],
+     ['config.num_instances=3 and a sweep of 2 value(s): a sweep runs one instance per value']),
 ])
 def test_flag_mistakes_are_one_line_and_exit_1(tmp_path, args, fragments):
   workdir = tmp_path / 'run'
@@ -208,7 +240,7 @@ def test_a_workdir_that_cannot_be_a_directory_is_named_in_one_line(tmp_path, wor
      "sweep value 'on' does not fit config.alternating: expected true or false"),
     (['--config.sweep_field=subtrees', '--config.sweep_values=0,1.5'],
      "sweep value '1.5' does not fit config.subtrees: expected a whole number"),
-    (['--config.num_instances=2', '--config.instances_mode=vmap', '--config.sweep_field=game',
+    (['--config.instances_mode=vmap', '--config.sweep_field=game',
       '--config.sweep_values=kuhn,leduc'], 'cannot sweep config.game'),
     (['--config.mirror_to={dir}/mirror/a', '--config.game=nosuchgame'], 'unknown game'),
     (['--config.mirror_to={workdir}/checkpoints'], 'mirror_to must differ'),
@@ -234,6 +266,56 @@ def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragmen
   one_line_error(launch('train', '--config=configs/kuhn.py', f'--workdir={mine}',
                         *[a.format(dir=mine, workdir=mine) for a in args]), fragment)
   assert sorted(os.listdir(mine)) == ['notes.txt'] and (mine / 'notes.txt').read_text() == 'keep'
+
+
+def test_a_workdir_of_runs_of_the_other_shape_is_refused(tmp_path):
+  """Resuming a sweep without its sweep flags trained a new single run beside
+  the instances in silence; a sweep in a single run's workdir put its
+  instances inside that run."""
+  config = leduc_config.get_config()
+  (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
+  with pytest.raises(training.ConfigError, match='holds 1 instance run.*to resume them, give '
+                     'the same --config.num_instances or --config.sweep_field/sweep_values'):
+    train.check_run_shape(config, str(tmp_path / 'sweep'))
+  (tmp_path / 'single').mkdir()
+  (tmp_path / 'single' / 'progress.json').write_text('{}')
+  train.check_run_shape(config, str(tmp_path / 'single'))  # resumed
+  config.num_instances = 2
+  with pytest.raises(training.ConfigError, match='holds a single run: its instances would be '
+                     'trained inside it'):
+    train.check_run_shape(config, str(tmp_path / 'single'))
+  train.check_run_shape(config, str(tmp_path / 'sweep'))  # resumed
+  train.check_run_shape(config, str(tmp_path / 'new'))
+
+
+def test_each_instance_mirrors_to_a_directory_of_its_own():
+  """Instances shared config.mirror_to: each save of a step superseded the
+  other instance's, and a lost instance was restored from another's."""
+  from cfr_jax.training.config import _instance_configs  # pylint: disable=g-import-not-at-top
+  config = leduc_config.get_config()
+  config.num_instances, config.mirror_to = 2, '/backup/run'
+  assert [c.mirror_to for c in _instance_configs(config)] == [
+      '/backup/run/instance_0', '/backup/run/instance_1']
+  config.num_instances, config.sweep_field, config.sweep_values = 1, 'mirror_to', '/a,/b'
+  assert [c.mirror_to for c in _instance_configs(config)] == ['/a', '/b']  # as swept
+
+
+def test_an_instance_starting_afresh_beside_checkpoints_is_said_by_the_parent(tmp_path, capsys):
+  """Only the instance's log said 'STARTING FRESH': a sweep rerun with other
+  values (or in another order) restarted every instance in silence."""
+  from cfr_jax.training import instances  # pylint: disable=g-import-not-at-top
+  say = lambda pid: instances._say_how_it_started(3, pid, str(tmp_path))  # pylint: disable=protected-access
+  assert not say(7)  # no progress.json yet
+  progress = {'pid': 6, 'restored_from': None, 'rejected': [{'path': 'a', 'reason': 'b'}]}
+  (tmp_path / 'progress.json').write_text(json.dumps(progress))
+  assert not say(7) and not capsys.readouterr().out  # an earlier run's
+  (tmp_path / 'progress.json').write_text(json.dumps({**progress, 'pid': 7}))
+  assert say(7)
+  assert capsys.readouterr().out.startswith(
+      'instance 3: STARTING FRESH: none of the 1 checkpoint(s) there could be restored')
+  (tmp_path / 'progress.json').write_text(json.dumps({**progress, 'pid': 7, 'restored_from': {
+      'path': 'c', 'iteration': 5}}))
+  assert say(7) and not capsys.readouterr().out  # resumed: nothing to say
 
 
 def test_a_lock_another_launcher_took_meanwhile_is_never_removed(tmp_path):
@@ -417,6 +499,12 @@ def test_export_mistakes_are_one_line_and_exit_1(kuhn_run, tmp_path):
   one_line_error(launch('export', str(kuhn_run), f'--out={kuhn_run}/checkpoints/p.npz'),
                  "would write into the run's own checkpoints")
   assert before == {n: (kuhn_run / n).read_bytes() for n in before}
+  # Another run's files too: its config.json was written over in silence.
+  other = tmp_path / 'other'
+  shutil.copytree(kuhn_run, other)
+  one_line_error(launch('export', str(kuhn_run), f'--out={other}/config.json'),
+                 f'would write over config.json of the run in {other}')
+  assert (other / 'config.json').read_bytes() == before['config.json']
   (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
   one_line_error(launch('export', str(tmp_path / 'sweep')), 'instance_0')
   assert not (tmp_path / 'p.json').exists()
@@ -430,6 +518,31 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
   one_line_error(launch('query', '', '--node=b10'), 'give one run directory')
   one_line_error(launch('query', str(kuhn_run), '--node=b10'), 'is a kuhn run')
   assert not (tmp_path / 'p.json').exists()
+  # Every reader (cfr-query said: no readable config.json, 'is it the --workdir
+  # of a cfr-train run?') names an instance of a sweep's or num_instances' workdir.
+  for k in (2, 10):
+    (tmp_path / 'sweep' / f'instance_{k}').mkdir(parents=True)
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'holds 2 instance run(s) (num_instances or a sweep): give one of them, e.g. '
+      f'{tmp_path / "sweep" / "instance_2"}')):
+    training.load_run(str(tmp_path / 'sweep'))
+  # A directory or file of a run (said: no readable config.json, 'is it the
+  # --workdir of a cfr-train run?'): the run is named.
+  for inside in ('checkpoints', 'checkpoints/100/x'):
+    with pytest.raises(training.ConfigError, match=re.escape(
+        f'{inside} is in the checkpoints of the run in {kuhn_run}: that is its workdir')):
+      training.load_run(str(kuhn_run / inside))
+  # Nor is a run trained there (the run's retention deletes a step with all it holds).
+  with pytest.raises(training.ConfigError, match='a new run needs a directory of its own'):
+    training.run(leduc_config.get_config(), str(kuhn_run / 'checkpoints' / '100' / 'x'))
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'{kuhn_run / "metrics"} does not exist: give the --workdir of a cfr-train run '
+      f'({kuhn_run}, the run holding it?)')):
+    training.load_run(str(kuhn_run / 'metrics'))
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'progress.json is a file, not a directory: give the --workdir of a cfr-train run '
+      f'({kuhn_run}, the run holding it?)')):
+    training.load_run(str(kuhn_run / 'progress.json'))
 
 
 @pytest.mark.parametrize('edit,fragments', [
@@ -466,6 +579,70 @@ def test_export_of_a_run_without_a_usable_checkpoint_is_one_line(kuhn_run, tmp_p
   assert 'checkpoints/300: empty directory' in proc.stderr and 'starting fresh' not in proc.stderr
 
 
+def test_a_run_of_another_game_is_not_told_its_layout_is_another_versions():
+  """cfr-train --config=kuhn in a hold'em run's workdir printed, among the
+  reasons its checkpoint was skipped, 'it has state layout 6 of hold'em
+  subgames, this version of cfr_jax uses layout 1 ...: finish it with the
+  cfr_jax version that wrote it'; the game is what differs."""
+  import types  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import resume  # pylint: disable=g-import-not-at-top
+  holdem = {'game': {'game': 'holdem', 'pot': 10.0}, 'algorithm': 'dcfr', 'layout': 6}
+  kuhn = {'game': {'game': 'kuhn'}, 'algorithm': 'cfr+'}
+  reasons = lambda saved, now: resume._foreign_reasons(  # pylint: disable=protected-access
+      types.SimpleNamespace(status='foreign', metadata={'describe': saved}),
+      types.SimpleNamespace(describe=lambda: now))
+  got = reasons(holdem, kuhn)
+  assert "game.game was 'holdem', here 'kuhn'" in got and not any('layout' in r for r in got)
+  older = {**holdem, 'layout': 5}
+  assert any('state layout 5' in r and 'does not migrate' in r for r in reasons(older, holdem))
+
+
+@pytest.mark.parametrize('typed,line', [
+    ('B10', 'b10'), ('kB10C/7H/', 'kb10c/7h/'), ('KK/7h', 'kk/7h/'), (' k k ', 'kk'),
+    ('', '-'), ('b10.0', 'b10'), ('b7.50c/ah/B.5', 'b7.5c/Ah/b0.5'), ('Kb1E+06', 'kb1e+06'),
+    ('kk/zz', 'kk/zz/'),  # not a card: left for the lookup to name ('bad card')
+    ('kk/', 'kk/'), ('xyz', 'xyz'), ('kk/10D/b10', 'kk/Td/b10'),
+])
+def test_betting_lines_are_read_in_the_trees_spelling(typed, line):
+  from cfr_jax.holdem import lines  # pylint: disable=g-import-not-at-top
+  assert lines.canonical_line(typed) == line
+
+
+def test_query_reads_a_line_whatever_its_case(monkeypatch, capsys):
+  """cfr-query --node=B10 (or kb10c/7H/) said 'no decision node at betting
+  line 'B10'; after '-' the actions are k, b10, ...'. The run is a small turn
+  subgame whose report is stubbed: the lines the tree is asked for are checked."""
+  import types  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from cfr_jax.cli import query  # pylint: disable=g-import-not-at-top
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=30, ranges=('AA,KK', 'QQ'), bet_sizes=(1.0,),
+      raise_sizes=(), max_raises=0))
+  asked = []
+
+  def node_report(state, line):
+    del state
+    subgame.locate(game, line)
+    asked.append(line)
+    return subgame.NodeReport(history=line, player=0, actions=['k'], hands=[],
+                              reach=np.zeros(0), probs=np.zeros((0, 1)), ev=np.zeros(0),
+                              frequencies=np.ones(1), node_ev=0.0)
+
+  solver = types.SimpleNamespace(game=game, node_report=node_report)
+  monkeypatch.setattr(training, 'load_run',
+                      lambda *a, **k: (solver, types.SimpleNamespace(iteration=1)))
+  assert query._main(['cfr-query', 'run'], ['B10', 'KK/7H/b10'], True,  # pylint: disable=protected-access
+                     lines=iter(['K\n', 'kk/7h\n', 'Q\n', 'k\n'])) == 0
+  assert asked == ['b10', 'kk/7h/b10', 'k', 'kk/7h/'], capsys.readouterr().err
+  # Several lines in one --node (or typed line), separated by commas: 'b10,k' was one line.
+  del asked[:]
+  assert query._main(['cfr-query', 'run'], ['b10, K'], True, lines=iter(['kk/7h,-'])) == 0  # pylint: disable=protected-access
+  assert asked == ['b10', 'k', 'kk/7h/', '-'], capsys.readouterr().err
+  assert query._main(['cfr-query', 'run'], ['B7'], True) == 1  # pylint: disable=protected-access
+  assert "betting line 'b7'; after '-' the actions are k, b10, a" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('name,args,fragments', [
     ('query', ['--nod=b10'], ["Unknown command line flag 'nod'", 'node']),
     ('query', ['--summary=maybe'], ['--summary=maybe']),
@@ -499,6 +676,29 @@ def test_the_quick_solve_module_says_its_mistakes_in_one_line(tmp_path):
   # Deep CFR's state has no regrets to wait on: an AttributeError after its first chunk.
   proc = run('--game=kuhn', '--algorithm=deep-cfr', '--iterations=1', '--reports=1')
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
+
+
+def test_the_instance_entry_taken_for_the_trainer_is_one_line(tmp_path):
+  """`python -m cfr_jax.training --config=kuhn` (cfr-train's instance process,
+  taken for the trainer) was a FileNotFoundError traceback."""
+  proc = subprocess.run([sys.executable, '-m', 'cfr_jax.training', '--config=kuhn'],
+                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=180)
+  one_line_error(proc, 'is the process cfr-train starts for each instance (--config=kuhn',
+                 'to train, run cfr-train')
+  assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize('spec,fragment', [
+    ('Kuhn', 'game names are lower case, e.g. "kuhn"'),
+    ('LEDUC(ranks=4)', 'e.g. "leduc(ranks=4)"'),
+    # 'unknown game', as if cfr_jax had none: python -m cfr_jax --game=holdem.
+    ('holdem', "hold'em subgames are built from a board, ranges and bet sizes, not a name: "
+               'cfr-train --config=holdem_river'),
+])
+def test_game_names_the_loader_cannot_take_say_what_it_can(spec, fragment):
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=re.escape(fragment)):
+    cfr_jax.load_game(spec)
 
 
 def test_the_printed_export_command_runs_as_pasted_for_a_workdir_with_spaces(tmp_path):
@@ -551,6 +751,164 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   one_line_error(launch('status', str(tmp_path / 'typo')), 'no progress.json under')
 
 
+@pytest.mark.parametrize('out,fragment', [
+    ('x.png.', "ends in '.'; give it without, e.g. --out=x.png"),
+    ('x.', "ends in '.'; give it without, e.g. --out=x.png"),
+    ('x.png ', "--out='x.png ': a name in it begins or ends with a space; without: 'x.png'"),
+    ('...', "ends in '...'"),
+    ('.png', '.png is an extension without a file name; e.g. --out=exploitability.png'),
+    ('sub/.PNG', 'e.g. --out=sub/exploitability.PNG'),
+    ('', 'give an image file to write'),
+    ('no/such/dir/x.png', 'cannot write there: no/such/dir does not exist'),
+])
+def test_out_names_that_cannot_be_what_was_meant_are_refused(tmp_path, monkeypatch, out,
+                                                            fragment):
+  """cfr-plot --out=x.png. wrote 'x.png..png' (matplotlib appends its default
+  format to a name without an extension) and --out=.png wrote '.png.png'."""
+  from cfr_jax import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'sub').mkdir()
+  with pytest.raises(ValueError, match=re.escape(fragment)) as e:
+    cli.out_extension(out, ('png', 'svg'), 'exploitability.png', 'an image file')
+  assert str(e.value).startswith((f'--out={out}:', f'--out={out!r}:'))
+  assert cli.out_extension('sub/x.PNG', ('png',), 'e.png') == 'png'
+  assert cli.out_extension('curve', ('png',), 'e.png') == ''  # the tool's default format
+
+
+def test_paths_with_a_control_character_or_a_stray_space_are_refused(tmp_path, monkeypatch):
+  """A script saved with Windows line endings passed --workdir=runs/a\\r: a
+  new run in a new directory, which the next, fixed command never resumed
+  from (and --out=p.json\\r said 'the file name must end in .npz or .json')."""
+  from cfr_jax import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  assert cli.path_typo('runs/a\r') == ("'runs/a\\r' holds the control character '\\r' "
+                                        '(a script saved with Windows line endings?)')
+  assert cli.path_typo('runs/a /b') == ("'runs/a /b': a name in it begins or ends with a "
+                                        "space; without: 'runs/a/b'")
+  # Not UTF-8 (argv's surrogate escapes): the run failed at its first save,
+  # a chunk in, with tensorstore's traceback ("Unable to cast Python instance").
+  assert "is not UTF-8 text" in cli.path_typo(os.fsdecode(b'runs/\xff'))
+  (tmp_path / 'b ').mkdir()
+  assert cli.path_typo('b ') is None and cli.path_typo('runs/a') is None  # b : made so
+  with pytest.raises(training.ConfigError, match="workdir '.*run\\\\r' holds the control"):
+    training.run(leduc_config.get_config(), str(tmp_path / 'run\r'))
+  with pytest.raises(training.ConfigError, match='begins or ends with a space'):
+    training.load_run('run ')
+  config = leduc_config.get_config()
+  config.mirror_to = 'backup\r'
+  with pytest.raises(training.ConfigError, match="config.mirror_to 'backup.*control character"):
+    training.run(config, str(tmp_path / 'run'))
+  with pytest.raises(training.ConfigError, match="--config='kuhn ': a name in it"):
+    train.resolve_config('kuhn ')
+  with pytest.raises(ValueError, match="--out='p.json\\\\r': holds the control character"):
+    cli.out_extension('p.json\r', ('json',), 'policy.json')
+  assert os.listdir(tmp_path) == ['b ']
+
+
+def test_a_stray_argument_names_the_flag_it_belongs_to(kuhn_run, tmp_path, monkeypatch, capsys):
+  """'cfr-export runs/a p.json' and 'cfr-query runs/a b10' said only 'give one
+  run directory'; 'cfr-plot runs/a a.png' wrote exploitability.png (a note
+  said a.png held no metrics.jsonl)."""
+  from cfr_jax.cli import export, query  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  assert export._main(['cfr-export', str(kuhn_run), 'p.JSON'], 'policy.npz') == 1  # pylint: disable=protected-access
+  assert "give one run directory ('p.JSON' goes in --out=p.JSON)" in capsys.readouterr().err
+  assert query._main(['cfr-query', str(kuhn_run), 'KB10'], ['-'], False) == 1  # pylint: disable=protected-access
+  assert "('KB10' goes in --node=KB10)" in capsys.readouterr().err
+  assert query._main(['cfr-query', str(kuhn_run), 'other'], ['-'], False) == 1  # pylint: disable=protected-access
+  assert f'(got 2: {kuhn_run} other)' in capsys.readouterr().err
+  assert not os.listdir(tmp_path)
+  pytest.importorskip('matplotlib')
+  one_line_error(script('cfr-plot', str(kuhn_run), 'a.png', cwd=tmp_path),
+                 'a.png does not exist: to name the image, give --out=a.png')
+  assert not os.listdir(tmp_path)
+
+
+def test_plot_says_in_one_line_why_a_listed_format_cannot_be_written(kuhn_run, tmp_path,
+                                                                      monkeypatch, capsys):
+  """--out=x.pgf without LaTeX installed was a traceback (RuntimeError:
+  'xelatex' not found) after every run was read."""
+  matplotlib = pytest.importorskip('matplotlib')
+  import matplotlib.figure  # pylint: disable=g-import-not-at-top
+  from cfr_jax.cli import plot  # pylint: disable=g-import-not-at-top
+
+  def savefig(*args, **kwargs):
+    raise RuntimeError("'xelatex' not found; install it or change rcParams\nsecond line")
+  monkeypatch.setattr(matplotlib.figure.Figure, 'savefig', savefig)
+  assert plot._main(['cfr-plot', str(kuhn_run)], str(tmp_path / 'x.pgf')) == 1  # pylint: disable=protected-access
+  assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'x.pgf'}: 'xelatex' not "
+                                     'found; install it or change rcParams\n')
+
+
+def test_plot_draws_a_run_whose_directory_name_is_not_utf8(kuhn_run, tmp_path):
+  """Its legend label (bytes escaped by Python) was a TypeError traceback from
+  matplotlib's font."""
+  pytest.importorskip('matplotlib')
+  run = os.path.join(os.fsencode(tmp_path), b'run\xff')
+  os.mkdir(run)
+  shutil.copy(kuhn_run / 'metrics.jsonl', os.fsdecode(run))
+  proc = script('cfr-plot', str(tmp_path), f'--out={tmp_path / "e.png"}', cwd=tmp_path)
+  assert proc.returncode == 0 and 'wrote' in proc.stdout, proc.stderr
+
+
+def test_plot_says_a_run_measured_by_play_is_not_drawn(kuhn_run, tmp_path, capsys):
+  """A generative-env run (Deep CFR's head-to-head results, no exploitability)
+  was left out of the figure in silence, or alone 'no exploitability metrics'."""
+  pytest.importorskip('matplotlib')
+  from cfr_jax.cli import plot  # pylint: disable=g-import-not-at-top
+  env = tmp_path / 'env'
+  env.mkdir()
+  (env / 'metrics.jsonl').write_text('{"iteration": 1, "vs_uniform": 0.1, "vs_uniform_se": 0.2}\n')
+  out = str(tmp_path / 'e.png')
+  assert plot._main(['cfr-plot', str(env), str(kuhn_run)], out) == 0  # pylint: disable=protected-access
+  assert f'note: {env} is not drawn: measured by play (vs_uniform' in capsys.readouterr().err
+  assert plot._main(['cfr-plot', str(env)], out) == 1  # pylint: disable=protected-access
+  assert f'no exploitability metrics under {env}; {env}: measured by play' in (
+      capsys.readouterr().err)
+
+
+def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):
+  """The check is the tools' own, before a run is read: cfr-export said
+  '--out=.json: the file name must end in .npz or .json'."""
+  one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/.json'),
+                 f'--out={tmp_path}/.json: .json is an extension without a file name',
+                 f'e.g. --out={tmp_path}/policy.json')
+  one_line_error(launch('export', str(kuhn_run), f'--out={tmp_path}/p.json.'),
+                 f"ends in '.'; give it without, e.g. --out={tmp_path}/p.json")
+  pytest.importorskip('matplotlib')
+  one_line_error(launch('plot', str(kuhn_run), f'--out={tmp_path}/x.png.'),
+                 f"ends in '.'; give it without, e.g. --out={tmp_path}/x.png")
+  assert not os.listdir(tmp_path)  # x.png..png was written
+
+
+def test_status_does_not_call_a_run_on_another_host_dead(tmp_path):
+  """A run on a cluster node, seen from the login node (a shared file
+  system): its pid was looked up here, and the run was 'dead'."""
+  from cfr_jax.cli import status  # pylint: disable=g-import-not-at-top
+  progress = {'status': 'running', 'pid': 2**22 + 1, 'iteration': 5, 'eta_seconds': 100}
+  (tmp_path / 'progress.json').write_text(json.dumps(progress))
+  row = lambda: status.row(str(tmp_path / 'progress.json'))
+  assert row()[1] == 'dead'  # no lock: the pid is this host's, and gone
+  (tmp_path / '.lock').write_text(json.dumps({'pid': 7, 'host': 'node-that-is-not-this'}))
+  assert row()[1] == 'running? (on node-that-is-not-this)' and row()[5] == '1m40s'
+
+
+def test_status_and_plot_list_a_run_under_several_arguments_once(tmp_path, monkeypatch):
+  """`cfr-status runs runs/a` printed runs/a's row twice (and cfr-plot drew
+  its curve twice), by whichever name it was given."""
+  from cfr_jax.cli import plot, status  # pylint: disable=g-import-not-at-top
+  for name in ('a', 'b'):
+    (tmp_path / 'runs' / name).mkdir(parents=True)
+    (tmp_path / 'runs' / name / 'progress.json').write_text('{}')
+    (tmp_path / 'runs' / name / 'metrics.jsonl').write_text('')
+  monkeypatch.chdir(tmp_path)
+  roots = ['runs', 'runs/a', f'{tmp_path}/runs/a/', 'runs/b/progress.json']
+  assert list(status.find_progress_files(roots)) == [
+      os.path.join('runs', 'a', 'progress.json'), os.path.join('runs', 'b', 'progress.json')]
+  missing = []
+  assert list(plot._runs(roots[:3], missing)) == ['runs/a', 'runs/b'] and not missing  # pylint: disable=protected-access
+
+
 def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   """A progress.json edited by hand ("exploitability": "abc") made the whole
   table a traceback (ValueError: Unknown format code 'e'): its row names the
@@ -566,7 +924,23 @@ def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   assert '200/200' in proc.stdout
   for name, bad in (('expl', 'exploitability'), ('rate', 'iteration, iterations_per_second'),
                     ('eval', 'evaluation'), ('eta', 'eta_seconds')):
-    assert re.search(rf'{tmp_path / name} +unreadable \({bad}: not a number\)', proc.stdout)
+    assert re.search(rf'{tmp_path / name} +unreadable \({bad}: not a finite number\)',
+                     proc.stdout)
+
+
+@pytest.mark.parametrize('fields,why', [
+    ('{"iteration": NaN, "status": "running", "pid": 1}', 'iteration: not a finite number'),
+    ('{"iterations_per_second": 1e400}', 'iterations_per_second: not a finite number'),
+    ('{"iteration": 5, "status": ["x"]}', 'status: not a string'),
+    ('{"iteration": 5, "updated_at": {"a": 1}}', 'updated_at: not a string'),
+])
+def test_status_names_a_progress_value_training_never_writes(tmp_path, fields, why):
+  """NaN and infinity parse (training writes neither): the row said 'nan/?'
+  as the iteration or a rate of 300 digits; a list as the status printed as
+  Python's repr."""
+  from cfr_jax.cli import status  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'progress.json').write_text(fields)
+  assert status.row(str(tmp_path / 'progress.json'))[:2] == [str(tmp_path), f'unreadable ({why})']
 
 
 def test_progress_rates_stay_readable_for_slow_solvers():

@@ -121,6 +121,88 @@ def parse_flags(argv: list) -> list:
     sys.exit(EXIT_USAGE)
 
 
+def path_typo(path: str) -> str | None:
+  """Why `path` cannot be what was meant, or None: bytes that are not UTF-8,
+  a control character (a script saved with Windows line endings passed
+  'runs/a\\r', a new directory that the next, fixed command never resumed
+  from), or a name in it that begins or ends with a space (taken as meant
+  where the path exists)."""
+  try:
+    path.encode('utf-8')
+  except UnicodeEncodeError:  # bytes that are no UTF-8 (argv's surrogate escapes)
+    return (f'{path!r} is not UTF-8 text: checkpoints are written by tensorstore, which '
+            'failed on it at the first save, a chunk in; give a UTF-8 name')
+  bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+  if bad is not None:
+    hint = ' (a script saved with Windows line endings?)' if bad == '\r' else ''
+    return f'{path!r} holds the control character {bad!r}{hint}'
+  parts = path.split(os.sep)
+  if any(p != p.strip() for p in parts) and not os.path.exists(path):
+    fixed = os.sep.join(p.strip() for p in parts)
+    return f'{path!r}: a name in it begins or ends with a space; without: {fixed!r}'
+  return None
+
+
+def out_extension(out: str, formats, example: str, what: str = 'a file') -> str:
+  """The extension of `--out=<out>` (lower case, no dot; '' if none) after
+  checking it names a file that can be written; ValueError naming the value
+  and what is expected else. formats: the extensions the tool writes (no
+  dot); example: a file name to suggest; what: the kind of file, for messages.
+
+  Every tool taking --out (cfr-plot, cfr-export) checks here, before any
+  run is read (a flop run loads for minutes): a name ending in '.' made
+  cfr-plot write 'x.png..png' (no extension: matplotlib's default appended),
+  '.png' was read as a hidden file without an extension ('.png.png'), and
+  cfr-export said '--out=.json: the file name must end in .npz or .json'."""
+  directory, name = os.path.split(out)
+  if not out.strip() or not name or os.path.isdir(out):
+    raise ValueError(f'--out={out}: give {what} to write, e.g. --out={example}')
+  problem = path_typo(out)
+  if problem:
+    raise ValueError(f'--out={out!r}: {problem.removeprefix(repr(out)).lstrip(": ")}')
+  suggestion = os.path.join(directory, example)
+  if name != name.rstrip(' .'):  # Windows drops these too: never what was meant
+    trimmed = name.rstrip(' .')
+    if trimmed:  # with an extension the tool writes ('x.' is not 'x.png' either)
+      suggestion = os.path.join(directory, trimmed if os.path.splitext(trimmed)[1]
+                                else trimmed + os.path.splitext(example)[1])
+    raise ValueError(f'--out={out}: the file name ends in {name[len(trimmed):]!r}; '
+                     f'give it without, e.g. --out={suggestion}')
+  ext = os.path.splitext(name)[1][1:].lower()
+  if not ext and name.startswith('.') and name.lstrip('.').lower() in formats:
+    stem = os.path.splitext(example)[0]
+    raise ValueError(f'--out={out}: {name} is an extension without a file name; '
+                     f'e.g. --out={os.path.join(directory, stem + name)}')
+  if directory and not os.path.isdir(directory):
+    what = 'is not a directory' if os.path.exists(directory) else 'does not exist'
+    raise ValueError(f'--out={out}: cannot write there: {directory} {what}')
+  return ext
+
+
+def one_workdir(argv: list, usage: str, flag: str, looks_like) -> str | None:
+  """argv's one run directory, or None after printing why there is not one:
+  `usage`, and where a word after it reads as the value of `flag` (looks_like
+  says which: 'cfr-export runs/a p.json' for --out, 'cfr-query runs/a b10'
+  for --node), the flag to give it with."""
+  if len(argv) == 2 and argv[1].strip():
+    return argv[1]
+  extra = [a for a in argv[2:] if looks_like(a)]
+  hint = f' ({extra[0]!r} goes in --{flag}={extra[0]})' if extra else (
+      f' (got {len(argv) - 1}: {" ".join(argv[1:])})' if len(argv) > 2 else '')
+  say(f'error: give one run directory{hint}: {usage}')
+  return None
+
+
+def first_time(path: str, seen: set) -> bool:
+  """Whether `path` (by its real path) is not in `seen` yet; adds it: a run
+  found under several of a tool's arguments is listed once."""
+  real = os.path.realpath(path)
+  if real in seen:
+    return False
+  seen.add(real)
+  return True
+
+
 def run(main) -> None:
   """app.run(main) for cfr-query, cfr-export, cfr-status, cfr-plot and
   `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), and a stop

@@ -31,17 +31,13 @@ def export_policy(workdir: str, out: str) -> str:
   Raises training.ConfigError for a workdir without a usable run or a bad
   `out`.
   """
-  ext = os.path.splitext(out)[1].lower()
+  _check_not_the_runs(workdir, out)  # first: what it would overwrite matters most
+  try:
+    ext = '.' + cli.out_extension(out, [f[1:] for f in FORMATS], 'policy.npz', 'a policy file')
+  except ValueError as e:
+    raise training.ConfigError(str(e)) from None
   if ext not in FORMATS:
     raise training.ConfigError(f'--out={out}: the file name must end in .npz or .json')
-  _check_not_the_runs(workdir, out)
-  if not os.path.isfile(os.path.join(workdir, 'config.json')):
-    instances = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
-                       if d.startswith('instance_') and os.path.isdir(os.path.join(workdir, d)))
-    if instances:
-      raise training.ConfigError(
-          f'{workdir} holds {len(instances)} instances: export one of them, e.g. '
-          f'{os.path.join(workdir, instances[0])}')
   solver, state = training.load_run(workdir, skip=training.AVERAGE_ONLY)
   if solver.game is None:  # Deep CFR on a generative env: a network, no table
     raise training.ConfigError(
@@ -70,23 +66,38 @@ def export_policy(workdir: str, out: str) -> str:
 
 
 def _check_not_the_runs(workdir: str, out: str) -> None:
-  """ConfigError if `out` is one of the files the run keeps (--out=<workdir>/
-  progress.json was written over the run's progress, config.json over the
-  config its checkpoints are read by)."""
+  """ConfigError if `out` is one of the files a run keeps: the exported run's
+  (--out=<workdir>/progress.json was written over the run's progress,
+  config.json over the config its checkpoints are read by), or any other
+  run's that holds `out`'s directory (--out=<another run>/config.json)."""
   target, run = os.path.realpath(out), os.path.realpath(workdir)
-  for name, directory in loop_lib.OUTPUTS:
-    own = os.path.join(run, name)
-    if target == own or (directory and target.startswith(own + os.sep)):
-      how = 'over' if target == own else 'into'
-      raise training.ConfigError(f'--out={out} would write {how} the run\'s own {name}: '
-                                 'give another file name')
+  for owner in [run, *(d for d in _parents(target) if d != run and _is_run(d))]:
+    for name, directory in loop_lib.OUTPUTS:
+      own = os.path.join(owner, name)
+      if target == own or (directory and target.startswith(own + os.sep)):
+        how = 'over' if target == own else 'into'
+        what = f"the run's own {name}" if owner == run else f'{name} of the run in {owner}'
+        raise training.ConfigError(f'--out={out} would write {how} {what}: '
+                                   'give another file name')
+
+
+def _parents(path: str):
+  """The directories above `path`, nearest first."""
+  while os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+    yield path
+
+
+def _is_run(directory: str) -> bool:
+  """Whether `directory` looks like a cfr-train workdir."""
+  return os.path.isfile(os.path.join(directory, 'config.json')) and any(
+      os.path.exists(os.path.join(directory, n)) for n in ('progress.json', 'checkpoints'))
 
 
 def _main(argv, out: str) -> int:
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2 or not argv[1].strip():
-    print('error: give one run directory: cfr-export <workdir> --out=<policy.npz or .json>',
-          file=sys.stderr)
+  if cli.one_workdir(argv, 'cfr-export <workdir> --out=<policy.npz or .json>', 'out',
+                     lambda a: os.path.splitext(a)[1].lower() in FORMATS) is None:
     return training.EXIT_USAGE
   try:
     print(export_policy(argv[1], out))

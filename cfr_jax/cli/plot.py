@@ -16,12 +16,14 @@ from absl import logging
 from cfr_jax import cli
 
 
-def read_curve(workdir: str, skipped=None):
+def read_curve(workdir: str, skipped=None, played=None):
   """[(iteration, elapsed seconds, exploitability)] from a run's metrics.jsonl.
 
   Lines that are not a JSON object with numbers where they belong (cut by a
   kill or a full disk, non-UTF-8 bytes, edited by hand) are skipped and
-  counted in `skipped` (a list, one entry per line) when given.
+  counted in `skipped` (a list, one entry per line) when given. played: a
+  list that gets an entry per head-to-head record (a generative-env run's
+  'vs_uniform', measured by play where no exploitability is), when given.
   """
   points = {}
   with open(os.path.join(workdir, 'metrics.jsonl'), 'rb') as f:
@@ -30,6 +32,8 @@ def read_curve(workdir: str, skipped=None):
         m = json.loads(raw.decode('utf-8'))
         it, value = m['iteration'], m.get('exploitability')
         if value is None:
+          if played is not None and 'vs_uniform' in m:
+            played.append(number)
           continue
         elapsed = m.get('elapsed_seconds')
         # Finite numbers: JSON's NaN and 1e400 (inf) parse, and one on a log
@@ -50,15 +54,17 @@ def _finite(x) -> bool:
 
 
 def _runs(roots, missing):
-  """The directories under `roots` holding a metrics.jsonl; roots with none
-  are appended to `missing`."""
+  """The directories under `roots` holding a metrics.jsonl, each once (a run
+  under two roots was two curves); roots with none are appended to `missing`."""
+  seen = set()
   for root in roots:
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'metrics.jsonl' in filenames:
         found = True
-        yield dirpath
+        if cli.first_time(dirpath, seen):
+          yield dirpath
     if not found:
       missing.append(root)
 
@@ -76,29 +82,34 @@ def _main(argv, out: str) -> int:
   except ImportError:
     print('error: cfr-plot needs matplotlib: pip install "cfr_jax[plot]"', file=sys.stderr)
     return 1
-  if not out.strip() or os.path.isdir(out):
-    print(f'error: --out={out}: give an image file to write, e.g. --out=exploitability.png',
-          file=sys.stderr)
-    return 1
   # The format comes from the file name: refuse one matplotlib cannot write
   # before reading any run (savefig would raise only at the end).
   fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
-  ext = os.path.splitext(out)[1][1:].lower()
+  formats = fig.canvas.get_supported_filetypes()
+  try:
+    ext = cli.out_extension(out, formats, 'exploitability.png', 'an image file')
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
   if not ext:  # matplotlib would write <out>.png: say so
     ext = matplotlib.rcParams['savefig.format']
     out = f'{out}.{ext}'
-  formats = fig.canvas.get_supported_filetypes()
   if ext not in formats:
     print(f'error: --out={out}: cannot write .{ext} files; give one of '
           f'{", ".join("." + f for f in sorted(formats))}', file=sys.stderr)
     return 1
-  plotted, missing = 0, []
+  for root in roots:  # 'cfr-plot runs/a a.png' wrote exploitability.png, noting a.png held no run
+    if not os.path.exists(root) and os.path.splitext(root)[1][1:].lower() in formats:
+      print(f'error: {root} does not exist: to name the image, give --out={root}',
+            file=sys.stderr)
+      return 1
+  plotted, missing, by_play = 0, [], []
   for run in _runs(roots, missing):
-    skipped = []
+    skipped, played = [], []
     try:
       # What a log axis shows: an iteration 0 or an exploitability of 0 alone
       # made matplotlib raise.
-      curve = [p for p in read_curve(run, skipped) if p[0] > 0 and p[2] > 0]
+      curve = [p for p in read_curve(run, skipped, played) if p[0] > 0 and p[2] > 0]
     except OSError as e:
       print(f'error: cannot read {os.path.join(run, "metrics.jsonl")}: {e.strerror or e}',
             file=sys.stderr)
@@ -107,17 +118,27 @@ def _main(argv, out: str) -> int:
       print(f'note: skipped {len(skipped)} unreadable line(s) of '
             f'{os.path.join(run, "metrics.jsonl")} (first: line {skipped[0]})')
     if not curve:
+      if played:  # left out of the figure: said, not in silence
+        by_play.append(run)
       continue
-    label = os.path.relpath(run)
+    # Drawable text: a directory name that is not UTF-8 (its bytes escaped
+    # by Python) made the legend's font raise a traceback.
+    label = os.fsencode(os.path.relpath(run)).decode('utf-8', 'replace')
     by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
     timed = [p for p in curve if p[1] is not None and p[1] > 0]
     by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)
     plotted += 1
+  # A generative-env run's results are no curve here: say where they are.
+  by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
+                 'exploitability: cfr-status shows its last result, metrics.jsonl every one')
   if not plotted:
-    print(f'error: no exploitability metrics under {" ".join(roots)}', file=sys.stderr)
+    why = f'; {", ".join(by_play)}: {by_play_why}' if by_play else ''
+    print(f'error: no exploitability metrics under {" ".join(roots)}{why}', file=sys.stderr)
     return 1
+  for run in by_play:
+    print(f'note: {run} is not drawn: {by_play_why}', file=sys.stderr)
   for root in missing:  # a mistyped path among several is said, not left out in silence
-    print(f'note: no metrics.jsonl under {root}', file=sys.stderr)
+    print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
     ax.set_xscale('log')
     ax.set_yscale('log')
@@ -130,6 +151,11 @@ def _main(argv, out: str) -> int:
     fig.savefig(out, dpi=120)
   except OSError as e:
     print(f'error: cannot write {out}: {e.strerror or e}', file=sys.stderr)
+    return 1
+  except (RuntimeError, ValueError, ImportError) as e:  # a format needing what is missing:
+    # .pgf without LaTeX was a traceback ("'xelatex' not found; install it ...")
+    why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    print(f'error: cannot write {out}: {why}', file=sys.stderr)
     return 1
   print(f'wrote {out} ({plotted} run(s))')
   return 0

@@ -9,12 +9,14 @@ r"""Prints a trained hold'em subgame's strategy at one betting line.
 
 The line is the actions so far ('k' check, 'c' call, 'f' fold, 'b<chips>'
 bet or raise by that many chips over the opponent's bet, 'a' all-in) and
-'/<card>/' for each dealt card; '-' or '' is the root. Every hand that
+'/<card>/' for each dealt card; '-' or '' is the root. Case and spaces do
+not matter ('KB10C/7H/' is 'kb10c/7h/'). Every hand that
 reaches the node is printed with its action probabilities and expected
 value (chips won, net, from the subgame's start); --summary prints only
 the range's action frequencies. --node may be given several times: the run
 is loaded once (on the flop config that is most of a query's time) and
-every line is checked before any is computed. With --stdin, lines are read
+every line is checked before any is computed; one --node may also list
+several, separated by commas. With --stdin, lines are read
 from standard input, one per line, after any --node lines, and each is
 answered as it arrives (a prompt where the input is a terminal; a mistyped
 line prints its error and the next is read; 'q' or the end of the input
@@ -22,6 +24,8 @@ ends): load a solved flop once, then walk its tree. The Python API:
 `training.load_run` and `Solver.node_report` (or
 `cfr_jax.holdem.subgame.node_report` with a policy).
 """
+import os
+import re
 import sys
 
 from absl import flags
@@ -29,6 +33,7 @@ from absl import logging
 
 from cfr_jax import cli
 from cfr_jax import training
+from cfr_jax.holdem import lines as lines_lib
 from cfr_jax.holdem import subgame
 
 
@@ -43,6 +48,19 @@ def format_report(report: subgame.NodeReport, summary: bool) -> str:
   lines.append(f"{'range':<6} {report.reach.sum():7.2f}"
                + ''.join(f' {p:8.3f}' for p in report.frequencies) + f' {report.node_ev:+8.3f}')
   return '\n'.join(lines)
+
+
+def _lines(text: str) -> list:
+  """The betting lines `text` names, in the tree's spelling: one, or several
+  separated by commas (no line holds one: --node=b10,k said "no decision node
+  at betting line 'b10,k'")."""
+  return [lines_lib.canonical_line(t) for t in text.split(',')]
+
+
+def _looks_like_a_line(word: str) -> bool:
+  """Whether a stray argument reads as a betting line ('b10', 'kk/7h/'), not a path."""
+  return not os.path.exists(word) and bool(re.fullmatch(
+      r'-|[kcfab0-9.]+(/\w\w/[kcfab0-9.]*)*/?', lines_lib.canonical_line(word)))
 
 
 def _prompted(stream):
@@ -60,11 +78,11 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
   """nodes: a betting line, or a list of them (reported in order); lines:
   further lines to answer as they are read (--stdin), or None."""
   logging.set_verbosity(logging.WARNING)
-  if len(argv) != 2 or not argv[1].strip():
-    print('error: give one run directory: cfr-query <workdir> --node="<betting line>" '
-          '[--node=...] [--summary] [--stdin]', file=sys.stderr)
+  if cli.one_workdir(argv, 'cfr-query <workdir> --node="<betting line>" [--node=...] '
+                     '[--summary] [--stdin]', 'node', _looks_like_a_line) is None:
     return training.EXIT_USAGE
-  nodes = [nodes] if isinstance(nodes, str) else list(nodes)
+  # As the tree spells lines: --node=B10 or kb10c/7H/ named no node.
+  nodes = [n for text in ([nodes] if isinstance(nodes, str) else nodes) for n in _lines(text)]
   try:
     # Only the average is read: the regrets (half of a flop state's 0.9 GB)
     # are not loaded.
@@ -86,14 +104,15 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
   try:
     for line in lines or ():
       line = line.strip()
-      if line in ('q', 'quit', 'exit'):
+      if line.lower() in ('q', 'quit', 'exit'):
         break
       if not line:  # (the root is '-')
         continue
-      try:
-        print('\n' + format_report(solver.node_report(state, line), summary), flush=True)
-      except ValueError as e:  # a mistyped line: say so, read the next
-        print(f'error: {e}', file=sys.stderr, flush=True)
+      for node in _lines(line):
+        try:
+          print('\n' + format_report(solver.node_report(state, node), summary), flush=True)
+        except ValueError as e:  # a mistyped line: say so, read the next
+          print(f'error: {e}', file=sys.stderr, flush=True)
   except KeyboardInterrupt:  # Ctrl-C at the prompt ends the session
     print(file=sys.stderr)
   return 0
@@ -102,7 +121,8 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
 def main() -> None:
   """The `cfr-query` console script."""
   node = flags.DEFINE_multi_string('node', ['-'], 'Betting line of a decision node '
-                                   '(repeat the flag for several).')
+                                   '(repeat the flag, or separate lines by commas, for several; '
+                                   'any case).')
   summary = flags.DEFINE_bool('summary', False, 'Only the range summary, not every hand.')
   stdin = flags.DEFINE_bool('stdin', False, 'Then read lines from standard input, one per '
                             'line, answering each as it arrives (without --node, only those).')

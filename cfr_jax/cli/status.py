@@ -3,7 +3,9 @@
     cfr-status runs/             (or python -m launch.status runs/)
 """
 import json
+import math
 import os
+import socket
 import sys
 
 from cfr_jax import cli
@@ -11,18 +13,23 @@ from cfr_jax.training.outputs import _duration, rate_text, score_text  # pylint:
 
 
 def find_progress_files(roots, missing=None):
-  """The progress.json files under `roots` (a file is taken as one); roots
-  with none are appended to `missing` when given."""
+  """The progress.json files under `roots` (a file is taken as one), each
+  once however many roots hold it (`cfr-status runs runs/a` listed runs/a
+  twice); roots with none are appended to `missing` when given."""
+  seen = set()
   for root in roots:
     if os.path.isfile(root):
-      yield root
+      if cli.first_time(root, seen):
+        yield root
       continue
     found = False
     for dirpath, dirnames, filenames in os.walk(root):
       dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
       if 'progress.json' in filenames:
         found = True
-        yield os.path.join(dirpath, 'progress.json')
+        path = os.path.join(dirpath, 'progress.json')
+        if cli.first_time(path, seen):
+          yield path
     if not found and missing is not None:
       missing.append(root)
 
@@ -31,8 +38,23 @@ def _alive(pid) -> bool:
   try:
     os.kill(int(pid), 0)
     return True
+  except PermissionError:  # alive, another user's (was 'dead')
+    return True
   except (OSError, TypeError, ValueError):
     return False
+
+
+def _other_host(workdir: str) -> str | None:
+  """The host of the launcher that holds `workdir` (its .lock, as
+  `training.lock` writes it: read here without importing JAX) when it is not
+  this one: its pid means nothing here, and a run on a cluster node was 'dead'
+  on the login node."""
+  try:
+    with open(os.path.join(workdir, '.lock')) as f:
+      host = json.load(f).get('host')
+  except (OSError, ValueError, AttributeError):
+    return None
+  return host if isinstance(host, str) and host and host != socket.gethostname() else None
 
 
 _NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_second',
@@ -40,7 +62,11 @@ _NUMBERS = ('iteration', 'max_iterations', 'exploitability', 'iterations_per_sec
 
 
 def _number_or_none(x, allow_none: bool = True) -> bool:
-  return (x is None and allow_none) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+  """Whether x is a finite number (or None where allowed). Training writes no
+  NaN or infinity (allow_nan=False): one is a hand edit or another program's
+  file, and printed 'nan/?' as the iteration or a rate of 300 digits."""
+  return (x is None and allow_none) or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                        and math.isfinite(x))
 
 
 def row(path: str) -> list[str]:
@@ -61,15 +87,22 @@ def row(path: str) -> list[str]:
                          _number_or_none(evaluation.get('vs_uniform'), allow_none=False)):
     bad.append('evaluation')
   if bad:
-    return [name, f'unreadable ({", ".join(bad)}: not a number)'] + [''] * 5
+    return [name, f'unreadable ({", ".join(bad)}: not a finite number)'] + [''] * 5
+  texts = [k for k in ('status', 'updated_at') if not isinstance(p.get(k, ''), str)]
+  if texts:  # printed as Python's repr ("['x']", "{'a': 1}")
+    return [name, f'unreadable ({", ".join(texts)}: not a string)'] + [''] * 5
   status = p.get('status', '?')
-  if status == 'running' and not _alive(p.get('pid')):
+  host = _other_host(os.path.dirname(path)) if status == 'running' else None
+  if host:
+    # As it last said, unchecked: its pid means nothing here (a killed run stays so)
+    status = f'running? (on {host})'
+  elif status == 'running' and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
   score = score_text(p)
   rate = p.get('iterations_per_second')
   return [name, str(status), f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',
           rate_text(rate), score,
-          _duration(p.get('eta_seconds')) if status == 'running' else '-',
+          _duration(p.get('eta_seconds')) if status.startswith('running') else '-',
           str(p.get('updated_at', ''))]
 
 
@@ -78,7 +111,7 @@ def _main(argv):
   missing = []
   rows = [row(p) for p in find_progress_files(roots, missing)]
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
-    print(f'note: no progress.json under {root}', file=sys.stderr)
+    print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
   if not rows:
     print(f'error: no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1

@@ -32,6 +32,7 @@ from absl import logging
 import ml_collections
 from ml_collections import config_flags
 
+from cfr_jax import cli
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import signals as signals_lib
@@ -56,6 +57,10 @@ def resolve_config(spec: str) -> str:
   Raises ConfigError, listing the shipped configs, when there is no such file.
   """
   spec = os.path.expanduser(spec)
+  # The file's part: a parameterised config's ':<arg>' may hold spaces.
+  problem = cli.path_typo(spec if os.path.isfile(spec) else spec.partition(':')[0])
+  if problem:
+    raise ConfigError(f'--config={problem}')
   file, sep, arg = spec, '', ''
   if not os.path.isfile(spec) and ':' in spec:
     file, sep, arg = spec.partition(':')
@@ -249,16 +254,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   config = None
   try:
     argv = flags.FLAGS.read_flags_from_files(argv, force_gnu=False)
-    spec, rest = configs_lib.DEFAULT, [argv[0]]
+    specs, rest = [], [argv[0]]
     args = iter(argv[1:])
     for arg in args:
       m = _CONFIG_ARG.match(arg)
       if arg == '--':
         rest += [arg, *args]
       elif m:
-        spec = m['value'] if m['value'] is not None else next(args, '')
+        specs.append(m['value'] if m['value'] is not None else next(args, ''))
       else:
         rest.append(arg)
+    if len(set(specs)) > 1:  # the last one was trained in silence: which was meant?
+      raise ConfigError(f'--config is given {len(specs)} times ({", ".join(specs)}): give '
+                        'one config, and --config.<field>=<value> to change its fields')
+    spec = specs[-1] if specs else configs_lib.DEFAULT
     config, file = load_config(spec)
     if any(a in _HELP + _HELPFULL for a in rest):
       print(help_text(config, file))
@@ -272,6 +281,10 @@ def parse_flags(argv: list[str]) -> list[str]:
     unparsed = flags.FLAGS(rest)  # training.run's validate checks the values
   except ConfigError as e:
     _fail(str(e))
+  except IndexError as e:  # --config.hidden[0]=5 on a tuple: a traceback
+    indexed = [a for a in rest if _OVERRIDE_ARG.match(a) and '[' in a]
+    _fail(f'{indexed[0] if indexed else "--config.<field>[...]"}: {e}; set the whole value '
+          'instead (--config.<field>=<value>, e.g. --config.hidden=64,64)')
   except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
     _fail(_flag_error(e, config))
   if len(unparsed) > 1:
@@ -282,10 +295,32 @@ def parse_flags(argv: list[str]) -> list[str]:
   return unparsed
 
 
+def check_run_shape(config, workdir: str) -> None:
+  """ConfigError where `workdir` holds runs of the other shape than `config`
+  makes: a resume of a sweep without its sweep flags trained a new single run
+  beside the instances in silence (and a sweep in a single run's workdir put
+  its instances inside that run)."""
+  if not os.path.isdir(workdir):
+    return
+  names = os.listdir(workdir)
+  instances = sorted(n for n in names if n.startswith('instance_') and
+                     os.path.isdir(os.path.join(workdir, n)))
+  many = config.num_instances > 1 or bool(config.sweep_field)
+  if not many and instances and 'config.json' not in names:
+    raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
+                      'sweep): to resume them, give the same --config.num_instances or '
+                      '--config.sweep_field/sweep_values; for a single run, another --workdir')
+  if many and not instances and 'progress.json' in names:
+    raise ConfigError(f'{workdir} holds a single run: its instances would be trained inside it; '
+                      'give another --workdir (or leave out num_instances and the sweep to '
+                      'resume that run)')
+
+
 def _main(argv) -> int:
   del argv
   logging.set_verbosity(logging.WARNING)
   try:
+    check_run_shape(flags.FLAGS.config, flags.FLAGS.workdir)
     return training.run(flags.FLAGS.config, flags.FLAGS.workdir)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)

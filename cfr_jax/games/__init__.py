@@ -54,6 +54,14 @@ def load_game(spec: str) -> Game:
   m = re.fullmatch(r'leduc(?:_poker)?(?:\((.*)\))?', spec)
   if m:
     return leduc(LeducRules(**parse_params('leduc', m.group(1), _LEDUC_PARAMS)))
+  if spec.lower().startswith(('holdem', 'hold\'em')):  # 'unknown game' sent one looking
+    raise ValueError(f'{spec!r}: hold\'em subgames are built from a board, ranges and bet '
+                     'sizes, not a name: cfr-train --config=holdem_river (or holdem_turn, '
+                     'holdem_flop), or cfr_jax.holdem.subgame.compile_subgame in Python')
+  lower = spec.lower()
+  if lower != spec and (lower in ('kuhn', 'kuhn_poker') or re.fullmatch(
+      r'leduc(?:_poker)?(?:\(.*\))?', lower)):
+    raise ValueError(f'unknown game {spec!r}: game names are lower case, e.g. "{lower}"')
   raise ValueError(f'unknown game {spec!r}; try "kuhn", "leduc", '
                    '"leduc(ranks=5,suits=3)" or "openspiel:<name>"')
 

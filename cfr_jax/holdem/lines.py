@@ -10,6 +10,7 @@ one bytes buffer and a few numpy arrays; a line becomes a `str` when read.
 from __future__ import annotations
 
 import collections.abc
+import re
 
 import numpy as np
 
@@ -75,3 +76,47 @@ class Tokens(_Items):
 
   def __repr__(self):
     return f'Tokens({len(self)} decisions)'
+
+
+# A street's actions: check, call, fold, all-in, or a bet of some chips.
+_ACTION = re.compile(r'[kcfa]|b(\d+\.?\d*(?:e[+-]?\d+)?|\.\d+)')
+_CARD = re.compile(r'[2-9tjqka][cdhs]')
+
+
+def canonical_line(text: str) -> str:
+  """`text`, a betting line as typed, in the spelling of the tree's lines
+  (`Subgame.info.decision_histories`): actions lower case ('B10' -> 'b10'),
+  bets as the tree writes the chips ('b10.0' -> 'b10'), each dealt card with
+  its rank upper and suit lower case ('/7H/' -> '/7h/', '/10d/' -> '/Td/'),
+  the '/' closing a last card added ('kk/7h' -> 'kk/7h/'), spaces dropped;
+  '' is the root '-'.
+
+  Only what reads one way is changed: 'B10' was refused ('no decision node
+  at betting line ...; after '-' the actions are k, b5, ...'), its reader
+  left to find the difference. Anything else is returned as typed (lower
+  case), for the lookup's error to name."""
+  line = re.sub(r'\s+', '', text)
+  if line in ('', '-'):
+    return '-'
+  parts = line.split('/')  # actions, card, actions, card, ..., actions
+  if len(parts) % 2 == 0 and parts[-1]:
+    parts.append('')  # 'kk/7h': the card's closing '/' left out (and 'kk/zz' is a bad card)
+  out = []
+  for i, part in enumerate(parts):
+    part = part.lower()
+    if i % 2 and re.fullmatch(r'10[cdhs]', part):  # a ten as many write it
+      part = 't' + part[2]
+    if i % 2 and _CARD.fullmatch(part):
+      part = part[0].upper() + part[1]
+    elif not i % 2 and _ACTION_RUN.fullmatch(part):
+      part = _ACTION.sub(_action_text, part)
+    out.append(part)
+  return '/'.join(out)
+
+
+_ACTION_RUN = re.compile(f'(?:{_ACTION.pattern})*')
+
+
+def _action_text(m: re.Match) -> str:
+  """One action as the tree writes it: bets in chips with `:g` ('b10', 'b7.5')."""
+  return m.group(0) if m.group(1) is None else f'b{float(m.group(1)):g}'

@@ -5,12 +5,14 @@ import errno
 import json
 import math
 import os
+import re
 
 from absl import flags
 import jax
 import ml_collections
 
 import cfr_jax
+from cfr_jax import cli
 from cfr_jax import solver as solver_lib
 from cfr_jax.checks import checked_int64
 from cfr_jax.sampled import solver as sampled_lib
@@ -56,6 +58,29 @@ def check_finite(config: ml_collections.ConfigDict, prefix: str = 'config') -> N
         hint = (' (for no limit, give a large number)'
                 if 'budget' in name or 'minutes' in name else '')
         raise ConfigError(f'{path} must be a finite number, got {x}{hint}')
+
+
+# The games a config names by a word of its own (hold'em: config.holdem's
+# subgame), and the prefixes of the others.
+_GAME_WORDS = ('holdem', 'kuhn', 'kuhn_poker', 'leduc', 'leduc_poker', 'openspiel', 'env')
+
+
+def _validate_game(config: ml_collections.ConfigDict) -> None:
+  """ConfigError for a config.game spelt otherwise than the run reads it:
+  'Holdem' or 'LEDUC' said "unknown game 'Holdem'; try kuhn, leduc, ...", and
+  ' holdem' said "unknown game 'holdem'" (the run compares it exactly; only
+  the game loader strips it)."""
+  game = config.get('game')
+  if not isinstance(game, str) or not game.strip():
+    raise ConfigError(f'config.game must name a game (kuhn, leduc, holdem, '
+                      f'openspiel:<name>, env:<name>), got {game!r}')
+  text = game.strip()
+  word = re.match(r'[^(:]*', text).group(0)
+  fixed = word.strip().lower() + text[len(word):]
+  if word.lower().strip() in _GAME_WORDS and (word != word.lower().strip() or (
+      fixed == 'holdem' and game != 'holdem')):
+    raise ConfigError(f'config.game={game!r}: game names are lower case, without spaces; '
+                      f'give --config.game={fixed}')
 
 
 def _validate_target(config: ml_collections.ConfigDict) -> None:
@@ -104,6 +129,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field."""
   check_fields(config)
   check_finite(config)
+  _validate_game(config)
+  problem = cli.path_typo(str(config.mirror_to)) if config.get('mirror_to') else None
+  if problem:  # as the workdir's (check_workdir)
+    raise ConfigError(f'config.mirror_to {problem}')
   for name in _POSITIVE:
     value = config.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -111,6 +140,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if name not in ('time_budget_minutes', 'chunk_minutes', 'progress_seconds') and (
         int(value) != value):
       raise ConfigError(f'config.{name} must be a whole number, got {value!r}')
+  for name in ('time_budget_minutes', 'chunk_minutes'):  # in seconds: 1e308 x 60 is inf,
+    if not math.isfinite(float(config[name]) * 60):  # a traceback writing progress.json
+      raise ConfigError(f'config.{name} must be a number of minutes whose seconds are '
+                        f'finite, got {config[name]!r}; for no limit, give 1e9 (1,900 years)')
   if config.max_iterations > _MAX_ITERATIONS:
     raise ConfigError(f'config.max_iterations must be at most {_MAX_ITERATIONS:,} (the state '
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
@@ -171,10 +204,30 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if '.' in config.sweep_field:  # (was "is not a config field", as --config.holdem.pot is)
       raise ConfigError(f'config.sweep_field sweeps a top-level field (algorithm, alpha, seed, '
                         f'...), not one inside a block: got {config.sweep_field!r}')
-    if config.sweep_field not in config or config.sweep_field in ('sweep_field', 'sweep_values'):
+    if config.sweep_field not in config:
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is not a config field')
-    if not config.sweep_values:
-      raise ConfigError('config.sweep_field needs config.sweep_values (comma-separated)')
+    if isinstance(config[config.sweep_field], ml_collections.ConfigDict):  # was a traceback
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} is a block of fields; a '
+                        'sweep sets one top-level field (algorithm, alpha, seed, ...)')
+    if config.sweep_field in _NOT_SWEPT:  # num_instances=2,3 ran instances of instances
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} says how the instances '
+                        'run, not what each trains; sweep another field (algorithm, alpha, '
+                        'seed, ...)')
+    values = _split(config.sweep_values)
+    if not values:  # (',' ran one instance, unswept, in silence)
+      raise ConfigError(f'config.sweep_field needs config.sweep_values (comma-separated), '
+                        f'got {config.sweep_values!r}')
+    if config.num_instances != 1:  # a sweep runs one instance per value: 3 ran 2 in silence
+      raise ConfigError(f'config.num_instances={config.num_instances} and a sweep of '
+                        f'{len(values)} value(s): a sweep runs one instance per value; leave '
+                        'config.num_instances at 1 (repeat a value to run it twice)')
+  elif _split(config.sweep_values):  # ignored in silence: one instance, unswept
+    raise ConfigError(f'config.sweep_values={config.sweep_values!r} needs config.sweep_field '
+                      '(the field they set, e.g. algorithm)')
+
+
+# The fields that make the instances themselves: no sweep sets them.
+_NOT_SWEPT = ('num_instances', 'instances_mode', 'sweep_field', 'sweep_values')
 
 
 # Deep CFR's settings (config fields named as make_deep_cfr's arguments);
@@ -193,8 +246,10 @@ def _validate_neural(config) -> None:
     return
   if not isinstance(hidden, (tuple, list)) or not hidden or not all(
       isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+    # As typed: "got ('64,x',)" showed the tuple ml_collections made of '64,x'.
+    typed = ','.join(map(str, hidden)) if isinstance(hidden, (tuple, list)) else hidden
     raise ConfigError('config.hidden must be one or more positive layer widths '
-                      f'(e.g. 64,64), got {hidden!r}')
+                      f'(e.g. 64,64), got {typed!r}')
 
 
 def _validate_buckets(config) -> None:
@@ -282,6 +337,20 @@ def check_workdir(workdir) -> None:
   text = os.fspath(workdir) if isinstance(workdir, os.PathLike) else workdir
   if not isinstance(text, str) or not text.strip():
     raise ConfigError(f'workdir must name a directory (a str or os.PathLike), got {workdir!r}')
+  problem = cli.path_typo(text)
+  if problem:
+    raise ConfigError(f'workdir {problem}')
+  # In a run's checkpoints, a run mixed its files with that run's saves (whose
+  # retention deletes a step with all it holds).
+  path = os.path.abspath(os.path.expanduser(text))
+  while os.path.dirname(path) != path:
+    if os.path.basename(path) == 'checkpoints' and all(  # (a run's files, not a project's)
+        os.path.isfile(os.path.join(os.path.dirname(path), n))
+        for n in ('config.json', 'progress.json')):
+      raise ConfigError(f'workdir {text} is in the checkpoints of the run in '
+                        f'{os.path.dirname(path)}: that is its workdir; a new run needs a '
+                        'directory of its own')
+    path = os.path.dirname(path)
 
 
 def path_problem(path: str) -> str | None:
@@ -460,7 +529,8 @@ def expected(kind: type) -> str:
   if issubclass(kind, ml_collections.ConfigDict):
     return 'a block of fields: set them one by one, --config.<block>.<field>=<value>'
   return {bool: 'true or false', int: 'a whole number', float: 'a number',
-          str: 'a string'}.get(kind, 'a value of its type')
+          str: 'a string', tuple: 'comma-separated values (e.g. 64,64)',
+          list: 'comma-separated values (e.g. 64,64)'}.get(kind, 'a value of its type')
 
 
 def _sweep_value(config, field: str, text: str):
@@ -484,6 +554,10 @@ def _instance_configs(config) -> list:
   for k in range(count):
     c = ml_collections.ConfigDict(json.loads(config.to_json()))
     c.num_instances, c.seed, c.sweep_field, c.sweep_values = 1, int(config.seed) + k, '', ''
+    if config.get('mirror_to'):  # each its own, as its workdir: instance_<k> under both
+      # (one shared mirror held every instance's saves of a step in turn, each
+      # superseding the last: a lost instance was restored from another's)
+      c.mirror_to = os.path.join(config.mirror_to, f'instance_{k}')
     if values:
       try:
         c[config.sweep_field] = _sweep_value(config, config.sweep_field, values[k])

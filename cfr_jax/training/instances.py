@@ -50,8 +50,11 @@ def run_instances(config, workdir: str) -> int:
       children.append((k, proc, log, d))
       print(f'instance {k}: pid {proc.pid}, {d}', flush=True)
     signals.on_exit_now.append(lambda: _kill_children(children))
-    codes, forwarded = {}, False
+    codes, forwarded, started = {}, False, set()
     while len(codes) < len(children):
+      for k, proc, _, d in children:
+        if k not in started and _say_how_it_started(k, proc.pid, d):
+          started.add(k)
       if signals.received is not None and not forwarded:
         forwarded = True
         for _, proc, _, _ in children:
@@ -90,6 +93,26 @@ def check_memory(config) -> None:
         f'{_PROCESS_BYTES / 2**20:.0f} MB, where {available / 2**30:.1f} GB of memory is '
         f'available: run at most {max(1, available // _PROCESS_BYTES)} here, or set '
         "config.instances_mode='vmap' (one process)")
+
+
+def _say_how_it_started(k: int, pid: int, workdir: str) -> bool:
+  """Whether instance k (process `pid`) has said how it started in its
+  progress.json; if it started afresh though checkpoints were there, a line
+  here says so: only its log did ('STARTING FRESH'), so a sweep rerun with
+  its values in another order restarted every instance in silence."""
+  try:
+    with open(os.path.join(workdir, 'progress.json')) as f:
+      progress = json.load(f)
+  except (OSError, ValueError):  # not written yet (or half: atomic writes make that rare)
+    return False
+  if not isinstance(progress, dict) or progress.get('pid') != pid:
+    return False  # the file of an earlier run
+  rejected = progress.get('rejected') or []
+  if progress.get('restored_from') is None and rejected:
+    print(f'instance {k}: STARTING FRESH: none of the {len(rejected)} checkpoint(s) there '
+          'could be restored (another sweep value or setting?); they are kept; why: '
+          f'{os.path.join(workdir, "log.txt")}', flush=True)
+  return True
 
 
 def _error_line(workdir: str) -> str:
@@ -159,12 +182,21 @@ def _describe_exit(code: int) -> str:
           EXIT_USAGE: 'configuration error'}.get(code, f'failed (exit code {code})')
 
 
-def _instance_main(workdir: str) -> int:
-  """Entry of one instance process started by `run_instances`."""
+def _instance_main(args: list) -> int:
+  """Entry of one instance process started by `run_instances`: args, its
+  instance directory (holding the config.json the parent wrote)."""
   exit_at_once_on_signals()  # until the run's own handlers take over
   _die_with_parent()
-  with open(os.path.join(workdir, 'config.json')) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  workdir = args[0] if len(args) == 1 else ''
+  try:  # 'python -m cfr_jax.training --config=kuhn', taken for the trainer, was a traceback
+    with open(os.path.join(workdir, 'config.json')) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+  except (OSError, ValueError, TypeError, AttributeError) as e:
+    print(f'error: python -m cfr_jax.training <instance directory> is the process cfr-train '
+          f'starts for each instance ({" ".join(args) or "no directory"}: {type(e).__name__}); '
+          'to train, run cfr-train (or python -m launch.train) with --config and --workdir',
+          file=sys.stderr)
+    return EXIT_USAGE
   try:
     from cfr_jax.training import loop  # pylint: disable=g-import-not-at-top
     return loop.run(config, workdir)

@@ -40,7 +40,11 @@ def _foreign_reasons(candidate, solver: cfr_jax.Solver) -> list:
   out += [f'game.{k} was {saved_game.get(k)!r}, here {game.get(k)!r}'
           for k in sorted((set(saved_game) | set(game)) - {'buckets', 'isomorphism'})
           if saved_game.get(k) != game.get(k)]
-  if saved.get('layout') != now.get('layout'):
+  # Only between two hold'em subgames: a kuhn run in a hold'em run's workdir
+  # was told 'it has state layout 6 ..., this version of cfr_jax uses layout
+  # 1 ...: finish it with the cfr_jax version that wrote it' (the game is what
+  # differs, said above; the layout is the game's, not the version's).
+  if saved.get('layout') != now.get('layout') and saved_game.get('game') == game.get('game'):
     out.append(f'it has state layout {saved.get("layout") or 1} of hold\'em subgames, this '
                f'version of cfr_jax uses layout {now.get("layout") or 1} (rows in another '
                'order, other arrays); cfr_jax does not migrate it, so it is never loaded: finish '
@@ -141,6 +145,35 @@ def _held_log_records():
     logger.removeFilter(hold)
 
 
+def _check_not_instances(workdir: str) -> None:
+  """ConfigError naming an instance to read where `workdir` is the parent of
+  several (num_instances or a sweep): cfr-query said it held no readable
+  config.json, 'is it the --workdir of a cfr-train run?' (it was)."""
+  try:
+    names = os.listdir(workdir)
+  except OSError:  # unreadable: the caller's error says so
+    return
+  instances = sorted((d for d in names if d.startswith('instance_') and
+                      os.path.isdir(os.path.join(workdir, d))),
+                     key=lambda d: (len(d), d))  # instance_2 before instance_10
+  if instances:
+    raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
+                      f'sweep): give one of them, e.g. {os.path.join(workdir, instances[0])}')
+
+
+def _run_holding(path: str) -> str | None:
+  """The workdir of the run that holds `path` (its checkpoints, a step of
+  them, its progress.json), or None: 'cfr-export runs/a/checkpoints' said the
+  directory held no readable config.json, 'is it the --workdir of a cfr-train run?'."""
+  parent = os.path.dirname(path)
+  while parent != os.path.dirname(parent):
+    if os.path.isfile(os.path.join(parent, 'config.json')) and os.path.isdir(
+        os.path.join(parent, 'checkpoints')):
+      return parent
+    parent = os.path.dirname(parent)
+  return None
+
+
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best
   checkpoint in any of the run's locations (its workdir, extra_locations and
@@ -162,7 +195,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
                                       f'{workdir} does not exist')
   if problem:
-    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run')
+    owner = _run_holding(workdir)
+    raise ConfigError(f'{problem}: give the --workdir of a cfr-train run' +
+                      (f' ({owner}, the run holding it?)' if owner else ''))
   try:
     with open(path) as f:
       raw = json.load(f)
@@ -170,6 +205,10 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
       raise ValueError('not a JSON object')
     config = ml_collections.ConfigDict(raw)
   except (OSError, ValueError) as e:
+    _check_not_instances(workdir)
+    owner = _run_holding(workdir)
+    if owner:
+      raise ConfigError(f'{workdir} is inside the run in {owner}: give its workdir, {owner}')
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
   try:
