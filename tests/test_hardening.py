@@ -178,14 +178,24 @@ def test_metrics_hold_one_runs_records(tmp_path):
   assert dcfr not in runs and set(runs.popitem()[1]) == {100, 200, 300}
   (aside,) = tmp_path.glob('metrics.before-*.jsonl')
   assert metrics_runs(aside) == {dcfr: {100, 200, 300}}
+  # The other run's config.json, which this start replaced, is kept beside
+  # its metrics (it was lost: its checkpoints could no longer be exported).
+  (kept,) = tmp_path.glob('config.before-*.json')
+  assert kept.name == aside.name.replace('metrics.', 'config.').replace('.jsonl', '.json')
+  assert json.loads(kept.read_text())['algorithm'] == 'dcfr' and f'kept as {kept}' in out
+  assert json.loads((tmp_path / 'config.json').read_text())['algorithm'] == 'cfr+'
   code, out, _ = kuhn_run(tmp_path, '--config.algorithm=dcfr', '--config.max_iterations=400')
   assert code == training.EXIT_COMPLETE and 'resumed from' in out
   assert metrics_runs(tmp_path / 'metrics.jsonl') == {dcfr: {400}}
   assert len(list(tmp_path.glob('metrics.before-*.jsonl'))) == 2
-  # Resumed by the same run, the file grows.
+  assert sorted(json.loads(p.read_text())['algorithm']
+                for p in tmp_path.glob('config.before-*.json')) == ['cfr+', 'dcfr']
+  # Resumed by the same run, the file grows (and its changed budget keeps
+  # no copy of the config: the same run's).
   assert kuhn_run(tmp_path, '--config.algorithm=dcfr',
                   '--config.max_iterations=500')[0] == training.EXIT_COMPLETE
   assert metrics_runs(tmp_path / 'metrics.jsonl') == {dcfr: {400, 500}}
+  assert len(list(tmp_path.glob('config.before-*.json'))) == 2
 
 
 def run_fingerprint_and_solver(workdir):

@@ -438,7 +438,7 @@ def test_a_line_naming_a_bad_card_says_which():
   game = subgame.compile_subgame(subgame.SubgameSpec(
       board='Ks 9s 8h 3d', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK'), bet_sizes=(1.0,)))
   assert subgame.locate(game, 'kk/7h/b10')[0] == 'kk/7h/b10'
-  for line, message in (('kk/Zz/', "bad card 'Zz'"), ('kk/7x/b10', "bad card '7x'"),
+  for line, message in (('kk/zz/', "bad card 'zz'"), ('kk/7x/b10', "bad card '7x'"),
                         ('kk/Ks/', 'Ks is on the board'),
                         ('kk/7h/kk/7h/', '7h is dealt earlier in the line')):
     with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': {message}"):
@@ -454,10 +454,23 @@ def test_a_line_that_leaves_no_one_to_decide_says_why():
                         ('kk', "'k' closes the street; the next decision follows the card "
                                'dealt, as kk/Xx/'),
                         ('kk/7h/b10c', "'c' ends the betting: the hand goes to showdown"),
-                        ('ac', "'c' ends the betting: the hand goes to showdown")):
+                        ('ac', "'c' ends the betting: the hand goes to showdown"),
+                        # 'kk/' said "after 'k' the actions are ...": the card is missing.
+                        ('kk/', "the card dealt goes between the '/'s, as kk/2c/")):
     with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': "
                                          f'{re.escape(message)}'):
       subgame.locate(game, line)
+
+
+def test_the_api_reads_a_line_in_any_case():
+  """`node_report`/`locate` read a line as cfr-query does: 'KK/7H/B10' and
+  ' kk/7h/b10.0' are the tree's 'kk/7h/b10' (the API refused them)."""
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d', pot=10, stack=20, ranges=('AA,KK,T9s', 'QQ,JJ,AK'), bet_sizes=(1.0,)))
+  want = subgame.locate(game, 'kk/7h/b10')
+  assert want[0] == 'kk/7h/b10'
+  for typed in ('KK/7H/B10', ' kk/7h/b10.0', 'k k/7h/b10'):
+    assert subgame.locate(game, typed) == want
 
 
 @pytest.mark.parametrize('name', ['holdem_river', 'holdem_turn'])

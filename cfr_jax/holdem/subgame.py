@@ -2159,8 +2159,9 @@ def level_of(game: Subgame, d: int) -> tuple:
 def locate(game: Subgame, history: str) -> tuple:
   """(the line asked, the suit permutation from its representative, the id of
   the decision node that plays it) for `node_report`; a ValueError saying
-  where the line goes wrong when it names no decision node."""
-  line = history.strip() or '-'
+  where the line goes wrong when it names no decision node. The line is read
+  in any case and spacing (`lines.canonical_line`: 'KK/7H/B10' is 'kk/7h/b10')."""
+  line = lines_lib.canonical_line(history)
   histories = game.info.decision_histories
   board, dealt = cards_lib.parse_cards(game.info.spec['board']), []
   for m in re.finditer(r'/([^/]*)/', line):  # the line's cards, checked as cards
@@ -2265,6 +2266,10 @@ def representative_line(game: Subgame, history: str) -> tuple:
 def _unknown_line(game: Subgame, line: str) -> str:
   """The error for a line that names no decision node: where it goes wrong."""
   histories = game.info.decision_histories
+  below = next((h for h in histories if line.endswith('/') and h.startswith(line)), None)
+  if below is not None:  # 'kk/': the card is missing, not an action
+    return (f'no decision node at betting line {line!r}: the card dealt goes between the '
+            f"'/'s, as {below[:below.index('/', len(line)) + 1]}")
   known = max((h for h in histories if h != '-' and line.startswith(h)), key=len, default='-')
   d = histories.index(known)
   actions = [game.info.action_tokens[d][s] for s in sorted(game.info.action_tokens[d])]

@@ -380,6 +380,9 @@ class _Instance:
   # Games measured by play: (iteration, policy) of the previous evaluation (or
   # of the restored checkpoint), the opponent of the next one.
   previous: Any = None
+  # config.json as this start found it, where it differs from this run's: the
+  # config of the run whose checkpoints and metrics may be left here.
+  found_config: str | None = None
 
 
 class _States:
@@ -545,8 +548,10 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     except ValueError as e:  # mirror_to is the checkpoint directory itself
       raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '
                         f'({os.path.join(workdir, "checkpoints")})') from None
+    config_path, config_text = os.path.join(workdir, 'config.json'), config.to_json(indent=1)
+    found_config = _read_text(config_path) if processes.primary else None
     if processes.primary:
-      write_text_atomic(os.path.join(workdir, 'config.json'), config.to_json(indent=1))
+      write_text_atomic(config_path, config_text)
     with _absl_quiet():  # every candidate is reported below, once
       state, report = restore_state(store, solver)
     meta = report.metadata or {}
@@ -576,7 +581,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     states.append(state)
     r.iteration = int(states[-1].iteration)
     instances.append(_Instance(solver=solver, store=store, r=r,
-                               progress_path=os.path.join(workdir, 'progress.json')))
+                               progress_path=os.path.join(workdir, 'progress.json'),
+                               found_config=None if found_config == config_text else found_config))
     if _by_play(solver) and report.restored_from is not None:
       instances[-1].previous = (r.iteration, solver.snapshot(state))
   for inst in instances:  # opened before compiling: a bad metrics path fails at once
@@ -587,6 +593,11 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     if getattr(inst.metrics, 'moved_aside', None):
       print(f'metrics of another run moved from {inst.r.workdir} to '
             f'{inst.metrics.moved_aside}', flush=True)
+      if inst.found_config is not None:  # that run's config, which this start replaced
+        aside = inst.metrics.moved_aside.replace('metrics.before-', 'config.before-')
+        aside = aside[:-len('.jsonl')] + '.json'
+        write_text_atomic(aside, inst.found_config)
+        print(f'its config.json kept as {aside}', flush=True)
   batch = _States(solvers[0], states, vmapped)
   del states
   if vmapped:
@@ -627,6 +638,15 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
+
+
+def _read_text(path: str) -> str | None:
+  """The text of the file at `path`; None where there is none to read."""
+  try:
+    with open(path, encoding='utf-8') as f:
+      return f.read()
+  except (OSError, UnicodeDecodeError):
+    return None
 
 
 def _cache_dir() -> str | None:
