@@ -190,6 +190,7 @@ def test_metrics_hold_one_runs_records(tmp_path):
   assert len(list(tmp_path.glob('metrics.before-*.jsonl'))) == 2
   assert sorted(json.loads(p.read_text())['algorithm']
                 for p in tmp_path.glob('config.before-*.json')) == ['cfr+', 'dcfr']
+  assert not (tmp_path / 'config.found.json').exists()  # each start decided
   # Resumed by the same run, the file grows (and its changed budget keeps
   # no copy of the config: the same run's).
   assert kuhn_run(tmp_path, '--config.algorithm=dcfr',
@@ -566,3 +567,28 @@ def test_a_long_compilation_prints_that_it_is_still_compiling(monkeypatch):
       time.sleep(0.01)
     time.sleep(0.05)
   assert Closed.writes == 1  # the first failed write ended the beats
+
+
+def test_an_instance_keeps_the_config_its_parent_replaced(tmp_path):
+  """cfr-train's instances parent writes each instance's config.json before
+  the instance starts: a sweep rerun with other values replaced the old
+  run's config there, so the instance could not keep it. The parent keeps
+  a config.json it replaces as config.found.json (an older one first), for
+  the instance's start to keep beside the old metrics or drop."""
+  from cfr_jax.training import outputs  # pylint: disable=g-import-not-at-top
+  assert outputs.replace_config(str(tmp_path), 'a') is None  # nothing there
+  assert outputs.replace_config(str(tmp_path), 'b') == 'a'
+  assert outputs.replace_config(str(tmp_path), 'c') == 'a'  # the older one stays
+  assert (tmp_path / 'config.json').read_text() == 'c'
+  assert outputs.replace_config(str(tmp_path), 'a') is None  # found again: dropped
+  assert not (tmp_path / 'config.found.json').exists()
+  # An instance's start in a workdir where another run's config was found.
+  run = tmp_path / 'run'
+  assert kuhn_run(run, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE
+  dcfr = (run / 'config.json').read_text()
+  os.replace(run / 'config.json', run / 'config.found.json')  # as the parent leaves it
+  (run / 'config.json').write_text(dcfr.replace('"dcfr"', '"cfr+"'))
+  code, out, _ = kuhn_run(run, '--config.algorithm=cfr+')
+  assert code == training.EXIT_COMPLETE and 'its config.json kept as' in out
+  (kept,) = run.glob('config.before-*.json')
+  assert kept.read_text() == dcfr and not (run / 'config.found.json').exists()

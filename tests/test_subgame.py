@@ -140,11 +140,12 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board, monkeypatch):
   responses = sum(float(subgame.best_response_value(game, sigma, p)) for p in (0, 1))
   assert float(jax.jit(subgame_split.nash_conv)(parts, sigma)) == pytest.approx(
       responses - values, rel=1e-12)
-  # Game values of a game big enough for split passes are computed split too.
-  monkeypatch.setattr(subgame_split, 'BIG_BYTES', 0)
-  assert subgame_split.is_big(game)
-  np.testing.assert_allclose([cfr_jax.game_value(game, sigma, p) for p in (0, 1)], whole,
-                             rtol=1e-12)
+  if not board.endswith('h'):  # (once: each case compiles its own split programs)
+    # Game values of a game big enough for split passes are computed split too.
+    monkeypatch.setattr(subgame_split, 'BIG_BYTES', 0)
+    assert subgame_split.is_big(game)
+    np.testing.assert_allclose([cfr_jax.game_value(game, sigma, p) for p in (0, 1)], whole,
+                               rtol=1e-12)
   plain = subgame.compile_subgame(dataclasses.replace(spec, rake_rate=0.0))
   assert float(subgame.expected_rake(plain, random_policy(plain, 2))) == 0.0
 

@@ -15,7 +15,7 @@ from cfr_jax import heap
 from cfr_jax.training.config import (ConfigError, EXIT_COMPLETE, EXIT_FAILURE,
                                      EXIT_INTERRUPTED, EXIT_USAGE, _instance_configs,
                                      _instances)
-from cfr_jax.training.outputs import write_json_atomic, write_text_atomic
+from cfr_jax.training.outputs import replace_config, write_json_atomic, write_text_atomic
 from cfr_jax.training.signals import StopSignals, exit_at_once_on_signals
 
 
@@ -42,7 +42,7 @@ def run_instances(config, workdir: str) -> int:
     for k, c in enumerate(configs):
       d = os.path.join(workdir, f'instance_{k}')
       os.makedirs(d, exist_ok=True)
-      write_text_atomic(os.path.join(d, 'config.json'), c.to_json(indent=1))
+      replace_config(d, c.to_json(indent=1))  # a config it replaces: kept for the instance
       log = open(os.path.join(d, 'log.txt'), 'a')
       # Own session: a terminal's Ctrl-C reaches only us, and we forward it once.
       proc = subprocess.Popen([sys.executable, '-m', 'cfr_jax.training', d], stdout=log,

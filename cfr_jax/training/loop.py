@@ -35,8 +35,8 @@ from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
     _instance_configs, _split, build_solver, check_workdir, initialize_distributed, mirror_dir,
     path_problem, target, use_compilation_cache, validate)
-from cfr_jax.training.outputs import (MetricsWriter, _Display, write_json_atomic,
-                                      write_text_atomic)
+from cfr_jax.training.outputs import (FOUND_CONFIG, MetricsWriter, _Display, replace_config,
+                                      write_json_atomic, write_text_atomic)
 from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
 from cfr_jax.training import game_cache
@@ -548,10 +548,8 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     except ValueError as e:  # mirror_to is the checkpoint directory itself
       raise ConfigError(f'config.mirror_to={config.mirror_to!r}: {e} '
                         f'({os.path.join(workdir, "checkpoints")})') from None
-    config_path, config_text = os.path.join(workdir, 'config.json'), config.to_json(indent=1)
-    found_config = _read_text(config_path) if processes.primary else None
-    if processes.primary:
-      write_text_atomic(config_path, config_text)
+    found_config = replace_config(workdir, config.to_json(indent=1)) if (
+        processes.primary) else None
     with _absl_quiet():  # every candidate is reported below, once
       state, report = restore_state(store, solver)
     meta = report.metadata or {}
@@ -582,7 +580,7 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
     r.iteration = int(states[-1].iteration)
     instances.append(_Instance(solver=solver, store=store, r=r,
                                progress_path=os.path.join(workdir, 'progress.json'),
-                               found_config=None if found_config == config_text else found_config))
+                               found_config=found_config))
     if _by_play(solver) and report.restored_from is not None:
       instances[-1].previous = (r.iteration, solver.snapshot(state))
   for inst in instances:  # opened before compiling: a bad metrics path fails at once
@@ -598,6 +596,9 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
         aside = aside[:-len('.jsonl')] + '.json'
         write_text_atomic(aside, inst.found_config)
         print(f'its config.json kept as {aside}', flush=True)
+    if inst.found_config is not None:  # decided: kept above, or this run's own
+      with contextlib.suppress(OSError):
+        os.remove(os.path.join(inst.r.workdir, FOUND_CONFIG))
   batch = _States(solvers[0], states, vmapped)
   del states
   if vmapped:
@@ -638,15 +639,6 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
   if all(c in (EXIT_COMPLETE, EXIT_INTERRUPTED) for c in codes):
     return EXIT_INTERRUPTED
   return EXIT_FAILURE
-
-
-def _read_text(path: str) -> str | None:
-  """The text of the file at `path`; None where there is none to read."""
-  try:
-    with open(path, encoding='utf-8') as f:
-      return f.read()
-  except (OSError, UnicodeDecodeError):
-    return None
 
 
 def _cache_dir() -> str | None:

@@ -19,6 +19,42 @@ def write_text_atomic(path: str, text: str) -> None:
     os.fsync(f.fileno())
 
 
+# A run's config.json as a start found it, where the start wrote another:
+# kept until the start knows whether it was another run's (`replace_config`).
+FOUND_CONFIG = 'config.found.json'
+
+
+def read_text(path: str) -> str | None:
+  """The text of the file at `path`; None where there is none to read."""
+  try:
+    with open(path, encoding='utf-8') as f:
+      return f.read()
+  except (OSError, UnicodeDecodeError):
+    return None
+
+
+def replace_config(workdir: str, text: str) -> str | None:
+  """Writes `text` as the workdir's config.json, first keeping a config.json
+  that differs as `FOUND_CONFIG` (unless one is there already: an earlier
+  start's, which never decided); returns the found text, or None.
+
+  Whether the found config was another run's, whose checkpoints and metrics
+  may be left here, is known only once the run has tried to restore: the run
+  loop then keeps it beside that run's metrics or drops it. cfr-train's
+  instances parent writes each instance's config.json before the instance
+  starts, so the instance finds the old one here, not in config.json."""
+  path, found = os.path.join(workdir, 'config.json'), os.path.join(workdir, FOUND_CONFIG)
+  old = read_text(path)
+  if old is not None and old != text and not os.path.exists(found):
+    os.replace(path, found)
+  write_text_atomic(path, text)
+  kept = read_text(found)
+  if kept == text:  # an undecided start's, of this very config: nothing to keep
+    os.remove(found)
+    return None
+  return kept
+
+
 def write_json_atomic(path: str, payload: dict) -> None:
   """`write_text_atomic` of `payload` as JSON (non-finite floats are an error)."""
   write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False, default=str))
