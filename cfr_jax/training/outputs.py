@@ -46,7 +46,7 @@ def replace_config(workdir: str, text: str) -> str | None:
   path, found = os.path.join(workdir, 'config.json'), os.path.join(workdir, FOUND_CONFIG)
   old = read_text(path)
   if old is not None and old != text and not os.path.exists(found):
-    os.replace(path, found)
+    write_text_atomic(found, old)  # a copy first: config.json is never missing
   write_text_atomic(path, text)
   kept = read_text(found)
   if kept == text:  # an undecided start's, of this very config: nothing to keep
