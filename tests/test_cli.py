@@ -189,6 +189,8 @@ def _write(path, text):
     # Each ran in silence: one unswept instance; one; two instances of three.
     (['--config.sweep_field=alpha', '--config.sweep_values=,'],
      ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),
+    (['--config.sweep_field=alpha', '--config.sweep_values=1.5,,2'],  # ran 2 instances
+     ["config.sweep_values='1.5,,2': value 2 is empty; give each value between commas"]),
     (['--config.sweep_values=cfr+,dcfr'],
      ["config.sweep_values='cfr+,dcfr' needs config.sweep_field"]),
     (['--config.sweep_field=seed', '--config.sweep_values=1,2', '--config.num_instances=3'],

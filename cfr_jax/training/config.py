@@ -217,6 +217,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not values:  # (',' ran one instance, unswept, in silence)
       raise ConfigError(f'config.sweep_field needs config.sweep_values (comma-separated), '
                         f'got {config.sweep_values!r}')
+    items = str(config.sweep_values).split(',')
+    if len(items) != len(values):  # '1.5,,2' ran two instances: a value left out?
+      empty = next(k for k, p in enumerate(items, 1) if not p.strip())
+      raise ConfigError(f'config.sweep_values={config.sweep_values!r}: value {empty} is empty; '
+                        f'give each value between commas (e.g. {",".join(values)!r})')
     if config.num_instances != 1:  # a sweep runs one instance per value: 3 ran 2 in silence
       raise ConfigError(f'config.num_instances={config.num_instances} and a sweep of '
                         f'{len(values)} value(s): a sweep runs one instance per value; leave '
