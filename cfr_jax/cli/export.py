@@ -20,6 +20,7 @@ from absl import logging
 
 from cfr_jax import cli
 from cfr_jax import training
+from cfr_jax.training import config as config_lib
 from cfr_jax.training import loop as loop_lib
 
 FORMATS = ('.npz', '.json')
@@ -71,7 +72,8 @@ def _check_not_the_runs(workdir: str, out: str) -> None:
   config.json over the config its checkpoints are read by), or any other
   run's that holds `out`'s directory (--out=<another run>/config.json)."""
   target, run = os.path.realpath(out), os.path.realpath(workdir)
-  for owner in [run, *(d for d in _parents(target) if d != run and _is_run(d))]:
+  holder = config_lib.run_holding(target)  # the nearest run above it (runs do not nest)
+  for owner in [run] + ([holder] if holder not in (None, run) else []):
     for name, directory in loop_lib.OUTPUTS:
       own = os.path.join(owner, name)
       if target == own or (directory and target.startswith(own + os.sep)):
@@ -79,19 +81,6 @@ def _check_not_the_runs(workdir: str, out: str) -> None:
         what = f"the run's own {name}" if owner == run else f'{name} of the run in {owner}'
         raise training.ConfigError(f'--out={out} would write {how} {what}: '
                                    'give another file name')
-
-
-def _parents(path: str):
-  """The directories above `path`, nearest first."""
-  while os.path.dirname(path) != path:
-    path = os.path.dirname(path)
-    yield path
-
-
-def _is_run(directory: str) -> bool:
-  """Whether `directory` looks like a cfr-train workdir."""
-  return os.path.isfile(os.path.join(directory, 'config.json')) and any(
-      os.path.exists(os.path.join(directory, n)) for n in ('progress.json', 'checkpoints'))
 
 
 def _main(argv, out: str) -> int:

@@ -35,6 +35,7 @@ from ml_collections import config_flags
 from cfr_jax import cli
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
+from cfr_jax.training import config as config_lib
 from cfr_jax.training import signals as signals_lib
 from cfr_jax.training.config import check_fields, expected, field_type
 
@@ -303,8 +304,7 @@ def check_run_shape(config, workdir: str) -> None:
   if not os.path.isdir(workdir):
     return
   names = os.listdir(workdir)
-  instances = sorted(n for n in names if n.startswith('instance_') and
-                     os.path.isdir(os.path.join(workdir, n)))
+  instances = config_lib.instance_dirs(workdir)
   many = config.num_instances > 1 or bool(config.sweep_field)
   if not many and instances and 'config.json' not in names:
     raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '

@@ -347,15 +347,38 @@ def check_workdir(workdir) -> None:
     raise ConfigError(f'workdir {problem}')
   # In a run's checkpoints, a run mixed its files with that run's saves (whose
   # retention deletes a step with all it holds).
-  path = os.path.abspath(os.path.expanduser(text))
+  owner = run_holding(os.path.abspath(os.path.expanduser(text)), inside='checkpoints')
+  if owner:
+    raise ConfigError(f'workdir {text} is in the checkpoints of the run in {owner}: that is '
+                      'its workdir; a new run needs a directory of its own')
+
+
+def is_run_dir(directory: str) -> bool:
+  """Whether `directory` is a cfr-train run's workdir: its config.json and
+  progress.json (a project's config.json beside a 'checkpoints' folder is not)."""
+  return all(os.path.isfile(os.path.join(directory, n)) for n in ('config.json', 'progress.json'))
+
+
+def run_holding(path: str, inside: str | None = None) -> str | None:
+  """The workdir of the nearest run above `path` (in its `inside` entry,
+  e.g. 'checkpoints', where given), or None."""
   while os.path.dirname(path) != path:
-    if os.path.basename(path) == 'checkpoints' and all(  # (a run's files, not a project's)
-        os.path.isfile(os.path.join(os.path.dirname(path), n))
-        for n in ('config.json', 'progress.json')):
-      raise ConfigError(f'workdir {text} is in the checkpoints of the run in '
-                        f'{os.path.dirname(path)}: that is its workdir; a new run needs a '
-                        'directory of its own')
-    path = os.path.dirname(path)
+    parent = os.path.dirname(path)
+    if (inside is None or os.path.basename(path) == inside) and is_run_dir(parent):
+      return parent
+    path = parent
+  return None
+
+
+def instance_dirs(workdir: str) -> list[str]:
+  """The instance runs' folders (instance_<k>) in `workdir`, in k's order
+  (instance_2 before instance_10); [] where there are none or it is unreadable."""
+  try:
+    names = os.listdir(workdir)
+  except OSError:
+    return []
+  return sorted((d for d in names if d.startswith('instance_') and
+                 os.path.isdir(os.path.join(workdir, d))), key=lambda d: (len(d), d))
 
 
 def path_problem(path: str) -> str | None:

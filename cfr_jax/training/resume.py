@@ -13,7 +13,8 @@ import numpy as np
 
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
-from cfr_jax.training.config import (ConfigError, build_solver, check_workdir, mirror_dir,
+from cfr_jax.training.config import (ConfigError, build_solver, check_workdir, instance_dirs,
+                                     mirror_dir, run_holding,
                                      path_problem, _split, use_compilation_cache)
 
 
@@ -149,29 +150,10 @@ def _check_not_instances(workdir: str) -> None:
   """ConfigError naming an instance to read where `workdir` is the parent of
   several (num_instances or a sweep): cfr-query said it held no readable
   config.json, 'is it the --workdir of a cfr-train run?' (it was)."""
-  try:
-    names = os.listdir(workdir)
-  except OSError:  # unreadable: the caller's error says so
-    return
-  instances = sorted((d for d in names if d.startswith('instance_') and
-                      os.path.isdir(os.path.join(workdir, d))),
-                     key=lambda d: (len(d), d))  # instance_2 before instance_10
+  instances = instance_dirs(workdir)
   if instances:
     raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
                       f'sweep): give one of them, e.g. {os.path.join(workdir, instances[0])}')
-
-
-def _run_holding(path: str) -> str | None:
-  """The workdir of the run that holds `path` (its checkpoints, a step of
-  them, its progress.json), or None: 'cfr-export runs/a/checkpoints' said the
-  directory held no readable config.json, 'is it the --workdir of a cfr-train run?'."""
-  parent = os.path.dirname(path)
-  while parent != os.path.dirname(parent):
-    if os.path.isfile(os.path.join(parent, 'config.json')) and os.path.isdir(
-        os.path.join(parent, 'checkpoints')):
-      return parent
-    parent = os.path.dirname(parent)
-  return None
 
 
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
@@ -195,7 +177,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
                                       f'{workdir} does not exist')
   if problem:
-    owner = _run_holding(workdir)
+    owner = run_holding(workdir)
     raise ConfigError(f'{problem}: give the --workdir of a cfr-train run' +
                       (f' ({owner}, the run holding it?)' if owner else ''))
   try:
@@ -206,7 +188,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
     config = ml_collections.ConfigDict(raw)
   except (OSError, ValueError) as e:
     _check_not_instances(workdir)
-    owner = _run_holding(workdir)
+    owner = run_holding(workdir)
     if owner:
       raise ConfigError(f'{workdir} is inside the run in {owner}: give its workdir, {owner}')
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
