@@ -273,21 +273,30 @@ def test_config_mistakes_found_late_leave_nothing_behind(tmp_path, args, fragmen
 def test_a_workdir_of_runs_of_the_other_shape_is_refused(tmp_path):
   """Resuming a sweep without its sweep flags trained a new single run beside
   the instances in silence; a sweep in a single run's workdir put its
-  instances inside that run."""
+  instances inside that run. Refused by `training.run` (notebooks call it)
+  before anything is written, and so by cfr-train."""
   config = leduc_config.get_config()
-  (tmp_path / 'sweep' / 'instance_0').mkdir(parents=True)
+  sweep = tmp_path / 'sweep'
+  (sweep / 'instance_0').mkdir(parents=True)
   with pytest.raises(training.ConfigError, match='holds 1 instance run.*to resume them, give '
-                     'the same --config.num_instances or --config.sweep_field/sweep_values'):
-    train.check_run_shape(config, str(tmp_path / 'sweep'))
-  (tmp_path / 'single').mkdir()
-  (tmp_path / 'single' / 'progress.json').write_text('{}')
-  train.check_run_shape(config, str(tmp_path / 'single'))  # resumed
+                     'the same num_instances or sweep_field/sweep_values'):
+    training.run(config, str(sweep))
+  assert os.listdir(sweep) == ['instance_0'] and not os.listdir(sweep / 'instance_0')
+  one_line_error(launch('train', '--config=configs/kuhn.py', f'--workdir={sweep}'),
+                 'holds 1 instance run')
+  assert os.listdir(sweep) == ['instance_0']
+  single = tmp_path / 'single'
+  single.mkdir()
+  (single / 'progress.json').write_text('{}')
+  training.check_run_shape(config, str(single))  # resumed
   config.num_instances = 2
   with pytest.raises(training.ConfigError, match='holds a single run: its instances would be '
                      'trained inside it'):
-    train.check_run_shape(config, str(tmp_path / 'single'))
-  train.check_run_shape(config, str(tmp_path / 'sweep'))  # resumed
-  train.check_run_shape(config, str(tmp_path / 'new'))
+    training.run(config, str(single))
+  assert os.listdir(single) == ['progress.json']
+  training.check_run_shape(config, str(sweep))  # resumed
+  training.check_run_shape(config, str(tmp_path / 'new'))
+  training.check_run_shape(config, str(single / 'progress.json'))  # not a directory: no runs
 
 
 def test_each_instance_mirrors_to_a_directory_of_its_own():

@@ -592,3 +592,95 @@ def test_an_instance_keeps_the_config_its_parent_replaced(tmp_path):
   assert code == training.EXIT_COMPLETE and 'its config.json kept as' in out
   (kept,) = run.glob('config.before-*.json')
   assert kept.read_text() == dcfr and not (run / 'config.found.json').exists()
+
+
+def _statuses_while(proc, workdir):
+  """Every distinct progress.json the launcher `proc` writes until it ends
+  (its pid's: not the file an earlier run left), polled every 2 ms (a start
+  takes seconds: building, compiling, restoring)."""
+  seen, path = [], os.path.join(workdir, 'progress.json')
+  while True:
+    ended = proc.poll() is not None
+    try:
+      with open(path) as f:
+        p = json.load(f)
+    except (OSError, ValueError):
+      p = None
+    if p is not None and p.get('pid') == proc.pid and (not seen or p != seen[-1]):
+      seen.append(p)
+    if ended:
+      return seen
+    time.sleep(0.002)
+
+
+def test_a_starting_run_says_so_in_progress_json(tmp_path):
+  """Until its first chunk a run wrote no progress.json (a new run) or left
+  the stopped process's ('running' with a dead pid: cfr-status said "dead")
+  for the minutes a flop's first compilation takes. It now says 'starting',
+  with its own pid, keeping a resumed run's iteration and checkpoint; a late
+  config mistake leaves the file as it was."""
+  workdir = str(tmp_path / 'run')
+  args = ('--config.max_iterations=300', '--config.chunk_iterations=100',
+          '--config.compilation_cache=')
+  proc = start(workdir, *args)
+  seen = _statuses_while(proc, workdir)
+  assert proc.returncode == 0, proc.stderr.read()
+  first = seen[0]
+  assert first['status'] == 'starting' and first['pid'] == proc.pid, seen[:2]
+  assert first['iteration'] == 0 and first['max_iterations'] == 300
+  assert seen[-1]['status'] == 'completed' and seen[-1]['iteration'] == 300
+  done = seen[-1]
+  # The same command again (a completed run resumes at its end): while it
+  # starts, its file keeps the run's iteration and last checkpoint.
+  proc = start(workdir, *args)
+  seen = _statuses_while(proc, workdir)
+  assert proc.returncode == 0, proc.stderr.read()
+  assert seen[0]['status'] == 'starting' and seen[0]['pid'] == proc.pid
+  assert seen[0]['iteration'] == 300 and seen[0]['last_checkpoint'] == done['last_checkpoint']
+  assert seen[-1]['status'] == 'completed'
+  before = open(os.path.join(workdir, 'progress.json')).read()
+  # A mistake found once the run started (the game is built after the lock):
+  # nothing ran, so progress.json says what it said.
+  code, _, err = train(workdir, *args, '--config.game=openspiel:kuhn_pokr')
+  assert code == training.EXIT_USAGE and 'kuhn_pokr' in err
+  assert open(os.path.join(workdir, 'progress.json')).read() == before
+
+
+def test_a_start_keeps_only_its_own_runs_progress(tmp_path):
+  """`write_starting` keeps what the last progress.json said only where it is
+  this run's (config.json is this config, and no other run's config was
+  found), and never a value that JSON cannot hold; cfr-status reads a
+  'starting' file like a 'running' one (a dead pid: 'dead')."""
+  from cfr_jax.cli import status  # pylint: disable=g-import-not-at-top
+  from cfr_jax.configs import kuhn  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import outputs  # pylint: disable=g-import-not-at-top
+  config = kuhn.get_config()
+  path = tmp_path / 'progress.json'
+  old = {'status': 'running', 'iteration': 660, 'pid': 1,
+         'last_checkpoint': {'path': 'x', 'iteration': 600}, 'exploitability': 0.5}
+  path.write_text(json.dumps(old))
+  (tmp_path / 'config.json').write_text(config.to_json(indent=1))
+  outputs.write_starting(str(tmp_path), config, 1.5)
+  p = json.loads(path.read_text())
+  assert (p['status'], p['pid'], p['iteration'], p['starting_seconds']) == (
+      'starting', os.getpid(), 660, 1.5)
+  assert p['last_checkpoint'] == old['last_checkpoint'] and p['exploitability'] == 0.5
+  assert status.row(str(path))[1] == 'starting'
+  dead = subprocess.Popen([sys.executable, '-c', '']).pid
+  os.waitpid(dead, 0)
+  path.write_text(json.dumps({**p, 'pid': dead}))
+  assert status.row(str(path))[1] == 'dead'
+  for other in ('config_json', 'found', 'nan'):
+    path.write_text(json.dumps(old) if other != 'nan' else
+                    json.dumps(old).replace('0.5', 'NaN'))
+    if other == 'config_json':  # another run's config
+      (tmp_path / 'config.json').write_text('{}')
+    if other == 'found':  # a config another run left, found by this start
+      (tmp_path / 'config.json').write_text(config.to_json(indent=1))
+      (tmp_path / 'config.found.json').write_text('{}')
+    if other == 'nan':
+      os.remove(tmp_path / 'config.found.json')
+    outputs.write_starting(str(tmp_path), config, 2.0)
+    p = json.loads(path.read_text())
+    assert p['status'] == 'starting' and p['iteration'] == 0, (other, p)
+    assert 'last_checkpoint' not in p and 'exploitability' not in p, (other, p)

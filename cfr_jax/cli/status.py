@@ -92,11 +92,12 @@ def row(path: str) -> list[str]:
   if texts:  # printed as Python's repr ("['x']", "{'a': 1}")
     return [name, f'unreadable ({", ".join(texts)}: not a string)'] + [''] * 5
   status = p.get('status', '?')
-  host = _other_host(os.path.dirname(path)) if status == 'running' else None
+  live = status in ('running', 'starting')  # 'starting': building, compiling, restoring
+  host = _other_host(os.path.dirname(path)) if live else None
   if host:
     # As it last said, unchecked: its pid means nothing here (a killed run stays so)
-    status = f'running? (on {host})'
-  elif status == 'running' and not _alive(p.get('pid')):
+    status = f'{status}? (on {host})'
+  elif live and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
   score = score_text(p)
   rate = p.get('iterations_per_second')

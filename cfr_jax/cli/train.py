@@ -296,31 +296,10 @@ def parse_flags(argv: list[str]) -> list[str]:
   return unparsed
 
 
-def check_run_shape(config, workdir: str) -> None:
-  """ConfigError where `workdir` holds runs of the other shape than `config`
-  makes: a resume of a sweep without its sweep flags trained a new single run
-  beside the instances in silence (and a sweep in a single run's workdir put
-  its instances inside that run)."""
-  if not os.path.isdir(workdir):
-    return
-  names = os.listdir(workdir)
-  instances = config_lib.instance_dirs(workdir)
-  many = config.num_instances > 1 or bool(config.sweep_field)
-  if not many and instances and 'config.json' not in names:
-    raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
-                      'sweep): to resume them, give the same --config.num_instances or '
-                      '--config.sweep_field/sweep_values; for a single run, another --workdir')
-  if many and not instances and 'progress.json' in names:
-    raise ConfigError(f'{workdir} holds a single run: its instances would be trained inside it; '
-                      'give another --workdir (or leave out num_instances and the sweep to '
-                      'resume that run)')
-
-
 def _main(argv) -> int:
   del argv
   logging.set_verbosity(logging.WARNING)
   try:
-    check_run_shape(flags.FLAGS.config, flags.FLAGS.workdir)
     return training.run(flags.FLAGS.config, flags.FLAGS.workdir)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -17,7 +17,7 @@ Modules, by concern:
 """
 from cfr_jax.training.config import (EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED,
                                      EXIT_USAGE, ConfigError, TrainingFailure, build_solver,
-                                     check_finite,
+                                     check_finite, check_run_shape,
                                      initialize_distributed, validate, _load_game)
 from cfr_jax.training.loop import run, run_vmapped
 from cfr_jax.training.outputs import MetricsWriter, write_json_atomic, _duration

@@ -381,6 +381,28 @@ def instance_dirs(workdir: str) -> list[str]:
                  os.path.isdir(os.path.join(workdir, d))), key=lambda d: (len(d), d))
 
 
+def check_run_shape(config, workdir: str) -> None:
+  """ConfigError where `workdir` holds runs of the other shape than `config`
+  makes: a resume of a sweep without its sweep flags trained a new single run
+  beside the instances in silence (and a sweep in a single run's workdir put
+  its instances inside that run)."""
+  workdir = os.path.expanduser(os.fspath(workdir))
+  try:
+    names = os.listdir(workdir)
+  except OSError:  # not there yet (or unreadable: the lock says so)
+    return
+  instances = instance_dirs(workdir)
+  many = config.num_instances > 1 or bool(config.sweep_field)
+  if not many and instances and 'config.json' not in names:
+    raise ConfigError(f'{workdir} holds {len(instances)} instance run(s) (num_instances or a '
+                      'sweep): to resume them, give the same num_instances or '
+                      'sweep_field/sweep_values; for a single run, another workdir')
+  if many and not instances and 'progress.json' in names:
+    raise ConfigError(f'{workdir} holds a single run: its instances would be trained inside it; '
+                      'give another workdir (or leave out num_instances and the sweep to '
+                      'resume that run)')
+
+
 def path_problem(path: str) -> str | None:
   """What keeps the absolute `path` from being (or becoming) a directory,
   naming the part of it at fault: a symbolic link that loops or leads nowhere

@@ -136,7 +136,7 @@ def _kill_children(children) -> None:
     try:
       with open(path) as f:
         progress = json.load(f)
-      if progress.get('status') == 'running':
+      if progress.get('status') in ('running', 'starting'):
         progress['status'] = 'interrupted'
         write_json_atomic(path, progress)
     except (OSError, ValueError):

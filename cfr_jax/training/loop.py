@@ -33,10 +33,11 @@ from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
-    _instance_configs, _split, build_solver, check_workdir, initialize_distributed, mirror_dir,
-    path_problem, target, use_compilation_cache, validate)
-from cfr_jax.training.outputs import (FOUND_CONFIG, MetricsWriter, _Display, replace_config,
-                                      write_json_atomic, write_text_atomic)
+    _instance_configs, _split, build_solver, check_run_shape, check_workdir,
+    initialize_distributed, mirror_dir, path_problem, target, use_compilation_cache, validate)
+from cfr_jax.training.outputs import (FOUND_CONFIG, MetricsWriter, _Display, read_text,
+                                      replace_config, write_json_atomic, write_starting,
+                                      write_text_atomic)
 from cfr_jax.training import resume as resume_lib
 from cfr_jax.training.resume import _foreign_reasons, restore_state
 from cfr_jax.training import game_cache
@@ -186,6 +187,7 @@ def _check_early(config, workdir: str) -> None:
   found later leaves)."""
   check_workdir(workdir)
   validate(config)
+  check_run_shape(config, workdir)
   _check_outputs(workdir)
   checkpoints = os.path.join(os.path.abspath(os.path.expanduser(workdir)), 'checkpoints')
   if mirror_dir(config) == checkpoints:
@@ -204,9 +206,10 @@ def _tree(directory: str) -> set:
   return {os.path.join(d, n) for d, dirs, files in os.walk(directory) for n in dirs + files}
 
 
-# What a run writes before it has run anything: its lock, config.json, and
-# an instance's log (the parent prints the error line it holds).
-_DEBRIS = (lock_lib.LOCK_NAME, 'config.json', 'log.txt')
+# What a run writes before it has run anything: its lock, config.json, a
+# 'starting' progress.json, and an instance's log (the parent prints the
+# error line it holds).
+_DEBRIS = (lock_lib.LOCK_NAME, 'config.json', 'progress.json', 'log.txt')
 
 
 @contextlib.contextmanager
@@ -482,19 +485,38 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
   A write error of progress, metrics or config (a full disk) ends the run like
   a failed save: one line, exit 2, the last checkpoint kept, no temp files.
   """
-  # A flop subgame takes ~10 s to build: said before, timed after.
-  game, spec = configs[0].game, configs[0].get('holdem')
-  if game == 'holdem' and spec is not None:
-    game = f"the hold'em subgame on {spec.get('board')}"
-  print(f'building {game}...', flush=True)
   began = time.monotonic()
-  game_cache.outcomes.clear()
-  solvers = [build_solver(c) for c in configs]
-  print(game_cache.built_text(time.monotonic() - began), flush=True)
-  processes = _Processes()
+  primary = jax.process_index() == 0
+  paths = [os.path.join(w, 'progress.json') for w in workdirs]
+  found = [read_text(p) if primary else None for p in paths]
+
+  def starting():  # progress.json says so until the first chunk (`write_starting`)
+    if primary:
+      for config, workdir in zip(configs, workdirs):
+        write_starting(workdir, config, time.monotonic() - began)
+
   try:
+    starting()
+    # A flop subgame takes ~10 s to build: said before, timed after.
+    game, spec = configs[0].game, configs[0].get('holdem')
+    if game == 'holdem' and spec is not None:
+      game = f"the hold'em subgame on {spec.get('board')}"
+    print(f'building {game}...', flush=True)
+    game_cache.outcomes.clear()
+    solvers = [build_solver(c) for c in configs]
+    print(game_cache.built_text(time.monotonic() - began), flush=True)
+    processes = _Processes()
     with contextlib.ExitStack() as stack:
-      return _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes)
+      return _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, starting)
+  except ConfigError:
+    # A mistake found only now (a board, mirror_to): the run never started,
+    # so progress.json says what it said before (`_undo_on_config_error`
+    # removes one that this start added).
+    for path, text in zip(paths, found):
+      if text is not None:
+        with contextlib.suppress(OSError):
+          write_text_atomic(path, text)
+    raise
   except OSError as e:  # progress, metrics or config could not be written
     where = getattr(e, 'filename', None) or "the run's files"
     print(f'error: cannot write {where}: {e.strerror or e}; the run '
@@ -520,12 +542,12 @@ def _print_restore(tag: str, report, r: _Run, store) -> None:
     print(f'{tag}new run in {r.workdir}', flush=True)
 
 
-def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes) -> int:
+def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, starting) -> int:
   # Several processes: SIGTERM stays with JAX's preemption service (see _Processes).
   signals = stack.enter_context(StopSignals(sigterm=processes.count == 1 or not (
       jax.config.jax_enable_preemption_service)))
   compiled = _Compilations.start()
-  compiling = lambda: (_heartbeat(configs[0].progress_seconds, compiled)
+  compiling = lambda: (_heartbeat(configs[0].progress_seconds, compiled, on_beat=starting)
                        if processes.primary else contextlib.nullcontext())
   with compiling():
     compile_seconds = _compile_first(solvers[0], vmapped, processes.primary)
@@ -672,14 +694,15 @@ MIN_HEARTBEAT_SECONDS = 15.0
 
 
 @contextlib.contextmanager
-def _heartbeat(every: float, compiled: '_Compilations', out=None):
+def _heartbeat(every: float, compiled: '_Compilations', out=None, on_beat=None):
   """Prints how long the block has been compiling every `every` seconds
   (at least `MIN_HEARTBEAT_SECONDS`) until it ends: a flop subgame's first
   compilation is one to two minutes in which nothing else is printed, which a
   user, or a job watcher reading the log, cannot tell from a hang. `compiled`
   counts the programs ready so far. Lines go to `out` (default stdout) from a
   daemon thread; one that cannot be written (a closed pipe) ends the beats,
-  not the run."""
+  not the run. `on_beat()` runs at each beat too (the run's progress.json,
+  whose write errors the run meets again, and reports, at its first chunk)."""
   every = max(float(every), MIN_HEARTBEAT_SECONDS)
   stop = threading.Event()
   began = time.monotonic()
@@ -693,6 +716,9 @@ def _heartbeat(every: float, compiled: '_Compilations', out=None):
               file=out or sys.stdout, flush=True)
       except (OSError, ValueError):  # stdout closed or gone: stop beating
         return
+      if on_beat is not None:
+        with contextlib.suppress(OSError, ValueError):
+          on_beat()
 
   thread = threading.Thread(target=beat, name='cfr-compile-heartbeat', daemon=True)
   thread.start()

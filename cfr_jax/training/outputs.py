@@ -55,6 +55,42 @@ def replace_config(workdir: str, text: str) -> str | None:
   return kept
 
 
+# What a start keeps of the progress.json it finds, where that file is this
+# run's (config.json holds this very config): what the run has done so far.
+_KEPT_WHILE_STARTING = ('iteration', 'chunk', 'elapsed_seconds', 'exploitability',
+                        'exploitability_iteration', 'exploitability_pot_percent',
+                        'target_exploitability', 'evaluation', 'last_checkpoint',
+                        'restored_from')
+
+
+def write_starting(workdir: str, config, seconds: float) -> None:
+  """progress.json while a run starts (building the game, compiling,
+  restoring): status 'starting', this process's pid, `seconds` since the
+  start began, and what the last progress.json said of this run's iterations
+  and checkpoints. Until the first chunk a resumed run's file was the stopped
+  process's ('running' with a dead pid: cfr-status said "dead"), and a new
+  run had none, for the minutes a flop's first compilation takes."""
+  path = os.path.join(workdir, 'progress.json')
+  last = None
+  if (read_text(os.path.join(workdir, 'config.json')) == config.to_json(indent=1)
+      and not os.path.exists(os.path.join(workdir, FOUND_CONFIG))):
+    try:
+      last = json.loads(read_text(path) or 'null')
+    except ValueError:
+      last = None
+  now = {'status': 'starting', 'starting_seconds': seconds,
+         'max_iterations': config.max_iterations, 'game': config.game,
+         'algorithm': config.algorithm, 'workdir': workdir, 'error': None,
+         'pid': os.getpid(), 'updated_at': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
+  kept = {k: last[k] for k in _KEPT_WHILE_STARTING if k in last} if isinstance(
+      last, dict) else {}
+  try:
+    text = json.dumps({'iteration': 0, **kept, **now}, indent=1, allow_nan=False)
+  except (TypeError, ValueError):  # a hand-edited file's NaN or odd value: not kept
+    text = json.dumps({'iteration': 0, **now}, indent=1)
+  write_text_atomic(path, text)
+
+
 def write_json_atomic(path: str, payload: dict) -> None:
   """`write_text_atomic` of `payload` as JSON (non-finite floats are an error)."""
   write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False, default=str))
