@@ -638,6 +638,8 @@ def test_a_starting_run_says_so_in_progress_json(tmp_path):
   assert seen[0]['status'] == 'starting' and seen[0]['pid'] == proc.pid
   assert seen[0]['iteration'] == 300 and seen[0]['last_checkpoint'] == done['last_checkpoint']
   assert seen[-1]['status'] == 'completed'
+  # and after: the checkpoint that holds its state (was None, "saved to -")
+  assert seen[-1]['last_checkpoint'] == done['last_checkpoint']
   before = open(os.path.join(workdir, 'progress.json')).read()
   # A mistake found once the run started (the game is built after the lock):
   # nothing ran, so progress.json says what it said.

@@ -579,6 +579,10 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, startin
              elapsed_before=float(meta.get('elapsed_seconds') or 0.0),
              restored_from=(None if report.restored_from is None else
                             {'path': report.restored_from, 'iteration': report.iteration}),
+             # The checkpoint holding the state until this process saves one
+             # (an interruption before then said "saved to -")
+             last_checkpoint=(None if report.restored_from is None else
+                              {'iteration': report.iteration, 'path': report.restored_from}),
              rejected=[{'path': c.path, 'reason': '; '.join(
                  c.reasons + _foreign_reasons(c, solver))} for c in report.candidates
                        if c.status in ('rejected', 'foreign', 'unverified')],
