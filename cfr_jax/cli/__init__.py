@@ -24,7 +24,11 @@ import threading
 from cfr_jax import atomic
 
 EXIT_USAGE, EXIT_INTERRUPTED = 1, 75  # as the launcher's (training.EXIT_*)
-_HELP = ('--help', '-?', '--helpshort', '--helpfull', '--helpxml')
+# --help and its spellings: the program's usage and its own flags (absl
+# printed only "Try --helpfull" for the console scripts, whose flags are not
+# in the __main__ module); --helpfull: absl's list of every flag.
+SHORT_HELP = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+_HELP = SHORT_HELP + ('--helpfull', '-helpfull', '--helpxml')
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -205,9 +209,48 @@ def first_time(path: str, seen: set) -> bool:
 
 def run(main) -> None:
   """app.run(main) for cfr-query, cfr-export, cfr-status, cfr-plot and
-  `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), and a stop
-  signal (while JAX loads a run, say) one line and exit 75
-  (`exit_on_signals`)."""
+  `python -m cfr_jax`: flag mistakes in one line (`parse_flags`), --help the
+  usage of main's module (`usage`), and a stop signal (while JAX loads a
+  run, say) one line and exit 75 (`exit_on_signals`)."""
   from absl import app  # pylint: disable=g-import-not-at-top
+  module = sys.modules.get(getattr(main, '__module__', None) or '')
+
+  def parse(argv):
+    if module is not None and any(a.split('=')[0] in SHORT_HELP for a in argv[1:]):
+      print(usage(module))
+      sys.exit(0)
+    return parse_flags(argv)
   with exit_on_signals():
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=parse)
+
+
+def usage(module) -> str:
+  """A program's --help: its module docstring (what it does, examples) and
+  the flags its module defined, each with its meaning and default."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  own = flags.FLAGS.get_flags_for_module(module.__name__)
+  lines = [(module.__doc__ or '').strip(), '', f'{_program_name(module)} flags:']
+  for flag in sorted(own, key=lambda f: f.name):
+    text = flag.help.split(';\n')[0]  # a multi flag's "repeat this option" note: ours says it
+    value = flag.default
+    if isinstance(value, (list, tuple)):
+      value = ','.join(map(str, value))
+    elif isinstance(value, bool):
+      value = str(value).lower()
+    default = '' if value in (None, '') else f' (default: {value})'
+    lines.append(f'  --{flag.name}: {text}{default}')
+  if not own:
+    lines.append('  (none besides absl\'s)')
+  lines.append("  --helpfull: this, and every absl flag")
+  return '\n'.join(lines)
+
+
+def _program_name(module) -> str:
+  """How the program was started: 'cfr-query', 'python -m launch.query',
+  'python -m cfr_jax'."""
+  path = sys.argv[0] if sys.argv and sys.argv[0] else ''
+  stem, ext = os.path.splitext(os.path.basename(path))
+  if ext != '.py':
+    return stem or module.__name__
+  package = os.path.basename(os.path.dirname(os.path.abspath(path)))
+  return f'python -m {package}' + ('' if stem == '__main__' else f'.{stem}')

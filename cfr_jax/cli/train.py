@@ -41,7 +41,7 @@ from cfr_jax.training.config import check_fields, expected, field_type
 
 ConfigError = training.ConfigError
 
-_HELP = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+_HELP = cli.SHORT_HELP
 _HELPFULL = ('--helpfull', '-helpfull')
 _CONFIG_ARG = re.compile(r'^--?config(=(?P<value>.*))?$')
 _OVERRIDE_ARG = re.compile(r'^--?(no)?config\.(?P<path>[^=]+)(=.*)?$')
