@@ -5,6 +5,7 @@ r"""A subgame config's process memory, phase by phase: built, state, compiled, r
     python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
     python bench/memory_phases.py --storage=bfloat16    # 16-bit state
     python bench/memory_phases.py --state_first         # the state, then the program
+    python bench/memory_phases.py --floor               # no program: the runtime, game, state
 
 Prints the process's resident memory (now, and the peak so far) after each
 phase, and the compiled chunk's XLA `memory_analysis()`. The chunk is
@@ -55,9 +56,14 @@ def main():
                       help='cards per batch of the split passes (default: automatic; 0: off)')
   parser.add_argument('--state_first', action='store_true',
                       help='allocate the state before compiling (the order before Solver.compile)')
+  parser.add_argument('--floor', action='store_true',
+                      help='compile nothing: the imported runtime, the game and the state '
+                      '(the memory no compiled program can give back)')
   args = parser.parse_args()
   if args.no_trim:
     heap.MIN_COMPILE_SECONDS = float('inf')
+  heap.release_free_memory()
+  print(f'imported (JAX, Orbax, cfr_jax); {_mb()}', flush=True)
   began = time.perf_counter()
   config, _ = train.load_config(args.config)
   game = config_lib._load_game(config)  # pylint: disable=protected-access
@@ -65,6 +71,13 @@ def main():
   solver = cfr_jax.make_solver(game, config.algorithm, subtrees=args.subtrees,
                                storage=args.storage)
   state = solver.abstract_state()
+  if args.floor:
+    state = solver._zeros()  # pylint: disable=protected-access  # zeros, no jitted program
+    heap.release_free_memory()
+    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB, nothing '
+          f'compiled; {_mb()}', flush=True)
+    print(f'Command: `{" ".join(["python bench/memory_phases.py"] + sys.argv[1:])}`', flush=True)
+    return
   if args.state_first:  # the order before `Solver.compile`: the state, then the program
     state = _allocate(solver)
   began = time.perf_counter()
