@@ -167,6 +167,20 @@ def metrics_runs(path):
   return runs
 
 
+def test_metrics_of_a_start_that_saved_nothing_are_named_as_this_runs(tmp_path):
+  """A start killed before its first save leaves metrics and no checkpoint;
+  the next start of the same command begins at 0 and moves those metrics
+  aside. It said "metrics of another run": they are this run's."""
+  assert kuhn_run(tmp_path)[0] == training.EXIT_COMPLETE
+  shutil.rmtree(tmp_path / 'checkpoints')  # as if killed before its first save
+  code, out, _ = kuhn_run(tmp_path)
+  assert code == training.EXIT_COMPLETE and 'new run in' in out
+  assert 'metrics of an earlier start of this run, which left no checkpoint' in out, out
+  assert 'another run' not in out and not list(tmp_path.glob('config.before-*'))
+  (aside,) = tmp_path.glob('metrics.before-*.jsonl')
+  assert metrics_runs(aside) == metrics_runs(tmp_path / 'metrics.jsonl')  # the same run's
+
+
 def test_metrics_hold_one_runs_records(tmp_path):
   """Another config in the workdir (or a run resumed after one) moves the
   metrics it finds aside: metrics.jsonl, and cfr-plot, show one run's curve."""

@@ -615,8 +615,10 @@ def _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, startin
                       fresh=inst.r.restored_from is None)
         if processes.primary else _NoMetrics()))
     if getattr(inst.metrics, 'moved_aside', None):
-      print(f'metrics of another run moved from {inst.r.workdir} to '
-            f'{inst.metrics.moved_aside}', flush=True)
+      whose = ('of an earlier start of this run, which left no checkpoint to resume from,'
+               if inst.metrics.moved_own else 'of another run')
+      print(f'metrics {whose} moved from {inst.r.workdir} to {inst.metrics.moved_aside}',
+            flush=True)
       if inst.found_config is not None:  # that run's config, which this start replaced
         aside = inst.metrics.moved_aside.replace('metrics.before-', 'config.before-')
         aside = aside[:-len('.jsonl')] + '.json'

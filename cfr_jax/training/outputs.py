@@ -125,8 +125,16 @@ class MetricsWriter:
     that the file and cfr-plot show one run's curve."""
     self.path = os.path.join(workdir, 'metrics.jsonl')
     self.moved_aside = None
+    # Whether what was moved is this run's own (a start that saved no
+    # checkpoint, killed at once, say): not "another run's".
+    self.moved_own = False
+    try:
+      last = _last_run(self.path) if os.path.isfile(self.path) else None
+    except OSError:  # unreadable: moved aside as another run's when fresh
+      last = None
     if os.path.isfile(self.path) and os.path.getsize(self.path) and (
-        fresh or _last_run(self.path) not in (None, run)):
+        fresh or last not in (None, run)):
+      self.moved_own = bool(run) and last == run
       stem = os.path.join(workdir, time.strftime('metrics.before-%Y%m%dT%H%M%SZ', time.gmtime()))
       aside, n = f'{stem}.jsonl', 0
       while os.path.exists(aside):  # two fresh starts in one second keep both
