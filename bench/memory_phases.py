@@ -5,7 +5,7 @@ r"""A subgame config's process memory, phase by phase: built, state, compiled, r
     python bench/memory_phases.py --subtrees=0          # whole levels (no split passes)
     python bench/memory_phases.py --storage=bfloat16    # 16-bit state
     python bench/memory_phases.py --state_first         # the state, then the program
-    python bench/memory_phases.py --floor               # no program: the runtime, game, state
+    python bench/memory_phases.py --floor               # no solver program: runtime, game, state
 
 Prints the process's resident memory (now, and the peak so far) after each
 phase, and the compiled chunk's XLA `memory_analysis()`. The chunk is
@@ -57,7 +57,8 @@ def main():
   parser.add_argument('--state_first', action='store_true',
                       help='allocate the state before compiling (the order before Solver.compile)')
   parser.add_argument('--floor', action='store_true',
-                      help='compile nothing: the imported runtime, the game and the state '
+                      help="compile none of the solver's programs: the imported runtime, the "
+                      'game and the state '
                       '(the memory no compiled program can give back)')
   args = parser.parse_args()
   if args.no_trim:
@@ -72,10 +73,10 @@ def main():
                                storage=args.storage)
   state = solver.abstract_state()
   if args.floor:
-    state = solver._zeros()  # pylint: disable=protected-access  # zeros, no jitted program
+    state = solver._zeros()  # pylint: disable=protected-access  # not the jitted init
     heap.release_free_memory()
-    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB, nothing '
-          f'compiled; {_mb()}', flush=True)
+    print(f'state {sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20:,.0f} MB, no solver '
+          f'program compiled; {_mb()}', flush=True)
     print(f'Command: `{" ".join(["python bench/memory_phases.py"] + sys.argv[1:])}`', flush=True)
     return
   if args.state_first:  # the order before `Solver.compile`: the state, then the program
