@@ -220,9 +220,11 @@ def _undo_on_config_error(config, workdir: str, made: list):
   they are only a lock, config.json and logs (nothing was run), are removed,
   and so are the directories in `made` (made by this invocation, see
   `_prepare_workdir`) once empty. Nothing else is: a pre-existing workdir, a
-  checkpoint, any other file stays. Nothing is removed when another launcher
-  holds the workdir, nor under jax.distributed (its processes share it)."""
+  checkpoint, any other file stays; a progress.json the start rewrote
+  ('starting') says again what it said. Nothing is removed when another
+  launcher holds the workdir, nor under jax.distributed (its processes share it)."""
   before = _tree(workdir)
+  said = {p: read_text(p) for p in before if os.path.basename(p) == 'progress.json'}
   try:
     yield
   except lock_lib.WorkdirLocked:
@@ -230,6 +232,10 @@ def _undo_on_config_error(config, workdir: str, made: list):
   except ConfigError:
     if not _distributed(config):
       _remove_added(_tree(workdir) - before, made)
+      for path, text in said.items():
+        if text is not None and read_text(path) != text:
+          with contextlib.suppress(OSError):
+            write_text_atomic(path, text)
     raise
 
 
@@ -487,8 +493,6 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
   """
   began = time.monotonic()
   primary = jax.process_index() == 0
-  paths = [os.path.join(w, 'progress.json') for w in workdirs]
-  found = [read_text(p) if primary else None for p in paths]
 
   def starting():  # progress.json says so until the first chunk (`write_starting`)
     if primary:
@@ -508,15 +512,6 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
     processes = _Processes()
     with contextlib.ExitStack() as stack:
       return _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, starting)
-  except ConfigError:
-    # A mistake found only now (a board, mirror_to): the run never started,
-    # so progress.json says what it said before (`_undo_on_config_error`
-    # removes one that this start added).
-    for path, text in zip(paths, found):
-      if text is not None:
-        with contextlib.suppress(OSError):
-          write_text_atomic(path, text)
-    raise
   except OSError as e:  # progress, metrics or config could not be written
     where = getattr(e, 'filename', None) or "the run's files"
     print(f'error: cannot write {where}: {e.strerror or e}; the run '
