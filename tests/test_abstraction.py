@@ -218,6 +218,14 @@ def test_settings_are_validated():
     abstraction.BucketSettings('ehs')
   with pytest.raises(ValueError, match='3, 4 or 5 cards'):
     abstraction.bucket_hands('As Kd', abstraction.BucketSettings('iso'))
+  # Each failed deep in the build, naming no setting (numpy: "expected
+  # non-negative integer"; "'float' object cannot be interpreted as an integer").
+  with pytest.raises(ValueError, match='seed must be >= 0, got -1'):
+    abstraction.BucketSettings('ehs', 5, seed=-1)
+  for field, value in (('num_buckets', 2.5), ('seed', 1.5), ('kmeans_iterations', '50'),
+                       ('histogram_bins', True)):
+    with pytest.raises(ValueError, match=f'{field} must be a whole number'):
+      abstraction.BucketSettings('hist', **{'num_buckets': 5, field: value})
 
 
 def test_hand_strength_orders_hands_like_treys():

@@ -176,6 +176,10 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    # numpy's "error: expected non-negative integer", once the run had started.
+    (['--config=holdem_river', '--config.holdem.buckets.method=ehs',
+      '--config.holdem.buckets.num_buckets=5', '--config.holdem.buckets.seed=-1'],
+     ['bad bucket settings', 'seed must be >= 0, got -1']),
     # 'unknown game 'holdem'' for ' holdem' (the loader strips it, the run
     # compares it), and no spelling that works for 'Holdem'.
     (['--config=holdem_river', '--config.game= holdem'],

@@ -320,7 +320,14 @@ def test_lines_read_back_as_given():
     (dict(rake_rate=1.0), 'rake_rate must be a fraction of the pot in'),
     (dict(rake_rate=-0.01), 'rake_rate must be'), (dict(rake_rate=float('nan')), 'rake_rate'),
     (dict(rake_rate=0.05, rake_cap=-1.0), 'rake_cap a finite'),
-    (dict(rake_rate=0.05, rake_cap=float('inf')), 'rake_cap a finite')])
+    (dict(rake_rate=0.05, rake_cap=float('inf')), 'rake_cap a finite'),
+    # Failed deep in the build: "'float' object cannot be interpreted as an
+    # integer", numpy's "expected non-negative integer" (the launcher's line).
+    (dict(buckets=dict(method='ehs', num_buckets=2.5)),
+     'bad bucket settings .*num_buckets must be a whole number, got 2.5'),
+    (dict(buckets=dict(method='ehs', num_buckets=5, seed=-1)), 'seed must be >= 0, got -1'),
+    (dict(buckets=dict(method='hist', num_buckets=5, histogram_bins=None)),
+     'histogram_bins must be a whole number')])
 def test_bad_specs_are_clear_errors(kwargs, message):
   spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
   spec.update(kwargs)
@@ -334,7 +341,8 @@ def test_bad_specs_are_clear_errors(kwargs, message):
     (dict(bet_sizes=((0.5,), 'x')), 'bet_sizes'), (dict(pot='10'), 'pot'),
     (dict(stack=None), 'stack'), (dict(board=None), 'board'), (dict(ranges='KK'), 'ranges'),
     (dict(isomorphism='no'), 'isomorphism'), (dict(rake_rate='5%'), 'rake_rate'),
-    (dict(rake_cap='3'), 'rake_cap')])
+    (dict(rake_cap='3'), 'rake_cap'),
+    (dict(buckets='ehs'), 'buckets')])  # "'str' object has no attribute 'get'"
 def test_spec_fields_of_the_wrong_kind_are_named(kwargs, field):
   spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
   spec.update(kwargs)

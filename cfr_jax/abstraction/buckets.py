@@ -59,6 +59,16 @@ class BucketSettings:
   def __post_init__(self):
     if self.method not in METHODS:
       raise ValueError(f'unknown bucketing method {self.method!r}; expected one of {METHODS}')
+    # Each is used as a count or a seed deep in the build: num_buckets=2.5
+    # failed there with "'float' object cannot be interpreted as an integer",
+    # seed=-1 with numpy's "expected non-negative integer" (the launcher's
+    # whole line, no field named).
+    for name in ('num_buckets', 'histogram_bins', 'seed', 'kmeans_iterations'):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f'bucket setting {name} must be a whole number, got {value!r}')
+    if self.seed < 0:
+      raise ValueError(f'bucket setting seed must be >= 0, got {self.seed}')
     if self.method != 'iso' and self.num_buckets < 1:
       raise ValueError(f'method {self.method!r} needs num_buckets >= 1, got {self.num_buckets}')
     if self.histogram_bins < 1 or self.kmeans_iterations < 1:

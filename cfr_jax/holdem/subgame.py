@@ -713,6 +713,9 @@ def _check_types(spec: SubgameSpec) -> None:
       ('raise_sizes', sizes(spec.raise_sizes), 'a tuple of pot fractions such as (1.0,)'),
       ('max_raises', number(spec.max_raises) and float(spec.max_raises).is_integer(),
        'a whole number'),
+      # (a string was "'str' object has no attribute 'get'")
+      ('buckets', spec.buckets is None or isinstance(spec.buckets, collections.abc.Mapping),
+       'None or a dict such as {"method": "ehs", "num_buckets": 50}'),
       ('isomorphism', isinstance(spec.isomorphism, (bool, np.bool_)), 'True or False'),
       ('rake_rate', number(spec.rake_rate), 'a fraction of the pot such as 0.05'),
       ('rake_cap', spec.rake_cap is None or number(spec.rake_cap),
@@ -759,6 +762,8 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     raise ValueError(f'rake_rate must be a fraction of the pot in [0, 1) and rake_cap a finite '
                      f'number of chips >= 0 (or None: no cap), got rake_rate {spec.rake_rate} '
                      f'and rake_cap {spec.rake_cap}')
+  if spec.buckets:  # before the size check reads num_buckets, and the tree is built
+    _bucket_settings(spec.buckets)
   streets = 6 - len(board)
   for which in ('bet', 'raise'):
     sizes = tuple(getattr(spec, f'{which}_sizes'))
@@ -1144,13 +1149,20 @@ class _Index(collections.abc.Mapping):
     return len(self.keys_)
 
 
+def _bucket_settings(settings: dict):
+  """`abstraction.BucketSettings` from SubgameSpec.buckets, or a ValueError
+  naming them."""
+  from cfr_jax import abstraction  # pylint: disable=g-import-not-at-top
+  try:
+    return abstraction.BucketSettings(**dict(settings))
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'bad bucket settings {dict(settings)!r}: {e}') from None
+
+
 def _bucket_nodes(settings: dict, board: list[int], live: np.ndarray, runouts: list):
   """([D, H] bucket of each hand at each decision node, B, the table's fingerprint)."""
   from cfr_jax import abstraction  # pylint: disable=g-import-not-at-top
-  try:
-    settings = abstraction.BucketSettings(**dict(settings))
-  except TypeError as e:
-    raise ValueError(f'bad bucket settings {settings!r}: {e}') from None
+  settings = _bucket_settings(settings)
   distinct = sorted(set(runouts), key=lambda r: (len(r), r))
   table = abstraction.build_table([tuple(board) + r for r in distinct], settings)
   # Renumber each board's buckets densely over the hands in play (order kept),
