@@ -441,6 +441,26 @@ def test_polarised_river_matches_the_closed_form_equilibrium():
   np.testing.assert_allclose(facing.ev, -5, atol=0.1)
   with pytest.raises(ValueError, match="after 'a' the actions are f, c"):
     subgame.node_report(game, policy.probs, 'ab5')
+  # The policy itself reads as its table (jnp.asarray failed on it).
+  assert subgame.node_report(game, policy, 'a').actions == facing.actions
+
+
+def test_node_report_names_a_wrong_policy_or_line():
+  """A table of another shape failed inside the passes ("cannot reshape
+  array of shape (5, 5) ..."), a line that is not a str in `re` ("expected
+  string or bytes-like object")."""
+  game = subgame.compile_subgame(POLARISED)
+  probs = np.full((game.num_infosets, game.num_actions), 0.5)
+  with pytest.raises(ValueError, match=re.escape(
+      f'policy has shape {probs[:5].shape}, game {game.name} needs {probs.shape}')):
+    subgame.node_report(game, probs[:5], '-')
+  with pytest.raises(TypeError, match='node_report takes a policy table'):
+    subgame.node_report(game, None, '-')
+  with pytest.raises(TypeError, match='node_report reads a hold.em Subgame'):
+    subgame.node_report(POLARISED, probs, '-')
+  for line in (None, 5, b'a', ['a']):
+    with pytest.raises(TypeError, match='a betting line is a str such as "kb10c/7h/"'):
+      subgame.node_report(game, probs, line)
 
 
 def test_a_line_naming_a_bad_card_says_which():

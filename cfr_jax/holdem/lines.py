@@ -95,6 +95,8 @@ def canonical_line(text: str) -> str:
   at betting line ...; after '-' the actions are k, b5, ...'), its reader
   left to find the difference. Anything else is returned as typed (lower
   case), for the lookup's error to name."""
+  if not isinstance(text, str):  # (re's "expected string or bytes-like object" named no line)
+    raise TypeError(f'a betting line is a str such as "kb10c/7h/" ("-" the root), got {text!r}')
   line = re.sub(r'\s+', '', text)
   if line in ('', '-'):
     return '-'

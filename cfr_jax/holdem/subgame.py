@@ -2149,7 +2149,7 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   one dealt card's subtree at a time (`split.node_report`), as training
   does; `Solver.node_report` reads a state's sums without making sigma."""
   from cfr_jax.holdem import split  # pylint: disable=g-import-not-at-top  (split imports this module)
-  sigma = jnp.asarray(sigma)
+  sigma = _report_policy(game, sigma)
   if split.is_big(game):
     return split.node_report(split.parts_of(game).astype(sigma.dtype),
                              game.astype(sigma.dtype), sigma, history)
@@ -2158,6 +2158,27 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
   level, k = level_of(game, d)
   policy, reach, cfv = _report_passes(game, sigma, int(game.dec_player[d]), level, np.int32(k))
   return assemble_report(game, line, perm, d, policy, reach, cfv)
+
+
+def _report_policy(game: Subgame, sigma) -> jax.Array:
+  """sigma as the [I, A] array `node_report` reads, or a TypeError / ValueError
+  saying what it takes: a table of another shape failed inside the passes
+  ("cannot reshape array of shape (5, 5) ..."), a TabularPolicy (what
+  `average_policy` returns, not its `.probs`) in jnp.asarray."""
+  if not isinstance(game, Subgame):
+    raise TypeError(f'node_report reads a hold\'em Subgame (subgame.compile_subgame), got '
+                    f'{type(game).__name__}')
+  if hasattr(sigma, 'device_probs'):  # a TabularPolicy: its table
+    sigma = sigma.device_probs()
+  try:
+    sigma = jnp.asarray(sigma)
+  except (TypeError, ValueError):
+    raise TypeError('node_report takes a policy table [infosets, actions] (e.g. '
+                    f'solver.average_policy(state).probs), got {type(sigma).__name__}') from None
+  if sigma.shape != (game.num_infosets, game.num_actions):
+    raise ValueError(f'policy has shape {sigma.shape}, game {game.name} needs '
+                     f'{(game.num_infosets, game.num_actions)}')
+  return sigma
 
 
 def level_of(game: Subgame, d: int) -> tuple:
