@@ -176,6 +176,9 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    # "error: bad card list '10s 9s 8h 3d 2c'": which field, and what is a card?
+    (['--config=holdem_river', '--config.holdem.board=10s 9s 8h 3d 2c'],
+     ["board '10s 9s 8h 3d 2c'", 'expected two characters a card', 'a ten is T']),
     # numpy's "error: expected non-negative integer", once the run had started.
     (['--config=holdem_river', '--config.holdem.buckets.method=ehs',
       '--config.holdem.buckets.num_buckets=5', '--config.holdem.buckets.seed=-1'],

@@ -302,6 +302,10 @@ def test_lines_read_back_as_given():
 
 @pytest.mark.parametrize('kwargs,message', [
     (dict(board='Ks 9s'), '3, 4 or 5 cards'), (dict(pot=0), 'pot > 0'),
+    # Each named no board, the first not the card, the second not what a card is.
+    (dict(board='Ks 9s 8h Ks'), "board 'Ks 9s 8h Ks': card list 'Ks 9s 8h Ks' repeats Ks"),
+    (dict(board='10s 9s 8h'), r'board .*two characters a card.*\(a ten is T, as in Ts\)'),
+    (dict(board='Ks 9s 8x'), "board 'Ks 9s 8x': bad card '8x'"),
     (dict(pot=float('inf')), 'finite pot'), (dict(stack=float('nan')), 'finite stack'),
     # Each names the range at fault (neither was: "a range is empty ...").
     (dict(ranges=('KK', '22:0')), "player 1's range '22:0' gives every hand weight 0"),

@@ -39,11 +39,14 @@ def parse_card(text: str) -> int:
 def parse_cards(text: str) -> list[int]:
   """'AsKd7c' or 'As Kd 7c' -> [51, 46, 20]; duplicates are an error."""
   compact = re.sub(r'[\s,]', '', text)
-  if len(compact) % 2:
-    raise ValueError(f'bad card list {text!r}')
+  if len(compact) % 2:  # (said only "bad card list '10s 9s 8h'")
+    ten = ' (a ten is T, as in Ts)' if '10' in compact else ''
+    raise ValueError(f'bad card list {text!r}: expected two characters a card, rank '
+                     f'{RANKS} and suit {SUITS}, e.g. "Ks 9s 8h"{ten}')
   out = [parse_card(compact[i:i + 2]) for i in range(0, len(compact), 2)]
-  if len(set(out)) != len(out):
-    raise ValueError(f'card list {text!r} repeats a card')
+  repeated = sorted({card_text(c) for c in out if out.count(c) > 1})
+  if repeated:  # (said "repeats a card": which, in five?)
+    raise ValueError(f'card list {text!r} repeats {" and ".join(repeated)}')
   return out
 
 

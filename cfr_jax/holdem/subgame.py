@@ -750,7 +750,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
   """`compile_subgame`; _off: why chance isomorphism was turned off after a
   first try."""
   _check_types(spec)
-  board = cards_lib.parse_cards(spec.board)
+  try:  # a mistake names the board ("error: bad card 'Tx'" named no field)
+    board = cards_lib.parse_cards(spec.board)
+  except ValueError as e:
+    raise ValueError(f'board {spec.board!r}: {e}') from None
   if len(board) not in STREETS:
     raise ValueError(f'a subgame board has 3, 4 or 5 cards, got {spec.board!r}')
   if not (0 < spec.pot < math.inf and 0 <= spec.stack < math.inf) or len(spec.ranges) != 2:
