@@ -40,7 +40,8 @@ def test_connector_runs_hold_each_class_of_one_gap():
 
 
 @pytest.mark.parametrize('text', ['', 'AAs', 'XX', 'AK:1.5', 'AK:x', 'AKs-QJo', 'AhAh', '99-AKs',
-                                  'T9s-53s', 'T9s-54o'])
+                                  'T9s-53s', 'T9s-54o',
+                                  'AK:', 'QQ+,AK: '])  # (weight 1 in silence)
 def test_bad_range_text_is_a_clear_error(text):
   with pytest.raises(ValueError):
     holdem.parse_range(text)

@@ -135,9 +135,12 @@ def parse_range(text: str) -> np.ndarray:
   if not tokens:
     raise ValueError('empty range')
   for token in tokens:
-    body, _, weight = token.partition(':')
+    body, colon, weight = token.partition(':')
+    if colon and not weight.strip():  # 'AK:' gave weight 1 in silence: a weight left out?
+      raise ValueError(f'range token {token.strip()!r} has no weight after its \':\' '
+                       '(give one in [0, 1], e.g. AK:0.5, or leave out the \':\')')
     try:
-      w = float(weight) if weight.strip() else 1.0
+      w = float(weight) if colon else 1.0
     except ValueError:
       raise ValueError(f'bad weight in range token {token.strip()!r}') from None
     if not 0 <= w <= 1:
