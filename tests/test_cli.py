@@ -405,12 +405,49 @@ def test_more_instances_than_memory_holds_are_refused(tmp_path, monkeypatch):
      ['has no config.alpha, ',
       f"(and {len(leduc_config.get_config()) - 2 - 5} more fields)",  # named: 5; given: 2
       'leduc.get_config()']),
+    # Likewise a hold'em block's field: a traceback from the build, which
+    # left the workdir made, holding progress.json.
+    ('from cfr_jax.configs import holdem_river\n\ndef get_config():\n'
+     '  c = holdem_river.get_config()\n  del c.holdem["range1"]\n  return c\n',
+     ['its config has no config.holdem.range1: start from a shipped hold\'em config',
+      'holdem_river.get_config()']),
 ])
 def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments):
   path = _write(tmp_path / 'my_config.py', source)
   line = one_line_error(launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}'),
                         path, *fragments)
   assert 'Traceback' not in line
+  assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('field,value,fragment', [
+    # "error: float() argument must be a string or a real number, not 'NoneType'"
+    ('pot', 'None', 'config.holdem.pot must be a number, got None'),
+    ('stack', '"50"', "config.holdem.stack must be a number, got '50'"),
+    ('rake_rate', 'None', 'config.holdem.rake_rate must be a number, got None'),
+])
+def test_holdem_config_files_name_a_field_of_the_wrong_kind(tmp_path, field, value, fragment):
+  """A config file's hold'em field set to what is no number (the types a
+  flag override checks, a config file may drop: `c.holdem = ConfigDict(...)`)
+  named no field; rake_cap=None is no cap, as SubgameSpec's None."""
+  path = _write(tmp_path / 'my_config.py', (
+      'import ml_collections\nfrom cfr_jax.configs import holdem_river\n\n'
+      'def get_config():\n  c = holdem_river.get_config()\n'
+      '  c.holdem = ml_collections.ConfigDict({**c.holdem.to_dict(), '
+      f'{field!r}: {value}, "rake_cap": None}})\n  return c\n'))
+  one_line_error(launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}'), fragment)
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_holdem_config_files_rake_cap_none_is_no_cap():
+  """(as SubgameSpec's None, the README's Python spelling; 0 on the command
+  line): "float() argument must be ... not 'NoneType'"."""
+  from cfr_jax.configs import holdem_river  # pylint: disable=g-import-not-at-top
+  config = holdem_river.get_config()
+  config.holdem = ml_collections.ConfigDict({**config.holdem.to_dict(), 'rake_rate': 0.05,
+                                             'rake_cap': None, 'range0': 'AA', 'range1': 'KK'})
+  training.validate(config)
+  assert training._load_game(config).info.spec["rake_cap"] is None
 
 
 def test_a_config_file_not_named_py_is_read_as_python(tmp_path):

@@ -110,19 +110,41 @@ def target(config: ml_collections.ConfigDict) -> float | None:
   return chips or None
 
 
+# config.holdem's fields every hold'em config has; the others (buckets,
+# isomorphism, rake_rate, rake_cap) came later, and a config.json from before
+# them is read without them (`_load_game`).
+_HOLDEM_FIELDS = ('board', 'pot', 'stack', 'range0', 'range1', 'bet_sizes', 'raise_sizes',
+                  'max_raises')
+
+
 def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:
   """ConfigError naming the fields of the default config (leduc's, which
-  every shipped config starts from) that `config` lacks: a config file built
-  from scratch, or one that deletes a field, was an AttributeError traceback
-  from whichever check read the field first."""
+  every shipped config starts from) that `config` lacks, and a hold'em
+  config's of config.holdem: a config file built from scratch, or one that
+  deletes a field, was an AttributeError traceback from whichever check read
+  the field first (config.holdem's: from the build, the workdir made)."""
   from cfr_jax.configs import leduc  # pylint: disable=g-import-not-at-top
   missing = [k for k in leduc.get_config() if k not in config]
+  holdem = config.get('holdem') if config.get('game') == 'holdem' else None
+  if not missing and isinstance(holdem, ml_collections.ConfigDict):  # (its own traceback)
+    missing = _missing_holdem(holdem)
   if missing:
-    names = ', '.join(f'config.{k}' for k in missing[:5]) + (
-        f' (and {len(missing) - 5} more fields)' if len(missing) > 5 else '')
-    raise ConfigError(f'{what} has no {names}: start from a shipped config and override it '
-                      '(from cfr_jax.configs import leduc; config = leduc.get_config(); ..., '
-                      'as configs/kuhn.py does)')
+    raise _no_fields(what, missing)
+
+
+def _missing_holdem(holdem: ml_collections.ConfigDict) -> list[str]:
+  return [f'holdem.{k}' for k in _HOLDEM_FIELDS if k not in holdem]
+
+
+def _no_fields(what: str, missing: list[str]) -> ConfigError:
+  start = ('a shipped hold\'em config and override it (from cfr_jax.configs import '
+           'holdem_river; config = holdem_river.get_config(); ..., as configs/'
+           'holdem_turn.py does)' if missing[0].startswith('holdem.') else
+           'a shipped config and override it (from cfr_jax.configs import leduc; config = '
+           'leduc.get_config(); ..., as configs/kuhn.py does)')
+  names = ', '.join(f'config.{k}' for k in missing[:5]) + (
+      f' (and {len(missing) - 5} more fields)' if len(missing) > 5 else '')
+  return ConfigError(f'{what} has no {names}: start from {start}')
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -199,6 +221,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if mode == 'vmap' and devices != 1:
     raise ConfigError('config.instances_mode=vmap runs on one device: set config.devices=1')
   _validate_distributed(config)
+  if config.game == 'holdem':
+    _holdem_block(config)
   _validate_buckets(config)
   if config.sweep_field:
     if '.' in config.sweep_field:  # (was "is not a config field", as --config.holdem.pot is)
@@ -255,6 +279,31 @@ def _validate_neural(config) -> None:
     typed = ','.join(map(str, hidden)) if isinstance(hidden, (tuple, list)) else hidden
     raise ConfigError('config.hidden must be one or more positive layer widths '
                       f'(e.g. 64,64), got {typed!r}')
+
+
+def _holdem_block(config) -> ml_collections.ConfigDict:
+  """config.holdem, or a ConfigError naming what it lacks (`check_fields`) or
+  holds of the wrong kind: pot=None in a config file said only "float()
+  argument must be a string or a real number, not 'NoneType'"."""
+  holdem = config.get('holdem')
+  if holdem is None:
+    raise ConfigError("config.game='holdem' needs a config.holdem block (see "
+                      "configs/holdem_river.py)")
+  if not isinstance(holdem, ml_collections.ConfigDict):
+    raise ConfigError(f'config.holdem must be a block of fields (see configs/holdem_river.py), '
+                      f'got {holdem!r}')
+  if _missing_holdem(holdem):  # (`check_fields` says so first where a config is validated)
+    raise _no_fields('the config', _missing_holdem(holdem))
+  def number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+  for name in ('pot', 'stack', 'max_raises', 'rake_rate', 'rake_cap'):
+    value = holdem.get(name, 0)
+    if name == 'rake_cap' and value is None:  # no cap, as SubgameSpec's None (0 here)
+      continue
+    if not number(value) or (name == 'max_raises' and int(value) != value):
+      what = 'a whole number' if name == 'max_raises' else 'a number'
+      raise ConfigError(f'config.holdem.{name} must be {what}, got {value!r}')
+  return holdem
 
 
 def _validate_buckets(config) -> None:
@@ -513,10 +562,7 @@ def _load_game(config, cache: bool = False):
     return envs.load_env(config.game)
   if config.game != 'holdem':
     return cfr_jax.load_game(config.game)
-  spec = config.get('holdem')
-  if spec is None:
-    raise ConfigError("config.game='holdem' needs a config.holdem block (see "
-                      "configs/holdem_river.py)")
+  spec = _holdem_block(config)
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
   def size(text):  # "0.33", or "33%" as Desktop Postflop writes it
@@ -537,7 +583,7 @@ def _load_game(config, cache: bool = False):
   # isomorphism (`load_run`, cfr-query): its checkpoints deal every card.
   isomorphism = bool(spec.get('isomorphism', False))
   # Likewise rake (a config.json from before it: none); a cap of 0 is no cap.
-  rake_rate, rake_cap = float(spec.get('rake_rate', 0.0)), float(spec.get('rake_cap', 0.0))
+  rake_rate, rake_cap = float(spec.get('rake_rate', 0.0)), float(spec.get('rake_cap') or 0.0)
   spec = subgame.SubgameSpec(
       board=spec.board, pot=float(spec.pot), stack=float(spec.stack),
       ranges=(spec.range0, spec.range1), bet_sizes=sizes('bet_sizes'),
