@@ -798,10 +798,13 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   table in silence; a file that is not JSON is a row saying so."""
   junk = tmp_path / 'junk.txt'
   junk.write_text('not json')
-  proc = launch('status', str(kuhn_run), str(tmp_path / 'typo'), str(junk))
+  config = kuhn_run / 'config.json'  # JSON, but no progress: a row '?', '0/200' before
+  proc = launch('status', str(kuhn_run), str(tmp_path / 'typo'), str(junk), str(config))
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
   assert 'note: no progress.json under ' + str(tmp_path / 'typo') in proc.stderr
   assert '200/200' in proc.stdout and f'{junk}  unreadable' in proc.stdout
+  assert re.search(rf'{config} +unreadable \(no status or iteration: not a progress.json\)',
+                   proc.stdout), proc.stdout
   pytest.importorskip('matplotlib')
   proc = launch('plot', str(kuhn_run), str(tmp_path / 'typo'), f'--out={tmp_path / "e.svg"}')
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr

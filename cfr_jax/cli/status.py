@@ -79,6 +79,10 @@ def row(path: str) -> list[str]:
       raise ValueError('not a JSON object')
   except (OSError, ValueError) as e:
     return [name, f'unreadable ({e.__class__.__name__})'] + [''] * 5
+  # A file given by another name that holds no progress (a run's config.json
+  # was a row of a run at '?', iteration 0/20).
+  if name == path and 'status' not in p and 'iteration' not in p:
+    return [name, 'unreadable (no status or iteration: not a progress.json)'] + [''] * 5
   # A field of the wrong type (edited by hand, another program's file) made
   # the whole table a traceback: this row names it; the other rows print.
   bad = [k for k in _NUMBERS if not _number_or_none(p.get(k))]
