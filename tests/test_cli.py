@@ -586,7 +586,8 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
   # --workdir of a cfr-train run?'): the run is named.
   for inside in ('checkpoints', 'checkpoints/100/x'):
     with pytest.raises(training.ConfigError, match=re.escape(
-        f'{inside} is in the checkpoints of the run in {kuhn_run}: that is its workdir')):
+        f'{inside} is in the checkpoints of the run in {kuhn_run}: that is its workdir; '
+        f'give {kuhn_run}')):  # (it said "a new run needs a directory of its own")
       training.load_run(str(kuhn_run / inside))
   # Nor is a run trained there (the run's retention deletes a step with all it holds).
   with pytest.raises(training.ConfigError, match='a new run needs a directory of its own'):

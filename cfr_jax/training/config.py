@@ -384,10 +384,11 @@ def initialize_distributed(config) -> None:
                       'SLURM, Open MPI or on TPU)') from None
 
 
-def check_workdir(workdir) -> None:
+def check_workdir(workdir, reading: bool = False) -> None:
   """ConfigError unless `workdir` is a path (str or os.PathLike) with a name:
   training.run(config, '') (an unset variable, say) trained in the current
-  directory, and None was a TypeError from os.path."""
+  directory, and None was a TypeError from os.path. reading: a run's reader
+  (`load_run`) checks it, not a run to be trained there."""
   text = os.fspath(workdir) if isinstance(workdir, os.PathLike) else workdir
   if not isinstance(text, str) or not text.strip():
     raise ConfigError(f'workdir must name a directory (a str or os.PathLike), got {workdir!r}')
@@ -399,7 +400,8 @@ def check_workdir(workdir) -> None:
   owner = run_holding(os.path.abspath(os.path.expanduser(text)), inside='checkpoints')
   if owner:
     raise ConfigError(f'workdir {text} is in the checkpoints of the run in {owner}: that is '
-                      'its workdir; a new run needs a directory of its own')
+                      'its workdir' + (f'; give {owner}' if reading else  # (not "a new run")
+                                       '; a new run needs a directory of its own'))
 
 
 def is_run_dir(directory: str) -> bool:

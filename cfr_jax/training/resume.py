@@ -171,7 +171,7 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
-  check_workdir(workdir)
+  check_workdir(workdir, reading=True)
   workdir = os.path.abspath(os.path.expanduser(workdir))  # as training.run reads it
   path = os.path.join(workdir, 'config.json')
   problem = path_problem(workdir) or (None if os.path.isdir(workdir) else
