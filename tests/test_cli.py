@@ -239,6 +239,8 @@ def test_a_workdir_that_cannot_be_a_directory_is_named_in_one_line(tmp_path, wor
 @pytest.mark.parametrize('args,fragment', [
     (['--config.game=nosuchgame'], "unknown game 'nosuchgame'"),   # found building the game
     (['--config.game=leduc(ranks=0)'], 'at least 3 cards'),
+    # An IndexError traceback, leaving the workdir with progress.json.
+    (['--config.game=leduc(raise_sizes=2)'], 'raise_sizes are one per betting round'),
     (['--config.num_instances=2', '--config.game=nosuchgame'],     # by each instance process
      "instance 0: unknown game 'nosuchgame'"),
     (['--config.num_instances=2', '--config.instances_mode=vmap',

@@ -134,7 +134,11 @@ def test_a_build_stops_when_memory_runs_out(monkeypatch):
     ('leduc(max_raises=20)', 'cannot cover'), ('', 'non-empty'),
     # The last one was counted in silence: 4 ranks.
     ('leduc(ranks=3,ranks=4)', 'leduc parameter ranks is given twice'),
-    ('leduc(ante=-1)', 'ante >= 0, got max_raises=2, raise_sizes=(2, 4), ante=-1')])
+    ('leduc(ante=-1)', 'ante >= 0, got max_raises=2, raise_sizes=(2, 4), ante=-1'),
+    # An IndexError traceback from the build; a third size ignored in silence.
+    ('leduc(raise_sizes=2)', 'raise_sizes are one per betting round, two (e.g. '
+                             'raise_sizes=2:4), got (2,)'),
+    ('leduc(raise_sizes=2:4:6)', 'two (e.g. raise_sizes=2:4), got (2, 4, 6)')])
 def test_load_game_rejects_bad_specs(spec, message):
   with pytest.raises(ValueError, match=re.escape(message)):
     cfr_jax.load_game(spec)

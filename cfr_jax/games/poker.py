@@ -53,6 +53,9 @@ class LeducRules:
     if self.ranks < 1 or self.suits < 1 or self.ranks * self.suits < 3:
       raise ValueError(f'leduc needs at least 3 cards, got ranks={self.ranks}, '
                        f'suits={self.suits}')
+    if len(self.raise_sizes) != 2:  # one was an IndexError building round 2, a third ignored
+      raise ValueError(f'leduc raise_sizes are one per betting round, two (e.g. '
+                       f'raise_sizes=2:4), got {tuple(self.raise_sizes)}')
     if self.max_raises < 0 or min(self.raise_sizes) <= 0 or self.ante < 0:
       raise ValueError(f'leduc needs max_raises >= 0, positive raise sizes, ante >= 0, got '
                        f'max_raises={self.max_raises}, raise_sizes={self.raise_sizes}, '
