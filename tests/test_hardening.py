@@ -537,6 +537,17 @@ def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
     tabular.run_many(solver_lib.stack_states([cfr_jax.make_solver(leduc).init()] * 2), 1)
 
 
+def test_a_config_that_is_no_config_dict_is_refused_by_name(tmp_path):
+  """training.run(None, ...) said "argument of type 'NoneType' is not
+  iterable", a game's name "'str' object has no attribute 'get'"."""
+  for config in (None, 'kuhn', {'game': 'kuhn'}):
+    with pytest.raises(training.ConfigError, match=re.escape(
+        f'the config must be an ml_collections.ConfigDict (e.g. cfr_jax.configs.leduc.'
+        f'get_config()), got {type(config).__name__} {config!r}')):
+      training.run(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
 def test_seeds_that_do_not_fit_int64_are_refused_by_name():
   """jax.random.PRNGKey(2**63) raised 'OverflowError: Python int too large to
   convert to C long' at init(); 1.5 seeded with 1 in silence."""

@@ -124,6 +124,11 @@ def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') ->
   deletes a field, was an AttributeError traceback from whichever check read
   the field first (config.holdem's: from the build, the workdir made)."""
   from cfr_jax.configs import leduc  # pylint: disable=g-import-not-at-top
+  if not isinstance(config, ml_collections.ConfigDict):  # (training.run(None, ...): "argument
+    # of type 'NoneType' is not iterable"; a config's name: "'str' object has no attribute 'get'")
+    raise ConfigError(f'{what} must be an ml_collections.ConfigDict (e.g. '
+                      f'cfr_jax.configs.leduc.get_config()), got {type(config).__name__} '
+                      f'{config!r:.60}')
   missing = [k for k in leduc.get_config() if k not in config]
   holdem = config.get('holdem') if config.get('game') == 'holdem' else None
   if not missing and isinstance(holdem, ml_collections.ConfigDict):  # (its own traceback)
