@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 
@@ -15,6 +16,9 @@ def replacing(path: str):
   failed or interrupted write (a full disk, a kill) leaves any earlier file
   whole. The name holds the process and thread (a signal handler's thread
   may write while the main thread does)."""
+  directory = os.path.dirname(path) or '.'
+  if not os.path.isdir(directory):  # (the error named the temporary file, '<path>.tmp.<pid>...')
+    raise FileNotFoundError(errno.ENOENT, f'cannot write {path}: no directory {directory}')
   part = f'{path}.tmp.{os.getpid()}.{threading.get_ident()}'
   _WRITING.add(part)
   try:

@@ -76,6 +76,17 @@ def test_an_interrupted_export_leaves_the_earlier_file_whole(tmp_path, monkeypat
   assert sorted(os.listdir(tmp_path)) == ['p.json', 'p.npz']  # no partial file left behind
 
 
+def test_a_file_in_a_directory_that_is_not_there_is_named(tmp_path):
+  """The error named the temporary file ('.../p.json.tmp.<pid>.<thread>')."""
+  policy = kuhn_policy()
+  for save, name in ((policy.save_json, 'p.json'), (policy.save_npz, 'p.npz')):
+    path = tmp_path / 'missing' / name
+    with pytest.raises(FileNotFoundError, match=f'cannot write {path}: no directory '
+                       f'{tmp_path / "missing"}$'):
+      save(path)
+  assert os.listdir(tmp_path) == []
+
+
 def test_a_dict_that_would_not_fit_is_refused_and_files_still_write(tmp_path, monkeypatch):
   """to_dict / load_npz of a flop policy (5e7 rows, ~18 GiB) would run the
   machine out of memory: refused before building, with the ways that work."""
