@@ -72,9 +72,21 @@ def checked_hyperparameters(hp: dict) -> dict:
   return hp
 
 
+def as_dtype(dtype, expected: str):
+  """jnp.dtype(dtype), or a ValueError saying `expected`: None is float64 to
+  numpy (dtype=None said "float64 needs jax_enable_x64"), and 'bf16' a
+  TypeError ("data type 'bf16' not understood")."""
+  try:
+    if dtype is None:
+      raise TypeError
+    return jnp.dtype(dtype)
+  except TypeError:
+    raise ValueError(f'{expected}, got {dtype!r}') from None
+
+
 def checked_dtype(dtype):
   """`dtype` as a jnp.dtype: float32, or float64 where x64 is enabled; ValueError else."""
-  dtype = jnp.dtype(dtype)
+  dtype = as_dtype(dtype, 'dtype must be float32 or float64')
   if dtype not in (jnp.float32, jnp.float64):
     raise ValueError(f'dtype must be float32 or float64, got {dtype}')
   if dtype == jnp.float64 and not jax.config.jax_enable_x64:

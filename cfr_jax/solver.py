@@ -29,9 +29,9 @@ from cfr_jax import heap
 from cfr_jax import kernels
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
-from cfr_jax.checks import (MAX_ITERATION, checked_bool, checked_count, checked_dtype,
-                            checked_float, checked_hyperparameters, checked_int64, checked_state,
-                            is_bool)
+from cfr_jax.checks import (MAX_ITERATION, as_dtype, checked_bool, checked_count,
+                            checked_dtype, checked_float, checked_hyperparameters, checked_int64,
+                            checked_state, is_bool)
 from cfr_jax.exploitability import abstract_exploitability, exploitability
 from cfr_jax.games.tree import Game, backward_values, edge_probs, player_reach
 from cfr_jax.holdem import split as split_lib
@@ -1003,7 +1003,7 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
   if storage is not None:
-    storage = jnp.dtype(storage)
+    storage = as_dtype(storage, 'storage must be bfloat16 (with dtype float32) or None')
     if storage == dtype:
       storage = None
     elif storage != jnp.bfloat16 or dtype != jnp.float32:

@@ -548,6 +548,18 @@ def test_a_config_that_is_no_config_dict_is_refused_by_name(tmp_path):
   assert not (tmp_path / 'run').exists()
 
 
+@pytest.mark.parametrize('kwargs,message', [
+    # "float64 needs jax_enable_x64" (numpy reads None as float64)
+    (dict(dtype=None), 'dtype must be float32 or float64, got None'),
+    (dict(dtype='f32'), "dtype must be float32 or float64, got 'f32'"),
+    # numpy's TypeError "data type 'bf16' not understood"
+    (dict(storage='bf16'), "storage must be bfloat16 (with dtype float32) or None, got 'bf16'")])
+def test_a_dtype_make_solver_cannot_read_is_named(kwargs, message):
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=re.escape(message)):
+    cfr_jax.make_solver(cfr_jax.load_game('kuhn'), 'dcfr', **kwargs)
+
+
 def test_seeds_that_do_not_fit_int64_are_refused_by_name():
   """jax.random.PRNGKey(2**63) raised 'OverflowError: Python int too large to
   convert to C long' at init(); 1.5 seeded with 1 in silence."""
