@@ -43,6 +43,13 @@ class TabularPolicy:
     self.info = info
     self.probs = np.asarray(probs)
     self._legal = legal if callable(legal) else np.asarray(legal, bool)
+    # A table of another game (or shape) was a policy in silence: its keys
+    # were info's, its rows another game's (save_json wrote them together).
+    want = (len(info.infoset_keys), len(info.action_labels))
+    for name, x in (('probs', self.probs), ('legal', self._legal)):
+      if not callable(x) and x.shape != want:
+        raise ValueError(f'TabularPolicy {name} has shape {x.shape}; {info.name} has {want[0]:,} '
+                         f'infosets and {want[1]} action slots: {want}')
     # A CPU jax array that `probs` is a zero-copy, read-only view of: the
     # exact evaluations use it instead of copying the table back (0.8 GB on
     # the flop config), for as long as `probs` is still that view. On an

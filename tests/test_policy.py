@@ -1,6 +1,7 @@
 """TabularPolicy: lookups, JSON/npz export, and the OpenSpiel bridge's install hint."""
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -74,6 +75,21 @@ def test_an_interrupted_export_leaves_the_earlier_file_whole(tmp_path, monkeypat
     policy.save_json(tmp_path / 'p.json')
   assert {name: (tmp_path / name).read_bytes() for name in before} == before
   assert sorted(os.listdir(tmp_path)) == ['p.json', 'p.npz']  # no partial file left behind
+
+
+def test_a_table_of_another_game_or_shape_is_no_policy():
+  """Each made a policy in silence: Leduc's keys over Kuhn's rows (save_json
+  wrote them together), a 3-row table for Kuhn's 12 infosets."""
+  kuhn, leduc = cfr_jax.load_game('kuhn'), cfr_jax.load_game('leduc')
+  uniform, legal = cfr_jax.uniform_policy(kuhn), np.asarray(kuhn.legal)
+  for info, probs, mask, message in (
+      (leduc.info, uniform, legal, 'probs has shape (12, 2); leduc has 936 infosets and 3 '
+                                   'action slots: (936, 3)'),
+      (kuhn.info, uniform[:3], legal, 'probs has shape (3, 2); kuhn has 12'),
+      (kuhn.info, uniform, legal[:, :1], 'legal has shape (12, 1); kuhn has 12'),
+      (kuhn.info, None, legal, 'probs has shape ();')):
+    with pytest.raises(ValueError, match=re.escape(f'TabularPolicy {message}')):
+      cfr_jax.TabularPolicy(info, probs, mask)
 
 
 def test_a_file_in_a_directory_that_is_not_there_is_named(tmp_path):
