@@ -354,6 +354,15 @@ def test_spec_fields_of_the_wrong_kind_are_named(kwargs, field):
     subgame.compile_subgame(subgame.SubgameSpec(**spec))
 
 
+@pytest.mark.parametrize('spec', [None, 'Ks 9s 8h', dict(board=BOARD, pot=10, stack=10,
+                                                         ranges=('KK', 'QQ'))])
+def test_a_spec_that_is_no_subgame_spec_is_named(spec):
+  """"'dict' object has no attribute 'board'" (from inside the checks)."""
+  with pytest.raises(TypeError, match=f'compile_subgame takes a SubgameSpec .*, got '
+                                      f'{type(spec).__name__}$'):
+    subgame.compile_subgame(spec)
+
+
 def test_spec_fields_take_lists_and_numpy_values():
   spec = dict(board=BOARD, pot=np.float32(10), stack=np.int64(10), ranges=['KK', 'QQ'],
               bet_sizes=np.array([0.5, 1.0]), raise_sizes=[1.0], max_raises=np.int32(1))

@@ -694,6 +694,9 @@ def _check_size(spec: SubgameSpec, board: list[int], group: tuple, inside: np.nd
 def _check_types(spec: SubgameSpec) -> None:
   """TypeError, naming the field, for a spec field of the wrong kind (which
   used to fail deep in the build, or run: max_raises=1.5 allowed 2 raises)."""
+  if not isinstance(spec, SubgameSpec):  # (a dict: "'dict' object has no attribute 'board'")
+    raise TypeError('compile_subgame takes a SubgameSpec (subgame.SubgameSpec(board=..., pot=..., '
+                    f'stack=..., ranges=(...))), got {type(spec).__name__}')
   def number(x):
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
   def seq(x):  # a list, tuple or numpy array, not text
