@@ -176,6 +176,9 @@ def _write(path, text):
     # Ignored in silence before: the run solved the unabstracted subgame.
     (['--config=holdem_river', '--config.holdem.buckets.num_buckets=5'],
      ['num_buckets=5 needs config.holdem.buckets.method (ehs or hist)']),
+    (['--config=holdem_river', '--config.holdem.buckets.method=iso',
+      '--config.holdem.buckets.num_buckets=50'],
+     ["num_buckets=50 is for methods ehs and hist: 'iso' buckets are the hands' suit classes"]),
     # "error: bad card list '10s 9s 8h 3d 2c'": which field, and what is a card?
     (['--config=holdem_river', '--config.holdem.board=10s 9s 8h 3d 2c'],
      ["board '10s 9s 8h 3d 2c'", 'expected two characters a card', 'a ten is T']),

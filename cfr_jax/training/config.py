@@ -320,6 +320,11 @@ def _validate_buckets(config) -> None:
     raise ConfigError(f'config.holdem.buckets.num_buckets={buckets.num_buckets} needs '
                       'config.holdem.buckets.method (ehs or hist): without one, no '
                       'abstraction is made and every hand is its own')
+  # Likewise with 'iso', whose buckets are the suit classes, as many as they are.
+  if buckets is not None and buckets.get('method') == 'iso' and buckets.get('num_buckets'):
+    raise ConfigError(f'config.holdem.buckets.num_buckets={buckets.num_buckets} is for methods '
+                      "ehs and hist: 'iso' buckets are the hands' suit classes, as many as "
+                      'there are (leave num_buckets at 0)')
 
 
 def _validate_distributed(config) -> None:
