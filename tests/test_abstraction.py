@@ -222,6 +222,8 @@ def test_settings_are_validated():
   # non-negative integer"; "'float' object cannot be interpreted as an integer").
   with pytest.raises(ValueError, match='seed must be >= 0, got -1'):
     abstraction.BucketSettings('ehs', 5, seed=-1)
+  with pytest.raises(ValueError, match='kmeans_iterations must be >= 1, got 0'):
+    abstraction.BucketSettings('ehs', 5, kmeans_iterations=0)
   for field, value in (('num_buckets', 2.5), ('seed', 1.5), ('kmeans_iterations', '50'),
                        ('histogram_bins', True)):
     with pytest.raises(ValueError, match=f'{field} must be a whole number'):

@@ -71,8 +71,9 @@ class BucketSettings:
       raise ValueError(f'bucket setting seed must be >= 0, got {self.seed}')
     if self.method != 'iso' and self.num_buckets < 1:
       raise ValueError(f'method {self.method!r} needs num_buckets >= 1, got {self.num_buckets}')
-    if self.histogram_bins < 1 or self.kmeans_iterations < 1:
-      raise ValueError('histogram_bins and kmeans_iterations must be >= 1')
+    for name in ('histogram_bins', 'kmeans_iterations'):  # (named both, whichever it was)
+      if getattr(self, name) < 1:
+        raise ValueError(f'bucket setting {name} must be >= 1, got {getattr(self, name)}')
 
 
 # ----------------------------------------------------------------------------
