@@ -124,8 +124,9 @@ def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') ->
   deletes a field, was an AttributeError traceback from whichever check read
   the field first (config.holdem's: from the build, the workdir made)."""
   from cfr_jax.configs import leduc  # pylint: disable=g-import-not-at-top
-  if not isinstance(config, ml_collections.ConfigDict):  # (training.run(None, ...): "argument
-    # of type 'NoneType' is not iterable"; a config's name: "'str' object has no attribute 'get'")
+  # (training.run(None, ...) said "argument of type 'NoneType' is not
+  # iterable"; a config's name, "'str' object has no attribute 'get'")
+  if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f'{what} must be an ml_collections.ConfigDict (e.g. '
                       f'cfr_jax.configs.leduc.get_config()), got {type(config).__name__} '
                       f'{config!r:.60}')
@@ -305,7 +306,7 @@ def _holdem_block(config) -> ml_collections.ConfigDict:
     value = holdem.get(name, 0)
     if name == 'rake_cap' and value is None:  # no cap, as SubgameSpec's None (0 here)
       continue
-    if not number(value) or (name == 'max_raises' and int(value) != value):
+    if not number(value) or (name == 'max_raises' and not float(value).is_integer()):
       what = 'a whole number' if name == 'max_raises' else 'a number'
       raise ConfigError(f'config.holdem.{name} must be {what}, got {value!r}')
   return holdem
