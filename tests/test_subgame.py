@@ -137,7 +137,8 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board, monkeypatch):
   assert paid == pytest.approx(-values, rel=1e-12)
   # The split passes take it from player 0's best response's forward passes.
   parts = subgame_split.split_subgame(game, 1)
-  responses = sum(float(subgame.best_response_value(game, sigma, p)) for p in (0, 1))
+  responses = float(jax.jit(lambda sigma: sum(  # one program, not ~600 op by op
+      subgame.best_response_value(game, sigma, p) for p in (0, 1)))(sigma))
   assert float(jax.jit(subgame_split.nash_conv)(parts, sigma)) == pytest.approx(
       responses - values, rel=1e-12)
   if not board.endswith('h'):  # (once: each case compiles its own split programs)
@@ -147,7 +148,7 @@ def test_expected_rake_is_minus_the_sum_of_the_values(board, monkeypatch):
     np.testing.assert_allclose([cfr_jax.game_value(game, sigma, p) for p in (0, 1)], whole,
                                rtol=1e-12)
   plain = subgame.compile_subgame(dataclasses.replace(spec, rake_rate=0.0))
-  assert float(subgame.expected_rake(plain, random_policy(plain, 2))) == 0.0
+  assert float(jax.jit(subgame.expected_rake)(plain, random_policy(plain, 2))) == 0.0
 
 
 def test_rake_is_off_by_default_and_leaves_fingerprints_alone():
@@ -171,9 +172,9 @@ def test_raked_turn_solves_and_its_split_passes_agree():
   game = subgame.compile_subgame(dataclasses.replace(TURN, **RAKED))
   sigma = jnp.asarray(random_policy(game, 1), jnp.float32)
   parts = subgame_split.split_subgame(game, 1)
-  whole = float(subgame.nash_conv(game, sigma))
+  whole = float(jax.jit(subgame.nash_conv)(game, sigma))  # one program, not ~900 op by op
   assert whole > 0.1
-  assert float(subgame_split.nash_conv(parts, sigma)) == pytest.approx(whole, rel=1e-5)
+  assert float(jax.jit(subgame_split.nash_conv)(parts, sigma)) == pytest.approx(whole, rel=1e-5)
   for subtrees in (0, 1):
     solver = cfr_jax.make_solver(game, 'dcfr', subtrees=subtrees)
     state = solver.run(solver.init(), 300)
@@ -217,15 +218,16 @@ def test_sweep_and_fold_sums_match_dense_card_removal():
     # sweep lays out her range's hands alone).
     opp = rng.random((3, game.num_hands)) * (rng.random((3, game.num_hands)) > 0.2)
     opp[:, :first], opp[:, end:] = 0, 0
-    sweep = subgame._board_sweep(game, jnp.asarray(opp), jnp.asarray(0), p)  # pylint: disable=protected-access
+    sweep = jax.jit(subgame._board_sweep, static_argnums=3)(  # pylint: disable=protected-access
+        game, jnp.asarray(opp), jnp.asarray(0), p)
     np.testing.assert_allclose(sweep, opp @ versus.T, atol=1e-9)
   # Folds: the opponent weight dealt against each hand is the disjoint weight.
-  fold = np.asarray(subgame._disjoint(game, jnp.asarray(opp)))  # pylint: disable=protected-access
+  fold = np.asarray(jax.jit(subgame._disjoint)(game, jnp.asarray(opp)))  # pylint: disable=protected-access
   np.testing.assert_allclose(fold, opp @ compat.T, atol=1e-9)
   # The level-grouped sweep at the tree's showdowns equals the dense sums too:
   # every showdown of this river is on board 0, in groups by level.
-  values = subgame.terminal_values(game, jnp.asarray(np.resize(opp, (game.stake.shape[0],
-                                                                      game.num_hands))), 0)
+  values = jax.jit(subgame.terminal_values, static_argnums=2)(  # one program, not op by op
+      game, jnp.asarray(np.resize(opp, (game.stake.shape[0], game.num_hands))), 0)
   shows = np.asarray(game.show_terms)
   scale = (np.asarray(game.stake) / float(game.norm))[shows, None]
   dense = np.resize(opp, (game.stake.shape[0], game.num_hands))[shows] @ versus.T
