@@ -426,6 +426,7 @@ def test_flop_chunk_memory_is_bounded():
   assert temp <= 1.0 * state_bytes, (temp, state_bytes)
 
 
+@pytest.mark.slow  # ~30 s: the option's bit-for-bit check compiles the turn twice
 def test_subgame_programs_use_the_elemental_emitters_and_iterate_the_same(monkeypatch):
   """Subgame programs compile with `subgame.COMPILER_OPTIONS` (XLA:CPU's older
   emitters: a fraction of the host memory, bench/RESULTS.md); tree games keep
@@ -632,6 +633,7 @@ def test_the_sweeps_card_terms_are_a_table_of_their_own():
     assert len(floats) == terms + 2, len(floats)  # and its two cards' entries of the table
 
 
+@pytest.mark.slow  # ~30-50 s; in-place writes of `run` are checked in the default run
 def test_run_many_writes_the_state_in_place():
   """Under `run_many`'s vmap with one count for every instance, `unfused`'s
   conds (on the count: n > 0) stay conds, as in `run`: the update is a

@@ -118,6 +118,7 @@ def test_solves_kuhn_through_the_env(kuhn):
   assert cfr_jax.exploitability(game, cfr_jax.uniform_policy(game)) > 0.08
 
 
+@pytest.mark.slow  # ~40 s; Kuhn's env tests play and chunk in the default run
 def test_head_to_head_and_chunking_on_liars_dice():
   """A policy against itself scores 0 within noise (both seats); trained for
   a few iterations, it beats the uniform policy by many standard errors,

@@ -152,7 +152,8 @@ def test_building_a_game_and_its_solver_compiles_no_program(which):
   assert compiles.count == 0, compiles.count
 
 
-@pytest.mark.parametrize('which', ['dcfr_run_many', 'es-mccfr', 'deep_cfr'])
+@pytest.mark.parametrize('which', ['dcfr_run_many', pytest.param('es-mccfr', marks=pytest.mark.slow),
+                                   'deep_cfr'])  # es-mccfr ~20-35 s
 def test_a_run_compiles_its_own_program_only(which):
   """A run's iteration count (and `run_many`'s hyperparameters) reach the
   device as host arrays too: the first run compiles its program and nothing

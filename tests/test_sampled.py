@@ -104,8 +104,9 @@ def liars_dice():
   return cfr_jax.load_game('openspiel:liars_dice')
 
 
-@pytest.mark.parametrize('name', ['kuhn', 'leduc', pytest.param(
-    'liars_dice', marks=pytest.mark.slow)])  # liar's dice: the pooled case (47 s, compiles)
+@pytest.mark.parametrize('name', ['kuhn', pytest.param('leduc', marks=pytest.mark.slow),
+                                  pytest.param('liars_dice', marks=pytest.mark.slow)])
+# leduc ~20-30 s, liar's dice: the pooled case (47 s, compiles)
 def test_pooled_and_padded_frontiers_draw_the_same_trajectories(name, kuhn, liars_dice):
   # Same key, same draws: the pooled traversal returns the padded one's
   # estimate, up to the order of the scatter-adds.
@@ -280,6 +281,7 @@ def test_launcher_chunking_is_invariant(tmp_path, kuhn):
   assert _equal(*states)
 
 
+@pytest.mark.slow  # ~40-70 s; test_distributed's es-mccfr run spans devices in the default run
 def test_batch_split_over_devices_sums_each_devices_draws(tmp_path):
   # In a child with two CPU devices: a mesh splits each batch in two, each
   # device drawing from the key folded with its index. The run must equal,

@@ -188,6 +188,7 @@ def test_run_many_rejects_bad_input():
     solver.run_many(states, 1, {'alpha': np.ones(2)})
 
 
+@pytest.mark.slow  # ~20-40 s; vmap mode's SIGTERM test stays in the default run
 def test_vmap_mode_instances_equal_separate_runs_and_resume(tmp_path):
   sweep = dict(sweep_field='alpha', sweep_values='1.0,2.0,3.0', instances_mode='vmap',
                algorithm='dcfr', chunk_iterations=150, eval_every=100)

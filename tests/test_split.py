@@ -92,6 +92,7 @@ def test_parts_cover_every_decision_once():
   assert len(parts.classes) == 2
 
 
+@pytest.mark.slow  # ~30-45 s; the split iterates' equality to whole levels stays in the default run
 def test_each_parts_blocks_are_one_slice_of_the_state(monkeypatch):
   """Layout 6: a level's decisions of one group (player, legal actions) are
   ordered by the first card dealt on their path, so each batch's block is one
@@ -214,7 +215,8 @@ def test_big_states_split_by_default(monkeypatch):
 @pytest.mark.parametrize('spec,buckets', [
     (ISO_TURN, None),
     pytest.param(FLOP, None, marks=pytest.mark.slow),  # ~20-30 s: two shape classes
-    (TURN, {'method': 'ehs', 'num_buckets': 6})], ids=['iso-turn', 'flop', 'turn-buckets'])
+    pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6},  # ~35-65 s
+                 marks=pytest.mark.slow)], ids=['iso-turn', 'flop', 'turn-buckets'])
 def test_split_best_responses_equal_whole_tree_ones(spec, buckets, monkeypatch):
   """Big subgames' exact exploitability (split best responses, one dealt
   card's levels at a time) equals the whole-tree passes' to float64
@@ -262,7 +264,8 @@ def test_a_split_solver_evaluates_its_average_without_the_table(spec, buckets, c
     # The root and a node under a dealt card; 'b7.5c/2s/' is dealt as 2c
     # (clubs and spades interchangeable), reported with its hands mapped back.
     (ISO_TURN, None, ('-', 'b7.5c/2s/', 'kb7.5c/7d/k')),
-    (FLOP, None, ('b10', 'kb10c/3s/kk/Jc/k')),  # two shape classes
+    pytest.param(FLOP, None, ('b10', 'kb10c/3s/kk/Jc/k'),  # two shape classes (~40-60 s;
+                 marks=pytest.mark.slow),  # the flop's split iterations are in the default run)
     pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6}, ('-', 'kk/2h/b10'),
                  marks=pytest.mark.slow),
 ], ids=['iso-turn', 'flop', 'turn-buckets'])
@@ -353,6 +356,7 @@ def _compiled(caplog) -> dict:
   return counts
 
 
+@pytest.mark.slow  # ~40-75 s; the launcher's compile-once test below stays in the default run
 def test_compiled_before_the_state_exists(caplog):
   """`Solver.compile` builds what a split solver's `run` and `exploitability`
   call from the state's shapes alone: their first calls trace, lower and
