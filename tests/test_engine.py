@@ -486,6 +486,7 @@ def _instructions(solver) -> int:
   return sum(1 for line in hlo.split('\n') if re.match(r'\s+(ROOT )?%\S+ = ', line))
 
 
+@pytest.mark.slow  # ~20-30 s: reads the turn's compiled HLO
 def test_row_gathers_check_no_bounds(monkeypatch):
   """Each level's values end in a zero row that absent children index, so
   the backward passes' gathers of children (and of chance nodes' children),

@@ -482,6 +482,10 @@ def test_second_run_of_a_same_shaped_game_compiles_nothing(tmp_path):
   assert code == training.EXIT_COMPLETE
   off = progress(tmp_path / 'off')
   assert off['compile_cache_hits'] == 0 and off['compiled_programs'] > 0
+  (tmp_path / 'a_file').write_text('')  # a cache that cannot be: the run goes on without
+  code, out, _ = kuhn_run(tmp_path / 'file', f'--config.compilation_cache={tmp_path / "a_file"}')
+  assert code == training.EXIT_COMPLETE
+  assert f'compilation cache off: cannot create {tmp_path / "a_file"} (it is a file)' in out
 
 
 def test_pid_file_lock_where_flock_is_missing(tmp_path):

@@ -125,6 +125,7 @@ def test_bad_deep_cfr_settings_are_clear_errors(kuhn, kwargs, message):
     cfr_jax.make_solver(kuhn, 'deep-cfr', **kwargs)
 
 
+@pytest.mark.slow  # ~45-70 s; test_distributed's es-mccfr run places work over devices by the same code
 def test_minibatches_split_over_devices_take_the_same_steps(tmp_path):
   # In a child with two CPU devices: with a mesh, each Adam step's minibatch
   # is split over the devices and the gradients averaged, so a fit from the

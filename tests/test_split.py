@@ -47,7 +47,8 @@ def _random_state(solver, seed=0):
     pytest.param(TURN, None, 'dcfr', 1, marks=pytest.mark.slow),
     pytest.param(TURN, None, 'dcfr', 5, marks=pytest.mark.slow),
     pytest.param(TURN, None, 'pcfr+', 3, marks=pytest.mark.slow),
-    (ISO_TURN, None, 'dcfr', 2),
+    pytest.param(ISO_TURN, None, 'dcfr', 2, marks=pytest.mark.slow),  # ~20-30 s (the iso-turn's
+    # split best responses and node reports stay in the default run)
     pytest.param(TURN, {'method': 'ehs', 'num_buckets': 6}, 'dcfr', 4,
                  marks=pytest.mark.slow),
     (FLOP, None, 'dcfr', 7),  # two shape classes of turn cards

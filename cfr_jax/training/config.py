@@ -516,9 +516,9 @@ def use_compilation_cache(config) -> str | None:
   if directory is not None:
     try:
       os.makedirs(directory, exist_ok=True)
-    except OSError as e:
-      print(f'note: compilation cache off: cannot create {directory} ({e.strerror or e})',
-            flush=True)
+    except OSError as e:  # (a file there said only "File exists")
+      why = 'it is a file' if os.path.isfile(directory) else e.strerror or e
+      print(f'note: compilation cache off: cannot create {directory} ({why})', flush=True)
       directory = None
   if directory is None:
     jax.config.update('jax_enable_compilation_cache', False)
