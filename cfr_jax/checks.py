@@ -84,6 +84,13 @@ def as_dtype(dtype, expected: str):
     raise ValueError(f'{expected}, got {dtype!r}') from None
 
 
+def check_policy_shape(game, probs) -> None:
+  """ValueError unless `probs` is a table [infosets, actions] of `game`."""
+  if np.shape(probs) != (game.num_infosets, game.num_actions):
+    raise ValueError(f'policy has shape {np.shape(probs)}, game {game.name} needs '
+                     f'{(game.num_infosets, game.num_actions)}')
+
+
 def checked_dtype(dtype):
   """`dtype` as a jnp.dtype: float32, or float64 where x64 is enabled; ValueError else."""
   dtype = as_dtype(dtype, 'dtype must be float32 or float64')

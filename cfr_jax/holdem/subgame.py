@@ -73,6 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import heap
+from cfr_jax.checks import check_policy_shape
 from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
@@ -2181,9 +2182,7 @@ def _report_policy(game: Subgame, sigma) -> jax.Array:
   except (TypeError, ValueError):
     raise TypeError('node_report takes a policy table [infosets, actions] (e.g. '
                     f'solver.average_policy(state).probs), got {type(sigma).__name__}') from None
-  if sigma.shape != (game.num_infosets, game.num_actions):
-    raise ValueError(f'policy has shape {sigma.shape}, game {game.name} needs '
-                     f'{(game.num_infosets, game.num_actions)}')
+  check_policy_shape(game, sigma)
   return sigma
 
 
