@@ -91,6 +91,28 @@ def check_policy_shape(game, probs) -> None:
                      f'{(game.num_infosets, game.num_actions)}')
 
 
+def check_distributions(game, probs, block: int = 1 << 20) -> None:
+  """ValueError naming the first row of the array `probs` that is no
+  probability distribution over its infoset's legal actions (NaN, negative,
+  or not summing to 1): each was an exploitability or value computed in
+  silence (Kuhn's all-3.0 table: 7.5 chips, a NaN table: nan), and a
+  node report showed such a row's numbers as a strategy. On the host,
+  a block of rows at a time (no device program to compile)."""
+  legal = np.asarray(game.legal)
+  probs = np.asarray(probs)
+  slack = 1e-3 if probs.dtype.itemsize >= 4 else 2e-2  # bfloat16 keeps ~3 digits
+  for lo in range(0, len(probs), block):
+    p = probs[lo:lo + block].astype(np.float64)
+    mine = np.where(legal[lo:lo + block], p, 0.0)
+    bad = (~np.isfinite(p).all(1) | (mine < -1e-6).any(1)
+           | ~(np.abs(mine.sum(1) - 1) <= slack))
+    if bad.any():
+      row = lo + int(np.argmax(bad))
+      values = ', '.join(f'{x:.4g}' for x in probs[row][legal[row]])
+      raise ValueError(f'policy row {row} of {game.name} is not a probability distribution '
+                       f'over its legal actions: [{values}] (each >= 0, summing to 1)')
+
+
 def checked_dtype(dtype):
   """`dtype` as a jnp.dtype: float32, or float64 where x64 is enabled; ValueError else."""
   dtype = as_dtype(dtype, 'dtype must be float32 or float64')

@@ -429,8 +429,7 @@ class Solver:
       raise ValueError(f'node_report reads hold\'em subgames, not {self.game.name}')
     checked_state(self, state, reads=_AVERAGE)
     if not self._splits:
-      return subgame_lib.node_report(self.game, self.average_policy(state).device_probs(),
-                                     history)
+      return subgame_lib.node_report(self.game, self.average_policy(state), history)
     return split_lib.node_report(self._passes, self.game.astype(self.dtype),
                                  (state.strategy_sum, state.strategy_sum_low), history,
                                  split_lib.average_rows)

@@ -797,6 +797,14 @@ def test_status_runs_from_another_directory(kuhn_run, tmp_path):
   proc = script('cfr-status', str(kuhn_run), cwd=tmp_path)
   assert proc.returncode == 0, proc.stderr
   assert 'completed' in proc.stdout and '200/200' in proc.stdout
+  # It reads JSON files: it starts without loading JAX or numpy (~1.5 s a
+  # call, what a watch loop over many runs paid every time).
+  code = ('import sys; sys.argv[1:] = [sys.argv[-1]]; from cfr_jax.cli import status; '
+          'code = status._main(sys.argv); heavy = {"jax", "numpy"} & set(sys.modules); '
+          'assert not heavy, heavy; sys.exit(code)')
+  proc = subprocess.run([sys.executable, '-c', code, str(kuhn_run)], cwd=tmp_path, env=ENV,
+                        capture_output=True, text=True, timeout=180)
+  assert proc.returncode == 0 and '200/200' in proc.stdout, proc.stderr
 
 
 def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
@@ -970,7 +978,7 @@ def test_status_does_not_call_a_run_on_another_host_dead(tmp_path):
   progress = {'status': 'running', 'pid': 2**22 + 1, 'iteration': 5, 'eta_seconds': 100}
   (tmp_path / 'progress.json').write_text(json.dumps(progress))
   row = lambda: status.row(str(tmp_path / 'progress.json'))
-  assert row()[1] == 'dead'  # no lock: the pid is this host's, and gone
+  assert row()[1] == 'dead, nothing saved'  # no lock: the pid is this host's, and gone
   (tmp_path / '.lock').write_text(json.dumps({'pid': 7, 'host': 'node-that-is-not-this'}))
   assert row()[1] == 'running? (on node-that-is-not-this)' and row()[5] == '1m40s'
 
@@ -1043,7 +1051,9 @@ def _name(sig):
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize('name', [*SCRIPTS, 'python -m cfr_jax'])
+# (cfr-status imports no JAX, nor numpy: test_status_runs_from_another_directory)
+@pytest.mark.parametrize('name', [*(s for s in SCRIPTS if s != 'cfr-status'),
+                                  'python -m cfr_jax'])
 def test_a_signal_while_jax_is_imported_is_one_line(kuhn_run, tmp_path, name, sig):
   """Ctrl-C in the first second (Python importing JAX, before any handler of
   the program; matplotlib, for cfr-plot) printed a KeyboardInterrupt

@@ -712,6 +712,9 @@ def test_a_start_keeps_only_its_own_runs_progress(tmp_path):
   dead = subprocess.Popen([sys.executable, '-c', '']).pid
   os.waitpid(dead, 0)
   path.write_text(json.dumps({**p, 'pid': dead}))
+  # Killed mid-chunk: it resumes from its last checkpoint, not its iteration.
+  assert status.row(str(path))[1] == 'dead, saved 600'
+  path.write_text(json.dumps({**p, 'pid': dead, 'iteration': 600}))
   assert status.row(str(path))[1] == 'dead'
   for other in ('config_json', 'found', 'nan'):
     path.write_text(json.dumps(old) if other != 'nan' else

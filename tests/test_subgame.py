@@ -463,7 +463,8 @@ def test_polarised_river_matches_the_closed_form_equilibrium():
 def test_node_report_names_a_wrong_policy_or_line():
   """A table of another shape failed inside the passes ("cannot reshape
   array of shape (5, 5) ..."), a line that is not a str in `re` ("expected
-  string or bytes-like object")."""
+  string or bytes-like object"), a table whose rows are no strategies was
+  reported as one."""
   game = subgame.compile_subgame(POLARISED)
   probs = np.full((game.num_infosets, game.num_actions), 0.5)
   with pytest.raises(ValueError, match=re.escape(
@@ -471,6 +472,12 @@ def test_node_report_names_a_wrong_policy_or_line():
     subgame.node_report(game, probs[:5], '-')
   with pytest.raises(TypeError, match='node_report takes a policy table'):
     subgame.node_report(game, None, '-')
+  # A row that is no strategy was reported as one (its frequencies, its EVs).
+  for bad in (2.0, np.nan, -0.5):
+    table = probs.copy()
+    table[3] = bad
+    with pytest.raises(ValueError, match='policy row 3 of .* is not a probability distribution'):
+      subgame.node_report(game, table, '-')
   with pytest.raises(TypeError, match='node_report reads a hold.em Subgame'):
     subgame.node_report(POLARISED, probs, '-')
   for line in (None, 5, b'a', ['a']):

@@ -69,6 +69,17 @@ def _number_or_none(x, allow_none: bool = True) -> bool:
                                         and math.isfinite(x))
 
 
+def _saved(p: dict) -> str:
+  """', saved N' where a stopped run's last checkpoint is behind its
+  iteration: progress is written during a chunk, so a run SIGKILLed at
+  90000 read 'dead 90000/300000' and resumed from 80000."""
+  last = p.get('last_checkpoint')
+  saved = last.get('iteration') if isinstance(last, dict) else None
+  if not _number_or_none(saved, allow_none=False):
+    return ', nothing saved' if p.get('iteration') else ''
+  return f', saved {saved}' if saved != p.get('iteration') else ''
+
+
 def row(path: str) -> list[str]:
   # A run is named by its workdir; a file given by another name, by itself.
   name = os.path.dirname(path) if os.path.basename(path) == 'progress.json' else path
@@ -103,6 +114,8 @@ def row(path: str) -> list[str]:
     status = f'{status}? (on {host})'
   elif live and not _alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
+  if status in ('dead', 'failed'):
+    status += _saved(p)
   score = score_text(p)
   rate = p.get('iterations_per_second')
   return [name, str(status), f'{p.get("iteration", 0)}/{p.get("max_iterations", "?")}',

@@ -73,7 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import heap
-from cfr_jax.checks import check_policy_shape
+from cfr_jax.checks import check_distributions, check_policy_shape
 from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
@@ -2175,14 +2175,15 @@ def _report_policy(game: Subgame, sigma) -> jax.Array:
   if not isinstance(game, Subgame):
     raise TypeError(f'node_report reads a hold\'em Subgame (subgame.compile_subgame), got '
                     f'{type(game).__name__}')
-  if hasattr(sigma, 'device_probs'):  # a TabularPolicy: its table
-    sigma = sigma.device_probs()
+  solver_made = hasattr(sigma, 'device_probs')  # a TabularPolicy: normalised where it was made
   try:
-    sigma = jnp.asarray(sigma)
+    sigma = sigma.device_probs() if solver_made else jnp.asarray(sigma)
   except (TypeError, ValueError):
     raise TypeError('node_report takes a policy table [infosets, actions] (e.g. '
                     f'solver.average_policy(state).probs), got {type(sigma).__name__}') from None
   check_policy_shape(game, sigma)
+  if not solver_made:
+    check_distributions(game, sigma)  # a row that is no strategy was reported as one
   return sigma
 
 

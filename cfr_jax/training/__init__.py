@@ -15,11 +15,29 @@ Modules, by concern:
   lock       one live launcher per workdir
   instances  many instances as child processes that die with their parent
 """
-from cfr_jax.training.config import (EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED,
-                                     EXIT_USAGE, ConfigError, TrainingFailure, build_solver,
-                                     check_finite, check_run_shape,
-                                     initialize_distributed, validate, _load_game)
-from cfr_jax.training.loop import run, run_vmapped
-from cfr_jax.training.outputs import MetricsWriter, write_json_atomic, _duration
-from cfr_jax.training.resume import AVERAGE_ONLY, load_run, restore_state
-from cfr_jax.training.signals import StopSignals
+import importlib
+
+_API = {  # name: the module of cfr_jax.training that defines it
+    **dict.fromkeys(('EXIT_COMPLETE', 'EXIT_FAILURE', 'EXIT_INTERRUPTED', 'EXIT_USAGE',
+                     'ConfigError', 'TrainingFailure', 'build_solver', 'check_finite',
+                     'check_run_shape', 'initialize_distributed', 'validate', '_load_game'),
+                    'config'),
+    'run': 'loop', 'run_vmapped': 'loop',
+    'MetricsWriter': 'outputs', 'write_json_atomic': 'outputs', '_duration': 'outputs',
+    'AVERAGE_ONLY': 'resume', 'load_run': 'resume', 'restore_state': 'resume',
+    'StopSignals': 'signals'}
+
+
+def __getattr__(name: str):
+  """The names above, imported on first use (PEP 562) as the package's are:
+  `cfr-status` reads outputs only and so starts without loading JAX (~1.5 s
+  a call, and what every `--help` paid)."""
+  if name in _API:
+    value = getattr(importlib.import_module(f'cfr_jax.training.{_API[name]}'), name)
+    globals()[name] = value
+    return value
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_API))
