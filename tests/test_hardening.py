@@ -7,6 +7,7 @@ full disks and unwritable outputs, signals, and what the run prints.
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -145,7 +146,7 @@ def test_a_run_whose_workdir_lost_its_checkpoints_is_read_from_its_mirror(tmp_pa
 
 
 # 4. Foreign is not broken: switching the algorithm and back resumes.
-def test_switching_algorithm_and_back_resumes(tmp_path):
+def test_switching_algorithm_and_back_resumes(tmp_path, caplog):
   assert kuhn_run(tmp_path, '--config.algorithm=dcfr')[0] == training.EXIT_COMPLETE
   assert kuhn_run(tmp_path, '--config.algorithm=cfr+')[0] == training.EXIT_COMPLETE
   assert progress(tmp_path)['restored_from'] is None
@@ -155,6 +156,14 @@ def test_switching_algorithm_and_back_resumes(tmp_path):
   assert not os.path.exists(tmp_path / 'checkpoints' / 'rejected')
   # Both runs' steps 100..300 collided: the other run's sit in foreign/<fp>/.
   assert os.listdir(tmp_path / 'checkpoints' / 'foreign')
+  # A reader says what it passed over of this run's, not the other run's steps.
+  newest = max(int(n) for n in os.listdir(tmp_path / 'checkpoints') if n.isdigit())
+  shutil.rmtree(tmp_path / 'checkpoints' / str(newest) / 'state')
+  with caplog.at_level(logging.WARNING, logger='absl'):
+    _, state = training.load_run(str(tmp_path))
+  said = caplog.text
+  assert int(state.iteration) < newest and f'checkpoints/{newest}' in said, said
+  assert 'foreign' not in said, said
 
 
 def metrics_runs(path):

@@ -607,6 +607,9 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsy
   assert "node 'b5': player 1 to act" in out.stdout and 'range' in out.stdout
   assert out.stdout.index("node 'b5'") < out.stdout.index("node '-': player 0 to act")
   assert out.stdout.count('iteration 300') == 1  # loaded once for both
+  # The other boards' checkpoints (moved to checkpoints/foreign/) are passed
+  # over without a warning line each: they were never this run's.
+  assert 'foreign' not in out.stderr and (tmp_path / 'checkpoints' / 'foreign').is_dir()
   assert len(out.stdout.splitlines()) > 40  # a line per hand, twice
   # Lines piped in, answered as they come: a mistyped one is reported and
   # the session goes on; 'q' ends it (the line after it is never read).
