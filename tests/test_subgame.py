@@ -460,6 +460,22 @@ def test_polarised_river_matches_the_closed_form_equilibrium():
   assert subgame.node_report(game, policy, 'a').actions == facing.actions
 
 
+def test_betting_text_says_each_streets_sizes():
+  """A street left without sizes (the per-street '0.5;' leaves the river
+  none) is all-in only: the launcher says so after the build."""
+  spec = lambda **kw: {'board': 'Ks 9s 8h 3d', 'bet_sizes': (0.5, 1.0), 'raise_sizes': (1.0,),
+                       'max_raises': 1, **kw}
+  assert subgame.betting_text(spec()) == (
+      'turn: bets 50% 100%, raises 100%; river: bets 50% 100%, raises 100%')
+  assert subgame.betting_text(spec(bet_sizes=((0.5,), ()))) == (
+      'turn: bets 50%, raises 100%; river: all-in only')
+  assert subgame.betting_text(spec(board='Ks 9s 8h', max_raises=0, bet_sizes=(0.33,))) == (
+      'flop: bets 33%; turn: bets 33%; river: bets 33%')
+  # The dict a built game keeps (its fingerprint's), as the launcher reads it.
+  game = subgame.compile_subgame(POLARISED)
+  assert subgame.betting_text(game.info.spec).startswith('river: ')
+
+
 def test_node_report_names_a_wrong_policy_or_line():
   """A table of another shape failed inside the passes ("cannot reshape
   array of shape (5, 5) ..."), a line that is not a str in `re` ("expected
@@ -580,7 +596,9 @@ def test_river_config_trains_resumably_and_refuses_another_board(tmp_path, capsy
     with open(tmp_path / 'progress.json') as f:
       return json.load(f)
 
-  assert train().returncode == 0
+  first = train()
+  assert first.returncode == 0
+  assert 'betting: river: bets 50% 100%, raises 100%\n' in first.stdout, first.stdout
   p = progress()
   assert p['iteration'] == 300 and p['exploitability'] < 0.005 * 10
   other = train('--config.holdem.board=Ks 9s 8h 3d 4c')

@@ -158,6 +158,26 @@ class SubgameSpec:
     return sizes
 
 
+def betting_text(spec: dict) -> str:
+  """A subgame's sizes street by street in words, from its `info.spec`, as
+  the launcher says them after the build: 'turn: bets 50% 100%, raises 100%;
+  river: all-in only' (all-in is open besides). A street left empty (the
+  per-street '0.5;' gives the river none) was all-in only without a word."""
+  sized = SubgameSpec(board=spec['board'], pot=0.0, stack=0.0, ranges=(),
+                      bet_sizes=spec['bet_sizes'], raise_sizes=spec['raise_sizes'],
+                      max_raises=spec['max_raises'])
+  board = len(cards_lib.parse_cards(sized.board))
+  pct = lambda xs: ' '.join(f'{100 * x:g}%' for x in xs)
+  streets = []
+  for street in range(6 - board):
+    bets = sized.sizes('bet', street)
+    raises = sized.sizes('raise', street) if sized.max_raises > 0 and bets else ()
+    words = ([f'bets {pct(bets)}'] if bets else []) + (
+        [f'raises {pct(raises)}'] if raises else [])
+    streets.append(f'{STREETS[board + street]}: ' + (', '.join(words) or 'all-in only'))
+  return '; '.join(streets)
+
+
 @dataclasses.dataclass
 class _Node:
   kind: int

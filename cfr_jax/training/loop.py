@@ -31,6 +31,7 @@ import numpy as np
 import cfr_jax
 from cfr_jax import checkpoint as checkpoint_lib
 from cfr_jax import solver as solver_lib
+from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
     _instance_configs, _split, build_solver, check_run_shape, check_workdir,
@@ -509,6 +510,9 @@ def _run_batch(configs: list, workdirs: list, vmapped: bool) -> int:
     game_cache.outcomes.clear()
     solvers = [build_solver(c) for c in configs]
     print(game_cache.built_text(time.monotonic() - began), flush=True)
+    spec = getattr(getattr(solvers[0].game, 'info', None), 'spec', None)
+    if isinstance(spec, dict) and spec.get('game') == 'holdem':  # what the size strings became
+      print(f'betting: {subgame_lib.betting_text(spec)}', flush=True)
     processes = _Processes()
     with contextlib.ExitStack() as stack:
       return _run_batch_in(stack, configs, workdirs, vmapped, solvers, processes, starting)
