@@ -217,10 +217,10 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
       fingerprint=fingerprint) as store:
     state, report = restore_state(store, solver, skip)
   if state is not None:  # what was passed over on the way (an older checkpoint is read),
-    # not other runs' steps (another board's, moved to foreign/): never this run's to read
-    foreign = [c.path for c in report.candidates if c.status == 'foreign']
+    # not other runs' steps (another board's, in foreign/): never this run's to read
+    foreign = {c.path for c in report.candidates if c.status == 'foreign'}
     for record in held:
-      if not any(p in record.getMessage() for p in foreign):
+      if not foreign & set(a for a in record.args or () if isinstance(a, str)):
         logging.get_absl_logger().handle(record)
   if state is None:  # the error names every candidate: their warnings ("starting fresh") dropped
     raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + ('; '.join(
