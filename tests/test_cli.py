@@ -1081,6 +1081,37 @@ def test_a_signal_while_jax_is_imported_is_one_line(kuhn_run, tmp_path, name, si
   assert len(err.strip().splitlines()) == 1, err
 
 
+def test_a_run_whose_output_nobody_reads_goes_on_to_its_end(tmp_path):
+  """`cfr-train | head -1`: the first print after head exited raised
+  BrokenPipeError, and the run stopped before its first checkpoint ("cannot
+  write the run's files: Broken pipe ... free the space")."""
+  workdir = tmp_path / 'run'
+  proc = subprocess.Popen([sys.executable, '-m', 'launch.train', '--config=configs/kuhn.py',
+                           f'--workdir={workdir}', *KUHN_200], cwd=REPO, env=ENV,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  assert proc.stdout.readline().startswith('building')
+  proc.stdout.close()  # as head does after its line
+  err = proc.stderr.read()
+  assert proc.wait(timeout=240) == training.EXIT_COMPLETE, err
+  assert 'Traceback' not in err and err.count('note: stdout closed: the run goes on') == 1, err
+  p = json.loads((workdir / 'progress.json').read_text())
+  assert p['status'] == 'completed' and p['last_checkpoint']['iteration'] == 200
+
+
+@pytest.mark.parametrize('args', [['cfr-status', '{run}'], ['cfr-export', '--help']])
+def test_a_tool_whose_output_nobody_reads_exits_0_without_a_traceback(kuhn_run, tmp_path, args):
+  """`cfr-status runs | head -1` printed a BrokenPipeError traceback."""
+  module, func = entry_points()[args[0]].split(':')
+  code = (f'import sys; sys.argv[0] = {args[0]!r}; from {module} import {func}; '
+          f'sys.exit({func}())')
+  proc = subprocess.Popen([sys.executable, '-c', code, args[1].format(run=kuhn_run)],
+                          cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  proc.stdout.close()  # before it writes a line
+  err = proc.stderr.read()
+  assert proc.wait(timeout=60) == 0 and not err, err
+
+
 def _run_patched(name, patch, *args, cwd):
   """Console script `name` in a real process, after the Python `patch`."""
   module, func = entry_points()[name].split(':')

@@ -44,6 +44,59 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+class _Unread:
+  """sys.stdout or sys.stderr, whose reader may go away: `cfr-train | head`,
+  a `tee` killed, a job system closing the log pipe. A print then raised
+  BrokenPipeError, and cfr-train stopped its run ("cannot write the run's
+  files: Broken pipe ... free the space"), cfr-status printed a traceback.
+  The first failed write points the descriptor at /dev/null instead (what
+  is still buffered goes there too) and the program goes on; `note` is said
+  once on the other stream, if it still has a reader."""
+
+  def __init__(self, stream, note: str = ''):
+    self._stream, self._note = stream, note
+
+  def write(self, text):
+    try:
+      return self._stream.write(text)
+    except OSError as e:
+      self._gone(e)
+      return len(text)
+
+  def flush(self):
+    try:
+      self._stream.flush()
+    except OSError as e:
+      self._gone(e)
+
+  def __getattr__(self, name):  # fileno, isatty, encoding, ...
+    return getattr(self._stream, name)
+
+  def _gone(self, error: OSError) -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+      os.dup2(null, self._stream.fileno())
+    finally:
+      os.close(null)
+    with contextlib.suppress(OSError, ValueError):
+      self._stream.flush()  # what was buffered, to /dev/null: nothing raises at exit
+    if self._note:
+      other = sys.stderr if self._stream is getattr(sys.stdout, '_stream', None) else sys.stdout
+      with contextlib.suppress(OSError, ValueError):
+        print(f'note: {self._note} ({error.strerror or error})', file=other, flush=True)
+      self._note = ''
+
+
+def outlive_readers(note: str = '') -> None:
+  """Wraps sys.stdout and sys.stderr in `_Unread` (once): a program whose
+  output nobody reads any more goes on to its end. note: what cfr-train says
+  when its stdout goes (that the run goes on, and where to follow it)."""
+  if not isinstance(sys.stdout, _Unread) and sys.stdout is not None:
+    sys.stdout = _Unread(sys.stdout, f'stdout closed: {note}' if note else '')
+  if not isinstance(sys.stderr, _Unread) and sys.stderr is not None:
+    sys.stderr = _Unread(sys.stderr, f'stderr closed: {note}' if note else '')
+
+
 _received = []  # the stop signals received, by name
 
 
@@ -213,6 +266,7 @@ def run(main) -> None:
   usage of main's module (`usage`), and a stop signal (while JAX loads a
   run, say) one line and exit 75 (`exit_on_signals`)."""
   from absl import app  # pylint: disable=g-import-not-at-top
+  outlive_readers()  # `cfr-status runs | head`: no traceback, exit 0
   module = sys.modules.get(getattr(main, '__module__', None) or '')
 
   def parse(argv):

@@ -19,9 +19,7 @@ from absl import flags
 from absl import logging
 
 from cfr_jax import cli
-from cfr_jax import training
-from cfr_jax.training import config as config_lib
-from cfr_jax.training import loop as loop_lib
+from cfr_jax import training  # its names load JAX when first used: --help does not
 
 FORMATS = ('.npz', '.json')
 
@@ -71,6 +69,8 @@ def _check_not_the_runs(workdir: str, out: str) -> None:
   (--out=<workdir>/progress.json was written over the run's progress,
   config.json over the config its checkpoints are read by), or any other
   run's that holds `out`'s directory (--out=<another run>/config.json)."""
+  from cfr_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
+  from cfr_jax.training import loop as loop_lib  # pylint: disable=g-import-not-at-top
   target, run = os.path.realpath(out), os.path.realpath(workdir)
   holder = config_lib.run_holding(target)  # the nearest run above it (runs do not nest)
   for owner in [run] + ([holder] if holder not in (None, run) else []):

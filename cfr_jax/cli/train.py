@@ -311,6 +311,8 @@ def main() -> None:
   # Until the run's own handlers take over (and after they let go), a stop
   # signal has nothing to save: one line and exit 75, never a traceback.
   signals_lib.exit_at_once_on_signals()
+  # `cfr-train | head`: the run goes on to its end, its output to /dev/null.
+  cli.outlive_readers('the run goes on; cfr-status <workdir> or its progress.json follow it')
   try:
     app.run(_main, flags_parser=parse_flags)
   except SystemExit as e:
