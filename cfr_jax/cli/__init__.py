@@ -53,8 +53,8 @@ class _Unread:
   is still buffered goes there too) and the program goes on; `note` is said
   once on the other stream, if it still has a reader."""
 
-  def __init__(self, stream, note: str = ''):
-    self._stream, self._note = stream, note
+  def __init__(self, stream, name: str, note: str = ''):
+    self._stream, self._name, self._note = stream, name, note
 
   def write(self, text):
     try:
@@ -73,17 +73,21 @@ class _Unread:
     return getattr(self._stream, name)
 
   def _gone(self, error: OSError) -> None:
-    null = os.open(os.devnull, os.O_WRONLY)
     try:
-      os.dup2(null, self._stream.fileno())
-    finally:
-      os.close(null)
-    with contextlib.suppress(OSError, ValueError):
-      self._stream.flush()  # what was buffered, to /dev/null: nothing raises at exit
-    if self._note:
-      other = sys.stderr if self._stream is getattr(sys.stdout, '_stream', None) else sys.stdout
+      null = os.open(os.devnull, os.O_WRONLY)
+      try:
+        os.dup2(null, self._stream.fileno())
+      finally:
+        os.close(null)
       with contextlib.suppress(OSError, ValueError):
-        print(f'note: {self._note} ({error.strerror or error})', file=other, flush=True)
+        self._stream.flush()  # what was buffered, to /dev/null: nothing raises at exit
+    except (OSError, ValueError):  # a stream without a descriptor: dropped
+      self._stream = open(os.devnull, 'w', encoding='utf-8')  # pylint: disable=consider-using-with
+    if self._note:
+      other = sys.stderr if self._name == 'stdout' else sys.stdout
+      with contextlib.suppress(OSError, ValueError):
+        print(f'note: {self._name} closed: {self._note} ({error.strerror or error})',
+              file=other, flush=True)
       self._note = ''
 
 
@@ -91,10 +95,10 @@ def outlive_readers(note: str = '') -> None:
   """Wraps sys.stdout and sys.stderr in `_Unread` (once): a program whose
   output nobody reads any more goes on to its end. note: what cfr-train says
   when its stdout goes (that the run goes on, and where to follow it)."""
-  if not isinstance(sys.stdout, _Unread) and sys.stdout is not None:
-    sys.stdout = _Unread(sys.stdout, f'stdout closed: {note}' if note else '')
-  if not isinstance(sys.stderr, _Unread) and sys.stderr is not None:
-    sys.stderr = _Unread(sys.stderr, f'stderr closed: {note}' if note else '')
+  for name in ('stdout', 'stderr'):
+    stream = getattr(sys, name)
+    if stream is not None and not isinstance(stream, _Unread):
+      setattr(sys, name, _Unread(stream, name, note))
 
 
 _received = []  # the stop signals received, by name
