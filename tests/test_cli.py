@@ -979,6 +979,17 @@ def test_status_does_not_call_a_run_on_another_host_dead(tmp_path):
   (tmp_path / 'progress.json').write_text(json.dumps(progress))
   row = lambda: status.row(str(tmp_path / 'progress.json'))
   assert row()[1] == 'dead, nothing saved'  # no lock: the pid is this host's, and gone
+  # Killed and not reaped yet by its parent (a zombie): its pid still answers.
+  zombie = subprocess.Popen([sys.executable, '-c', 'pass'])
+  state = lambda: open(f'/proc/{zombie.pid}/stat').read().rsplit(')', 1)[1].split()[0]
+  deadline = time.monotonic() + 60
+  while state() != 'Z' and time.monotonic() < deadline:
+    time.sleep(0.05)
+  assert state() == 'Z'
+  (tmp_path / 'progress.json').write_text(json.dumps({**progress, 'pid': zombie.pid}))
+  assert row()[1] == 'dead, nothing saved'
+  zombie.wait()
+  (tmp_path / 'progress.json').write_text(json.dumps(progress))
   (tmp_path / '.lock').write_text(json.dumps({'pid': 7, 'host': 'node-that-is-not-this'}))
   assert row()[1] == 'running? (on node-that-is-not-this)' and row()[5] == '1m40s'
 

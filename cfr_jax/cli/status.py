@@ -37,11 +37,17 @@ def find_progress_files(roots, missing=None):
 def _alive(pid) -> bool:
   try:
     os.kill(int(pid), 0)
-    return True
   except PermissionError:  # alive, another user's (was 'dead')
     return True
   except (OSError, TypeError, ValueError):
     return False
+  # A killed launcher its parent has not reaped yet (a zombie) still answers
+  # the signal 0: it read 'running' (Linux says which in /proc).
+  try:
+    with open(f'/proc/{int(pid)}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+  except (OSError, IndexError):
+    return True
 
 
 def _other_host(workdir: str) -> str | None:
