@@ -24,6 +24,8 @@ ends): load a solved flop once, then walk its tree. The Python API:
 `training.load_run` and `Solver.node_report` (or
 `cfr_jax.holdem.subgame.node_report` with a policy).
 """
+from __future__ import annotations
+
 import os
 import re
 import sys
@@ -32,12 +34,11 @@ from absl import flags
 from absl import logging
 
 from cfr_jax import cli
-from cfr_jax import training
+from cfr_jax import training  # its names load JAX when first used: --help does not
 from cfr_jax.holdem import lines as lines_lib
-from cfr_jax.holdem import subgame
 
 
-def format_report(report: subgame.NodeReport, summary: bool) -> str:
+def format_report(report: 'subgame.NodeReport', summary: bool) -> str:
   head = f"{'hand':<6} {'reach':>7}" + ''.join(f' {a:>8}' for a in report.actions) + '       EV'
   lines = [f'node {report.history!r}: player {report.player} to act, '
            f'{len(report.hands)} hands; EV {report.node_ev:+.3f} chips', head]
@@ -83,6 +84,7 @@ def _main(argv, nodes, summary: bool, lines=None) -> int:
     return training.EXIT_USAGE
   # As the tree spells lines: --node=B10 or kb10c/7H/ named no node.
   nodes = [n for text in ([nodes] if isinstance(nodes, str) else nodes) for n in _lines(text)]
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
   try:
     # Only the average is read: the regrets (half of a flop state's 0.9 GB)
     # are not loaded.

@@ -1,9 +1,26 @@
-"""Hold'em: cards, ranges, card removal, hand strength, and subgames to solve."""
-from cfr_jax.holdem.cards import (HANDS, NUM_HANDS, blocked_by, card_text, hand_index,
-                                  hand_strength, hand_text, hands_conflict, parse_card,
-                                  parse_cards, parse_range)
-from cfr_jax.holdem.subgame import Subgame, SubgameSpec, compile_subgame
+"""Hold'em: cards, ranges, card removal, hand strength, and subgames to solve.
 
-__all__ = ['HANDS', 'NUM_HANDS', 'blocked_by', 'card_text', 'hand_index', 'hand_strength',
-           'hand_text', 'hands_conflict', 'parse_card', 'parse_cards', 'parse_range',
-           'Subgame', 'SubgameSpec', 'compile_subgame']
+The names below are imported on first use (PEP 562), as `cfr_jax`'s are:
+`cfr_jax.holdem.lines` (what `cfr-query` reads a betting line with) loads
+without the subgame module and JAX, so `cfr-query --help` answers at once.
+"""
+import importlib
+
+_API = {  # name: the module of cfr_jax.holdem that defines it
+    **dict.fromkeys(('HANDS', 'NUM_HANDS', 'blocked_by', 'card_text', 'hand_index',
+                     'hand_strength', 'hand_text', 'hands_conflict', 'parse_card',
+                     'parse_cards', 'parse_range'), 'cards'),
+    **dict.fromkeys(('Subgame', 'SubgameSpec', 'compile_subgame'), 'subgame')}
+__all__ = list(_API)
+
+
+def __getattr__(name: str):
+  if name in _API:
+    value = getattr(importlib.import_module(f'cfr_jax.holdem.{_API[name]}'), name)
+    globals()[name] = value
+    return value
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_API))
