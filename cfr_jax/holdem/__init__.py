@@ -4,7 +4,7 @@ The names below are imported on first use (PEP 562), as `cfr_jax`'s are:
 `cfr_jax.holdem.lines` (what `cfr-query` reads a betting line with) loads
 without the subgame module and JAX, so `cfr-query --help` answers at once.
 """
-import importlib
+from cfr_jax import lazy
 
 _API = {  # name: the module of cfr_jax.holdem that defines it
     **dict.fromkeys(('HANDS', 'NUM_HANDS', 'blocked_by', 'card_text', 'hand_index',
@@ -13,14 +13,4 @@ _API = {  # name: the module of cfr_jax.holdem that defines it
     **dict.fromkeys(('Subgame', 'SubgameSpec', 'compile_subgame'), 'subgame')}
 __all__ = list(_API)
 
-
-def __getattr__(name: str):
-  if name in _API:
-    value = getattr(importlib.import_module(f'cfr_jax.holdem.{_API[name]}'), name)
-    globals()[name] = value
-    return value
-  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-def __dir__():
-  return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy.exports(__name__, _API)

@@ -14,8 +14,11 @@ Modules, by concern:
   signals    graceful stop on the first signal, immediate exit on the second
   lock       one live launcher per workdir
   instances  many instances as child processes that die with their parent
+
+The names below are imported on first use (`cfr_jax.lazy`): `cfr-status`
+reads outputs only, and starts without loading JAX.
 """
-import importlib
+from cfr_jax import lazy
 
 _API = {  # name: the module of cfr_jax.training that defines it
     **dict.fromkeys(('EXIT_COMPLETE', 'EXIT_FAILURE', 'EXIT_INTERRUPTED', 'EXIT_USAGE',
@@ -27,17 +30,4 @@ _API = {  # name: the module of cfr_jax.training that defines it
     'AVERAGE_ONLY': 'resume', 'load_run': 'resume', 'restore_state': 'resume',
     'StopSignals': 'signals'}
 
-
-def __getattr__(name: str):
-  """The names above, imported on first use (PEP 562) as the package's are:
-  `cfr-status` reads outputs only and so starts without loading JAX (~1.5 s
-  a call, and what every `--help` paid)."""
-  if name in _API:
-    value = getattr(importlib.import_module(f'cfr_jax.training.{_API[name]}'), name)
-    globals()[name] = value
-    return value
-  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-def __dir__():
-  return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy.exports(__name__, _API)
