@@ -513,6 +513,14 @@ def test_pid_file_lock_where_flock_is_missing(tmp_path):
   taken = lock.WorkdirLock(tmp_path)._acquire_pidfile()
   assert lock._read_holder_file(str(tmp_path / '.lock.pid'))['pid'] == os.getpid()  # pylint: disable=protected-access
   taken.release()
+  # A holder killed and not reaped yet (a zombie) is dead too; so is a file
+  # whose pid is 0 (signal 0 to pid 0 reaches this process's own group).
+  zombie = subprocess.Popen([sys.executable, '-c', 'pass'])
+  assert wait_for(lambda: not alive(zombie.pid), timeout=60)
+  for pid in (zombie.pid, 0):
+    (tmp_path / '.lock.pid').write_text(json.dumps({'pid': pid, 'host': socket.gethostname()}))
+    lock.WorkdirLock(tmp_path)._acquire_pidfile().release()
+  zombie.wait()
 
 
 # The Python API used wrongly (a notebook): a clear TypeError / ValueError

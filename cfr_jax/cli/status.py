@@ -9,6 +9,7 @@ import socket
 import sys
 
 from cfr_jax import cli
+from cfr_jax import processes
 from cfr_jax.training.outputs import _duration, rate_text, score_text  # pylint: disable=protected-access
 
 
@@ -32,22 +33,6 @@ def find_progress_files(roots, missing=None):
           yield path
     if not found and missing is not None:
       missing.append(root)
-
-
-def _alive(pid) -> bool:
-  try:
-    os.kill(int(pid), 0)
-  except PermissionError:  # alive, another user's (was 'dead')
-    return True
-  except (OSError, TypeError, ValueError):
-    return False
-  # A killed launcher its parent has not reaped yet (a zombie) still answers
-  # the signal 0: it read 'running' (Linux says which in /proc).
-  try:
-    with open(f'/proc/{int(pid)}/stat') as f:
-      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-  except (OSError, IndexError):
-    return True
 
 
 def _other_host(workdir: str) -> str | None:
@@ -118,7 +103,7 @@ def row(path: str) -> list[str]:
   if host:
     # As it last said, unchecked: its pid means nothing here (a killed run stays so)
     status = f'{status}? (on {host})'
-  elif live and not _alive(p.get('pid')):
+  elif live and not processes.alive(p.get('pid')):
     status = 'dead'  # killed without a chance to say so; rerun to resume
   if status in ('dead', 'failed'):
     status += _saved(p)

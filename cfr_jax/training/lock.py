@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 
+from cfr_jax import processes
 from cfr_jax.training.config import ConfigError
 
 LOCK_NAME = '.lock'
@@ -32,16 +33,6 @@ LOCK_NAME = '.lock'
 
 class WorkdirLocked(ConfigError):
   """Another live process holds the workdir (one line, exit code 1)."""
-
-
-def _alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # alive, someone else's
-    return True
-  return True
 
 
 def _describe(holder: dict) -> str:
@@ -134,7 +125,7 @@ class WorkdirLock:
 
   def _stale(self, holder: dict, path: str) -> bool:
     if holder.get('host') == socket.gethostname():
-      return not _alive(int(holder.get('pid', 0) or 0))
+      return not processes.alive(holder.get('pid'))
     try:
       return time.time() - os.path.getmtime(path) > self.stale_seconds
     except OSError:
