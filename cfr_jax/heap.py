@@ -15,6 +15,14 @@ at least `MIN_COMPILE_SECONDS`, before the program first runs: JAX reports
 each backend compilation as it ends, and a jitted call compiles, then
 executes. Quick compilations leave little and are not worth a trim. Where
 the C library has no `malloc_trim` (not glibc), nothing is done.
+
+Dropping a program's traces once it is compiled (`forget_traces`,
+`drop_lowering`) frees them with a full garbage collection only after at
+least `MIN_TRACE_SECONDS` of tracing and lowering since the last one: a
+collection costs ~50-100 ms in a process that has imported JAX, which the
+traces of small programs (Kuhn, Leduc, a river) are not worth (the test suite
+spent a quarter of tests/test_solver.py's time in them, a Kuhn launcher run
+an eighth); their few megabytes go with Python's own collections.
 """
 from __future__ import annotations
 
@@ -26,8 +34,12 @@ import gc
 import jax
 
 MIN_COMPILE_SECONDS = 1.0
+MIN_TRACE_SECONDS = 1.0
 _EVENT = '/jax/core/compile/backend_compile_duration'
-_state = {'watching': False, 'trims': 0}
+_TRACE_EVENTS = ('/jax/core/compile/jaxpr_trace_duration',
+                 '/jax/core/compile/jaxpr_to_mlir_module_duration')
+# 'traced': seconds of tracing and lowering since the last collection.
+_state = {'watching': False, 'trims': 0, 'traced': 0.0}
 
 
 def _libc_trim():
@@ -69,6 +81,20 @@ def available_memory() -> int | None:
 def _on_event(event: str, duration: float, **_) -> None:
   if event == _EVENT and duration >= MIN_COMPILE_SECONDS:
     release_free_memory()
+  elif event in _TRACE_EVENTS:
+    _state['traced'] += duration
+
+
+def _collect_dropped() -> bool:
+  """Frees dropped traces and lowerings (graphs of many small objects, some
+  in cycles) and returns their memory to the system, if at least
+  `MIN_TRACE_SECONDS` of tracing and lowering made them; True if it did."""
+  if _state['traced'] < MIN_TRACE_SECONDS:
+    return False
+  _state['traced'] = 0.0
+  gc.collect()
+  release_free_memory()
+  return True
 
 
 def watch_compilations() -> None:
@@ -91,7 +117,7 @@ def forget_traces(jitted) -> bool:
   """Drops the traces (jaxprs) and lowered programs (MLIR modules) that JAX
   keeps of a `jax.jit` function once it has compiled them; its compiled
   programs stay. True if it dropped any (then their memory is collected and
-  returned to the system).
+  returned to the system, once they add up to enough: `_collect_dropped`).
 
   JAX keeps each jitted function's jaxprs, one per argument signature, for
   as long as the function lives, so that it can lower them again without
@@ -132,9 +158,8 @@ def forget_traces(jitted) -> bool:
     dropped = size() < before
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
-  if dropped:  # a jaxpr is a graph of many small objects, some in cycles
-    gc.collect()
-    release_free_memory()
+  if dropped:
+    _collect_dropped()
   return dropped
 
 
@@ -188,8 +213,7 @@ def drop_lowering(lowered, compiled) -> bool:
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
   del module
-  gc.collect()
-  release_free_memory()
+  _collect_dropped()
   return True
 
 
