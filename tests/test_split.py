@@ -127,10 +127,9 @@ def test_each_parts_blocks_are_one_slice_of_the_state(monkeypatch):
   assert np.abs(tables[0][0]).max() > 0.01  # it moved
 
 
-def test_split_runs_chunk_invariant_and_converge():
-  """run(run(s, a), b) == run(s, a + b) bit for bit, and the split solver
-  converges as the whole-level one does (not to the same iterates: rounding
-  meets regret matching's jumps at exact ties, see above)."""
+def test_split_runs_are_chunk_invariant_and_vmapped():
+  """run(run(s, a), b) == run(s, a + b) bit for bit, and vmapped instances
+  (`run_many`) run the split passes too."""
   game = subgame.compile_subgame(ISO_TURN)
   parts = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=2)
   whole = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=0)
@@ -138,13 +137,21 @@ def test_split_runs_chunk_invariant_and_converge():
   b = parts.run(parts.init(), 40)
   for name in ('regrets', 'strategy_sum'):
     np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)))
-  # Vmapped instances (`run_many`) run the split passes too.
   many = parts.run_many(solver_lib.stack_states([_random_state(parts, k) for k in (1, 2)]), 1)
   for k, state in enumerate(solver_lib.unstack_states(many)):
     np.testing.assert_allclose(np.asarray(state.regrets),
                                np.asarray(whole.run(_random_state(whole, k + 1), 1).regrets),
                                rtol=1e-9, atol=1e-9)
-  c = whole.run(whole.init(), 40)
+
+
+@pytest.mark.slow  # ~20 s; a split solve converging stays in the default run (tests/test_subgame.py's raked turn)
+def test_split_runs_converge_as_whole_levels_do():
+  """The split solver converges as the whole-level one does (not to the same
+  iterates: rounding meets regret matching's jumps at exact ties, see above)."""
+  game = subgame.compile_subgame(ISO_TURN)
+  parts = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=2)
+  whole = cfr_jax.make_solver(game, 'dcfr', dtype='float64', subtrees=0)
+  a, c = parts.run(parts.init(), 40), whole.run(whole.init(), 40)
   ea = float(cfr_jax.exploitability(game, parts.average_policy(a)))
   ec = float(cfr_jax.exploitability(game, whole.average_policy(c)))
   assert ea < 0.01 * 10 and ec < 0.01 * 10  # under 1% of the pot after 40 iterations
