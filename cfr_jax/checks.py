@@ -153,7 +153,7 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   inconsistent sizes", "Incompatible shapes for broadcasting"), or, where the
   shapes happened to fit (a SampledState given to a tabular solver), ran in
   silence. TypeError for another kind of object, ValueError naming the first
-  array that differs. batched: `run_many`'s states, with a leading [N] axis.
+  array that differs or that an earlier `run` used up (donated). batched: `run_many`'s states, with a leading [N] axis.
   reads: the fields the caller reads (None: all); the others may be None (a
   state restored without them, `training.AVERAGE_ONLY`)."""
   expected = solver.__dict__.get('_state_spec')
@@ -164,6 +164,15 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   if type(state) is not type(expected):  # pylint: disable=unidiomatic-typecheck
     raise TypeError(f'this {owner} takes the {type(expected).__name__} its init() or run() '
                     f'returns, got {type(state).__name__}')
+  used = next((p for p, x in jax.tree_util.tree_flatten_with_path(state)[0]
+               if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
+               and x.is_deleted()), None)
+  if used is not None:  # a RuntimeError deep in JAX ("Array has been deleted") otherwise
+    raise ValueError(
+        f'state{jax.tree_util.keystr(used)} was deleted: a state given to run() is used up '
+        '(its arrays are donated, so that the iterations update them in place); go on from '
+        'the state run() returned (state = solver.run(state, n)), or pass run() a copy to '
+        'keep this one (jax.tree.map(jnp.copy, state))')
   spec = lambda x: (tuple(np.shape(x)),
                     np.dtype(x.dtype if hasattr(x, 'dtype') else np.result_type(x)))
   want = {jax.tree_util.keystr(p): spec(x)

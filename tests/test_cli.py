@@ -941,7 +941,7 @@ def test_plot_draws_a_run_whose_directory_name_is_not_utf8(kuhn_run, tmp_path):
   assert proc.returncode == 0 and 'wrote' in proc.stdout, proc.stderr
 
 
-def test_plot_says_a_run_measured_by_play_is_not_drawn(kuhn_run, tmp_path, capsys):
+def test_plot_says_which_runs_it_does_not_draw_and_why(kuhn_run, tmp_path, capsys):
   """A generative-env run (Deep CFR's head-to-head results, no exploitability)
   was left out of the figure in silence, or alone 'no exploitability metrics'."""
   pytest.importorskip('matplotlib')
@@ -955,6 +955,16 @@ def test_plot_says_a_run_measured_by_play_is_not_drawn(kuhn_run, tmp_path, capsy
   assert plot._main(['cfr-plot', str(env)], out) == 1  # pylint: disable=protected-access
   assert f'no exploitability metrics under {env}; {env}: measured by play' in (
       capsys.readouterr().err)
+  # An exactly solved game (a subgame with no bets left: exploitability 0 at
+  # every evaluation) was left out in silence too.
+  solved = tmp_path / 'solved'
+  solved.mkdir()
+  (solved / 'metrics.jsonl').write_text('{"iteration": 10, "exploitability": 0.0}\n')
+  assert plot._main(['cfr-plot', str(solved), str(kuhn_run)], out) == 0  # pylint: disable=protected-access
+  assert f'note: {solved} is not drawn: its exploitability is 0 at every evaluation' in (
+      capsys.readouterr().err)
+  assert plot._main(['cfr-plot', str(solved)], out) == 1  # pylint: disable=protected-access
+  assert f'under {solved}; {solved}: its exploitability is 0 at every' in capsys.readouterr().err
 
 
 def test_every_tool_with_an_out_flag_refuses_a_name_ending_in_a_dot(kuhn_run, tmp_path):

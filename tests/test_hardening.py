@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import jax
+import jax.numpy as jnp
 import pytest
 
 from cfr_jax import checkpoint
@@ -556,6 +557,34 @@ def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
     tabular.exploitability(cfr_jax.make_solver(kuhn, compensated=False).init())
   with pytest.raises(ValueError, match=r'state\.regrets is float32\[936, 3\]'):
     tabular.run_many(solver_lib.stack_states([cfr_jax.make_solver(leduc).init()] * 2), 1)
+
+
+def test_a_state_that_run_used_up_is_named_with_the_way_on():
+  """A state given to run() twice (a notebook cell run again): its arrays
+  were donated to the first run, and the second raised JAX's RuntimeError
+  "Array has been deleted" from deep inside the solver."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+  kuhn = cfr_jax.load_game('kuhn')
+  small = dict(hidden=(4,), traversals=2, advantage_steps=1, policy_steps=1, batch_size=4,
+               advantage_memory=16, policy_memory=16)
+  used_up = r'state\.\S+ was deleted: a state given to run\(\) is used up .*jnp\.copy'
+  for algorithm, kw in (('dcfr', {}), ('es-mccfr', dict(batch_size=4)), ('deep-cfr', small)):
+    solver = cfr_jax.make_solver(kuhn, algorithm, **kw)
+    state = solver.init()
+    kept = jax.tree.map(jnp.copy, state)
+    later = solver.run(state, 1)
+    for method in (solver.run, solver.average_policy):
+      with pytest.raises(ValueError, match=used_up):
+        method(*((state, 1) if method == solver.run else (state,)))
+    # The way on that the message gives: the returned state, or a copy.
+    assert int(solver.run(later, 1).iteration) == 2
+    assert int(solver.run(kept, 1).iteration) == 1
+  tabular = cfr_jax.make_solver(kuhn)
+  states = solver_lib.stack_states([tabular.init()] * 2)
+  tabular.run_many(states, 1)
+  with pytest.raises(ValueError, match=used_up):
+    tabular.run_many(states, 1)
 
 
 def test_a_config_that_is_no_config_dict_is_refused_by_name(tmp_path):

@@ -103,13 +103,20 @@ def _main(argv, out: str) -> int:
       print(f'error: {root} does not exist: to name the image, give --out={root}',
             file=sys.stderr)
       return 1
-  plotted, missing, by_play = 0, [], []
+  # A generative-env run's results are no curve here, nor is an exactly solved
+  # game's (exploitability 0: a log axis has no 0): say so, never leave a run
+  # out of the figure in silence.
+  by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
+                 'exploitability: cfr-status shows its last result, metrics.jsonl every one')
+  solved_why = 'its exploitability is 0 at every evaluation (solved exactly; a log axis has no 0)'
+  plotted, missing, undrawn = 0, [], []
   for run in _runs(roots, missing):
     skipped, played = [], []
     try:
       # What a log axis shows: an iteration 0 or an exploitability of 0 alone
       # made matplotlib raise.
-      curve = [p for p in read_curve(run, skipped, played) if p[0] > 0 and p[2] > 0]
+      points = read_curve(run, skipped, played)
+      curve = [p for p in points if p[0] > 0 and p[2] > 0]
     except OSError as e:
       print(f'error: cannot read {os.path.join(run, "metrics.jsonl")}: {e.strerror or e}',
             file=sys.stderr)
@@ -118,8 +125,10 @@ def _main(argv, out: str) -> int:
       print(f'note: skipped {len(skipped)} unreadable line(s) of '
             f'{os.path.join(run, "metrics.jsonl")} (first: line {skipped[0]})')
     if not curve:
-      if played:  # left out of the figure: said, not in silence
-        by_play.append(run)
+      if played:
+        undrawn.append((run, by_play_why))
+      elif any(p[0] > 0 for p in points):  # evaluated after iteration 0: every value was 0
+        undrawn.append((run, solved_why))
       continue
     # Drawable text: a directory name that is not UTF-8 (its bytes escaped
     # by Python) made the legend's font raise a traceback.
@@ -128,15 +137,12 @@ def _main(argv, out: str) -> int:
     timed = [p for p in curve if p[1] is not None and p[1] > 0]
     by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)
     plotted += 1
-  # A generative-env run's results are no curve here: say where they are.
-  by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
-                 'exploitability: cfr-status shows its last result, metrics.jsonl every one')
   if not plotted:
-    why = f'; {", ".join(by_play)}: {by_play_why}' if by_play else ''
+    why = ''.join(f'; {run}: {reason}' for run, reason in undrawn)
     print(f'error: no exploitability metrics under {" ".join(roots)}{why}', file=sys.stderr)
     return 1
-  for run in by_play:
-    print(f'note: {run} is not drawn: {by_play_why}', file=sys.stderr)
+  for run, reason in undrawn:
+    print(f'note: {run} is not drawn: {reason}', file=sys.stderr)
   for root in missing:  # a mistyped path among several is said, not left out in silence
     print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
