@@ -17,8 +17,8 @@ executes. Quick compilations leave little and are not worth a trim. Where
 the C library has no `malloc_trim` (not glibc), nothing is done.
 
 Dropping a program's traces once it is compiled (`forget_traces`,
-`drop_lowering`) frees them with a full garbage collection only after at
-least `MIN_TRACE_SECONDS` of tracing and lowering since the last one: a
+`drop_lowering`) frees them with a full garbage collection only where
+tracing and lowering that function took at least `MIN_TRACE_SECONDS`: a
 collection costs ~50-100 ms in a process that has imported JAX, which the
 traces of small programs (Kuhn, Leduc, a river) are not worth (the test suite
 spent a quarter of tests/test_solver.py's time in them, a Kuhn launcher run
@@ -38,8 +38,9 @@ MIN_TRACE_SECONDS = 1.0
 _EVENT = '/jax/core/compile/backend_compile_duration'
 _TRACE_EVENTS = ('/jax/core/compile/jaxpr_trace_duration',
                  '/jax/core/compile/jaxpr_to_mlir_module_duration')
-# 'traced': seconds of tracing and lowering since the last collection.
-_state = {'watching': False, 'trims': 0, 'traced': 0.0}
+# 'traced': seconds of tracing and lowering of each function (by name) whose
+# traces have not been dropped yet.
+_state = {'watching': False, 'trims': 0, 'traced': {}}
 
 
 def _libc_trim():
@@ -78,20 +79,29 @@ def available_memory() -> int | None:
   return None
 
 
-def _on_event(event: str, duration: float, **_) -> None:
+def _base_name(name) -> str | None:
+  """'run' for 'run' (a trace's name) and 'jit(run)' (its lowering's)."""
+  if not isinstance(name, str):
+    return None
+  return name[4:-1] if name.startswith('jit(') and name.endswith(')') else name
+
+
+def _on_event(event: str, duration: float, fun_name=None, **_) -> None:
   if event == _EVENT and duration >= MIN_COMPILE_SECONDS:
     release_free_memory()
-  elif event in _TRACE_EVENTS:
-    _state['traced'] += duration
+  elif event in _TRACE_EVENTS and (name := _base_name(fun_name)):
+    _state['traced'][name] = _state['traced'].get(name, 0.0) + duration
 
 
-def _collect_dropped() -> bool:
-  """Frees dropped traces and lowerings (graphs of many small objects, some
-  in cycles) and returns their memory to the system, if at least
-  `MIN_TRACE_SECONDS` of tracing and lowering made them; True if it did."""
-  if _state['traced'] < MIN_TRACE_SECONDS:
+def _collect_dropped(name, done: bool) -> bool:
+  """Frees what was just dropped of function `name` (traces and lowerings:
+  graphs of many small objects, some in cycles) and returns its memory to
+  the system, if tracing and lowering it took `MIN_TRACE_SECONDS`; True if
+  it did. done: its traces are all gone (its count starts again)."""
+  name = _base_name(name)
+  seconds = (_state['traced'].pop if done else _state['traced'].get)(name, 0.0)
+  if seconds < MIN_TRACE_SECONDS:
     return False
-  _state['traced'] = 0.0
   gc.collect()
   release_free_memory()
   return True
@@ -159,7 +169,7 @@ def forget_traces(jitted) -> bool:
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
   if dropped:
-    _collect_dropped()
+    _collect_dropped(name, done=True)
   return dropped
 
 
@@ -213,7 +223,7 @@ def drop_lowering(lowered, compiled) -> bool:
   except (ImportError, AttributeError, TypeError, IndexError):
     return False
   del module
-  _collect_dropped()
+  _collect_dropped(name, done=False)  # its trace stays until its first call (`forget_traces`)
   return True
 
 
