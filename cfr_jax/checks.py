@@ -153,9 +153,10 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   inconsistent sizes", "Incompatible shapes for broadcasting"), or, where the
   shapes happened to fit (a SampledState given to a tabular solver), ran in
   silence. TypeError for another kind of object, ValueError naming the first
-  array that differs or that an earlier `run` used up (donated). batched: `run_many`'s states, with a leading [N] axis.
-  reads: the fields the caller reads (None: all); the others may be None (a
-  state restored without them, `training.AVERAGE_ONLY`)."""
+  array that differs or that an earlier `run` used up (donated). batched:
+  `run_many`'s states, with a leading [N] axis. reads: the fields the caller
+  reads (None: all); the others may be None (a state restored without them,
+  `training.AVERAGE_ONLY`)."""
   expected = solver.__dict__.get('_state_spec')
   if expected is None:  # a trace of init's shapes: once per solver
     expected = solver.abstract_state()

@@ -127,7 +127,7 @@ def forget_traces(jitted) -> bool:
   """Drops the traces (jaxprs) and lowered programs (MLIR modules) that JAX
   keeps of a `jax.jit` function once it has compiled them; its compiled
   programs stay. True if it dropped any (then their memory is collected and
-  returned to the system, once they add up to enough: `_collect_dropped`).
+  returned to the system where tracing them took long: `_collect_dropped`).
 
   JAX keeps each jitted function's jaxprs, one per argument signature, for
   as long as the function lives, so that it can lower them again without
