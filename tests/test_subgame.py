@@ -333,7 +333,10 @@ def test_lines_read_back_as_given():
      'bad bucket settings .*num_buckets must be a whole number, got 2.5'),
     (dict(buckets=dict(method='ehs', num_buckets=5, seed=-1)), 'seed must be >= 0, got -1'),
     (dict(buckets=dict(method='hist', num_buckets=5, histogram_bins=None)),
-     'histogram_bins must be a whole number')])
+     'histogram_bins must be a whole number'),
+    # "BucketSettings.__init__() got an unexpected keyword argument 'bins'"
+    (dict(buckets=dict(method='hist', num_buckets=5, bins=4)),
+     "unknown setting 'bins'; known: method, num_buckets, histogram_bins, seed")])
 def test_bad_specs_are_clear_errors(kwargs, message):
   spec = dict(board=BOARD, pot=10, stack=10, ranges=('KK', 'QQ'))
   spec.update(kwargs)

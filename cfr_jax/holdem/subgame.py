@@ -1180,6 +1180,11 @@ def _bucket_settings(settings: dict):
   """`abstraction.BucketSettings` from SubgameSpec.buckets, or a ValueError
   naming them."""
   from cfr_jax import abstraction  # pylint: disable=g-import-not-at-top
+  known = [f.name for f in dataclasses.fields(abstraction.BucketSettings)]
+  unknown = [k for k in dict(settings) if k not in known]
+  if unknown:  # was: "BucketSettings.__init__() got an unexpected keyword argument"
+    raise ValueError(f'bad bucket settings {dict(settings)!r}: unknown setting '
+                     f'{unknown[0]!r}; known: {", ".join(known)}')
   try:
     return abstraction.BucketSettings(**dict(settings))
   except (TypeError, ValueError) as e:
