@@ -125,6 +125,10 @@ def _write(path, text):
     (['--noconfig.alternatin'], ['did you mean --config.alternating?']),
     (['--config=holdem_river', '--config.holdem.buckets.methd=ehs'],
      ['did you mean --config.holdem.buckets.method?']),
+    # Was "did you mean --config.holdem.buckets?", the block itself.
+    (['--config=holdem_river', '--config.holdem.buckets.bins=4'],
+     ['unknown config field --config.holdem.buckets.bins in holdem_river: config.holdem.buckets '
+      'has histogram_bins, kmeans_iterations, method, num_buckets, seed']),
     (['--config=kuhn', '--config.holdem.pot=5'], ['--config.holdem.pot', '--config=holdem_']),
     (['--config=configs/nonexistent.py'], ['configs/nonexistent.py does not exist', 'kuhn',
                                            'holdem_turn', 'leduc_large']),

@@ -151,6 +151,12 @@ def _paths(config) -> list[str]:
   return leaves + sorted(blocks)
 
 
+def _node(config, path: str):
+  for part in path.split('.'):
+    config = config[part]
+  return config
+
+
 def _has(config, path: str) -> bool:
   node = config
   for part in path.split('.'):
@@ -168,8 +174,14 @@ def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: st
       continue
     path = m['path']
     close = difflib.get_close_matches(path, _paths(config), n=1, cutoff=0.6)
-    if close:
+    block, _, _ = path.rpartition('.')
+    if close and close[0] != block:
       hint = f'did you mean --config.{close[0]}?'
+    elif block and _has(config, block) and isinstance(_node(config, block),
+                                                       ml_collections.ConfigDict):
+      # A field of a block that has none of that name ('holdem.buckets.bins'
+      # was "did you mean --config.holdem.buckets?"): its fields.
+      hint = f'config.{block} has {", ".join(sorted(_node(config, block).keys()))}'
     else:
       elsewhere = [n for n in configs_lib.names()
                    if n != config_name(file) and _has(load_config(n)[0], path)]
