@@ -1024,6 +1024,37 @@ def test_status_and_plot_list_a_run_under_several_arguments_once(tmp_path, monke
   assert list(plot._runs(roots[:3], missing)) == ['runs/a', 'runs/b'] and not missing  # pylint: disable=protected-access
 
 
+def test_status_and_plot_name_each_instance_by_what_sets_it_apart(tmp_path, monkeypatch,
+                                                                  capsys):
+  """A sweep's instances were only instance_0, instance_1, ... in cfr-status
+  and cfr-plot's legend: which one ran which algorithm was in their config.json."""
+  pytest.importorskip('matplotlib')
+  import matplotlib.axes  # pylint: disable=g-import-not-at-top
+  from cfr_jax.cli import plot, status  # pylint: disable=g-import-not-at-top
+  for workdir, flags in (('sweep', ['--config.sweep_field=algorithm',
+                                    '--config.sweep_values=cfr+,dcfr']),
+                         ('copies', ['--config.num_instances=2'])):
+    proc = launch('train', '--config=configs/kuhn.py', f'--workdir={tmp_path / workdir}',
+                  *KUHN_200, *flags)
+    assert proc.returncode == training.EXIT_COMPLETE, proc.stderr
+  monkeypatch.chdir(tmp_path)
+  assert status._main(['cfr-status', 'sweep', 'copies']) == 0  # pylint: disable=protected-access
+  names = [line.split('  ')[0] for line in capsys.readouterr().out.splitlines()[1:]]
+  assert names == ['sweep/instance_0 (algorithm=cfr+)', 'sweep/instance_1 (algorithm=dcfr)',
+                   'copies/instance_0 (seed=0)', 'copies/instance_1 (seed=1)'], names
+  labels = []
+  draw = matplotlib.axes.Axes.plot
+  monkeypatch.setattr(matplotlib.axes.Axes, 'plot', lambda self, *a, **k: (
+      labels.append(k.get('label')), draw(self, *a, **k))[1])
+  assert plot._main(['cfr-plot', 'sweep'], str(tmp_path / 'e.png')) == 0  # pylint: disable=protected-access
+  assert labels[::2] == ['sweep/instance_0 algorithm=cfr+', 'sweep/instance_1 algorithm=dcfr']
+  # A single run, and an instance whose siblings' configs cannot be read: no label.
+  (tmp_path / 'sweep' / 'instance_1' / 'config.json').write_text('{')
+  from cfr_jax import cli  # pylint: disable=g-import-not-at-top
+  labels = [cli.instance_label(d) for d in ('sweep/instance_0', 'copies', 'copies/instance_1')]
+  assert labels == ['', '', 'seed=1']
+
+
 def test_status_names_a_progress_field_of_the_wrong_type(kuhn_run, tmp_path):
   """A progress.json edited by hand ("exploitability": "abc") made the whole
   table a traceback (ValueError: Unknown format code 'e'): its row names the

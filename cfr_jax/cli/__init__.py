@@ -16,7 +16,9 @@ defining any flag. This file and `scripts.py` import nothing heavy.
 """
 import contextlib
 import functools
+import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -262,6 +264,39 @@ def first_time(path: str, seen: set) -> bool:
     return False
   seen.add(real)
   return True
+
+
+_INSTANCE = re.compile(r'instance_\d+')
+# Per instance by construction, so never what tells the instances apart.
+_PER_INSTANCE = ('mirror_to',)
+
+
+def instance_label(workdir: str) -> str:
+  """What sets instance `workdir` (a launcher's `<workdir>/instance_<k>`) apart
+  from its siblings, from their config.json files: the swept field
+  ('algorithm=cfr+'), else the seed ('seed=1') of config.num_instances copies;
+  '' for a single run or where the configs cannot be read. cfr-status and
+  cfr-plot named instances only instance_0, instance_1, ...."""
+  parent, name = os.path.split(os.path.normpath(workdir))
+  if not _INSTANCE.fullmatch(name):
+    return ''
+  configs = {}
+  try:
+    for sibling in os.listdir(parent or '.'):
+      if _INSTANCE.fullmatch(sibling):
+        with open(os.path.join(parent, sibling, 'config.json')) as f:
+          configs[sibling] = json.load(f)
+  except (OSError, ValueError):
+    return ''
+  if name not in configs or len(configs) < 2 or not all(
+      isinstance(c, dict) for c in configs.values()):
+    return ''
+  keys = sorted({k for c in configs.values() for k in c} - set(_PER_INSTANCE))
+  differ = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True)
+                                    for c in configs.values()}) > 1]
+  shown = [k for k in differ if k != 'seed'] or differ  # a sweep's seeds differ too
+  own = configs[name]
+  return ' '.join(f'{k}={own.get(k)}' for k in shown)
 
 
 def run(main) -> None:

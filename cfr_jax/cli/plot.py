@@ -133,6 +133,8 @@ def _main(argv, out: str) -> int:
     # Drawable text: a directory name that is not UTF-8 (its bytes escaped
     # by Python) made the legend's font raise a traceback.
     label = os.fsencode(os.path.relpath(run)).decode('utf-8', 'replace')
+    if setting := cli.instance_label(run):  # 'sweep/instance_1 algorithm=dcfr'
+      label = f'{label} {setting}'
     by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
     timed = [p for p in curve if p[1] is not None and p[1] > 0]
     by_time.plot([p[1] for p in timed], [p[2] for p in timed], marker='.', label=label)

@@ -72,8 +72,12 @@ def _saved(p: dict) -> str:
 
 
 def row(path: str) -> list[str]:
-  # A run is named by its workdir; a file given by another name, by itself.
+  # A run is named by its workdir (an instance with what sets it apart:
+  # 'runs/sweep/instance_1 (algorithm=dcfr)'); a file given by another name,
+  # by itself.
   name = os.path.dirname(path) if os.path.basename(path) == 'progress.json' else path
+  if name != path and (label := cli.instance_label(name)):
+    name = f'{name} ({label})'
   try:
     with open(path) as f:
       p = json.load(f)
