@@ -20,6 +20,7 @@ from cfr_jax.configs import leduc as leduc_config
 from cfr_jax import policy as policy_lib
 from cfr_jax import training
 from cfr_jax.cli import train
+from cfr_jax.training import config as config_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # PYTHONPATH: this checkout's cfr_jax, whichever one is installed.
@@ -429,9 +430,9 @@ def test_broken_config_files_are_one_line_and_exit_1(tmp_path, source, fragments
   assert not (tmp_path / 'run').exists()
 
 
-def test_a_config_files_fields_that_nothing_reads_are_said(tmp_path):
-  """A misspelt field in a config file (`c.max_iteration = 100`) left the run
-  on the default (here 200) in silence."""
+def test_a_configs_fields_that_nothing_reads_are_said(tmp_path, capsys):
+  """A misspelt field in a config file or a notebook's config
+  (`c.max_iteration = 100`) left the run on the default (here 200) in silence."""
   path = _write(tmp_path / 'my_config.py', (
       'from cfr_jax.configs import kuhn\n\ndef get_config():\n  c = kuhn.get_config()\n'
       '  c.max_iteration = 100\n  c.my_notes = "a test"\n  return c\n'))
@@ -439,18 +440,20 @@ def test_a_config_files_fields_that_nothing_reads_are_said(tmp_path):
   assert proc.returncode == training.EXIT_COMPLETE, proc.stderr
   notes = [l for l in proc.stderr.splitlines() if l.startswith('note: ')]
   assert notes == [
-      f'note: config file {path}: config.max_iteration is no field cfr-train reads: did you '
-      'mean config.max_iterations?',
-      f'note: config file {path}: config.my_notes is no field cfr-train reads'], proc.stderr
+      'note: config.max_iteration is no field cfr-train reads: did you mean '
+      'config.max_iterations?',
+      'note: config.my_notes is no field cfr-train reads'], proc.stderr
   with open(tmp_path / 'run' / 'progress.json') as f:  # the run goes on, as configured
     assert json.load(f)['iteration'] == 200
-  river, _ = train.load_config('holdem_river')  # inside a block too
+  river, _ = train.load_config('holdem_river')  # inside a block too, and in Python
   river.holdem.bet_size = 0.5
-  assert train.unread_fields(river) == [
-      'config.holdem.bet_size is no field cfr-train reads: did you mean config.holdem.bet_sizes?']
+  river.max_iterations, river.chunk_iterations, river.eval_every = 2, 2, 2
+  assert training.run(river, str(tmp_path / 'river')) == training.EXIT_COMPLETE
+  assert ('note: config.holdem.bet_size is no field cfr-train reads: did you mean '
+          'config.holdem.bet_sizes?\n') in capsys.readouterr().err
   # The shipped configs set only fields that are read.
-  assert not [(n, train.unread_fields(train.load_config(n)[0])) for n in configs.names()
-              if train.unread_fields(train.load_config(n)[0])]
+  assert not [n for n in configs.names()
+              if config_lib.unread_fields(train.load_config(n)[0])]
 
 
 @pytest.mark.parametrize('field,value,fragment', [

@@ -37,7 +37,8 @@ from cfr_jax import configs as configs_lib
 from cfr_jax import training
 from cfr_jax.training import config as config_lib
 from cfr_jax.training import signals as signals_lib
-from cfr_jax.training.config import check_fields, expected, field_type
+from cfr_jax.training.config import check_fields, expected, field_type, fields
+from cfr_jax.training.config import paths as _paths
 
 ConfigError = training.ConfigError
 
@@ -111,22 +112,6 @@ def load_config(spec: str) -> tuple[ml_collections.ConfigDict, str]:
   return config, file
 
 
-def unread_fields(config: ml_collections.ConfigDict) -> list[str]:
-  """Lines naming the fields of `config` (a config file's) that no shipped
-  config has, so that no part of cfr_jax reads them: a misspelt field
-  (`config.max_iteration = 10**6`) left its run on the default in silence.
-  Said, not refused: a file may carry notes of its own."""
-  known = {p for name in configs_lib.names() for p in _paths(load_config(name)[0])}
-  lines = []
-  for path, _ in fields(config):
-    if path in known:
-      continue
-    close = difflib.get_close_matches(path, sorted(known), n=1, cutoff=0.6)
-    lines.append(f'config.{path} is no field cfr-train reads' +
-                 (f': did you mean config.{close[0]}?' if close else ''))
-  return lines
-
-
 def _describe(e: BaseException, file: str) -> str:
   """'<Type>: <first line> (line N)', the line in `file` where it happened."""
   message = (str(e).strip().splitlines() or [''])[0]
@@ -147,24 +132,6 @@ def config_name(file: str) -> str:
 
 # ----------------------------------------------------------------------------
 # Fields.
-
-
-def fields(config: ml_collections.ConfigDict, prefix: str = '') -> list[tuple[str, object]]:
-  """[(dotted path, value)] of every leaf field, in the config's order."""
-  out = []
-  for key, value in config.items():
-    if isinstance(value, ml_collections.ConfigDict):
-      out += fields(value, f'{prefix}{key}.')
-    else:
-      out.append((f'{prefix}{key}', value))
-  return out
-
-
-def _paths(config) -> list[str]:
-  """Every dotted path one may override: leaves and blocks."""
-  leaves = [p for p, _ in fields(config)]
-  blocks = {p.rsplit('.', k)[0] for p in leaves for k in range(1, p.count('.') + 1)}
-  return leaves + sorted(blocks)
 
 
 def _node(config, path: str):
@@ -304,8 +271,6 @@ def parse_flags(argv: list[str]) -> list[str]:
         print('\nabsl flags:\n' + flags.FLAGS.get_help())
       sys.exit(0)
     check_overrides(config, rest, file)
-    for line in unread_fields(config):  # before the run's output, where it is seen
-      print(f'note: config file {file}: {line}', file=sys.stderr)
     config_flags.DEFINE_config_dict('config', config, 'The config; see --help.',
                                     lock_config=True, sys_argv=rest)
     flags.DEFINE_string('workdir', None, 'Run directory (default runs/<config name>).')

@@ -1,6 +1,7 @@
 """Run configuration: validation, exit codes, and the game and solver a config describes."""
 from __future__ import annotations
 
+import difflib
 import errno
 import json
 import math
@@ -115,6 +116,42 @@ def target(config: ml_collections.ConfigDict) -> float | None:
 # them is read without them (`_load_game`).
 _HOLDEM_FIELDS = ('board', 'pot', 'stack', 'range0', 'range1', 'bet_sizes', 'raise_sizes',
                   'max_raises')
+
+
+def fields(config: ml_collections.ConfigDict, prefix: str = '') -> list[tuple[str, object]]:
+  """[(dotted path, value)] of every leaf field, in the config's order."""
+  out = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out += fields(value, f'{prefix}{key}.')
+    else:
+      out.append((f'{prefix}{key}', value))
+  return out
+
+
+def paths(config) -> list[str]:
+  """Every dotted path one may override: leaves and blocks."""
+  leaves = [p for p, _ in fields(config)]
+  blocks = {p.rsplit('.', k)[0] for p in leaves for k in range(1, p.count('.') + 1)}
+  return leaves + sorted(blocks)
+
+
+def unread_fields(config: ml_collections.ConfigDict) -> list[str]:
+  """Lines naming the fields of `config` that no shipped config has, so that
+  nothing in cfr_jax reads them: a misspelt field (`config.max_iteration =
+  10**6` in a config file or a notebook) left its run on the default in
+  silence. `run` says them and goes on: a config may carry notes of its own."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  from cfr_jax import configs  # pylint: disable=g-import-not-at-top
+  known = {p for name in configs.names()
+           for p in paths(importlib.import_module(f'cfr_jax.configs.{name}').get_config())}
+  lines = []
+  for path, _ in fields(config):
+    if path not in known:
+      close = difflib.get_close_matches(path, sorted(known), n=1, cutoff=0.6)
+      lines.append(f'config.{path} is no field cfr-train reads' +
+                   (f': did you mean config.{close[0]}?' if close else ''))
+  return lines
 
 
 def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:

@@ -35,7 +35,8 @@ from cfr_jax.holdem import subgame as subgame_lib
 from cfr_jax.training.config import (
     EXIT_COMPLETE, EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError, TrainingFailure, _distributed,
     _instance_configs, _split, build_solver, check_run_shape, check_workdir,
-    initialize_distributed, mirror_dir, path_problem, target, use_compilation_cache, validate)
+    initialize_distributed, mirror_dir, path_problem, target, unread_fields, use_compilation_cache,
+    validate)
 from cfr_jax.training.outputs import (FOUND_CONFIG, MetricsWriter, _Display, read_text,
                                       replace_config, write_json_atomic, write_starting,
                                       write_text_atomic)
@@ -282,6 +283,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> int:
   and they train one state together (see `initialize_distributed`).
   """
   _check_early(config, workdir)
+  for line in unread_fields(config):  # before the run's output, where it is seen
+    print(f'note: {line}', file=sys.stderr, flush=True)
   initialize_distributed(config)  # before anything else touches JAX
   made = []
   workdir = _prepare_workdir(workdir, made=made)
