@@ -135,6 +135,7 @@ def config_name(file: str) -> str:
 
 
 def _node(config, path: str):
+  """The field or block at dotted `path` (which `_has`)."""
   for part in path.split('.'):
     config = config[part]
   return config

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import importlib
 import json
 import math
 import os
@@ -141,8 +142,7 @@ def unread_fields(config: ml_collections.ConfigDict) -> list[str]:
   nothing in cfr_jax reads them: a misspelt field (`config.max_iteration =
   10**6` in a config file or a notebook) left its run on the default in
   silence. `run` says them and goes on: a config may carry notes of its own."""
-  import importlib  # pylint: disable=g-import-not-at-top
-  from cfr_jax import configs  # pylint: disable=g-import-not-at-top
+  from cfr_jax import configs  # pylint: disable=g-import-not-at-top  (as check_fields' leduc)
   known = {p for name in configs.names()
            for p in paths(importlib.import_module(f'cfr_jax.configs.{name}').get_config())}
   lines = []
