@@ -510,7 +510,8 @@ def test_a_line_naming_a_bad_card_says_which():
   assert subgame.locate(game, 'kk/7h/b10')[0] == 'kk/7h/b10'
   for line, message in (('kk/zz/', "bad card 'zz'"), ('kk/7x/b10', "bad card '7x'"),
                         ('kk/Ks/', 'Ks is on the board'),
-                        ('kk/7h/kk/7h/', '7h is dealt earlier in the line')):
+                        ('kk/7h/kk/7h/', '7h is dealt earlier in the line'),
+                        ('kk//', 'no card between two slashes')):  # was "bad card ''"
     with pytest.raises(ValueError, match=f"betting line '{re.escape(line)}': {message}"):
       subgame.locate(game, line)
 

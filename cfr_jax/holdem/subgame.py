@@ -2229,6 +2229,9 @@ def locate(game: Subgame, history: str) -> tuple:
   histories = game.info.decision_histories
   board, dealt = cards_lib.parse_cards(game.info.spec['board']), []
   for m in re.finditer(r'/([^/]*)/', line):  # the line's cards, checked as cards
+    if not m.group(1):  # was "bad card ''"
+      raise ValueError(f'betting line {line!r}: no card between two slashes (a dealt card '
+                       'is written between them, e.g. "kk/7h/b10")')
     try:
       card = cards_lib.parse_card(m.group(1))
     except ValueError as e:
