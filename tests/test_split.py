@@ -144,7 +144,8 @@ def test_split_runs_are_chunk_invariant_and_vmapped():
                                rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.slow  # ~20 s; a split solve converging stays in the default run (tests/test_subgame.py's raked turn)
+# ~20 s; a split solve converging stays in the default run (test_subgame.py's raked turn).
+@pytest.mark.slow
 def test_split_runs_converge_as_whole_levels_do():
   """The split solver converges as the whole-level one does (not to the same
   iterates: rounding meets regret matching's jumps at exact ties, see above)."""
