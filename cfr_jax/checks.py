@@ -165,9 +165,9 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   if type(state) is not type(expected):  # pylint: disable=unidiomatic-typecheck
     raise TypeError(f'this {owner} takes the {type(expected).__name__} its init() or run() '
                     f'returns, got {type(state).__name__}')
-  used = next((p for p, x in jax.tree_util.tree_flatten_with_path(state)[0]
-               if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
-               and x.is_deleted()), None)
+  leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+  used = next((p for p, x in leaves if isinstance(x, jax.Array)
+               and not isinstance(x, jax.core.Tracer) and x.is_deleted()), None)
   if used is not None:  # a RuntimeError deep in JAX ("Array has been deleted") otherwise
     raise ValueError(
         f'state{jax.tree_util.keystr(used)} was deleted: a state given to run() is used up '
@@ -178,8 +178,7 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
                     np.dtype(x.dtype if hasattr(x, 'dtype') else np.result_type(x)))
   want = {jax.tree_util.keystr(p): spec(x)
           for p, x in jax.tree_util.tree_flatten_with_path(expected)[0]}
-  got = {jax.tree_util.keystr(p): spec(x)
-         for p, x in jax.tree_util.tree_flatten_with_path(state)[0]}
+  got = {jax.tree_util.keystr(p): spec(x) for p, x in leaves}
   show = lambda s: f'{s[1].name}{list(s[0])}'
   hint = ': a state of another game, or of a solver with other settings?'
   for path in [*want, *(p for p in got if p not in want)]:  # in the state's field order
