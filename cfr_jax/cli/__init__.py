@@ -271,15 +271,9 @@ _INSTANCE = re.compile(r'instance_\d+')
 _PER_INSTANCE = ('mirror_to',)
 
 
-def instance_label(workdir: str) -> str:
-  """What sets instance `workdir` (a launcher's `<workdir>/instance_<k>`) apart
-  from its siblings, from their config.json files: the swept field
-  ('algorithm=cfr+'), else the seed ('seed=1') of config.num_instances copies;
-  '' for a single run or where the configs cannot be read. cfr-status and
-  cfr-plot named instances only instance_0, instance_1, ...."""
-  parent, name = os.path.split(os.path.normpath(workdir))
-  if not _INSTANCE.fullmatch(name):
-    return ''
+def _instance_configs(parent: str) -> dict | None:
+  """{instance_<k>: its config.json as a dict} under `parent`, or None where
+  one cannot be read."""
   configs = {}
   try:
     for sibling in os.listdir(parent or '.'):
@@ -287,9 +281,26 @@ def instance_label(workdir: str) -> str:
         with open(os.path.join(parent, sibling, 'config.json')) as f:
           configs[sibling] = json.load(f)
   except (OSError, ValueError):
+    return None
+  return configs if all(isinstance(c, dict) for c in configs.values()) else None
+
+
+def instance_label(workdir: str, read: dict | None = None) -> str:
+  """What sets instance `workdir` (a launcher's `<workdir>/instance_<k>`) apart
+  from its siblings, from their config.json files: the swept field
+  ('algorithm=cfr+'), else the seed ('seed=1') of config.num_instances copies;
+  '' for a single run or where the configs cannot be read. cfr-status and
+  cfr-plot named instances only instance_0, instance_1, .... read: a dict the
+  caller keeps across its runs ({parent: its instances' configs}), so that a
+  sweep's N rows read its N files once, not N times each."""
+  parent, name = os.path.split(os.path.normpath(workdir))
+  if not _INSTANCE.fullmatch(name):
     return ''
-  if name not in configs or len(configs) < 2 or not all(
-      isinstance(c, dict) for c in configs.values()):
+  read = {} if read is None else read
+  if parent not in read:
+    read[parent] = _instance_configs(parent)
+  configs = read[parent]
+  if not configs or name not in configs or len(configs) < 2:
     return ''
   keys = sorted({k for c in configs.values() for k in c} - set(_PER_INSTANCE))
   differ = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True)

@@ -109,7 +109,7 @@ def _main(argv, out: str) -> int:
   by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
                  'exploitability: cfr-status shows its last result, metrics.jsonl every one')
   solved_why = 'its exploitability is 0 at every evaluation (solved exactly; a log axis has no 0)'
-  plotted, missing, undrawn = 0, [], []
+  plotted, missing, undrawn, read = 0, [], [], {}
   for run in _runs(roots, missing):
     skipped, played = [], []
     try:
@@ -133,7 +133,7 @@ def _main(argv, out: str) -> int:
     # Drawable text: a directory name that is not UTF-8 (its bytes escaped
     # by Python) made the legend's font raise a traceback.
     label = os.fsencode(os.path.relpath(run)).decode('utf-8', 'replace')
-    if setting := cli.instance_label(run):  # 'sweep/instance_1 algorithm=dcfr'
+    if setting := cli.instance_label(run, read):  # 'sweep/instance_1 algorithm=dcfr'
       label = f'{label} {setting}'
     by_it.plot([p[0] for p in curve], [p[2] for p in curve], marker='.', label=label)
     timed = [p for p in curve if p[1] is not None and p[1] > 0]

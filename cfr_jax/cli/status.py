@@ -71,12 +71,14 @@ def _saved(p: dict) -> str:
   return f', saved {saved}' if saved != p.get('iteration') else ''
 
 
-def row(path: str) -> list[str]:
+def row(path: str, read: dict | None = None) -> list[str]:
+  """The table's row of progress file `path`. read: `cli.instance_label`'s
+  configs read so far (one dict for a whole table)."""
   # A run is named by its workdir (an instance with what sets it apart:
   # 'runs/sweep/instance_1 (algorithm=dcfr)'); a file given by another name,
   # by itself.
   name = os.path.dirname(path) if os.path.basename(path) == 'progress.json' else path
-  if name != path and (label := cli.instance_label(name)):
+  if name != path and (label := cli.instance_label(name, read)):
     name = f'{name} ({label})'
   try:
     with open(path) as f:
@@ -122,7 +124,8 @@ def row(path: str) -> list[str]:
 def _main(argv):
   roots = argv[1:] or ['runs']
   missing = []
-  rows = [row(p) for p in find_progress_files(roots, missing)]
+  read = {}  # each sweep's instance configs, read once for all its rows
+  rows = [row(p, read) for p in find_progress_files(roots, missing)]
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
     print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
   if not rows:
