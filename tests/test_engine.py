@@ -507,6 +507,7 @@ def test_row_gathers_check_no_bounds(monkeypatch):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+@pytest.mark.slow  # ~20 s; an A/B against a variant that does not ship (the writes' programs)
 def test_subgame_updates_are_computed_apart_from_their_in_place_writes(monkeypatch):
   """A block's new regrets and sums are a computation of their own
   (`kernels.unfused`): XLA:CPU no longer runs the update's arithmetic inside

@@ -52,6 +52,13 @@ def test_iteration_budget_is_exact_and_chunks_are_saved(tmp_path):
   # Running it again is a no-op that still reports completion.
   code, out, _ = train(tmp_path, '--config.max_iterations=2500')
   assert code == training.EXIT_COMPLETE and progress(tmp_path)['restored_from']['iteration'] == 2500
+  assert 'completed (iteration budget) at iteration 2500' in out
+  # A lowered budget trains nothing and says why, not a bare "completed".
+  code, out, _ = train(tmp_path, '--config.max_iterations=2000')
+  assert code == training.EXIT_COMPLETE and progress(tmp_path)['iteration'] == 2500
+  assert ('completed (iteration budget: the run was already past config.max_iterations=2000; '
+          'raise it to train on) at iteration 2500') in out
+  assert steps(tmp_path) == [1000, 2000, 2500]
 
 
 def test_time_budget_counts_across_processes(tmp_path):

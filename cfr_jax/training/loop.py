@@ -997,6 +997,9 @@ def _train(instances: list, batch: _States, signals, display, processes) -> None
       percent = r.config.get('target_pot_percent', 0.0)
       why = (f'exploitability target, {percent:g}% of the pot' if percent else
              f'exploitability target, {target(r.config):g} chips')
+    elif r.iteration > r.config.max_iterations:  # resumed past a lowered budget: nothing ran
+      why = (f'iteration budget: the run was already past config.max_iterations='
+             f'{r.config.max_iterations}; raise it to train on')
     else:
       why = 'iteration budget' if r.iteration >= r.config.max_iterations else 'time budget'
     print(f'{prefix}completed ({why}) at iteration {r.iteration}: '
