@@ -61,14 +61,21 @@ def checked_count(iteration, num_iterations) -> int:
   return n
 
 
-def checked_hyperparameters(hp: dict) -> dict:
-  """`hp` ({name: number or array}) after checking every value is finite:
-  a NaN or infinite alpha would run and fill the state with NaN."""
+def checked_hyperparameters(hp: dict, dtype=None) -> dict:
+  """`hp` ({name: number or array}) after checking every value is finite,
+  and in `dtype` too where given: a NaN or infinite alpha would run and fill
+  the state with NaN, and gamma=1e39 (infinite in float32) made every
+  strategy sum NaN and the average uniform, an exploitability in silence."""
+  largest = None if dtype is None else float(jnp.finfo(dtype).max)
   for k, v in hp.items():
     if is_bool(v):
       raise ValueError(f'hyperparameter {k} must be a number, got {v!r}')
-    if not np.isfinite(np.asarray(v, np.float64)).all():
+    x = np.asarray(v, np.float64)
+    if not np.isfinite(x).all():
       raise ValueError(f'hyperparameter {k} must be finite, got {v!r}')
+    if largest is not None and (np.abs(x) > largest).any():
+      raise ValueError(f'hyperparameter {k} must be finite in {jnp.dtype(dtype).name} '
+                       f'(at most {largest:.4g} in size), got {v!r}')
   return hp
 
 
@@ -174,6 +181,14 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
         '(its arrays are donated, so that the iterations update them in place); go on from '
         'the state run() returned (state = solver.run(state, n)), or pass run() a copy to '
         'keep this one (jax.tree.map(jnp.copy, state))')
+  if batched:
+    sizes = {np.shape(x)[0] if np.ndim(x) else None for _, x in leaves}
+    if None in sizes:  # "state.regrets is float32[2]; ... needs float32[12, 2]" otherwise
+      raise ValueError('run_many takes states stacked with a leading instance axis '
+                       '(stack_states([state, ...])), got one state: run() runs one')
+    if len(sizes) > 1:
+      raise ValueError(f'the stacked state\'s arrays hold {sorted(sizes)} instances: '
+                       'stack whole states (stack_states)')
   spec = lambda x: (tuple(np.shape(x)),
                     np.dtype(x.dtype if hasattr(x, 'dtype') else np.result_type(x)))
   want = {jax.tree_util.keystr(p): spec(x)
@@ -182,8 +197,12 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   show = lambda s: f'{s[1].name}{list(s[0])}'
   hint = ': a state of another game, or of a solver with other settings?'
   for path in [*want, *(p for p in got if p not in want)]:  # in the state's field order
-    if path not in got and (reads is None or path.lstrip('.').split('.')[0].split('[')[0]
-                            in reads):
+    field = path.lstrip('.').split('.')[0].split('[')[0]
+    if path not in got and (reads is None or field in reads):
+      if field == 'regrets' and state.regrets is None:  # no init makes one: a restore's skip
+        raise ValueError(f'state.{field} is None: a state restored without it '
+                         '(training.load_run(..., skip=...)) gives its average policy, not '
+                         'this; restore it whole (no skip) to go on')
       raise ValueError(f'state{path} is missing; this {owner} needs {show(want[path])}{hint}')
     if path not in want:
       raise ValueError(f'state{path} is {show(got[path])}; this {owner} keeps none{hint}')

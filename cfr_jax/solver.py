@@ -337,6 +337,9 @@ class Solver:
     if self.mesh is not None:
       raise ValueError('run_many does not combine with a mesh yet')
     count = jax.tree.leaves(checked_state(self, states, batched=True))[0].shape[0]
+    _check_per_instance('num_iterations', num_iterations, count)
+    for k, v in (hyperparameters or {}).items():
+      _check_per_instance(f'hyperparameter {k}', v, count)
     n = np.broadcast_to(np.asarray(num_iterations, np.int64), (count,))
     if is_bool(num_iterations) or not np.array_equal(
         n, np.broadcast_to(num_iterations, (count,))):
@@ -346,7 +349,7 @@ class Solver:
     if int((np.asarray(states.iteration) + n).max()) > MAX_ITERATION:
       raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
     hp = {k: placement.to_device(np.broadcast_to(np.asarray(v, self.dtype), (count,)))
-          for k, v in checked_hyperparameters({**self._hp, **(hyperparameters or {})}).items()}
+          for k, v in checked_hyperparameters({**self._hp, **(hyperparameters or {})}, self.dtype).items()}
     if set(hp) != set(self._hp):
       raise ValueError(f'{self.algorithm} takes hyperparameters {sorted(self._hp)}; '
                        f'got {sorted(hp)}')
@@ -483,15 +486,42 @@ def pad_infosets(game: Game, rows: int) -> Game:
                           game.edge_slot).astype(game.edge_slot.dtype))
 
 
+def _check_per_instance(name: str, value, count: int) -> None:
+  """ValueError unless `value` is one number or `count` of them (numpy's
+  "operands could not be broadcast together" otherwise)."""
+  try:
+    shape = np.shape(value)
+  except ValueError:  # a ragged list
+    shape = None
+  if shape not in ((), (count,)):
+    raise ValueError(f'{name} must be one number or {count} (one per instance), got '
+                     f'{value!r:.60}')
+
+
 def stack_states(states) -> SolverState:
-  """N states -> one state with a leading [N] axis (for `Solver.run_many`)."""
+  """N states -> one state with a leading [N] axis (for `Solver.run_many`).
+  ValueError for no states, or states that differ in kind, shape or dtype
+  (`jax.tree.map`'s "missing 1 required positional argument" and
+  `jnp.stack`'s shape errors otherwise)."""
+  states = list(states)
+  if not states:
+    raise ValueError('stack_states needs at least one state')
+  spec = lambda s: (jax.tree.structure(s), [(np.shape(x), np.result_type(x))
+                                             for x in jax.tree.leaves(s)])
+  for k, s in enumerate(states[1:], 1):
+    if spec(s) != spec(states[0]):
+      raise ValueError(f'stack_states: state {k} differs from state 0 in kind, shape or dtype '
+                       '(the states of one solver stack)')
   return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 
 def unstack_states(states: SolverState) -> list:
   """The inverse of `stack_states`."""
-  count = jax.tree.leaves(states)[0].shape[0]
-  return [jax.tree.map(lambda x, k=k: x[k], states) for k in range(count)]
+  sizes = {np.shape(x)[0] if np.ndim(x) else None for x in jax.tree.leaves(states)}
+  if None in sizes or len(sizes) != 1:  # an IndexError from JAX otherwise
+    raise ValueError('unstack_states takes states stacked by stack_states (a leading [N] '
+                     'axis on every array), got one state')
+  return [jax.tree.map(lambda x, k=k: x[k], states) for k in range(sizes.pop())]
 
 
 def _average_strategy(dtype, lean: bool, game, strategy_sum, low) -> jax.Array:
@@ -972,8 +1002,9 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
                'dtype': str(jnp.dtype(dtype)) != 'float32', 'storage': storage is not None,
                'schedule': schedule is not None, 'compensated': compensated is not None}
     if any(tabular.values()):
-      raise ValueError(f'deep-cfr does not take {[k for k, v in tabular.items() if v]} '
-                       '(it runs in float32)')
+      raise ValueError(f'deep-cfr does not take {[k for k, v in tabular.items() if v]}: '
+                       'tabular solvers\' options (Deep CFR runs its networks in float32, '
+                       'alternating, without schedules)')
     from cfr_jax.neural import deep_cfr  # pylint: disable=g-import-not-at-top
     return deep_cfr.make_deep_cfr(game, mesh=mesh, **hyperparameters)
   name, named_schedule = regret_lib.parse_algorithm(algorithm)
@@ -999,8 +1030,8 @@ def make_solver(game: Game, algorithm: str = 'dcfr', *, alternating: bool = True
   hp = dict(defaults)
   for k, v in hyperparameters.items():
     hp[k] = checked_float(v, f'hyperparameter {k}')
-  checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
+  checked_hyperparameters(hp, dtype)
   if storage is not None:
     storage = as_dtype(storage, 'storage must be bfloat16 (with dtype float32) or None')
     if storage == dtype:

@@ -138,9 +138,13 @@ def test_a_run_whose_workdir_lost_its_checkpoints_is_read_from_its_mirror(tmp_pa
   assert kuhn_run(workdir, f'--config.mirror_to={mirror}')[0] == training.EXIT_COMPLETE
   _, whole = training.load_run(str(workdir))
   shutil.rmtree(workdir / 'checkpoints')  # the local disk's copies lost
-  _, state = training.load_run(str(workdir), skip=training.AVERAGE_ONLY)
+  solver, state = training.load_run(str(workdir), skip=training.AVERAGE_ONLY)
   assert int(state.iteration) == 300
   assert (jax.numpy.asarray(state.strategy_sum) == whole.strategy_sum).all()
+  # Such a state evaluates; run() said "a state of another game" of it.
+  with pytest.raises(ValueError, match=r'state\.regrets is None: a state restored without it '
+                     r'\(training\.load_run\(\.\.\., skip=\.\.\.\)\) .*\(no skip\)'):
+    solver.run(state, 1)
   shutil.rmtree(mirror)  # and the mirror's: nothing to read, said in one line
   with pytest.raises(training.ConfigError, match='no usable checkpoint'):
     training.load_run(str(workdir))
@@ -585,6 +589,68 @@ def test_a_state_that_run_used_up_is_named_with_the_way_on():
   tabular.run_many(states, 1)
   with pytest.raises(ValueError, match=used_up):
     tabular.run_many(states, 1)
+
+
+def test_api_mistakes_with_instances_envs_and_hyperparameters_are_named():
+  """Each was an error from inside numpy, JAX or flax (or, for gamma=1e39,
+  a uniform average in silence: the float32 strategy sums went NaN)."""
+  import cfr_jax  # pylint: disable=g-import-not-at-top
+  from cfr_jax import envs  # pylint: disable=g-import-not-at-top
+  from cfr_jax import solver as solver_lib  # pylint: disable=g-import-not-at-top
+  kuhn, leduc = cfr_jax.load_game('kuhn'), cfr_jax.load_game('leduc')
+  solver = cfr_jax.make_solver(kuhn)
+  three = lambda: solver_lib.stack_states([solver.init() for _ in range(3)])
+  cases = [  # (call, error, message)
+      (lambda: solver.run_many(three(), [10, 20]), ValueError,
+       'num_iterations must be one number or 3 (one per instance), got [10, 20]'),
+      (lambda: solver.run_many(three(), 1, {'alpha': [1.0, 2.0]}), ValueError,
+       'hyperparameter alpha must be one number or 3 (one per instance)'),
+      (lambda: solver.run_many(three(), [[1, 2, 3]]), ValueError,
+       'num_iterations must be one number or 3'),
+      (lambda: solver.run_many(solver.init(), 1), ValueError,  # "state.regrets is float32[2]"
+       'run_many takes states stacked with a leading instance axis'),
+      (lambda: solver_lib.stack_states([]), ValueError, 'stack_states needs at least one state'),
+      (lambda: solver_lib.stack_states([solver.init(), cfr_jax.make_solver(leduc).init()]),
+       ValueError, 'state 1 differs from state 0 in kind, shape or dtype'),
+      (lambda: solver_lib.unstack_states(solver.init()), ValueError,
+       'unstack_states takes states stacked by stack_states'),
+      (lambda: cfr_jax.make_solver(kuhn, gamma=1e39), ValueError,
+       'hyperparameter gamma must be finite in float32'),
+      (lambda: solver.run_many(three(), 1, {'alpha': 1e39}), ValueError,
+       'hyperparameter alpha must be finite in float32'),
+      (lambda: cfr_jax.make_solver(kuhn, 'os-mccfr', env='kuhn'), TypeError,
+       "env must be an env object (cfr_jax.envs.load_env(\"kuhn\")"),
+      (lambda: cfr_jax.make_solver(kuhn, 'deep-cfr', alternating=False), ValueError,
+       "deep-cfr does not take ['alternating']: tabular solvers' options"),
+      (lambda: envs.align(kuhn, envs.load_env('kuhn')), TypeError,
+       'align takes (env, game): an env (cfr_jax.envs.load_env) and a game'),
+      (lambda: cfr_jax.uniform_policy('kuhn'), TypeError, "uniform_policy takes a game"),
+  ]
+  env, key = envs.load_env('kuhn'), jax.random.key(0)
+  play = lambda *a, **k: envs.head_to_head(*a, **k)
+  cases += [
+      (lambda: play(env, envs.UNIFORM, envs.UNIFORM, key, num_games=1.5), ValueError,
+       'num_games must be a whole number, got 1.5'),  # "got 1"
+      (lambda: play(env, envs.UNIFORM, envs.UNIFORM, 0), TypeError,
+       'key must be a JAX PRNG key'),
+      (lambda: play('kuhn', envs.UNIFORM, envs.UNIFORM, key), TypeError,
+       'env must be an env object'),
+      (lambda: play(env, solver.init(), envs.UNIFORM, key), TypeError,
+       'policy_a must be a (fn, params) pair'),
+  ]
+  deep = cfr_jax.make_solver(env, 'deep-cfr', hidden=(4,), traversals=2, advantage_steps=1,
+                             policy_steps=1, batch_size=4, advantage_memory=16,
+                             policy_memory=16)
+  policy = deep.policy(deep.run(deep.init(), 1))
+  cases.append((lambda: play(envs.load_env('leduc'), policy, envs.UNIFORM, key, num_games=2),
+                ValueError, "a policy's network does not read this env's observations"))
+  for call, error, message in cases:
+    with pytest.raises(error, match=re.escape(message)):
+      call()
+  # What the messages point to works.
+  assert [int(s.iteration) for s in solver_lib.unstack_states(
+      solver.run_many(three(), [1, 2, 3]))] == [1, 2, 3]
+  assert abs(play(env, policy, envs.UNIFORM, jax.random.PRNGKey(0), num_games=2)[0]) <= 2
 
 
 def test_a_config_that_is_no_config_dict_is_refused_by_name(tmp_path):

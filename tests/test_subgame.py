@@ -331,6 +331,8 @@ def test_lines_read_back_as_given():
     (dict(rake_rate=-0.01), 'rake_rate must be'), (dict(rake_rate=float('nan')), 'rake_rate'),
     (dict(rake_rate=0.05, rake_cap=-1.0), 'rake_cap a finite'),
     (dict(rake_rate=0.05, rake_cap=float('inf')), 'rake_cap a finite'),
+    # The launcher's 0 (no cap) copied into Python: an unraked game in silence.
+    (dict(rake_rate=0.05, rake_cap=0), 'takes no rake at all: for no cap, give rake_cap=None'),
     # Failed deep in the build: "'float' object cannot be interpreted as an
     # integer", numpy's "expected non-negative integer" (the launcher's line).
     (dict(buckets=dict(method='ehs', num_buckets=2.5)),

@@ -98,6 +98,9 @@ def align(env: Env, game: Game, *, atol: float = 1e-6) -> Aligned:
 
   Raises `Disagreement` at the first history where they differ.
   """
+  if not (isinstance(env, Env) and isinstance(game, Game)):  # align(game, env): AttributeError
+    raise TypeError(f'align takes (env, game): an env (cfr_jax.envs.load_env) and a game '
+                    f'(cfr_jax.load_game), got ({type(env).__name__}, {type(game).__name__})')
   if env.num_actions != game.num_actions:
     raise Disagreement(f'env has {env.num_actions} action slots, {game.name} '
                        f'{game.num_actions}')
@@ -173,7 +176,9 @@ def infoset_observations(env: Aligned, game: Game) -> jax.Array:
   at each of the compiled game's infosets, so its policy can be evaluated
   exactly. Walks every history (breadth first, a vmapped step per level)."""
   if not isinstance(env, Aligned):
-    raise TypeError('infoset_observations needs an env aligned to the game (envs.align)')
+    raise TypeError('infoset_observations needs an env aligned to the game: envs.align(env, '
+                    'game) (for a solver\'s policy table: make_solver(envs.align(env, game), '
+                    '...))')
   look = jax.jit(jax.vmap(lambda s: (env.current_player(s), env.legal_mask(s),
                                      env.chance_probs(s), env.infoset(s),
                                      env.observation(s))))

@@ -20,6 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from flax import errors as flax_errors
+
+from cfr_jax.checks import checked_int64
 from cfr_jax.envs.core import CHANCE, TERMINAL, Env, sample_outcome
 
 
@@ -63,12 +66,26 @@ def head_to_head(env: Env, policy_a, policy_b, key: jax.Array, num_games: int = 
   numbers: two policies compared against one opponent with one key differ
   by less noise than independent runs).
   """
-  num_games = int(num_games)
-  if num_games < 2 or num_games % 2:
-    raise ValueError(f'num_games must be an even number >= 2, got {num_games}')
+  # Each mistake below was an error from deep inside JAX or flax.
+  if checked_int64(num_games, 'num_games') < 2 or num_games % 2:
+    raise ValueError(f'num_games must be an even number >= 2, got {num_games!r}')
+  if not isinstance(env, Env):
+    raise TypeError(f'env must be an env object (cfr_jax.envs.load_env), got '
+                    f'{type(env).__name__}')
+  if not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                         or key.shape == (2,))):
+    raise TypeError(f'key must be a JAX PRNG key (jax.random.key(0)), got {key!r:.40}')
+  for name, policy in (('policy_a', policy_a), ('policy_b', policy_b)):
+    if not (isinstance(policy, tuple) and len(policy) == 2 and callable(policy[0])):
+      raise TypeError(f'{name} must be a (fn, params) pair (solver.policy(state), '
+                      f'envs.UNIFORM), got {type(policy).__name__}')
   (fn_a, params_a), (fn_b, params_b) = policy_a, policy_b
-  payoff = np.asarray(_play(env, fn_a, params_a, fn_b, params_b, key, num_games),
-                      np.float64)
+  try:
+    payoff = np.asarray(_play(env, fn_a, params_a, fn_b, params_b, key, num_games),
+                        np.float64)
+  except flax_errors.ScopeParamShapeError as e:
+    raise ValueError(f'a policy\'s network does not read this env\'s observations (a '
+                     f'policy of another game?): {str(e).split(" (https:")[0]}') from None
   return float(payoff.mean()), float(payoff.std(ddof=1) / math.sqrt(num_games))
 
 

@@ -789,6 +789,10 @@ def _compile(spec: SubgameSpec, _off: str | None = None) -> Subgame:
     raise ValueError(f'rake_rate must be a fraction of the pot in [0, 1) and rake_cap a finite '
                      f'number of chips >= 0 (or None: no cap), got rake_rate {spec.rake_rate} '
                      f'and rake_cap {spec.rake_cap}')
+  if spec.rake_rate > 0 and spec.rake_cap == 0:  # the launcher's 0 is no cap: an unraked game
+    raise ValueError(f'rake_rate {spec.rake_rate} with rake_cap 0 takes no rake at all: for no '
+                     'cap, give rake_cap=None (the launcher\'s --config.holdem.rake_cap=0 means '
+                     'no cap)')
   if spec.buckets:  # before the size check reads num_buckets, and the tree is built
     _bucket_settings(spec.buckets)
   streets = 6 - len(board)

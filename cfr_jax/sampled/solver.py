@@ -193,8 +193,9 @@ class SampledSolver:
     return self._run(self._game, self._plan, state, placement.to_device(n, np.int32), self._hp)
 
   def run_many(self, states, num_iterations, hyperparameters=None):
-    raise ValueError(f'{self.algorithm} does not run vmapped instances yet; use '
-                     'instances_mode=process')
+    raise ValueError(f'{self.algorithm} does not run vmapped instances yet: run one solver '
+                     'per instance (the launcher runs them as processes, '
+                     'instances_mode=process)')
 
   def current_policy(self, state: SampledState) -> TabularPolicy:
     """The strategy the next iteration samples from."""
@@ -331,6 +332,9 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
     exploration = 0.6 if exploration is None else checked_float(exploration, 'exploration')
     if not 0 < exploration <= 1:
       raise ValueError(f'exploration must be in (0, 1], got {exploration}')
+    if env is not None and not isinstance(env, envs_lib.Env):  # 'kuhn': an AttributeError
+      raise TypeError(f'env must be an env object (cfr_jax.envs.load_env("kuhn"), aligned by '
+                      f'envs.align(env, game)), got {type(env).__name__} {env!r:.40}')
     if env is not None and env.num_actions != game.num_actions:
       raise ValueError(f'env has {env.num_actions} action slots, the game {game.num_actions}')
   if checked_int64(batch_size, 'batch_size') < 1:
@@ -351,8 +355,8 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
                      f'{sorted(hyperparameters)}')
   hp = {**algo.defaults,
         **{k: checked_float(v, f'hyperparameter {k}') for k, v in hyperparameters.items()}}
-  checked_hyperparameters(hp)
   dtype = checked_dtype(dtype)
+  checked_hyperparameters(hp, dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
                        batch_size=int(batch_size), seed=checked_int64(seed), hyperparameters=hp,
                        dtype=dtype, compensated=compensated is not False,
