@@ -19,6 +19,8 @@ def replacing(path: str):
   directory = os.path.dirname(path) or '.'
   if not os.path.isdir(directory):  # (the error named the temporary file, '<path>.tmp.<pid>...')
     raise FileNotFoundError(errno.ENOENT, f'cannot write {path}: no directory {directory}')
+  if os.path.isdir(path):  # (os.replace's IsADirectoryError named the temporary file)
+    raise IsADirectoryError(errno.EISDIR, f'cannot write {path}: it is a directory')
   part = f'{path}.tmp.{os.getpid()}.{threading.get_ident()}'
   _WRITING.add(part)
   try:

@@ -287,6 +287,11 @@ def _named_leaves(tree: Any) -> dict:
   return {_leaf_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
+def leaf_names(tree: Any) -> list:
+  """The names `CheckpointStore.restore(skip=...)` takes for `tree`'s leaves."""
+  return list(_named_leaves(tree))
+
+
 def _sha256(array: Any) -> Optional[str]:
   """The bytes' digest; None for an array spread over processes (no host holds
   it whole, and gathering it to hash it would cost a full copy per save)."""

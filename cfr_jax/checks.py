@@ -98,14 +98,16 @@ def check_policy_shape(game, probs) -> None:
                      f'{(game.num_infosets, game.num_actions)}')
 
 
-def check_distributions(game, probs, block: int = 1 << 20) -> None:
+def check_distributions(game, probs, block: int = 1 << 20, legal=None) -> None:
   """ValueError naming the first row of the array `probs` that is no
   probability distribution over its infoset's legal actions (NaN, negative,
   or not summing to 1): each was an exploitability or value computed in
   silence (Kuhn's all-3.0 table: 7.5 chips, a NaN table: nan), and a
   node report showed such a row's numbers as a strategy. On the host,
-  a block of rows at a time (no device program to compile)."""
-  legal = np.asarray(game.legal)
+  a block of rows at a time (no device program to compile). legal: [I, A]
+  the mask to read (default `game.legal`; `game` may then be a `GameInfo`,
+  for its name)."""
+  legal = np.asarray(game.legal if legal is None else legal)
   probs = np.asarray(probs)
   slack = 1e-3 if probs.dtype.itemsize >= 4 else 2e-2  # bfloat16 keeps ~3 digits
   for lo in range(0, len(probs), block):
@@ -118,6 +120,47 @@ def check_distributions(game, probs, block: int = 1 << 20) -> None:
       values = ', '.join(f'{x:.4g}' for x in probs[row][legal[row]])
       raise ValueError(f'policy row {row} of {game.name} is not a probability distribution '
                        f'over its legal actions: [{values}] (each >= 0, summing to 1)')
+
+
+def check_policy_game(game, info) -> None:
+  """ValueError unless `info` (a TabularPolicy's `GameInfo`) describes the
+  rows of `game`: the same object, or (a policy made for a rebuilt game, or
+  loaded for one) the same infoset keys, in the same order, over the same
+  action slots and card buckets. A policy of another game with as many rows
+  and actions was scored as if it were this game's (the river subgame of
+  board As 9s 8h 3d 2c, scored on Ks 9s 8h 3d 2c: 45 of 117 rows other hands).
+  Cheap for a game's own policies (identity); a rebuilt game's keys are
+  compared as lists, or as their compact parts (hold'em, `same_as`)."""
+  mine = game.info
+  if info is mine:
+    return
+  why = _rows_differ(info, mine)
+  if why:
+    theirs = f'another {info.name}' if info.name == mine.name else info.name
+    raise ValueError(f'this policy is of {theirs}, not of {mine.name} (its infoset rows '
+                     f'differ: {why}); evaluate it on the game it was made for')
+
+
+def _rows_differ(a, b) -> str | None:
+  """What makes the rows of GameInfos a and b differ, or None if nothing."""
+  buckets = [x.spec.get('buckets') if isinstance(x.spec, dict) else None for x in (a, b)]
+  if buckets[0] != buckets[1]:  # 'line|b3' names another set of hands in another table
+    return 'their card buckets differ'
+  ka, kb = a.infoset_keys, b.infoset_keys
+  if len(ka) != len(kb):
+    return f'{len(ka):,} infosets there, {len(kb):,} here'
+  if list(a.action_labels) != list(b.action_labels):
+    return f'action slots {list(a.action_labels)} there, {list(b.action_labels)} here'
+  same = getattr(ka, 'same_as', None)
+  if ka is kb or (same(kb) if same is not None else
+                  (ka == kb if isinstance(ka, list) and isinstance(kb, list)
+                   else all(x == y for x, y in zip(ka, kb)))):
+    return None
+  # Error path only: the first rows that differ (a bounded scan).
+  for i in range(min(len(ka), 100_000)):
+    if ka[i] != kb[i]:
+      return f'row {i} is {ka[i]!r} there, {kb[i]!r} here'
+  return 'their infoset keys differ'
 
 
 def checked_dtype(dtype):

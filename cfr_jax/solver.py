@@ -458,7 +458,8 @@ class Solver:
       probs = probs[:self.game.num_infosets]
     if self.lean:  # the rows as played (chance isomorphism), in place on the device
       probs = self._symmetrised(self.game, probs)
-    return TabularPolicy(self.game.info, probs, lambda: np.asarray(self.game.legal))
+    return TabularPolicy(self.game.info, probs, lambda: np.asarray(self.game.legal),
+                         normalised=True)
 
 
 def pad_infosets(game: Game, rows: int) -> Game:

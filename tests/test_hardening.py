@@ -140,6 +140,13 @@ def test_a_run_whose_workdir_lost_its_checkpoints_is_read_from_its_mirror(tmp_pa
   shutil.rmtree(workdir / 'checkpoints')  # the local disk's copies lost
   solver, state = training.load_run(str(workdir), skip=training.AVERAGE_ONLY)
   assert int(state.iteration) == 300
+  # A skip name that is no state field was accepted and ignored (everything read).
+  with pytest.raises(ValueError, match=re.escape(
+      "skip names no state field of this run: 'nosuch'; the names it takes: iteration, "
+      'last_regrets, regrets, strategy_sum')):
+    training.load_run(str(workdir), skip=('nosuch',))
+  with pytest.raises(ValueError, match='skip must be a tuple of state field names'):
+    training.load_run(str(workdir), skip='regrets')  # read as r, e, g, ...
   assert (jax.numpy.asarray(state.strategy_sum) == whole.strategy_sum).all()
   # Such a state evaluates; run() said "a state of another game" of it.
   with pytest.raises(ValueError, match=r'state\.regrets is None: a state restored without it '

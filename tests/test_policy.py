@@ -173,3 +173,62 @@ def test_a_solvers_policy_builds_its_legal_mask_when_first_read(monkeypatch):
   np.testing.assert_array_equal(policy.legal, np.asarray(legal.fget(game)))
   assert policy.legal is policy.legal and len(asked) == 1
   assert policy.legal.dtype == bool and policy.legal.sum() < policy.legal.size
+
+
+def test_holdem_npz_keeps_each_rows_action_labels(tmp_path):
+  """The .npz stored only slots ('actions' [0 1 2 3 4]) and load_npz gave
+  {1: .., 2: ..}, as action_probabilities did, where slot 2 is 'b10' at the
+  root and 'b30' after 'b10'; JSON had the tokens. Files without labels (any
+  written before; other games') still load with their action ids."""
+  pytest.importorskip('phevaluator')
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  game = subgame.compile_subgame(subgame.SubgameSpec(
+      board='Ks 9s 8h 3d 2c', pot=10, stack=100, ranges=('AA,KK', 'QQ,JJ'), bet_sizes=(1.0,),
+      raise_sizes=(1.0,), max_raises=1))
+  solver = cfr_jax.make_solver(game, 'cfr+')
+  policy = solver.average_policy(solver.run(solver.init(), 5))
+  assert set(policy.action_probabilities('-|AsAh')) == {'k', 'b10', 'a'}
+  assert set(policy.action_probabilities('b10|QsQh')) == {'f', 'c', 'b30', 'a'}
+  policy.save_npz(tmp_path / 'p.npz')
+  policy.save_json(tmp_path / 'p.json')
+  back = policy_lib.TabularPolicy.load_npz(tmp_path / 'p.npz')
+  assert back == json.loads((tmp_path / 'p.json').read_text())
+  assert back == {k: policy.action_probabilities(k) for k in policy.keys}
+  with np.load(tmp_path / 'p.npz') as data:
+    old = {k: data[k] for k in data.files if k not in ('label_rows', 'labels')}
+  np.savez_compressed(tmp_path / 'old.npz', **old)
+  assert set(policy_lib.TabularPolicy.load_npz(tmp_path / 'old.npz')['-|AsAh']) == {1, 2, 3}
+  kuhn_policy().save_npz(tmp_path / 'k.npz')
+  with np.load(tmp_path / 'k.npz') as data:
+    assert 'labels' not in data.files
+  assert policy_lib.TabularPolicy.load_npz(tmp_path / 'k.npz')['1pb'] == {0: 0.5, 1: 0.5}
+
+
+def test_a_file_that_is_no_policy_file_is_named(tmp_path):
+  """load_npz of a JSON file said it "contains pickled (object) data", of
+  another .npz "keys is not a file in the archive"; load_npz('p') did not
+  find the 'p.npz' that save_npz('p') wrote; saving onto a directory named
+  the temporary file ('p.npz.tmp.<pid>.<thread>')."""
+  policy = kuhn_policy()
+  policy.save_json(tmp_path / 'p.json')
+  np.savez(tmp_path / 'other.npz', a=np.ones(3))
+  np.save(tmp_path / 'one.npy', np.ones(3))
+  for name, why in (('p.json', 'it is JSON'), ('other.npz', 'it has no keys, probs'),
+                    ('one.npy', 'it is a single .npy array')):
+    with pytest.raises(ValueError, match=re.escape(
+        f'{tmp_path / name} is not a policy .npz file (TabularPolicy.save_npz writes one): '
+        f'{why}')):
+      policy_lib.TabularPolicy.load_npz(tmp_path / name)
+  policy.save_npz(tmp_path / 'p')  # '.npz' added, as np.savez does
+  assert policy_lib.TabularPolicy.load_npz(tmp_path / 'p')['1pb'] == {0: 0.5, 1: 0.5}
+  with pytest.raises(FileNotFoundError, match=re.escape(
+      f'no policy file {tmp_path / "q"} (nor {tmp_path / "q"}.npz)')):
+    policy_lib.TabularPolicy.load_npz(tmp_path / 'q')
+  (tmp_path / 'd.npz').mkdir()
+  with pytest.raises(IsADirectoryError, match=f'{tmp_path / "d.npz"} is a directory'):
+    policy_lib.TabularPolicy.load_npz(tmp_path / 'd.npz')
+  for save in (policy.save_json, policy.save_npz):
+    with pytest.raises(IsADirectoryError, match=re.escape(
+        f'cannot write {tmp_path / "d.npz"}: it is a directory') + '$'):
+      save(tmp_path / 'd.npz')
+  assert sorted(os.listdir(tmp_path)) == ['d.npz', 'one.npy', 'other.npz', 'p.json', 'p.npz']

@@ -432,7 +432,7 @@ def _frequency(policy, game, history, range_text, slot, prior):
   for h in np.flatnonzero(weights):
     key = f'{history}|{holdem.hand_text(h)}'
     if key in game.info.infoset_index:
-      num += prior * weights[h] * policy.action_probabilities(key)[slot]
+      num += prior * weights[h] * policy.probs[game.info.infoset_index[key], slot]
       den += prior * weights[h]
   return num / den
 

@@ -47,6 +47,11 @@ class Strings(_Items):
     start = int(self._end[i - 1]) if i else 0
     return self._buf[start:int(self._end[i])].decode('ascii')
 
+  def same_as(self, other) -> bool:
+    """Whether `other` is a Strings of the same strings (compared as bytes)."""
+    return (isinstance(other, Strings) and self._buf == other._buf
+            and np.array_equal(self._end, other._end))
+
   def __repr__(self):
     return f'Strings({len(self)} lines)'
 
@@ -73,6 +78,16 @@ class Tokens(_Items):
   def _item(self, d: int) -> dict:
     lo, hi = self._start[d], self._start[d + 1]
     return {int(s): self._names[k] for s, k in zip(self._slot[lo:hi], self._id[lo:hi])}
+
+  def table(self, num_slots: int) -> np.ndarray:
+    """[D, num_slots] each decision's token per action slot ('' where the
+    slot is no action there), made at once (numpy, no per-node loop)."""
+    width = max((len(n) for n in self._names), default=1)
+    out = np.full((len(self), num_slots), '', dtype=f'U{width}')
+    owner = np.repeat(np.arange(len(self)), np.diff(self._start))
+    if len(owner):
+      out[owner, self._slot] = np.asarray(self._names)[self._id]
+    return out
 
   def __repr__(self):
     return f'Tokens({len(self)} decisions)'

@@ -73,12 +73,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from cfr_jax import heap
-from cfr_jax.checks import check_distributions, check_policy_shape
 from cfr_jax import kernels
 from cfr_jax.games.tree import GameInfo
 from cfr_jax.holdem import cards as cards_lib
 from cfr_jax.holdem import lines as lines_lib
 from cfr_jax.placement import to_device
+from cfr_jax.policy import policy_table
 
 FOLD, CALL = 0, 1  # then one slot per bet/raise size, and all-in last
 STREETS = {3: 'flop', 4: 'turn', 5: 'river'}
@@ -1128,6 +1128,17 @@ class _Keys(collections.abc.Sequence):
     rows = np.diff(self.row_start)
     return max((len(self.lines[d].encode()) + 1 + int(prefix[self.player[d]][rows[d] - 1])
                 for d in np.flatnonzero(rows)), default=0)
+
+  def same_as(self, other) -> bool:
+    """Whether `other` holds the same keys in the same rows, compared by their
+    parts (a flop's 5e7 keys are never made)."""
+    return (isinstance(other, _Keys) and self.names == other.names
+            and np.array_equal(self.row_start, other.row_start)
+            and np.array_equal(self.player, other.player)
+            and len(self.members) == len(other.members)
+            and all(np.array_equal(a, b) for a, b in zip(self.members, other.members))
+            and (self.lines.same_as(other.lines) if hasattr(self.lines, 'same_as')
+                 else list(self.lines) == list(other.lines)))
 
   def decision(self, i: int) -> int:
     """The decision node of row i (0 <= i < len(self))."""
@@ -2198,22 +2209,14 @@ def node_report(game: Subgame, sigma, history: str) -> NodeReport:
 
 def _report_policy(game: Subgame, sigma) -> jax.Array:
   """sigma as the [I, A] array `node_report` reads, or a TypeError / ValueError
-  saying what it takes: a table of another shape failed inside the passes
-  ("cannot reshape array of shape (5, 5) ..."), a TabularPolicy (what
-  `average_policy` returns, not its `.probs`) in jnp.asarray."""
+  saying what it takes (`policy.policy_table`): a table of another shape
+  failed inside the passes ("cannot reshape array of shape (5, 5) ..."), a
+  TabularPolicy of another subgame of the same shape was reported as this one's."""
   if not isinstance(game, Subgame):
     raise TypeError(f'node_report reads a hold\'em Subgame (subgame.compile_subgame), got '
                     f'{type(game).__name__}')
-  solver_made = hasattr(sigma, 'device_probs')  # a TabularPolicy: normalised where it was made
-  try:
-    sigma = sigma.device_probs() if solver_made else jnp.asarray(sigma)
-  except (TypeError, ValueError):
-    raise TypeError('node_report takes a policy table [infosets, actions] (e.g. '
-                    f'solver.average_policy(state).probs), got {type(sigma).__name__}') from None
-  check_policy_shape(game, sigma)
-  if not solver_made:
-    check_distributions(game, sigma)  # a row that is no strategy was reported as one
-  return sigma
+  return policy_table(game, sigma, 'node_report takes a policy table [infosets, actions] (e.g. '
+                      'solver.average_policy(state).probs)')
 
 
 def level_of(game: Subgame, d: int) -> tuple:

@@ -163,12 +163,14 @@ class DeepCFRSolver(DeepCFRIteration):
   def average_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The average-strategy network's policy on every infoset."""
     probs = self._policy_probs(checked_state(self, state).policy_params)
-    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal),
+                         normalised=True)
 
   def current_policy(self, state: DeepCFRState) -> TabularPolicy:
     """The strategy the advantage networks give (what the next iteration plays)."""
     probs = self._current(checked_state(self, state).advantage_params)
-    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal),
+                         normalised=True)
 
   def describe(self) -> dict:
     """What gives a state its meaning (for checkpoint fingerprints): the game,

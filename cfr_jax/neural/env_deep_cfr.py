@@ -159,7 +159,8 @@ class EnvDeepCFRSolver(DeepCFRIteration):
     features = infoset_observations(self.env, game)
     logits = jax.jit(self._net.apply)(state.policy_params, features)
     probs = masked_softmax(logits, game.legal)
-    return TabularPolicy(game.info, np.asarray(probs), np.asarray(game.legal))
+    return TabularPolicy(game.info, np.asarray(probs), np.asarray(game.legal),
+                         normalised=True)
 
   def snapshot(self, state: DeepCFRState):
     """A copy of the average policy's parameters that outlives `state` (which

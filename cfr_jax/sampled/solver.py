@@ -223,7 +223,8 @@ class SampledSolver:
             **({} if self.compensated else {'compensated': False})}
 
   def _policy(self, probs) -> TabularPolicy:
-    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal))
+    return TabularPolicy(self.game.info, np.asarray(probs), np.asarray(self.game.legal),
+                         normalised=True)
 
 
 def _strategy(algo, game, state, hp):

@@ -171,6 +171,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
+  if isinstance(skip, str) or not all(isinstance(x, str) for x in skip):  # 'regrets': r, e, ...
+    raise ValueError(f'skip must be a tuple of state field names (e.g. training.AVERAGE_ONLY), '
+                     f'got {skip!r}')
   check_workdir(workdir, reading=True)
   workdir = os.path.abspath(os.path.expanduser(workdir))  # as training.run reads it
   path = os.path.join(workdir, 'config.json')
@@ -212,6 +215,13 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
             else f'has a field of the wrong type ({e})')
     raise ConfigError(f'{path} {what}: it is not a config cfr-train wrote; rerun cfr-train '
                       'with this --workdir and the run\'s --config to write it again') from None
+  # A name that is no field was skipped in silence (everything read). AVERAGE_ONLY's
+  # names are known to every solver: a state without them has nothing to skip.
+  known = set(checkpoint_lib.leaf_names(solver.abstract_state())) | set(AVERAGE_ONLY)
+  unknown = [x for x in skip if x not in known]
+  if unknown:
+    raise ValueError(f'skip names no state field of this run: {", ".join(map(repr, unknown))}; '
+                     f'the names it takes: {", ".join(sorted(known))}')
   with _held_log_records() as held, checkpoint_lib.CheckpointStore(
       os.path.join(workdir, 'checkpoints'), extra_locations=where,
       fingerprint=fingerprint) as store:
