@@ -195,6 +195,23 @@ def checked_int64(value, name: str = 'seed') -> int:
   return int(value)
 
 
+# A PRNG key is made from 32 bits of its seed (jax.random.PRNGKey without
+# jax_enable_x64 keeps seed mod 2**32): seeds 5 and 2**32 + 5, or -1 and
+# 2**32 - 1, drew the same numbers in silence.
+MAX_SEED = 2**32 - 1
+
+
+def checked_seed(value, name: str = 'seed') -> int:
+  """`value` as an int, after checking it is a whole number in 0 ...
+  MAX_SEED, the range a PRNG key is made from: ValueError naming it else."""
+  seed = checked_int64(value, name)
+  if not 0 <= seed <= MAX_SEED:
+    raise ValueError(f'{name} must be between 0 and {MAX_SEED:,} (a PRNG key is made from '
+                     f'32 bits of it: larger or negative seeds repeat smaller ones), '
+                     f'got {seed:,}')
+  return seed
+
+
 def checked_state(solver, state, batched: bool = False, reads: tuple | None = None):
   """`state`, after checking it is a state `solver` made (its `init`, `run`
   or a restore of its `abstract_state`): the same class, and every array of

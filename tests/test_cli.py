@@ -173,8 +173,13 @@ def _write(path, text):
     (['--config=leduc_mccfr', '--config.seed=9223372036854775808'],
      ['config.seed must be between', '(int64), got 9,223,372,036,854,775,808']),
     (['--config.seed=-9223372036854775809'], ['config.seed must be between']),
-    (['--config.num_instances=2', '--config.seed=9223372036854775807'],
-     ['config.seed + instances - 1 must be between']),
+    # A PRNG key is made from 32 bits of the seed: 2**32 + 5 drew what 5 draws.
+    (['--config=leduc_mccfr', '--config.num_instances=2', '--config.seed=4294967295'],
+     ['config.seed + instances - 1 must be between 0 and 4,294,967,295', 'got 4,294,967,296']),
+    # Instance 1's process said only 'instance 1: configuration error' (exit 2),
+    # once instance 0 had run: every instance's config is checked first.
+    (['--config=leduc_mccfr', '--config.sweep_field=batch_size', '--config.sweep_values=64,0'],
+     ['instance 1 (batch_size=0): config.batch_size must be a positive whole number']),
     (['--config=holdem_river', '--config.sweep_field=holdem.pot', '--config.sweep_values=5,10'],
      ["sweeps a top-level field (algorithm, alpha, seed, ...), not one inside a block: got "
       "'holdem.pot'"]),
@@ -435,11 +440,17 @@ def test_a_configs_fields_that_nothing_reads_are_said(tmp_path, capsys):
   (`c.max_iteration = 100`) left the run on the default (here 200) in silence."""
   path = _write(tmp_path / 'my_config.py', (
       'from cfr_jax.configs import kuhn\n\ndef get_config():\n  c = kuhn.get_config()\n'
-      '  c.max_iteration = 100\n  c.my_notes = "a test"\n  return c\n'))
-  proc = launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}', *KUHN_200)
+      '  c.max_iteration = 100\n  c.my_notes = "a test"\n'
+      '  c.batch_size, c.weighting = 1024, "linear"\n  return c\n'))
+  # A setting the algorithm (cfr+) does not read, set by a flag: noted (it ran
+  # in silence); at a shipped value and not set by a flag (weighting): not.
+  proc = launch('train', f'--config={path}', f'--workdir={tmp_path / "run"}', *KUHN_200,
+                '--config.batch_size=4096')
   assert proc.returncode == training.EXIT_COMPLETE, proc.stderr
   notes = [l for l in proc.stderr.splitlines() if l.startswith('note: ')]
   assert notes == [
+      'note: config.batch_size=4096 is read by es-mccfr, os-mccfr and deep-cfr, not by cfr+: '
+      'ignored',
       'note: config.max_iteration is no field cfr-train reads: did you mean '
       'config.max_iterations?',
       'note: config.my_notes is no field cfr-train reads'], proc.stderr
@@ -454,6 +465,95 @@ def test_a_configs_fields_that_nothing_reads_are_said(tmp_path, capsys):
   # The shipped configs set only fields that are read.
   assert not [n for n in configs.names()
               if config_lib.unread_fields(train.load_config(n)[0])]
+
+
+def test_solver_settings_are_read_per_algorithm_and_said_where_not(tmp_path):
+  """"Fields cfr-train reads" were the shipped configs' fields: os-mccfr's
+  exploration (used: 1.5 refused, 0.3 saved) was called unread, and no
+  --config.exploration could be given; settings of another solver kind
+  (batch_size with dcfr, learning_rate with cfr+) were ignored in silence;
+  and a flag a config lacks pointed to a config of another solver kind."""
+  def notes(name, given=(), **values):
+    config, _ = train.load_config(name)
+    config.update(values)
+    return config_lib.unread_fields(config, given)
+
+  assert notes('leduc_mccfr', algorithm='os-mccfr', exploration=0.3) == []
+  assert notes('leduc', algorithm='os-mccfr', exploration=0.3) == []  # (a notebook's)
+  assert notes('leduc_mccfr', algorithm='dcfr') == []  # shipped values, set by no flag
+  assert notes('leduc_mccfr', ['weighting'], algorithm='dcfr', batch_size=4096,
+               weighting='discounted') == [
+      'config.batch_size=4096 is read by es-mccfr, os-mccfr and deep-cfr, not by dcfr: ignored',
+      'config.weighting=discounted is read by es-mccfr and os-mccfr, not by dcfr: ignored']
+  assert notes('kuhn_deep_cfr', algorithm='cfr+', learning_rate=5.0) == [
+      'config.learning_rate=5.0 is read by deep-cfr, not by cfr+: ignored']
+  assert notes('leduc_mccfr', ['exploration'], exploration=0.3) == [  # es-mccfr: os- reads it
+      'config.exploration=0.3 is read by os-mccfr, not by es-mccfr: ignored']
+
+  def refused(name, *argv):
+    config, file = train.load_config(name)
+    with pytest.raises(training.ConfigError) as e:
+      train.check_overrides(config, list(argv), file)
+    return str(e.value)
+
+  config, file = train.load_config('leduc_mccfr')  # accepted
+  train.check_overrides(config, ['--config.algorithm=os-mccfr', '--config.exploration=0.3'],
+                        file)
+  assert refused('leduc', '--config.algorithm=es-mccfr', '--config.batch_size=64').endswith(
+      'it is a field of the leduc_mccfr config(s): --config=leduc_mccfr')  # not kuhn_deep_cfr
+  assert refused('leduc', '--config.algorithm=os-mccfr', '--config.exploration=0.3').endswith(
+      '--config=leduc_mccfr')  # not "did you mean --config.extra_locations?"
+  assert refused('leduc_mccfr', '--config.algorithm=os-mccfr', '--config.epsilon=0.3') == (
+      'unknown config field --config.epsilon in leduc_mccfr: config.epsilon is read by '
+      "deep-cfr on env: games, not by os-mccfr; os-mccfr's exploration is config.exploration")
+  assert refused('leduc', '--config.learning_rate=5').endswith(  # (another kind's)
+      'config.learning_rate is read by deep-cfr, not by dcfr (a field of the kuhn_deep_cfr, '
+      'leduc_deep_cfr, liars_dice_2x2_deep_cfr, liars_dice_deep_cfr config(s))')
+  # A config.json keeps it: a resumed or read run has the value it trained with.
+  workdir = tmp_path / 'os'
+  proc = launch('train', '--config=leduc_mccfr', f'--workdir={workdir}',
+                '--config.algorithm=os-mccfr', '--config.exploration=0.3',
+                '--config.max_iterations=2', '--config.chunk_iterations=2',
+                '--config.eval_every=2', '--config.batch_size=8')
+  assert proc.returncode == training.EXIT_COMPLETE and 'note:' not in proc.stderr, proc.stderr
+  assert json.loads((workdir / 'config.json').read_text())['exploration'] == 0.3
+
+
+def test_bet_sizes_that_look_like_percentages_without_percent_are_noted():
+  """--config.holdem.bet_sizes=50,100 was 5000% and 10000% of the pot (all-in
+  only, in effect) in silence: only the betting: line showed it."""
+  def notes(bets, raises='0.5,1'):
+    config, _ = train.load_config('holdem_river')
+    config.holdem.bet_sizes, config.holdem.raise_sizes = bets, raises
+    return config_lib.unread_fields(config)
+
+  assert notes('50,100') == [
+      "config.holdem.bet_sizes='50,100' holds sizes of 10 or more, 1000% of the pot or more "
+      '(all-in, in effect): fractions of the pot are 0.5 or 50%; did you mean 50%,100%?']
+  assert notes('0.5,1', '0.75;33,2') == [
+      "config.holdem.raise_sizes='0.75;33,2' holds sizes of 10 or more, 1000% of the pot or "
+      'more (all-in, in effect): fractions of the pot are 0.5 or 50%; did you mean 0.75;33%,2?']
+  assert notes('50%,100%') == notes('0.33,0.75;2') == notes('1000%') == []  # as meant
+
+
+def test_sweep_values_of_a_field_of_several_values(tmp_path):
+  """Sweeping hidden made each value's characters its widths ('64' was
+  ('6', '4')), and '8;8,16' said "got '8,;,8'": ';' separates the values of
+  a field of several values, commas their parts."""
+  config, _ = train.load_config('kuhn_deep_cfr')
+  config.sweep_field, config.sweep_values = 'hidden', '8;8,16'
+  config_lib.validate(config)
+  assert [tuple(c.hidden) for c in config_lib._instance_configs(config)] == [(8,), (8, 16)]  # pylint: disable=protected-access
+  config.sweep_values = '8,16'  # one width each
+  assert [tuple(c.hidden) for c in config_lib._instance_configs(config)] == [(8,), (16,)]  # pylint: disable=protected-access
+  config.sweep_values = '8;x'
+  with pytest.raises(training.ConfigError, match="sweep value 'x' does not fit config.hidden: "
+                     ".*separate the values with ';' and each value's parts with commas"):
+    config_lib._instance_configs(config)  # pylint: disable=protected-access
+  config.sweep_field, config.sweep_values = 'seed', '1;2'
+  with pytest.raises(training.ConfigError, match="sweep values are separated by commas; ';' "
+                     'separates them only for a field of several values'):
+    config_lib.validate(config)
 
 
 @pytest.mark.parametrize('field,value,fragment', [
@@ -625,6 +725,17 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
         f'{inside} is in the checkpoints of the run in {kuhn_run}: that is its workdir; '
         f'give {kuhn_run}')):  # (it said "a new run needs a directory of its own")
       training.load_run(str(kuhn_run / inside))
+  # A run still starting (progress.json 'starting', no config.json yet) said
+  # "holds no readable config.json (FileNotFoundError): is it the --workdir of a
+  # cfr-train run?".
+  starting = tmp_path / 'starting'
+  starting.mkdir()
+  for pid, said in ((os.getpid(), 'is a run still starting (building, compiling or restoring): '
+                     'nothing is saved yet; try again after its first checkpoint'),
+                    (2**22 + 7, 'is a run that was stopped while starting')):
+    (starting / 'progress.json').write_text(json.dumps({'status': 'starting', 'pid': pid}))
+    with pytest.raises(training.ConfigError, match=re.escape(f'{starting} {said}')):
+      training.load_run(str(starting))
   # Nor is a run trained there (the run's retention deletes a step with all it holds).
   with pytest.raises(training.ConfigError, match='a new run needs a directory of its own'):
     training.run(leduc_config.get_config(), str(kuhn_run / 'checkpoints' / '100' / 'x'))
@@ -844,16 +955,21 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   junk = tmp_path / 'junk.txt'
   junk.write_text('not json')
   config = kuhn_run / 'config.json'  # JSON, but no progress: a row '?', '0/200' before
-  proc = launch('status', str(kuhn_run), str(tmp_path / 'typo'), str(junk), str(config))
+  (tmp_path / 'empty').mkdir()
+  proc = launch('status', str(kuhn_run), str(tmp_path / 'typo'), str(junk), str(config),
+                str(tmp_path / 'empty'))
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
-  assert 'note: no progress.json under ' + str(tmp_path / 'typo') in proc.stderr
+  assert f'note: {tmp_path / "typo"} does not exist' in proc.stderr  # (no progress.json under)
+  assert 'note: no progress.json under ' + str(tmp_path / 'empty') in proc.stderr
   assert '200/200' in proc.stdout and f'{junk}  unreadable' in proc.stdout
   assert re.search(rf'{config} +unreadable \(no status or iteration: not a progress.json\)',
                    proc.stdout), proc.stdout
   pytest.importorskip('matplotlib')
-  proc = launch('plot', str(kuhn_run), str(tmp_path / 'typo'), f'--out={tmp_path / "e.svg"}')
+  proc = launch('plot', str(kuhn_run), str(tmp_path / 'typo'), str(tmp_path / 'empty'),
+                f'--out={tmp_path / "e.svg"}')
   assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
-  assert 'note: no metrics.jsonl under ' + str(tmp_path / 'typo') in proc.stderr
+  assert f'note: {tmp_path / "typo"} does not exist' in proc.stderr
+  assert 'note: no metrics.jsonl under ' + str(tmp_path / 'empty') in proc.stderr
   assert (tmp_path / 'e.svg').read_text().lstrip().startswith('<?xml')
   # A format matplotlib cannot write: refused before any run is read.
   one_line_error(launch('plot', str(kuhn_run), f'--out={tmp_path / "e.txt"}'),
@@ -867,9 +983,12 @@ def test_status_and_plot_say_which_paths_hold_no_run(kuhn_run, tmp_path):
   # No extension: matplotlib's default format, and the line names the file written.
   proc = script('cfr-plot', str(kuhn_run), '--out=curve', cwd=tmp_path)
   assert proc.returncode == 0 and 'wrote curve.png' in proc.stdout, proc.stderr
-  # Nothing found: one line (the note repeated what the error says).
-  one_line_error(launch('plot', str(tmp_path / 'typo')), 'no exploitability metrics under')
-  one_line_error(launch('status', str(tmp_path / 'typo')), 'no progress.json under')
+  # Nothing found: one line (the note repeated what the error says); nothing
+  # there at all: it says so (was "no progress.json under", and exit 0 for cfr-plot).
+  one_line_error(launch('plot', str(tmp_path / 'empty')), 'no exploitability metrics under')
+  one_line_error(launch('plot', str(tmp_path / 'typo')), f'{tmp_path / "typo"} does not exist')
+  one_line_error(launch('status', str(tmp_path / 'typo'), str(tmp_path / 'typo2')),
+                 f'{tmp_path / "typo"} does not exist; {tmp_path / "typo2"} does not exist')
 
 
 @pytest.mark.parametrize('out,fragment', [
@@ -1064,7 +1183,23 @@ def test_status_and_plot_name_each_instance_by_what_sets_it_apart(tmp_path, monk
     proc = launch('train', '--config=configs/kuhn.py', f'--workdir={tmp_path / workdir}',
                   *KUHN_200, *flags)
     assert proc.returncode == training.EXIT_COMPLETE, proc.stderr
+  # An instance that fails in its own process (its game is unknown) while the
+  # other runs: it said only 'instance 1: configuration error', and cfr-status
+  # and cfr-plot left it out without a word (the reason was in its log.txt).
+  proc = launch('train', '--config=configs/kuhn.py', f'--workdir={tmp_path / "late"}',
+                *KUHN_200, '--config.sweep_field=game', '--config.sweep_values=kuhn,nosuchgame')
+  assert proc.returncode == training.EXIT_FAILURE, proc.stderr
+  assert "instance 1: configuration error: unknown game 'nosuchgame'" in proc.stdout
   monkeypatch.chdir(tmp_path)
+  capsys.readouterr()
+  assert status._main(['cfr-status', 'late']) == 0  # pylint: disable=protected-access
+  out, err = capsys.readouterr()
+  assert re.search(r'late/instance_1 \(game=nosuchgame\) +failed, nothing run', out), out
+  assert "note: late/instance_1 failed before it ran: unknown game 'nosuchgame'" in err, err
+  pytest.importorskip('matplotlib')
+  assert plot._main(['cfr-plot', 'late'], str(tmp_path / 'e.png')) == 0  # pylint: disable=protected-access
+  assert ("note: late/instance_1 is not drawn: it failed before it ran: unknown game "
+          "'nosuchgame'") in capsys.readouterr().err
   assert status._main(['cfr-status', 'sweep', 'copies']) == 0  # pylint: disable=protected-access
   names = [line.split('  ')[0] for line in capsys.readouterr().out.splitlines()[1:]]
   assert names == ['sweep/instance_0 (algorithm=cfr+)', 'sweep/instance_1 (algorithm=dcfr)',

@@ -310,6 +310,21 @@ def test_python_api_runs_in_process(tmp_path):
   assert cfr_jax.exploitability(solver.game, solver.average_policy(state)) < 0.01
 
 
+@pytest.mark.parametrize('algorithm', ['es-mccfr', 'deep-cfr'])
+def test_the_api_refuses_seeds_a_prng_key_folds(algorithm):
+  """A PRNG key is made from 32 bits of its seed: seeds 5 and 2**32 + 5 (or
+  -1 and 2**32 - 1) gave the identical run in silence."""
+  game = cfr_jax.load_game('kuhn')
+  assert cfr_jax.make_solver(game, algorithm, seed=2**32 - 1) is not None
+  for seed in (2**32 + 5, -1):
+    with pytest.raises(ValueError, match=f'seed must be between 0 and 4,294,967,295 .*got '
+                       f'{seed:,}'):
+      cfr_jax.make_solver(game, algorithm, seed=seed)
+  config = kuhn_config(seed=2**32 + 5)  # and training.run, before anything is written
+  with pytest.raises(training.ConfigError, match='config.seed must be between 0 and '):
+    training.validate(config)
+
+
 @pytest.mark.parametrize('workdir', ['', '  ', None, 5])
 def test_the_api_takes_no_workdir_that_names_no_directory(tmp_path, monkeypatch, workdir):
   """training.run(config, '') trained in the current directory (the

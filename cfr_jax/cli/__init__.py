@@ -285,6 +285,32 @@ def _instance_configs(parent: str) -> dict | None:
   return configs if all(isinstance(c, dict) for c in configs.values()) else None
 
 
+def failed_instances(roots) -> list[tuple[str, str]]:
+  """[(instance directory, why)] under `roots` for each instance of a
+  launcher (instance_<k>) that failed before it ran: a configuration error
+  found in its own process (a sweep over games, one unknown) leaves its
+  config.json and a log.txt ending in 'error: ...', but no progress.json or
+  metrics.jsonl, and cfr-status and cfr-plot left it out without a word."""
+  out, seen = [], set()
+  for root in roots:
+    if not os.path.isdir(root):
+      continue
+    for dirpath, dirnames, filenames in os.walk(root):
+      dirnames[:] = sorted(d for d in dirnames if d not in ('checkpoints', 'tensorboard'))
+      if (not _INSTANCE.fullmatch(os.path.basename(os.path.normpath(dirpath))) or
+          'progress.json' in filenames or 'config.json' not in filenames or
+          not first_time(dirpath, seen)):
+        continue
+      try:
+        with open(os.path.join(dirpath, 'log.txt'), errors='replace') as f:
+          errors = [line.strip() for line in f if line.startswith('error: ')]
+      except OSError:
+        errors = []
+      if errors:  # (none: it is still starting)
+        out.append((dirpath, errors[-1].removeprefix('error: ')))
+  return out
+
+
 def instance_label(workdir: str, read: dict | None = None) -> str:
   """What sets instance `workdir` (a launcher's `<workdir>/instance_<k>`) apart
   from its siblings, from their config.json files: the swept field

@@ -109,7 +109,14 @@ def _main(argv, out: str) -> int:
   by_play_why = ('measured by play (vs_uniform: its game does not compile), not by '
                  'exploitability: cfr-status shows its last result, metrics.jsonl every one')
   solved_why = 'its exploitability is 0 at every evaluation (solved exactly; a log axis has no 0)'
+  absent = [r for r in roots if not os.path.lexists(r)]
+  if len(absent) == len(roots):  # (was "no metrics.jsonl under runs/typo")
+    print(f'error: {_absent(absent)}', file=sys.stderr)
+    return 1
   plotted, missing, undrawn, read = 0, [], [], {}
+  # An instance that failed before it ran has no metrics.jsonl: said, with why.
+  failed = cli.failed_instances(roots)
+  undrawn += [(d, f'it failed before it ran: {why} (its log.txt)') for d, why in failed]
   for run in _runs(roots, missing):
     skipped, played = [], []
     try:
@@ -146,7 +153,10 @@ def _main(argv, out: str) -> int:
   for run, reason in undrawn:
     print(f'note: {run} is not drawn: {reason}', file=sys.stderr)
   for root in missing:  # a mistyped path among several is said, not left out in silence
-    print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
+    if root in absent:
+      print(f'note: {_absent([root])}', file=sys.stderr)
+    elif not any(d.startswith(root) for d, _ in failed):
+      print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
     ax.set_xscale('log')
     ax.set_yscale('log')
@@ -167,6 +177,11 @@ def _main(argv, out: str) -> int:
     return 1
   print(f'wrote {out} ({plotted} run(s))')
   return 0
+
+
+def _absent(paths) -> str:
+  """'<path> does not exist' for each of `paths` (or why it cannot be meant)."""
+  return '; '.join(cli.path_typo(p) or f'{p} does not exist' for p in paths)
 
 
 def main() -> None:

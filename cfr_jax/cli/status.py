@@ -123,11 +123,24 @@ def row(path: str, read: dict | None = None) -> list[str]:
 
 def _main(argv):
   roots = argv[1:] or ['runs']
+  absent = [r for r in roots if not os.path.lexists(r)]
+  if len(absent) == len(roots):  # (was "no progress.json under runs/typo")
+    print(f'error: {_absent(absent)}', file=sys.stderr)
+    return 1
   missing = []
   read = {}  # each sweep's instance configs, read once for all its rows
   rows = [row(p, read) for p in find_progress_files(roots, missing)]
+  # An instance that failed before it ran has no progress.json: its row, and why.
+  failed = cli.failed_instances(roots)
+  for d, _ in failed:
+    label = cli.instance_label(d, read)
+    rows.append([f'{d} ({label})' if label else d, 'failed, nothing run', '0/?', '-', '-',
+                 '-', ''])
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
-    print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
+    if root in absent:
+      print(f'note: {_absent([root])}', file=sys.stderr)
+    elif not any(d.startswith(root) for d, _ in failed):
+      print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
   if not rows:
     print(f'error: no progress.json under {" ".join(roots)}', file=sys.stderr)
     return 1
@@ -135,7 +148,14 @@ def _main(argv):
   widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
   for r in [header] + rows:
     print('  '.join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+  for d, why in failed:
+    print(f'note: {d} failed before it ran: {why} (its log.txt)', file=sys.stderr)
   return 0
+
+
+def _absent(paths) -> str:
+  """'<path> does not exist' for each of `paths` (or why it cannot be meant)."""
+  return '; '.join(cli.path_typo(p) or f'{p} does not exist' for p in paths)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from ml_collections import config_flags
 from cfr_jax import cli
 from cfr_jax import configs as configs_lib
 from cfr_jax import training
+from cfr_jax.solver import solver_kind
 from cfr_jax.training import config as config_lib
 from cfr_jax.training import signals as signals_lib
 from cfr_jax.training.config import check_fields, expected, field_type, fields
@@ -159,7 +160,9 @@ def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: st
     path = m['path']
     close = difflib.get_close_matches(path, _paths(config), n=1, cutoff=0.6)
     block, _, _ = path.rpartition('.')
-    if close and close[0] != block:
+    if path in config_lib.known_fields():  # a real field, of another config or solver
+      hint = _elsewhere(config, argv, file, path)
+    elif close and close[0] != block:
       hint = f'did you mean --config.{close[0]}?'
     elif block and _has(config, block) and isinstance(_node(config, block),
                                                        ml_collections.ConfigDict):
@@ -167,11 +170,47 @@ def check_overrides(config: ml_collections.ConfigDict, argv: list[str], file: st
       # was "did you mean --config.holdem.buckets?"): its fields.
       hint = f'config.{block} has {", ".join(sorted(_node(config, block).keys()))}'
     else:
-      elsewhere = [n for n in configs_lib.names()
-                   if n != config_name(file) and _has(load_config(n)[0], path)]
-      hint = (f'it is a field of the {", ".join(elsewhere)} config(s): --config={elsewhere[0]}'
-              if elsewhere else f'--help lists the fields of {config_name(file)}')
+      hint = _elsewhere(config, argv, file, path)
     raise ConfigError(f'unknown config field --config.{path} in {config_name(file)}: {hint}')
+
+
+def _elsewhere(config, argv: list[str], file: str, path: str) -> str:
+  """Where the field `path` that `config` lacks is to be had, for the
+  algorithm the run will have (its --config.algorithm, else the config's):
+  the shipped configs of its solver kind that have it (--config.batch_size
+  for es-mccfr pointed to kuhn_deep_cfr), or who reads it, where that
+  algorithm does not (--config.epsilon for os-mccfr pointed to a Deep CFR
+  config), or how to set it in a config file."""
+  algorithm = str(config.get('algorithm'))
+  for arg in argv:
+    m = re.match(r'^--?config\.algorithm=(?P<value>.*)$', arg)
+    if m:
+      algorithm = m['value']
+  kind = solver_kind(algorithm)
+  elsewhere = {}
+  for n in configs_lib.names():
+    other = load_config(n)[0]
+    if n != config_name(file) and _has(other, path):
+      elsewhere[n] = solver_kind(other.get('algorithm'))
+  right = [n for n, k in elsewhere.items() if k == kind]
+  if right:
+    return f'it is a field of the {", ".join(right)} config(s): --config={right[0]}'
+  probe = ml_collections.ConfigDict({'algorithm': algorithm, 'game': config.get('game')})
+  if path in config_lib.SOLVER_FIELDS and not config_lib.reads(probe, path):
+    same = config_lib.SAME_SETTING.get(path)
+    same = (f"; {algorithm}'s exploration is config.{same}"
+            if same in config_lib.SOLVER_FIELDS and config_lib.reads(probe, same) else '')
+    shipped = (f' (a field of the {", ".join(elsewhere)} config(s))'
+               if elsewhere and not same else '')
+    return (f'config.{path} is read by {config_lib.SOLVER_FIELDS[path][0]}, not by '
+            f'{algorithm}{same}{shipped}')
+  if path in config_lib.SOLVER_FIELDS:  # read, but in no shipped config of the kind
+    return (f'{algorithm} reads it, but {config_name(file)} has no such field: set it in a '
+            f'config file (config.{path} = ...) that starts from {config_name(file)}')
+  if elsewhere:
+    return (f'it is a field of the {", ".join(elsewhere)} config(s): '
+            f'--config={next(iter(elsewhere))}')
+  return f'--help lists the fields of {config_name(file)}'
 
 
 def _flag_error(e: Exception, config) -> str:
@@ -236,6 +275,10 @@ def help_text(config: ml_collections.ConfigDict, file: str) -> str:
 # The program.
 
 
+# The fields the command line sets (--config.<field>=...), for `training.run`'s notes.
+_GIVEN: list[str] = []
+
+
 def _fail(message: str):
   print(f'error: {message}', file=sys.stderr)
   sys.exit(training.EXIT_USAGE)
@@ -272,6 +315,7 @@ def parse_flags(argv: list[str]) -> list[str]:
         print('\nabsl flags:\n' + flags.FLAGS.get_help())
       sys.exit(0)
     check_overrides(config, rest, file)
+    _GIVEN[:] = [m['path'] for m in map(_OVERRIDE_ARG.match, rest) if m]
     config_flags.DEFINE_config_dict('config', config, 'The config; see --help.',
                                     lock_config=True, sys_argv=rest)
     flags.DEFINE_string('workdir', None, 'Run directory (default runs/<config name>).')
@@ -296,7 +340,7 @@ def _main(argv) -> int:
   del argv
   logging.set_verbosity(logging.WARNING)
   try:
-    return training.run(flags.FLAGS.config, flags.FLAGS.workdir)
+    return training.run(flags.FLAGS.config, flags.FLAGS.workdir, given=_GIVEN)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     return training.EXIT_USAGE

@@ -34,6 +34,8 @@ FIELD_HELP = {
     'policy_memory': "deep-cfr: samples in the average strategy's reservoir",
     'learning_rate': 'deep-cfr: Adam learning rate (cosine-decayed for advantage networks)',
     'reinitialize': 'deep-cfr: advantage networks from fresh parameters every iteration',
+    'exploration': ("os-mccfr: the exploration (epsilon) of the sampling player's policy, in "
+                    '(0, 1]; None: 0.6'),
     'weighting': ("es-mccfr, os-mccfr: 'uniform', 'linear' (Pluribus) or 'discounted' "
                   "(DCFR's alpha, beta, gamma)"),
     'alpha': "algorithm hyperparameter (dcfr, dcfr+, pdcfr+); None keeps the algorithm's default",
@@ -65,10 +67,11 @@ FIELD_HELP = {
     'mirror_to': 'a directory every save is copied to',
     'keep_checkpoints': 'checkpoints kept in <workdir>/checkpoints',
     'num_instances': 'N independent instances, each in <workdir>/instance_<k>',
-    'seed': ('recorded per instance (seed + k); exact CFR draws no randomness, '
+    'seed': ('0 ... 2**32 - 1, recorded per instance (seed + k); exact CFR draws no randomness, '
              'es-mccfr, os-mccfr and deep-cfr seed their PRNG key with it'),
     'sweep_field': 'a config field the instances sweep over (e.g. algorithm)',
-    'sweep_values': 'its comma-separated values, one instance each (e.g. cfr+,dcfr,pcfr+)',
+    'sweep_values': ('its comma-separated values, one instance each (e.g. cfr+,dcfr,pcfr+); '
+                     "for hidden, ';' between values: 64;64,64"),
     'instances_mode': "'process' (one process per instance) or 'vmap' (one vmapped program)",
     'devices': 'devices the state is sharded over (0: every device)',
     'distributed.enabled': 'one run across the processes of a jax.distributed job',

@@ -7,6 +7,8 @@ An iteration is `batch_size` sampled traversals per player (split over
 PRNG key's seed (it is in the state, so a resumed run draws what an
 uninterrupted one draws). Exploitability is exact (Leduc compiles).
 """
+from ml_collections import config_dict
+
 from cfr_jax.configs import leduc
 
 
@@ -17,6 +19,8 @@ def get_config():
   # 'uniform' (plain MCCFR), 'linear' (linear CFR / Pluribus), 'discounted' (DCFR
   # alpha, beta, gamma: set config.alpha etc.)
   config.weighting = 'linear'
+  # os-mccfr: the exploration (epsilon) of the sampling player's policy; None: 0.6.
+  config.exploration = config_dict.placeholder(float)
   config.max_iterations = 2_000
   config.chunk_iterations = 500
   config.eval_every = 250

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cfr_jax.checks import checked_bool, checked_float, checked_int64
+from cfr_jax.checks import checked_bool, checked_float, checked_int64, checked_seed
 
 
 class MLP(nn.Module):
@@ -189,7 +189,8 @@ def check_hyperparameters(name: str, defaults: dict, given: dict, floats=('learn
       if k in fractions and not 0 <= hp[k] <= 1:
         raise ValueError(f'{k} must be in [0, 1], got {hp[k]}')
     else:
-      hp[k] = checked_int64(hp[k], k)  # a whole number (that fits int64)
+      # a whole number (that fits int64; a seed, the 32 bits a PRNG key is made from)
+      hp[k] = checked_seed(hp[k], k) if k == 'seed' else checked_int64(hp[k], k)
       low = 0 if k in may_be_zero else 1
       if hp[k] < low:
         raise ValueError(f'{k} must be >= {low}, got {hp[k]}')

@@ -36,7 +36,8 @@ import numpy as np
 from cfr_jax import placement
 from cfr_jax import regret as regret_lib
 from cfr_jax.checks import (checked_bool, checked_count, checked_dtype, checked_float,
-                            checked_hyperparameters, checked_int64, checked_state)
+                            checked_hyperparameters, checked_int64, checked_seed,
+                            checked_state)
 from cfr_jax.games.tree import Game
 from cfr_jax.policy import TabularPolicy
 from cfr_jax import envs as envs_lib
@@ -359,7 +360,7 @@ def make_sampled_solver(game: Game, algorithm: str = 'es-mccfr', *,
   dtype = checked_dtype(dtype)
   checked_hyperparameters(hp, dtype)
   return SampledSolver(game=game, algorithm=name, weighting=weighting,
-                       batch_size=int(batch_size), seed=checked_int64(seed), hyperparameters=hp,
+                       batch_size=int(batch_size), seed=checked_seed(seed), hyperparameters=hp,
                        dtype=dtype, compensated=compensated is not False,
                        exploration=exploration, env=env, mesh=mesh,
                        pooled=checked_bool(pooled, 'pooled', none=True))

@@ -16,7 +16,7 @@ import ml_collections
 import cfr_jax
 from cfr_jax import cli
 from cfr_jax import solver as solver_lib
-from cfr_jax.checks import checked_int64
+from cfr_jax.checks import checked_int64, checked_seed
 from cfr_jax.sampled import solver as sampled_lib
 from cfr_jax.training import game_cache
 
@@ -137,21 +137,127 @@ def paths(config) -> list[str]:
   return leaves + sorted(blocks)
 
 
-def unread_fields(config: ml_collections.ConfigDict) -> list[str]:
-  """Lines naming the fields of `config` that no shipped config has, so that
-  nothing in cfr_jax reads them: a misspelt field (`config.max_iteration =
-  10**6` in a config file or a notebook) left its run on the default in
-  silence. `run` says them and goes on: a config may carry notes of its own."""
+def _shipped() -> dict:
+  """{dotted path: [its values in the shipped configs]} over every shipped config."""
   from cfr_jax import configs  # pylint: disable=g-import-not-at-top  (as check_fields' leduc)
-  known = {p for name in configs.names()
-           for p in paths(importlib.import_module(f'cfr_jax.configs.{name}').get_config())}
+  out = {}
+  for name in configs.names():
+    config = importlib.import_module(f'cfr_jax.configs.{name}').get_config()
+    for path in paths(config):
+      out.setdefault(path, [])
+    for path, value in fields(config):
+      out[path].append(_plain(value))
+  return out
+
+
+def _plain(value):
+  """`value` as config.json holds it (a tuple is a list there)."""
+  return list(value) if isinstance(value, tuple) else value
+
+
+def known_fields() -> set:
+  """Every dotted path cfr-train reads: the shipped configs' fields and
+  blocks, and every solver's settings (`SOLVER_FIELDS`), whether or not a
+  shipped config sets them (os-mccfr's exploration was called unread)."""
+  return set(_shipped()) | set(SOLVER_FIELDS)
+
+
+def unread_fields(config: ml_collections.ConfigDict, given=()) -> list[str]:
+  """Note lines for `run` to say before it starts (it goes on: a config may
+  carry notes of its own):
+
+  - the fields of `config` that nothing in cfr_jax reads: a misspelt field
+    (`config.max_iteration = 10**6` in a config file or a notebook) left its
+    run on the default in silence;
+  - the solver settings (`SOLVER_FIELDS`) that the run's algorithm does not
+    read, where set: named in `given` (the launcher's --config.<field> flags,
+    a sweep's field) or at a value no shipped config has
+    (--config=leduc_mccfr --config.algorithm=dcfr --config.batch_size=4096
+    ran dcfr in silence);
+  - hold'em bet sizes that look like percentages typed without '%'.
+  """
+  shipped = _shipped()
+  known = set(shipped) | set(SOLVER_FIELDS)
+  given = set(given) | ({config.sweep_field} if config.get('sweep_field') else set())
   lines = []
-  for path, _ in fields(config):
+  for path, value in fields(config):
     if path not in known:
       close = difflib.get_close_matches(path, sorted(known), n=1, cutoff=0.6)
       lines.append(f'config.{path} is no field cfr-train reads' +
                    (f': did you mean config.{close[0]}?' if close else ''))
+    elif (path in SOLVER_FIELDS and value is not None and not reads(config, path) and
+          (path in given or _plain(value) not in shipped.get(path, []))):
+      shown = ','.join(map(str, value)) if isinstance(value, (tuple, list)) else value
+      lines.append(f'config.{path}={shown} is read by {SOLVER_FIELDS[path][0]}, not by '
+                   f'{_run_algorithm(config)}: ignored')
+  return lines + _bet_size_notes(config)
+
+
+def _run_algorithm(config) -> str:
+  return str(config.get('algorithm'))
+
+
+def _on_env(config) -> bool:
+  return str(config.get('game', '')).strip().startswith('env:')
+
+
+# The settings only some solvers read (`_hyperparameters` passes them to those
+# alone; the others ignore them): field -> (who reads them, in words; whether
+# the run `config` describes does).
+def _kind(config) -> str:
+  return solver_lib.solver_kind(config.get('algorithm'))
+
+
+SOLVER_FIELDS = {
+    'batch_size': ('es-mccfr, os-mccfr and deep-cfr', lambda c: _kind(c) != 'tabular'),
+    'weighting': ('es-mccfr and os-mccfr', lambda c: _kind(c) == 'sampled'),
+    'exploration': ('os-mccfr', lambda c: sampled_lib.canonical_name(c.algorithm) == 'os-mccfr'),
+    **{name: ('deep-cfr', lambda c: _kind(c) == 'neural') for name in (
+        'hidden', 'traversals', 'advantage_steps', 'policy_steps', 'advantage_memory',
+        'policy_memory', 'learning_rate', 'reinitialize')},
+    **{name: ('deep-cfr on env: games', lambda c: _kind(c) == 'neural' and _on_env(c))
+       for name in ('epsilon', 'eval_games')},
+    'subtrees': ("the tabular algorithms on hold'em subgames",
+                 lambda c: _kind(c) == 'tabular' and c.get('game') == 'holdem'),
+}
+# What one kind's setting is called in another's (`check_overrides`' hints).
+SAME_SETTING = {'epsilon': 'exploration', 'exploration': 'epsilon'}
+
+
+def reads(config, path: str) -> bool:
+  """Whether the run `config` describes reads its solver setting `path`."""
+  return SOLVER_FIELDS[path][1](config)
+
+
+def _bet_size_notes(config) -> list[str]:
+  """Bet sizes of 10 or more (1000% of the pot and more: in practice all-in
+  only) typed as percentages without '%' ('50,100' for '50%,100%')."""
+  holdem = config.get('holdem') if config.get('game') == 'holdem' else None
+  lines = []
+  for name in ('bet_sizes', 'raise_sizes'):
+    text = str(holdem.get(name, '')) if isinstance(holdem, ml_collections.ConfigDict) else ''
+    try:
+      _bet_sizes(text)
+    except ValueError:
+      continue  # (said as an error when the game is built)
+    parts = [_split(part) for part in text.split(';')]
+    if any(not x.endswith('%') and float(x) >= 10 for part in parts for x in part):
+      typed = ';'.join(','.join(x if x.endswith('%') or float(x) < 10 else f'{x}%'
+                                for x in part) for part in parts)
+      lines.append(f'config.holdem.{name}={text!r} holds sizes of 10 or more, 1000% of the '
+                   f'pot or more (all-in, in effect): fractions of the pot are 0.5 or 50%; '
+                   f'did you mean {typed}?')
   return lines
+
+
+def _bet_size(text: str) -> float:  # "0.33", or "33%" as Desktop Postflop writes it
+  return float(text[:-1]) / 100 if text.endswith('%') else float(text)
+
+
+def _bet_sizes(text: str) -> list[tuple]:
+  """"0.5,1" (every street) or "0.33,0.75;0.5,1;1" (per street) as a list
+  of tuples of fractions of the pot, one per street; ValueError if unreadable."""
+  return [tuple(_bet_size(x) for x in _split(part)) for part in str(text).split(';')]
 
 
 def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:
@@ -214,10 +320,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       f'counts iterations in int32), got {config.max_iterations:,}; to run '
                       'until a time is spent, set config.time_budget_minutes')
   _validate_target(config)
-  count = config.num_instances if not config.sweep_field else len(_split(config.sweep_values))
+  count = config.num_instances if not config.sweep_field else len(sweep_values(config))
   try:  # instance k is seeded seed + k
-    checked_int64(config.get('seed', 0), 'config.seed')
-    checked_int64(config.get('seed', 0) + max(count, 1) - 1, 'config.seed + instances - 1')
+    checked_seed(config.get('seed', 0), 'config.seed')
+    checked_seed(config.get('seed', 0) + max(count, 1) - 1, 'config.seed + instances - 1')
   except ValueError as e:
     raise ConfigError(str(e)) from None
   if config.dtype not in ('float32', 'float64'):
@@ -231,6 +337,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       'neural: deep-cfr') from None
   if kind == 'neural':
     _validate_neural(config)
+  if kind == 'sampled':
+    _validate_sampled(config)
   if config.get('storage', '') not in ('', 'float32', 'bfloat16'):
     raise ConfigError(f"config.storage must be '' (the dtype) or bfloat16, "
                       f"got {config.get('storage')!r}")
@@ -280,20 +388,27 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} says how the instances '
                         'run, not what each trains; sweep another field (algorithm, alpha, '
                         'seed, ...)')
-    values = _split(config.sweep_values)
+    values = sweep_values(config)
+    sep = _sweep_separator(config)
+    between = 'commas' if sep == ',' else "';'"
     if not values:  # (',' ran one instance, unswept, in silence)
       raise ConfigError(f'config.sweep_field needs config.sweep_values (comma-separated), '
                         f'got {config.sweep_values!r}')
-    items = str(config.sweep_values).split(',')
+    items = str(config.sweep_values).split(sep)
     if len(items) != len(values):  # '1.5,,2' ran two instances: a value left out?
       empty = next(k for k, p in enumerate(items, 1) if not p.strip())
       raise ConfigError(f'config.sweep_values={config.sweep_values!r}: value {empty} is empty; '
-                        f'give each value between commas (e.g. {",".join(values)!r})')
+                        f'give each value between {between} (e.g. {sep.join(values)!r})')
+    if ';' in str(config.sweep_values) and sep != ';':  # '8;8,16' was "got '8,;,8'"
+      raise ConfigError(f'config.sweep_values={config.sweep_values!r}: sweep values are '
+                        f'separated by commas; \';\' separates them only for a field of '
+                        'several values (hidden: 64;64,64), and '
+                        f'config.{config.sweep_field} holds one')
     if config.num_instances != 1:  # a sweep runs one instance per value: 3 ran 2 in silence
       raise ConfigError(f'config.num_instances={config.num_instances} and a sweep of '
                         f'{len(values)} value(s): a sweep runs one instance per value; leave '
                         'config.num_instances at 1 (repeat a value to run it twice)')
-  elif _split(config.sweep_values):  # ignored in silence: one instance, unswept
+  elif str(config.sweep_values or '').strip(' ,;'):  # ignored in silence: one instance, unswept
     raise ConfigError(f'config.sweep_values={config.sweep_values!r} needs config.sweep_field '
                       '(the field they set, e.g. algorithm)')
 
@@ -313,6 +428,16 @@ NEURAL_FIELDS = ('hidden', 'traversals', 'advantage_steps', 'policy_steps', 'bat
 def _validate_neural(config) -> None:
   """config.hidden's form; the other fields' ranges are make_deep_cfr's to
   check (build_solver reports them in one line)."""
+  for name in ('traversals', 'advantage_steps', 'policy_steps', 'batch_size',
+               'advantage_memory', 'policy_memory', 'eval_games'):
+    value, low = config.get(name), 0 if name == 'policy_steps' else 1
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or
+                              value < low):
+      raise ConfigError(f'config.{name} must be a whole number >= {low}, got {value!r}')
+  rate = config.get('learning_rate')
+  if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or
+                           not rate > 0):
+    raise ConfigError(f'config.learning_rate must be a positive number, got {rate!r}')
   hidden = config.get('hidden')
   if hidden is None:
     return
@@ -322,6 +447,24 @@ def _validate_neural(config) -> None:
     typed = ','.join(map(str, hidden)) if isinstance(hidden, (tuple, list)) else hidden
     raise ConfigError('config.hidden must be one or more positive layer widths '
                       f'(e.g. 64,64), got {typed!r}')
+
+
+def _validate_sampled(config) -> None:
+  """es-mccfr's and os-mccfr's settings, checked before anything runs (a
+  sweep's batch_size=0 failed in its instance's process, once the others ran)."""
+  from cfr_jax.sampled import solver as sampled  # pylint: disable=g-import-not-at-top
+  batch = config.get('batch_size', 1024)
+  if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+    raise ConfigError(f'config.batch_size must be a positive whole number (trajectories per '
+                      f'player per iteration), got {batch!r}')
+  weighting = str(config.get('weighting', 'linear')).strip().lower()
+  if weighting not in sampled.WEIGHTINGS:
+    raise ConfigError(f'config.weighting must be one of {", ".join(sampled.WEIGHTINGS)}, '
+                      f'got {config.get("weighting")!r}')
+  exploration = config.get('exploration')
+  if exploration is not None and (isinstance(exploration, bool) or not isinstance(
+      exploration, (int, float)) or not 0 < exploration <= 1):
+    raise ConfigError(f'config.exploration must be in (0, 1], got {exploration!r}')
 
 
 def _holdem_block(config) -> ml_collections.ConfigDict:
@@ -615,12 +758,9 @@ def _load_game(config, cache: bool = False):
   spec = _holdem_block(config)
   from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
 
-  def size(text):  # "0.33", or "33%" as Desktop Postflop writes it
-    return float(text[:-1]) / 100 if text.endswith('%') else float(text)
-
   def sizes(field):  # "0.5,1" for every street, or "0.33,0.75;0.5,1;1" per street
     try:
-      streets = [tuple(size(x) for x in _split(part)) for part in str(spec[field]).split(';')]
+      streets = _bet_sizes(spec[field])
     except ValueError:
       raise ConfigError(f'config.holdem.{field} must be fractions of the pot (0.33 or 33%) '
                         f'separated by commas (";" between streets; all-in is always '
@@ -645,13 +785,29 @@ def _load_game(config, cache: bool = False):
                                   directory and os.path.join(directory, 'games'))
 
 
-def _split(text: str) -> list[str]:
-  return [p.strip() for p in str(text or '').split(',') if p.strip()]
+def _split(text: str, sep: str = ',') -> list[str]:
+  return [p.strip() for p in str(text or '').split(sep) if p.strip()]
+
+
+def _sweep_separator(config) -> str:
+  """What separates config.sweep_values: ';' for a field that holds several
+  values (hidden: '64;64,64' sweeps (64,) and (64, 64)), ',' for the rest."""
+  field = config.get('sweep_field')
+  try:
+    several = field and issubclass(field_type(config, field), (tuple, list))
+  except (KeyError, AttributeError, TypeError):
+    several = False
+  return ';' if several and ';' in str(config.sweep_values or '') else ','
+
+
+def sweep_values(config) -> list[str]:
+  """The sweep's values, one per instance, as typed ([] without a sweep field)."""
+  return _split(config.sweep_values, _sweep_separator(config)) if config.sweep_field else []
 
 
 def _instances(config) -> tuple:
   """(how many instances config runs, the sweep's values or [])."""
-  values = _split(config.sweep_values) if config.sweep_field else []
+  values = sweep_values(config)
   return (len(values) if values else int(config.num_instances)), values
 
 
@@ -688,10 +844,17 @@ def _sweep_value(config, field: str, text: str):
   try:
     if kind is bool:
       return flags.BooleanParser().parse(text)
+    if issubclass(kind, (tuple, list)):  # hidden: '64,64' (tuple('64') was ('6', '4'))
+      now = config[field]
+      item = type(now[0]) if now and not isinstance(now[0], bool) else str
+      return kind(item(x) for x in _split(text))
     return (float if kind is type(None) else kind)(text)
   except (TypeError, ValueError):
+    several = (f" (of several values, such as hidden: separate the values with ';' and "
+               "each value's parts with commas, e.g. 64;64,64)"
+               if issubclass(kind, (tuple, list)) else '')
     raise ConfigError(f'sweep value {text!r} does not fit config.{field}: expected '
-                      f'{expected(kind)}') from None
+                      f'{expected(kind)}{several}') from None
 
 
 def _instance_configs(config) -> list:
@@ -710,7 +873,11 @@ def _instance_configs(config) -> list:
       except TypeError:  # the field's own type check (ml_collections)
         raise ConfigError(f'sweep value {values[k]!r} does not fit '
                           f'config.{config.sweep_field}') from None
-    validate(c)
+    try:
+      validate(c)
+    except ConfigError as e:  # 'config.batch_size must be ...': of which instance?
+      which = f' ({config.sweep_field}={values[k]})' if values else ''
+      raise ConfigError(f'instance {k}{which}: {e}') from None
     out.append(c)
   return out
 

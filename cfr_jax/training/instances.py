@@ -64,7 +64,10 @@ def run_instances(config, workdir: str) -> int:
         if k not in codes and proc.poll() is not None:
           codes[k] = proc.returncode
           log.close()
-          print(f'instance {k}: {_describe_exit(proc.returncode)}', flush=True)
+          # Why, where it failed ('configuration error' alone left the reason in its log).
+          why = (f': {_error_line(d)}' if proc.returncode in (EXIT_USAGE, EXIT_FAILURE)
+                 else '')
+          print(f'instance {k}: {_describe_exit(proc.returncode)}{why}', flush=True)
       time.sleep(0.1)
   if all(c == EXIT_USAGE for c in codes.values()):  # the config's mistake (a game, ...)
     raise ConfigError(f'instance 0: {_error_line(children[0][3])}')

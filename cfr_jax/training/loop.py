@@ -275,15 +275,17 @@ def _remove_empty(directory: str, top: str) -> None:
     directory = os.path.dirname(directory)
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> int:
+def run(config: ml_collections.ConfigDict, workdir: str, given=()) -> int:
   """Trains under `config` in `workdir`; returns an `EXIT_*` code.
 
   Raises ConfigError for user mistakes (the launcher prints it in one line).
   With `config.distributed.enabled`, every process of the job calls it alike
   and they train one state together (see `initialize_distributed`).
+  given: the fields set explicitly (cfr-train's --config.<field> flags): one
+  that the run's algorithm does not read is noted even at a shipped value.
   """
   _check_early(config, workdir)
-  for line in unread_fields(config):  # before the run's output, where it is seen
+  for line in unread_fields(config, given):  # before the run's output, where it is seen
     print(f'note: {line}', file=sys.stderr, flush=True)
   initialize_distributed(config)  # before anything else touches JAX
   made = []

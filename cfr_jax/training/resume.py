@@ -156,6 +156,25 @@ def _check_not_instances(workdir: str) -> None:
                       f'sweep): give one of them, e.g. {os.path.join(workdir, instances[0])}')
 
 
+def _starting(workdir: str) -> str | None:
+  """What to say of a run that is still starting (its progress.json says
+  'starting' and nothing is saved: not even config.json yet), or None."""
+  try:
+    with open(os.path.join(workdir, 'progress.json')) as f:
+      progress = json.load(f)
+  except (OSError, ValueError):
+    return None
+  if not isinstance(progress, dict) or progress.get('status') != 'starting':
+    return None
+  from cfr_jax import processes  # pylint: disable=g-import-not-at-top
+  if not processes.alive(progress.get('pid')):
+    return (f'{workdir} is a run that was stopped while starting (its progress.json says '
+            'starting, and its process is gone): nothing was saved; run its cfr-train '
+            'command again')
+  return (f'{workdir} is a run still starting (building, compiling or restoring): nothing is '
+          'saved yet; try again after its first checkpoint (cfr-status shows its progress)')
+
+
 def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) -> tuple:
   """(solver, state) of a trained run, from its config.json and best
   checkpoint in any of the run's locations (its workdir, extra_locations and
@@ -194,6 +213,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
     owner = run_holding(workdir)
     if owner:
       raise ConfigError(f'{workdir} is inside the run in {owner}: give its workdir, {owner}')
+    starting = _starting(workdir) if isinstance(e, FileNotFoundError) else None
+    if starting:  # (was "holds no readable config.json (FileNotFoundError): is it ...")
+      raise ConfigError(starting) from None
     raise ConfigError(f'{workdir} holds no readable config.json ({e.__class__.__name__}): '
                       'is it the --workdir of a cfr-train run?') from None
   try:
