@@ -201,13 +201,13 @@ def _on_env(config) -> bool:
   return str(config.get('game', '')).strip().startswith('env:')
 
 
-# The settings only some solvers read (`_hyperparameters` passes them to those
-# alone; the others ignore them): field -> (who reads them, in words; whether
-# the run `config` describes does).
 def _kind(config) -> str:
   return solver_lib.solver_kind(config.get('algorithm'))
 
 
+# The settings only some solvers read (`_hyperparameters` passes them to those
+# alone; the others ignore them): field -> (who reads them, in words; whether
+# the run `config` describes does).
 SOLVER_FIELDS = {
     'batch_size': ('es-mccfr, os-mccfr and deep-cfr', lambda c: _kind(c) != 'tabular'),
     'weighting': ('es-mccfr and os-mccfr', lambda c: _kind(c) == 'sampled'),
