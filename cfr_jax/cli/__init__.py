@@ -285,6 +285,12 @@ def _instance_configs(parent: str) -> dict | None:
   return configs if all(isinstance(c, dict) for c in configs.values()) else None
 
 
+def absent(paths) -> str:
+  """'<path> does not exist' for each of `paths` (or why it cannot be meant):
+  cfr-status and cfr-plot said "no progress.json under" a mistyped path."""
+  return '; '.join(path_typo(p) or f'{p} does not exist' for p in paths)
+
+
 def failed_instances(roots) -> list[tuple[str, str]]:
   """[(instance directory, why)] under `roots` for each instance of a
   launcher (instance_<k>) that failed before it ran: a configuration error

@@ -111,7 +111,7 @@ def _main(argv, out: str) -> int:
   solved_why = 'its exploitability is 0 at every evaluation (solved exactly; a log axis has no 0)'
   absent = [r for r in roots if not os.path.lexists(r)]
   if len(absent) == len(roots):  # (was "no metrics.jsonl under runs/typo")
-    print(f'error: {_absent(absent)}', file=sys.stderr)
+    print(f'error: {cli.absent(absent)}', file=sys.stderr)
     return 1
   plotted, missing, undrawn, read = 0, [], [], {}
   # An instance that failed before it ran has no metrics.jsonl: said, with why.
@@ -154,7 +154,7 @@ def _main(argv, out: str) -> int:
     print(f'note: {run} is not drawn: {reason}', file=sys.stderr)
   for root in missing:  # a mistyped path among several is said, not left out in silence
     if root in absent:
-      print(f'note: {_absent([root])}', file=sys.stderr)
+      print(f'note: {cli.absent([root])}', file=sys.stderr)
     elif not any(d.startswith(root) for d, _ in failed):
       print(f'note: no metrics.jsonl under {cli.path_typo(root) or root}', file=sys.stderr)
   for ax, xlabel in ((by_it, 'iterations'), (by_time, 'seconds (cumulative)')):
@@ -177,11 +177,6 @@ def _main(argv, out: str) -> int:
     return 1
   print(f'wrote {out} ({plotted} run(s))')
   return 0
-
-
-def _absent(paths) -> str:
-  """'<path> does not exist' for each of `paths` (or why it cannot be meant)."""
-  return '; '.join(cli.path_typo(p) or f'{p} does not exist' for p in paths)
 
 
 def main() -> None:

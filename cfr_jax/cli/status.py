@@ -125,7 +125,7 @@ def _main(argv):
   roots = argv[1:] or ['runs']
   absent = [r for r in roots if not os.path.lexists(r)]
   if len(absent) == len(roots):  # (was "no progress.json under runs/typo")
-    print(f'error: {_absent(absent)}', file=sys.stderr)
+    print(f'error: {cli.absent(absent)}', file=sys.stderr)
     return 1
   missing = []
   read = {}  # each sweep's instance configs, read once for all its rows
@@ -138,7 +138,7 @@ def _main(argv):
                  '-', ''])
   for root in missing if rows else ():  # a mistyped path among several: said, not dropped
     if root in absent:
-      print(f'note: {_absent([root])}', file=sys.stderr)
+      print(f'note: {cli.absent([root])}', file=sys.stderr)
     elif not any(d.startswith(root) for d, _ in failed):
       print(f'note: no progress.json under {cli.path_typo(root) or root}', file=sys.stderr)
   if not rows:
@@ -151,11 +151,6 @@ def _main(argv):
   for d, why in failed:
     print(f'note: {d} failed before it ran: {why} (its log.txt)', file=sys.stderr)
   return 0
-
-
-def _absent(paths) -> str:
-  """'<path> does not exist' for each of `paths` (or why it cannot be meant)."""
-  return '; '.join(cli.path_typo(p) or f'{p} does not exist' for p in paths)
 
 
 def main() -> None:
