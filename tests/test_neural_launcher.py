@@ -128,7 +128,7 @@ def test_sigkill_mid_chunk_resumes_bit_for_bit(tmp_path, cache):
     ('--config.storage=bfloat16', 'no compact storage'),
     ('--config.dtype=float64', 'float32'),
     ('--config.hidden=0', 'config.hidden must be one or more positive'),
-    ('--config.traversals=0', 'traversals must be >= 1'),
+    ('--config.traversals=0', 'config.traversals must be a whole number >= 1, got 0'),
     ('--config.learning_rate=-1.0', 'learning_rate must be a positive'),
 ])
 def test_refusals_are_one_line(tmp_path, flag, message):
