@@ -358,6 +358,9 @@ def main():
   args.games = [g for g in args.games.split(',') if g] if not args.report else []
   if args.fidelity:
     args.games = [g for g in args.games if g in ('kuhn', 'leduc')]
+  for g in args.games:  # (a KeyError traceback)
+    if g not in GAMES:
+      parser.error(f'unknown game {g}; choose from {", ".join(GAMES)}')
   args.entries = args.entries.split(',')
   args.dtypes = args.dtypes.split(',')
   for e in args.entries:

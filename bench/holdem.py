@@ -146,7 +146,15 @@ def main():
   parser.add_argument('--out', default=None, help='write a section into this Markdown file')
   parser.add_argument('--label', default=None)
   args = parser.parse_args()
-  targets = [float(t) for t in args.targets.split(',')]
+  try:
+    targets = [float(t) for t in args.targets.split(',')]
+  except ValueError:
+    parser.error(f'--targets takes percents of the pot (e.g. 0.5,0.1), got {args.targets!r}')
+  shipped = sorted(n[len('holdem_'):-3] for n in os.listdir(os.path.join(REPO, 'configs'))
+                   if n.startswith('holdem_') and n.endswith('.py'))
+  for name in args.configs.split(','):  # (a ModuleNotFoundError traceback)
+    if name not in shipped:
+      parser.error(f'--configs takes {", ".join(shipped)} (comma-separated), got {name!r}')
   try:
     rake = tuple(float(x) for x in args.rake.split(',')) if args.rake else None
     if rake is not None and len(rake) != 2:

@@ -232,6 +232,11 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   if type(state) is not type(expected):  # pylint: disable=unidiomatic-typecheck
     raise TypeError(f'this {owner} takes the {type(expected).__name__} its init() or run() '
                     f'returns, got {type(state).__name__}')
+  mine, theirs = getattr(expected, 'owner', ''), getattr(state, 'owner', '')
+  if mine and theirs and mine != theirs:  # same shapes, another game or algorithm
+    raise ValueError(f'this state is of {theirs}, not of this solver\'s {mine}: a state goes '
+                     'on only with the solver that made it (to start one from another\'s '
+                     'arrays, pass solver.init().replace(regrets=..., ...))')
   leaves = jax.tree_util.tree_flatten_with_path(state)[0]
   used = next((p for p, x in leaves if isinstance(x, jax.Array)
                and not isinstance(x, jax.core.Tracer) and x.is_deleted()), None)
@@ -259,10 +264,10 @@ def checked_state(solver, state, batched: bool = False, reads: tuple | None = No
   for path in [*want, *(p for p in got if p not in want)]:  # in the state's field order
     field = path.lstrip('.').split('.')[0].split('[')[0]
     if path not in got and (reads is None or field in reads):
-      if field == 'regrets' and state.regrets is None:  # no init makes one: a restore's skip
-        raise ValueError(f'state.{field} is None: a state restored without it '
-                         '(training.load_run(..., skip=...)) gives its average policy, not '
-                         'this; restore it whole (no skip) to go on')
+      if field in ('regrets', 'strategy_sum') and getattr(state, field) is None:  # no init
+        raise ValueError(f'state.{field} is None: a state restored without it '  # makes one
+                         '(training.load_run(..., skip=...)) serves only what does not read '
+                         'it; restore it whole (no skip) for this')
       raise ValueError(f'state{path} is missing; this {owner} needs {show(want[path])}{hint}')
     if path not in want:
       raise ValueError(f'state{path} is {show(got[path])}; this {owner} keeps none{hint}')

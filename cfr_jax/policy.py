@@ -55,6 +55,9 @@ class TabularPolicy:
   """
 
   def __init__(self, info, probs: np.ndarray, legal, normalised: bool = False):
+    if not hasattr(info, 'infoset_keys'):  # the game itself: an AttributeError below
+      raise TypeError(f'TabularPolicy takes a game\'s info (game.info), got '
+                      f'{type(info).__name__}')
     self.info = info
     self.probs = np.asarray(probs)
     self._legal = legal if callable(legal) else np.asarray(legal, bool)
@@ -130,7 +133,9 @@ class TabularPolicy:
     `cfr-export`: peak 5.4 -> 2.2 GB, bench/RESULTS.md). The file is written beside `path`
     and renamed over it when complete: an interrupted export leaves any
     earlier file whole."""
-    path = os.fspath(path)
+    path = _checked_path(path, 'save_npz')
+    if path.lower().endswith('.json'):  # c.json.npz was written
+      raise ValueError(f'save_npz writes an .npz file, got {path!r}: save_json writes JSON')
     # (any case: cfr-export takes 'P.NPZ', which np.savez's rule made 'P.NPZ.npz')
     path = path if path.lower().endswith('.npz') else path + '.npz'
     keys = self.keys
@@ -213,7 +218,7 @@ class TabularPolicy:
     rows) after each block of rows, if given. Written beside `path` and
     renamed over it when complete, as `save_npz`."""
     total, done = len(self.keys), 0
-    with atomic.replacing(os.fspath(path)) as part, open(part, 'w') as f:
+    with atomic.replacing(_checked_path(path, 'save_json')) as part, open(part, 'w') as f:
       f.write('{')
       for keys, first, slots, labels in self._blocks():
         probs = self.probs[first:first + len(keys)][:, slots]
@@ -262,6 +267,9 @@ class TabularPolicy:
     except ImportError as e:
       raise ImportError('TabularPolicy.to_openspiel() needs the open-spiel package: '
                         'pip install "cfr_jax[openspiel]"') from e
+    if game is not None and not isinstance(game, pyspiel.Game):  # a cfr_jax game, a name
+      raise TypeError(f'to_openspiel takes a pyspiel game (pyspiel.load_game(...)) or none '
+                      f'(this policy\'s own), got {type(game).__name__}')
     if game is None:
       if self.info.openspiel_name is None:
         raise ValueError(f'{self.info.name} has no OpenSpiel counterpart')
@@ -300,6 +308,15 @@ def policy_table(game, policy, expected: str) -> jax.Array:
   check_policy_shape(game, probs)
   check_distributions(game, policy)
   return probs
+
+
+def _checked_path(path, what: str) -> str:
+  """`path` as a str, or a ValueError for an empty one (save_npz('') wrote a
+  hidden './.npz', save_json('') failed renaming its temporary file)."""
+  path = os.fspath(path)
+  if not path.strip():
+    raise ValueError(f'{what} needs a file name, got {path!r}')
+  return path
 
 
 def _npz_path(path) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 from typing import Any
 
 from flax import struct
@@ -70,12 +72,18 @@ class SolverState:
                 zeros otherwise), or None where the solver does not keep it (lean
                 layout: hold'em subgames store it only for predictive algorithms).
   iteration:    [] int32, number of completed iterations.
+  owner:        (static, not saved) the game and algorithm of the solver that made
+                the state (`Solver.owner`); '' for a state built by hand.
   """
   regrets: jax.Array
   strategy_sum: jax.Array
   strategy_sum_low: jax.Array | None
   last_regrets: jax.Array | None
   iteration: jax.Array
+  # Static, so checkpoints (their arrays) are what they always were: a state of
+  # another subgame of the same shape ran, and gave that game's rows this one's
+  # keys, in silence (`checks.checked_state` compares it).
+  owner: str = struct.field(pytree_node=False, default='')
 
 
 def counterfactual_values(game: Game, reach: jax.Array, values: jax.Array) -> jax.Array:
@@ -245,7 +253,19 @@ class Solver:
     scalar = jax.sharding.NamedSharding(self.mesh, P())
     return SolverState(regrets=rows, strategy_sum=rows,
                        strategy_sum_low=rows if self.compensated else None,
-                       last_regrets=rows if self._keeps_last else None, iteration=scalar)
+                       last_regrets=rows if self._keeps_last else None, iteration=scalar,
+                       owner=self.owner)
+
+  @functools.cached_property
+  def owner(self) -> str:
+    """The game and algorithm its states belong to: '<game name> #<hash of the
+    game's definition> <algorithm>' (two subgames of one board and other
+    ranges share a name, not a hash). Hyperparameters are not in it: a state
+    may go on under other ones (a sweep)."""
+    spec = json.dumps(self.game.info.spec, sort_keys=True, default=str)
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:10]
+    return (f'{self.game.info.name} #{digest} {self.algorithm}'
+            + (f' ({self.schedule} schedule)' if self.schedule else ''))
 
   @property
   def _keeps_last(self) -> bool:
@@ -257,7 +277,7 @@ class Solver:
     return SolverState(regrets=zeros(), strategy_sum=zeros(),
                        strategy_sum_low=zeros() if self.compensated else None,
                        last_regrets=zeros() if self._keeps_last else None,
-                       iteration=jnp.zeros((), jnp.int32))
+                       iteration=jnp.zeros((), jnp.int32), owner=self.owner)
 
   def init(self) -> SolverState:
     """The state before the first iteration (uniform current strategy)."""
@@ -301,7 +321,8 @@ class Solver:
       keep = getattr(x, 'committed', True)  # ShapeDtypeStructs keep theirs
       return jax.ShapeDtypeStruct(x.shape, x.dtype,
                                   sharding=getattr(x, 'sharding', None) if keep else None)
-    spec = self.abstract_state() if state is None else jax.tree.map(like, state)
+    spec = (self.abstract_state() if state is None
+            else jax.tree.map(like, checked_state(self, state)))
     count = jax.ShapeDtypeStruct((), jnp.int32)  # `run` passes an uncommitted int32
     # Compiled without source locations (flop config: ~70 MB less in the
     # executables), and their MLIR modules dropped once compiled (~0.1 GB

@@ -206,7 +206,10 @@ def _write(path, text):
     (['--config.sweep_field=distributed', '--config.sweep_values=a,b'],
      ["config.sweep_field 'distributed' is a block of fields"]),
     (['--config.sweep_field=num_instances', '--config.sweep_values=2,3'],
-     ["config.sweep_field 'num_instances' says how the instances run"]),
+     ["config.sweep_field 'num_instances' says how (or where) the instances run"]),
+    # Swept, one directory given twice: two instances saved over each other's copies.
+    (['--config.sweep_field=mirror_to', '--config.sweep_values=/tmp/m1,/tmp/m1'],
+     ["config.sweep_field 'mirror_to' says how (or where) the instances run"]),
     # Each ran in silence: one unswept instance; one; two instances of three.
     (['--config.sweep_field=alpha', '--config.sweep_values=,'],
      ["config.sweep_field needs config.sweep_values (comma-separated), got ','"]),

@@ -142,16 +142,24 @@ def test_a_run_whose_workdir_lost_its_checkpoints_is_read_from_its_mirror(tmp_pa
   assert int(state.iteration) == 300
   # A skip name that is no state field was accepted and ignored (everything read).
   with pytest.raises(ValueError, match=re.escape(
-      "skip names no state field of this run: 'nosuch'; the names it takes: iteration, "
+      "skip names no state field of this run: 'nosuch'; the names it takes: "
       'last_regrets, regrets, strategy_sum')):
     training.load_run(str(workdir), skip=('nosuch',))
   with pytest.raises(ValueError, match='skip must be a tuple of state field names'):
     training.load_run(str(workdir), skip='regrets')  # read as r, e, g, ...
   assert (jax.numpy.asarray(state.strategy_sum) == whole.strategy_sum).all()
   # Such a state evaluates; run() said "a state of another game" of it.
-  with pytest.raises(ValueError, match=r'state\.regrets is None: a state restored without it '
-                     r'\(training\.load_run\(\.\.\., skip=\.\.\.\)\) .*\(no skip\)'):
+  skipped = r'is None: a state restored without it \(training\.load_run\(\.\.\., skip='
+  with pytest.raises(ValueError, match=r'state\.regrets ' + skipped):
     solver.run(state, 1)
+  with pytest.raises(ValueError, match=r'state\.regrets ' + skipped):  # an AttributeError
+    solver.compile(state)
+  _, state = training.load_run(str(workdir), skip=('strategy_sum',))  # "of another game?"
+  with pytest.raises(ValueError, match=r'state\.strategy_sum ' + skipped):
+    solver.exploitability(state)
+  for skip in (('iteration',), True):  # TypeErrors from the restore
+    with pytest.raises(ValueError, match='skip (names no|must be a tuple)'):
+      training.load_run(str(workdir), skip=skip)
   shutil.rmtree(mirror)  # and the mirror's: nothing to read, said in one line
   with pytest.raises(training.ConfigError, match='no usable checkpoint'):
     training.load_run(str(workdir))
@@ -651,6 +659,39 @@ def test_api_mistakes_with_instances_envs_and_hyperparameters_are_named():
   policy = deep.policy(deep.run(deep.init(), 1))
   cases.append((lambda: play(envs.load_env('leduc'), policy, envs.UNIFORM, key, num_games=2),
                 ValueError, "a policy's network does not read this env's observations"))
+  # Two river subgames of one shape (45 of 117 rows other hands): a state of
+  # one was run and scored by the other's solver, and a solver of another
+  # algorithm went on from it, in silence.
+  from cfr_jax.holdem import subgame  # pylint: disable=g-import-not-at-top
+  river = dict(board='As 9s 8h 3d 2c', pot=20, stack=40, ranges=('AK,QQ', 'JJ+'),
+               bet_sizes=(0.5,), raise_sizes=(), max_raises=0)
+  g1 = subgame.compile_subgame(subgame.SubgameSpec(**river))
+  g2 = subgame.compile_subgame(subgame.SubgameSpec(**{**river, 'board': 'Ks 9s 8h 3d 2c'}))
+  made = cfr_jax.make_solver(g1)
+  state = made.run(made.init(), 3)
+  other = cfr_jax.make_solver(g2)
+  assert jax.tree.map(jnp.shape, other.init().replace(owner='')) == jax.tree.map(
+      jnp.shape, state.replace(owner=''))  # the same shapes
+  theirs = r'this state is of river\(As 9s 8h 3d 2c\) #\w+ dcfr, not of this solver\'s '
+  for call in (lambda: other.run(state, 1), lambda: other.exploitability(state),
+               lambda: other.average_policy(state), lambda: other.node_report(state, '-')):
+    with pytest.raises(ValueError, match=theirs + r'river\(Ks 9s 8h 3d 2c\)'):
+      call()
+  with pytest.raises(ValueError, match=theirs + r'river\(As 9s 8h 3d 2c\) #\w+ pcfr\+'):
+    cfr_jax.make_solver(g1, 'pcfr+').run(state, 1)
+  # Its own game built again, other hyperparameters, and the way on the message gives.
+  again = cfr_jax.make_solver(subgame.compile_subgame(subgame.SubgameSpec(**river)), alpha=2.0)
+  assert again.exploitability(state) == made.exploitability(state)
+  assert int(other.run(other.init().replace(regrets=state.regrets), 1).iteration) == 1
+  table = solver.average_policy(solver.run(solver.init(), 2))
+  cases += [
+      (lambda: table.save_npz(''), ValueError, "save_npz needs a file name, got ''"),
+      (lambda: table.save_json(' '), ValueError, "save_json needs a file name"),
+      (lambda: table.save_npz('p.json'), ValueError, 'save_npz writes an .npz file'),
+      (lambda: cfr_jax.TabularPolicy(kuhn, table.probs, table.legal), TypeError,
+       "TabularPolicy takes a game's info (game.info), got Game"),
+      (lambda: table.to_openspiel(kuhn), TypeError, 'to_openspiel takes a pyspiel game'),
+  ]
   for call, error, message in cases:
     with pytest.raises(error, match=re.escape(message)):
       call()

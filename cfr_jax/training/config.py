@@ -385,8 +385,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.sweep_field {config.sweep_field!r} is a block of fields; a '
                         'sweep sets one top-level field (algorithm, alpha, seed, ...)')
     if config.sweep_field in _NOT_SWEPT:  # num_instances=2,3 ran instances of instances
-      raise ConfigError(f'config.sweep_field {config.sweep_field!r} says how the instances '
-                        'run, not what each trains; sweep another field (algorithm, alpha, '
+      raise ConfigError(f'config.sweep_field {config.sweep_field!r} says how (or where) the '
+                        'instances run, not what each trains; sweep another field (algorithm, alpha, '
                         'seed, ...)')
     values = sweep_values(config)
     sep = _sweep_separator(config)
@@ -414,7 +414,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 # The fields that make the instances themselves: no sweep sets them.
-_NOT_SWEPT = ('num_instances', 'instances_mode', 'sweep_field', 'sweep_values')
+# mirror_to: each instance's copies go to <mirror_to>/instance_<k> only when it is
+# not swept; swept, two instances given one directory saved over each other.
+_NOT_SWEPT = ('num_instances', 'instances_mode', 'sweep_field', 'sweep_values', 'mirror_to')
 
 
 # Deep CFR's settings (config fields named as make_deep_cfr's arguments);

@@ -190,7 +190,8 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
   (cfr-query, cfr-export: half of a flop state's 0.9 GB never loaded).
   Raises ConfigError when the workdir holds no run or no usable checkpoint.
   """
-  if isinstance(skip, str) or not all(isinstance(x, str) for x in skip):  # 'regrets': r, e, ...
+  if (isinstance(skip, str) or not isinstance(skip, (tuple, list, set, frozenset))
+      or not all(isinstance(x, str) for x in skip)):  # 'regrets': r, e, ...; True: a TypeError
     raise ValueError(f'skip must be a tuple of state field names (e.g. training.AVERAGE_ONLY), '
                      f'got {skip!r}')
   check_workdir(workdir, reading=True)
@@ -239,7 +240,9 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
                       'with this --workdir and the run\'s --config to write it again') from None
   # A name that is no field was skipped in silence (everything read). AVERAGE_ONLY's
   # names are known to every solver: a state without them has nothing to skip.
-  known = set(checkpoint_lib.leaf_names(solver.abstract_state())) | set(AVERAGE_ONLY)
+  # The iteration is always read (skipped, it was a TypeError restoring).
+  known = (set(checkpoint_lib.leaf_names(solver.abstract_state())) | set(AVERAGE_ONLY)) - {
+      'iteration'}
   unknown = [x for x in skip if x not in known]
   if unknown:
     raise ValueError(f'skip names no state field of this run: {", ".join(map(repr, unknown))}; '
