@@ -739,6 +739,13 @@ def test_query_and_export_name_an_empty_or_file_workdir(kuhn_run, tmp_path):
     (starting / 'progress.json').write_text(json.dumps({'status': 'starting', 'pid': pid}))
     with pytest.raises(training.ConfigError, match=re.escape(f'{starting} {said}')):
       training.load_run(str(starting))
+  # Its checkpoints a file: "no usable checkpoint ...: none saved yet".
+  filed = tmp_path / 'filed'
+  shutil.copytree(kuhn_run, filed, ignore=shutil.ignore_patterns('checkpoints'))
+  (filed / 'checkpoints').write_text('')
+  with pytest.raises(training.ConfigError, match=re.escape(
+      f'{filed / "checkpoints"} is not a directory, where the run keeps its checkpoints')):
+    training.load_run(str(filed))
   # Nor is a run trained there (the run's retention deletes a step with all it holds).
   with pytest.raises(training.ConfigError, match='a new run needs a directory of its own'):
     training.run(leduc_config.get_config(), str(kuhn_run / 'checkpoints' / '100' / 'x'))

@@ -258,6 +258,10 @@ def load_run(workdir: str, compilation_cache: bool = False, skip: tuple = ()) ->
       if not foreign & set(a for a in record.args or () if isinstance(a, str)):
         logging.get_absl_logger().handle(record)
   if state is None:  # the error names every candidate: their warnings ("starting fresh") dropped
+    kept = os.path.join(workdir, 'checkpoints')
+    if os.path.lexists(kept) and not os.path.isdir(kept):  # ("none saved yet")
+      raise ConfigError(f'{kept} is not a directory, where the run keeps its checkpoints: '
+                        'nothing of this run can be read there')
     raise ConfigError(f'no usable checkpoint of this run in {workdir}: ' + ('; '.join(
         f'{os.path.basename(p)}: {why}' for p, why in report.rejected) or 'none saved yet'))
   return solver, state
