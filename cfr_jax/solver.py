@@ -369,8 +369,9 @@ class Solver:
       raise ValueError(f'num_iterations must be >= 0, got {num_iterations}')
     if int((np.asarray(states.iteration) + n).max()) > MAX_ITERATION:
       raise OverflowError(f'iteration counter would pass {MAX_ITERATION}')
+    given = checked_hyperparameters({**self._hp, **(hyperparameters or {})}, self.dtype)
     hp = {k: placement.to_device(np.broadcast_to(np.asarray(v, self.dtype), (count,)))
-          for k, v in checked_hyperparameters({**self._hp, **(hyperparameters or {})}, self.dtype).items()}
+          for k, v in given.items()}
     if set(hp) != set(self._hp):
       raise ValueError(f'{self.algorithm} takes hyperparameters {sorted(self._hp)}; '
                        f'got {sorted(hp)}')
@@ -532,8 +533,8 @@ def stack_states(states) -> SolverState:
                                              for x in jax.tree.leaves(s)])
   for k, s in enumerate(states[1:], 1):
     if spec(s) != spec(states[0]):
-      raise ValueError(f'stack_states: state {k} differs from state 0 in kind, shape or dtype '
-                       '(the states of one solver stack)')
+      raise ValueError(f'stack_states: state {k} differs from state 0 in kind, shape, dtype '
+                       'or solver (the states of one solver stack)')
   return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 

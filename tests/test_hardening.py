@@ -626,7 +626,7 @@ def test_api_mistakes_with_instances_envs_and_hyperparameters_are_named():
        'run_many takes states stacked with a leading instance axis'),
       (lambda: solver_lib.stack_states([]), ValueError, 'stack_states needs at least one state'),
       (lambda: solver_lib.stack_states([solver.init(), cfr_jax.make_solver(leduc).init()]),
-       ValueError, 'state 1 differs from state 0 in kind, shape or dtype'),
+       ValueError, 'state 1 differs from state 0 in kind, shape, dtype or solver'),
       (lambda: solver_lib.unstack_states(solver.init()), ValueError,
        'unstack_states takes states stacked by stack_states'),
       (lambda: cfr_jax.make_solver(kuhn, gamma=1e39), ValueError,
