@@ -537,6 +537,14 @@ def test_bet_sizes_that_look_like_percentages_without_percent_are_noted():
       "config.holdem.raise_sizes='0.75;33,2' holds sizes of 10 or more, 1000% of the pot or "
       'more (all-in, in effect): fractions of the pot are 0.5 or 50%; did you mean 0.75;33%,2?']
   assert notes('50%,100%') == notes('0.33,0.75;2') == notes('1000%') == []  # as meant
+  # A size left out between commas was read as the others alone ('0.5,1').
+  for sizes in ('0.5,,1', '0.5,1,'):
+    config, _ = train.load_config('holdem_river')
+    config.holdem.bet_sizes = sizes
+    with pytest.raises(training.ConfigError, match=re.escape(
+        f'config.holdem.bet_sizes must be fractions of the pot (0.33 or 33%) separated by '
+        f'commas (";" between streets; all-in is always available), got {sizes!r}')):
+      config_lib._load_game(config)  # pylint: disable=protected-access
 
 
 def test_sweep_values_of_a_field_of_several_values(tmp_path):

@@ -256,8 +256,13 @@ def _bet_size(text: str) -> float:  # "0.33", or "33%" as Desktop Postflop write
 
 def _bet_sizes(text: str) -> list[tuple]:
   """"0.5,1" (every street) or "0.33,0.75;0.5,1;1" (per street) as a list
-  of tuples of fractions of the pot, one per street; ValueError if unreadable."""
-  return [tuple(_bet_size(x) for x in _split(part)) for part in str(text).split(';')]
+  of tuples of fractions of the pot, one per street; ValueError if unreadable,
+  or for a size left out between commas ('0.5,,1' was read as '0.5,1'; an
+  empty street, '0.5;;1', is all-in only)."""
+  streets = str(text).split(';')
+  if any(part.strip() and len(_split(part)) != len(part.split(',')) for part in streets):
+    raise ValueError(f'a size is empty in {text!r}')
+  return [tuple(_bet_size(x) for x in _split(part)) for part in streets]
 
 
 def check_fields(config: ml_collections.ConfigDict, what: str = 'the config') -> None:
