@@ -558,10 +558,13 @@ def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
     name = type(solver).__name__
     # Before: "vmap got inconsistent sizes", "Incompatible shapes for
     # broadcasting" or flax's ScopeParamShapeError.
+    # (A tabular state says its game: `SolverState.owner`.)
+    said = (r'this state is of leduc #\w+ dcfr, not of this solver\'s kuhn #\w+ dcfr'
+            if algorithm == 'dcfr' else rf'state\.\w+.* is float32\[.*\]; this {name} of '
+            r'kuhn needs float32\[.*\]: a state of another game')
     for method in (solver.run, solver.average_policy, solver.current_policy):
       args = (other, 1) if method == solver.run else (other,)
-      with pytest.raises(ValueError, match=rf'state\.\w+.* is float32\[.*\]; this {name} of '
-                         r'kuhn needs float32\[.*\]: a state of another game'):
+      with pytest.raises(ValueError, match=said):
         method(*args)
     # Before: AttributeError ('NoneType' object has no attribute 'iteration').
     with pytest.raises(TypeError, match=rf'this {name} of kuhn takes the \w+State'):
@@ -574,8 +577,11 @@ def test_a_state_of_another_game_or_solver_kind_is_refused_by_name():
     tabular.run(sampled.init(), 1)
   with pytest.raises(ValueError, match=r'state\.strategy_sum_low is missing'):
     tabular.exploitability(cfr_jax.make_solver(kuhn, compensated=False).init())
-  with pytest.raises(ValueError, match=r'state\.regrets is float32\[936, 3\]'):
+  with pytest.raises(ValueError, match=r'this state is of leduc #\w+ dcfr, not of this '):
     tabular.run_many(solver_lib.stack_states([cfr_jax.make_solver(leduc).init()] * 2), 1)
+  # A state built by hand (no owner) is checked by its shapes.
+  with pytest.raises(ValueError, match=r'state\.regrets is float32\[936, 3\]'):
+    tabular.run(cfr_jax.make_solver(leduc).init().replace(owner=''), 1)
 
 
 def test_a_state_that_run_used_up_is_named_with_the_way_on():
